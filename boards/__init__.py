@@ -1,0 +1,3 @@
+"""Board targets, synthesis and programming.
+
+Empty until the boards issue lands; nothing here is used yet."""
