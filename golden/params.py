@@ -22,7 +22,7 @@ import zipfile
 import numpy as np
 
 __all__ = ["init_params", "load_params", "save_npz", "load_dataset", "check_params",
-           "DataError"]
+           "DataError", "atomic_write"]
 
 
 class DataError(ValueError):
@@ -109,14 +109,15 @@ def load_dataset(path, graph) -> tuple:
     return x, y, n
 
 
-def save_npz(path, arrays: dict):
-    """Write arrays atomically (temporary file in the same folder, then rename)."""
+def atomic_write(path, write):
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``;
+    on any failure nothing is left behind."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=folder)
+    fd, tmp = tempfile.mkstemp(suffix=os.path.splitext(path)[1], dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            write(f)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
@@ -125,3 +126,8 @@ def save_npz(path, arrays: dict):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def save_npz(path, arrays: dict):
+    """Write arrays to an ``.npz`` atomically."""
+    atomic_write(path, lambda f: np.savez(f, **arrays))

@@ -1,2 +1,275 @@
-def main(argv=None):
-    raise SystemExit("placeholder")
+"""The ``pcfpga`` command line: check, golden, train, demo.
+
+Bad input (a graph, parameter or data file that does not fit, a bad option) ends with one
+line ``pcfpga: error: ...`` on stderr and exit code 2, before any output file is written;
+outputs are written atomically at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from . import __version__
+from .examples import DEFAULT, data_path, example_path
+from .golden.backprop import Backprop
+from .golden.fixed_model import FixedPC, SaturationError
+from .golden.float_model import FloatPC
+from .golden.graph import Graph, GraphError
+from .golden.params import DataError, init_params, load_dataset, load_params, save_npz
+from .golden.training import sample, train
+
+__all__ = ["main", "CliError"]
+
+
+class CliError(ValueError):
+    """Bad command-line input."""
+
+
+# ---------------------------------------------------------------------------- helpers
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, not {text!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, not {value}")
+    return value
+
+
+def _out_path(path: str, suffix: str, option: str) -> str:
+    """Check an output path before any work: suffix and an existing folder."""
+    if not path.endswith(suffix):
+        raise CliError(f"{option} {path}: expected a file name ending in {suffix}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CliError(f"{option} {path}: folder {folder} does not exist")
+    return path
+
+
+def _load_graph(path: str) -> Graph:
+    return Graph.from_toml(path)
+
+
+def _initial_params(graph, args):
+    if args.params:
+        return load_params(args.params, graph)
+    return init_params(graph, args.seed)
+
+
+def _make_model(graph, backend: str, backprop: bool = False):
+    if backprop:
+        if backend != "float":
+            raise CliError(f"--backprop trains with float backprop; it cannot be combined "
+                           f"with --backend {backend}")
+        return Backprop(graph), "float backprop"
+    if backend == "fixed":
+        return FixedPC(graph), "fixed-point PC"
+    return FloatPC(graph), "float PC"
+
+
+def _report_flags(model, out=sys.stdout):
+    flags = model.flags() if hasattr(model, "flags") else {}
+    if flags:
+        text = "; ".join(f"{k}: {', '.join(v)}" for k, v in flags.items())
+        print(f"warning: saturation (values clipped to their format) in {text}", file=out)
+    return flags
+
+
+# ---------------------------------------------------------------------------- commands
+def cmd_check(args) -> int:
+    g = _load_graph(args.net)
+    f, lr = g.formats, g.learning
+    print(f"graph {g.name}: {len(g.nodes)} nodes, {len(g.edges)} edges, {g.n_params} "
+          f"parameters, depth D = {g.depth}")
+    print(f"formats: value {f.value}, error {f.error}, weight {f.weight}, rounding "
+          f"{f.rounding}, tables 2^{f.table_bits} entries, LFSR seed {f.seed}")
+    print(f"learning: mode {lr.mode}, eta_v {lr.eta_v:g} (shift {lr.shift_v}), eta_theta "
+          f"{lr.eta_theta:g} (shift {lr.shift_theta}), {g.ticks} ticks per sample")
+    rows = [("node", "op", "size", "act", "inputs", "flags")]
+    for n in g.nodes:
+        act = n.act if n.op in ("dense", "act") else ""
+        flags = ", ".join(k for k in ("bias", "output") if getattr(n, k)) or (
+            "hidden" if n.is_hidden else "")
+        rows.append((n.name, n.op, str(n.size), act, ", ".join(n.inputs), flags))
+    _table(rows)
+    print("edges:")
+    shapes = g.param_shapes
+    for p, c in g.edges:
+        key = f"{c}.W.{p}"
+        what = f"W {shapes[key][0]}x{shapes[key][1]}" if key in shapes else g.node(c).op
+        print(f"  {p} -> {c}  ({what})")
+    return 0
+
+
+def _table(rows, out=sys.stdout):
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip(), file=out)
+
+
+def cmd_golden(args) -> int:
+    out = _out_path(args.out, ".npz", "--out")
+    g = _load_graph(args.net)
+    params = _initial_params(g, args)
+    x, y, n = load_dataset(args.data, g)
+    model = FixedPC(g) if args.fixed else FloatPC(g)
+    mp = model.to_model(params)
+    traces, after = [], []
+    for step in range(args.steps):
+        i = step % n
+        mp, trace = model.step(mp, sample(x, i), sample(y, i))
+        traces.append(trace)
+        after.append(mp)
+    arrays = dict(model.to_float(mp))
+    for k in traces[0]:
+        arrays[f"trace.{k}"] = np.stack([t[k] for t in traces])
+    for k in mp:
+        arrays[f"trace.{k}"] = np.stack([a[k] for a in after])
+    save_npz(out, arrays)
+    kind = "fixed-point (trace holds raw register integers)" if args.fixed else "float"
+    print(f"{g.name}: {args.steps} step(s) of mode {g.learning.mode}, {g.ticks} tick(s) each, "
+          f"{kind}")
+    print(f"wrote {out}: {len(mp)} parameters, {len(arrays) - len(mp)} trace arrays "
+          f"(trace.<node>.<register> shaped steps x (ticks+1) x size)")
+    if args.fixed:
+        _report_flags(model)
+    return 0
+
+
+def _train_run(graph, model, label, params, args, train_set, test_set, log_every):
+    algo = "SGD" if isinstance(model, Backprop) else f"mode {graph.learning.mode}"
+    print(f"training {graph.name} with {label} ({algo}), {args.epochs} epochs of "
+          f"{train_set[2]} samples, seed {args.seed}")
+
+    def log(line):
+        epoch = int(line.split()[1])
+        if epoch % log_every == 0 or epoch == args.epochs:
+            print(line, flush=True)
+
+    return train(model, params, train_set, test_set, epochs=args.epochs, seed=args.seed,
+                 log=log)
+
+
+def cmd_train(args) -> int:
+    out = _out_path(args.out or f"{_stem(args.net)}_trained.npz", ".npz", "--out")
+    plot = _out_path(args.plot or out[:-4] + ".png", ".png", "--plot")
+    g = _load_graph(args.net)
+    model, label = _make_model(g, args.backend, args.backprop)
+    train_set = load_dataset(args.data, g)
+    test_set = load_dataset(args.test, g) if args.test else None
+    params = _initial_params(g, args)
+    model.to_model(params)  # reject unrepresentable parameters before training
+    final, hist = _train_run(g, model, label, params, args, train_set, test_set,
+                             max(1, args.epochs // 20))
+    from .golden.plots import plot_history
+
+    save_npz(out, final)
+    plot_history({label: hist}, plot, f"{g.name}: {label}")
+    _report_flags(model)
+    print(f"wrote {out} (parameters) and {plot} (loss/accuracy plot)")
+    return 0
+
+
+def _stem(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def cmd_demo(args) -> int:
+    os.makedirs(args.out, exist_ok=True)
+    net = str(example_path(DEFAULT))
+    g = _load_graph(net)
+    data = load_dataset(str(data_path(DEFAULT)), g)
+    print(f"pcfpga {__version__} demo: the bundled {g.name} network ({net})")
+    cmd_check(argparse.Namespace(net=net))
+    print()
+    model, label = FixedPC(g), "fixed-point PC"
+    final, hist = _train_run(g, model, label, init_params(g, args.seed), args, data, None,
+                             max(1, args.epochs // 10))
+    pred = model.predict(model.to_model(final), data[0])
+    print("\nresult (fixed-point golden model):")
+    rows = [("x", "target", "prediction")]
+    for i in range(data[2]):
+        rows.append((" ".join(f"{v:g}" for v in data[0]["x"][i]),
+                     " ".join(f"{v:g}" for v in data[1]["y"][i]),
+                     " ".join(f"{v:.4f}" for v in pred["y"][i])))
+    _table(rows)
+    from .golden.plots import plot_history
+
+    params_out = os.path.join(args.out, f"{g.name}_trained.npz")
+    plot_out = os.path.join(args.out, f"{g.name}_loss.png")
+    save_npz(params_out, final)
+    plot_history({label: hist}, plot_out, f"{g.name}: {label}")
+    _report_flags(model)
+    print(f"final accuracy {100 * hist.train_acc[-1]:.0f} %, loss {hist.train_loss[-1]:.5f}")
+    print(f"wrote {params_out} and {plot_out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pcfpga", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"pcfpga {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("check", help="validate a graph and print its structure")
+    c.add_argument("net", help="graph file (.toml)")
+    c.set_defaults(func=cmd_check)
+
+    c = sub.add_parser("golden", help="run training steps of the golden model with a trace")
+    c.add_argument("net", help="graph file (.toml)")
+    c.add_argument("--data", required=True, help="dataset (.npz); step i uses sample i mod N")
+    c.add_argument("--params", help="initial parameters (.npz); default: init from --seed")
+    c.add_argument("--seed", type=_non_negative, default=0, help="parameter init seed")
+    c.add_argument("--fixed", action="store_true", help="bit-exact fixed-point model")
+    c.add_argument("--steps", type=_positive, default=1, help="training steps (default 1)")
+    c.add_argument("--out", required=True, help="output .npz: parameters and trace.*")
+    c.set_defaults(func=cmd_golden)
+
+    c = sub.add_parser("train", help="train a network and plot its loss and accuracy")
+    c.add_argument("net", help="graph file (.toml)")
+    c.add_argument("--data", required=True, help="training set (.npz)")
+    c.add_argument("--test", help="test set (.npz)")
+    c.add_argument("--backend", choices=("float", "fixed"), default="float",
+                   help="float PC or the bit-exact fixed-point model (default float)")
+    c.add_argument("--backprop", action="store_true",
+                   help="train the same net with the float backprop reference")
+    c.add_argument("--params", help="initial parameters (.npz); default: init from --seed")
+    c.add_argument("--epochs", type=_positive, default=50, help="epochs (default 50)")
+    c.add_argument("--seed", type=_non_negative, default=0,
+                   help="seed of initial parameters and sample order (default 0)")
+    c.add_argument("--out", help="trained parameters (.npz); default NAME_trained.npz")
+    c.add_argument("--plot", help="loss/accuracy plot (.png); default beside --out")
+    c.set_defaults(func=cmd_train)
+
+    c = sub.add_parser("demo", help="train the bundled default network (fixed point)")
+    c.add_argument("--out", default=os.path.join("out", "demo"), help="output folder")
+    c.add_argument("--epochs", type=_positive, default=300, help="epochs (default 300)")
+    c.add_argument("--seed", type=_non_negative, default=0, help="seed (default 0)")
+    c.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (GraphError, DataError, SaturationError, CliError) as e:
+        print(f"pcfpga: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pcfpga: interrupted", file=sys.stderr)
+        return 130

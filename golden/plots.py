@@ -1,0 +1,86 @@
+"""Plots people would rather look at than tables: training curves and gradient alignment.
+
+Matplotlib with the non-interactive Agg backend; every figure is written through a
+temporary file and a rename, so a failure leaves no half-written image.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .params import atomic_write  # noqa: E402
+
+__all__ = ["plot_history", "plot_alignment", "save_figure"]
+
+
+def save_figure(fig, path):
+    """Save ``fig`` as PNG atomically and close it."""
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    finally:
+        plt.close(fig)
+
+
+def plot_history(histories: dict, path, title: str):
+    """Loss (log scale) and, where defined, accuracy per epoch for one or more runs.
+
+    ``histories`` maps a label (e.g. "fixed PC") to a :class:`~.training.History`.
+    """
+    has_acc = any(not np.all(np.isnan(h.train_acc)) for h in histories.values())
+    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(11 if has_acc else 6, 4),
+                             squeeze=False)
+    ax = axes[0, 0]
+    for label, h in histories.items():
+        a = h.as_arrays()
+        (line,) = ax.semilogy(a["epochs"], np.maximum(a["train_loss"], 1e-12),
+                              label=f"{label} train")
+        if not np.all(np.isnan(a["test_loss"])):
+            ax.semilogy(a["epochs"], np.maximum(a["test_loss"], 1e-12), "--",
+                        color=line.get_color(), label=f"{label} test")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss  ½‖y − ŷ‖² (mean)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    if has_acc:
+        ax = axes[0, 1]
+        for label, h in histories.items():
+            a = h.as_arrays()
+            (line,) = ax.plot(a["epochs"], 100 * a["train_acc"], label=f"{label} train")
+            if not np.all(np.isnan(a["test_acc"])):
+                ax.plot(a["epochs"], 100 * a["test_acc"], "--", color=line.get_color(),
+                        label=f"{label} test")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_ylim(0, 102)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def plot_alignment(ticks, curves: dict, path, title: str, ylabel: str):
+    """Curves over inference ticks, e.g. cosine similarity to backprop or relative error.
+
+    ``curves`` maps a label to an array of the same length as ``ticks``; with several
+    rows (one per sample) the median is drawn with the 10-90 % band shaded.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, c in curves.items():
+        c = np.atleast_2d(np.asarray(c, dtype=np.float64))
+        med = np.median(c, axis=0)
+        (line,) = ax.plot(ticks, med, label=label)
+        if c.shape[0] > 1:
+            lo, hi = np.percentile(c, [10, 90], axis=0)
+            ax.fill_between(ticks, lo, hi, color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("inference ticks T")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    save_figure(fig, path)

@@ -1,0 +1,117 @@
+"""Training loops and metrics shared by every backend (float PC, fixed PC, backprop).
+
+A *model* has ``to_model(params)``, ``to_float(params)``, ``step(params, x, y)``,
+``predict(params, x)`` and ``reset()``; :func:`train` runs per-sample SGD epochs over a
+dataset in a seeded order and evaluates after each epoch:
+
+* loss = mean over samples of ½ Σ_outputs ‖y − ŷ‖² (the spec's L);
+* accuracy, for classifiers only. A dataset is a classification set when every target is
+  0 or 1. One output column: correct when ``(ŷ > 0.5) == y``; several (one-hot): when
+  ``argmax ŷ == argmax y``.
+
+In streaming mode the shuffled epoch *is* the stream: one sample per step, the network's
+state carried from sample to sample (:meth:`reset` is called once, before training).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["train", "evaluate", "is_classification", "History", "sample"]
+
+
+@dataclass
+class History:
+    """Per-epoch metrics; epoch 0 is before training. ``nan`` where not applicable."""
+
+    epochs: list = field(default_factory=list)
+    train_loss: list = field(default_factory=list)
+    train_acc: list = field(default_factory=list)
+    test_loss: list = field(default_factory=list)
+    test_acc: list = field(default_factory=list)
+
+    def as_arrays(self) -> dict:
+        return {k: np.asarray(getattr(self, k), dtype=np.float64)
+                for k in ("epochs", "train_loss", "train_acc", "test_loss", "test_acc")}
+
+
+def sample(data: dict, i: int) -> dict:
+    """Row ``i`` of every array of a dataset dict."""
+    return {k: v[i] for k, v in data.items()}
+
+
+def is_classification(y: dict) -> bool:
+    return all(np.all((v == 0) | (v == 1)) for v in y.values())
+
+
+def evaluate(model, params, x: dict, y: dict):
+    """(loss, accuracy or nan) of model parameters on a dataset (batched forward sweep)."""
+    pred = model.predict(params, x)
+    loss = float(np.mean(sum(0.5 * np.sum((y[k] - pred[k]) ** 2, axis=-1) for k in y)))
+    if not is_classification(y):
+        return loss, float("nan")
+    t = np.concatenate([y[k] for k in sorted(y)], axis=-1)
+    p = np.concatenate([pred[k] for k in sorted(y)], axis=-1)
+    if t.shape[-1] == 1:
+        correct = (p[:, 0] > 0.5) == (t[:, 0] > 0.5)
+    else:
+        correct = np.argmax(p, -1) == np.argmax(t, -1)
+    return loss, float(np.mean(correct))
+
+
+def _fmt(v) -> str:
+    return "-" if np.isnan(v) else f"{v:.5f}"
+
+
+def train(model, params, train_set, test_set=None, epochs: int = 10, seed: int = 0,
+          log=print, progress=None):
+    """Train ``model`` from float ``params``; returns (float params, History).
+
+    ``train_set`` and ``test_set`` are ``(x, y, n)`` tuples from
+    :func:`~.params.load_dataset`. ``log`` receives one line per epoch; ``progress``
+    (default: a bar on stderr when it is a terminal) is called as ``progress(done, total)``.
+    """
+    if progress is None:
+        progress = _bar if sys.stderr.isatty() else (lambda done, total: None)
+    rng = np.random.default_rng(seed)
+    x, y, n = train_set
+    mp = model.to_model(params)
+    hist = History()
+    model.reset()
+
+    def record(epoch, seconds):
+        progress(-1, total)
+        tl, ta = evaluate(model, mp, x, y)
+        el, ea = evaluate(model, mp, *test_set[:2]) if test_set else (float("nan"),) * 2
+        hist.epochs.append(epoch)
+        hist.train_loss.append(tl)
+        hist.train_acc.append(ta)
+        hist.test_loss.append(el)
+        hist.test_acc.append(ea)
+        log(f"epoch {epoch:4d}  train loss {_fmt(tl)}  acc {_fmt(ta)}  "
+            f"test loss {_fmt(el)}  acc {_fmt(ea)}  ({seconds:.2f} s)")
+
+    total = epochs * n
+    record(0, 0.0)
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        for j, i in enumerate(rng.permutation(n)):
+            mp, _ = model.step(mp, sample(x, i), sample(y, i))
+            progress((epoch - 1) * n + j + 1, total)
+        record(epoch, time.perf_counter() - start)
+    return model.to_float(mp), hist
+
+
+def _bar(done: int, total: int):
+    """A one-line progress bar on stderr; ``done < 0`` clears it (before a log line)."""
+    if done < 0:
+        sys.stderr.write("\r\033[K")
+    else:
+        width = 40
+        fill = int(width * done / max(total, 1))
+        sys.stderr.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {done}/{total} samples")
+    sys.stderr.flush()
