@@ -147,7 +147,7 @@ class Engine:
         for node in self.nodes:
             for r in REGISTERS:
                 if r in state[node.name]:
-                    snap[f"{node.name}.{r}"] = np.array(state[node.name][r], copy=True)
+                    snap[f"{node.name}.{r}"] = self.arith.snap(state[node.name][r])
         snap.update(self.arith.flags_snapshot())
         return snap
 

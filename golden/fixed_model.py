@@ -86,6 +86,10 @@ class FixedArith:
             self.flags[node.index] |= 1 << site
         return y.astype(self.dtype)
 
+    def snap(self, value):
+        """A copy of a register's contents for a trace."""
+        return np.array(value, copy=True)
+
     def flags_snapshot(self) -> dict:
         return {f"{name}.sat": np.int64(self.flags[i]) for i, name in enumerate(self.node_names)}
 

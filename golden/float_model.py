@@ -30,6 +30,10 @@ class FloatArith:
     def phase(self):
         pass
 
+    def snap(self, value):
+        """A copy of a register's contents for a trace."""
+        return np.array(value, copy=True)
+
     def flags_snapshot(self) -> dict:
         return {}
 

@@ -400,8 +400,8 @@ def _parse_nodes(raw_nodes: list, formats: Formats) -> tuple:
             kids = [c["name"] for c in order if s["name"] in c["inputs"]]
             raise GraphError(f"node {s['name']!r} is an output but feeds {', '.join(kids)}; "
                              f"outputs must be sinks")
-    if not any(s["op"] == "input" for s in order):
-        raise GraphError("graph has no input node; add a node with op = \"input\"")
+    # An input node always exists here: every other op needs a parent, and an acyclic
+    # graph has a node without parents.
     if not any(s["output"] for s in order):
         raise GraphError("graph has no output node; mark one with output = true")
     reaches = set()

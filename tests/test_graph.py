@@ -1,0 +1,265 @@
+"""The graph format: TOML and builder agree, structure queries, and every validation error."""
+
+import copy
+
+import pytest
+
+from pcfpga.examples import EXAMPLES, example_path
+from pcfpga.golden.graph import Graph, GraphBuilder, GraphError
+
+XOR = {
+    "name": "xor",
+    "format": {"value": "Q4.12", "error": "Q2.14", "weight": "Q4.12", "rounding": "nearest"},
+    "learning": {"mode": "exact", "eta_v": 1.0, "eta_theta": 0.125, "ticks": 0},
+    "node": [
+        {"name": "x", "op": "input", "size": 2},
+        {"name": "h", "op": "dense", "inputs": ["x"], "size": 4, "act": "tanh", "bias": True},
+        {"name": "y", "op": "dense", "inputs": ["h"], "size": 1, "act": "sigmoid",
+         "output": True},
+    ],
+}
+
+
+def xor(**top):
+    d = copy.deepcopy(XOR)
+    d.update(top)
+    return d
+
+
+def test_builder_equals_toml(tmp_path):
+    text = """
+name = "xor"
+[format]
+value = "Q4.12"
+error = "Q2.14"
+weight = "Q4.12"
+rounding = "nearest"
+[learning]
+mode = "exact"
+eta_v = 1.0
+eta_theta = 0.125
+ticks = 0
+[[node]]
+name = "x"
+op = "input"
+size = 2
+[[node]]
+name = "h"
+op = "dense"
+inputs = ["x"]
+size = 4
+act = "tanh"
+bias = true
+[[node]]
+name = "y"
+op = "dense"
+inputs = ["h"]
+size = 1
+act = "sigmoid"
+output = true
+"""
+    path = tmp_path / "xor.toml"
+    path.write_text(text)
+    from_toml = Graph.from_toml(path)
+    built = (GraphBuilder("xor")
+             .format(value="Q4.12", error="Q2.14", weight="Q4.12", rounding="nearest")
+             .learning(mode="exact", eta_v=1.0, eta_theta=0.125, ticks=0)
+             .input("x", 2).dense("h", ["x"], 4, act="tanh", bias=True)
+             .dense("y", ["h"], 1, act="sigmoid", output=True).build())
+    assert from_toml == built
+    assert from_toml == Graph.from_dict(XOR)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_examples_validate(name):
+    g = Graph.from_toml(str(example_path(name)))
+    assert g.inputs and g.outputs
+    assert all(len(v) for v in g.param_shapes.values())
+
+
+def test_structure_of_dag():
+    g = Graph.from_toml(str(example_path("dag")))
+    assert g.depth == 4          # h1 -> h2 -> s -> m -> y
+    assert g.ticks == 4
+    assert [n.name for n in g.nodes].index("h1") < [n.name for n in g.nodes].index("s")
+    assert {c.name for c in g.children("h1")} == {"h2", "s"}
+    assert g.param_shapes["h1.W.x"] == (6, 3)
+    assert g.n_params == sum(a * b for a, b in [(6, 3), (6, 6), (6, 3), (2, 6)]) + 6 + 6 + 2
+
+
+def test_nodes_in_any_order_are_sorted():
+    d = xor(node=list(reversed(XOR["node"])))
+    assert [n.name for n in Graph.from_dict(d).nodes] == ["x", "h", "y"]
+
+
+def test_depth_without_hidden_nodes_is_zero():
+    g = GraphBuilder("lin").input("x", 3).dense("y", ["x"], 2, output=True).build()
+    assert g.depth == 0 and g.ticks == 0
+
+
+def test_streaming_defaults_to_one_tick():
+    g = Graph.from_dict(xor(learning={"mode": "streaming", "eta_v": 0.5}))
+    assert g.ticks == 1
+
+
+def _node(i, **changes):
+    d = copy.deepcopy(XOR)
+    d["node"][i].update(changes)
+    return d
+
+
+def _drop(i, key):
+    d = copy.deepcopy(XOR)
+    del d["node"][i][key]
+    return d
+
+
+def _fmt(**kw):
+    d = copy.deepcopy(XOR)
+    d["format"].update(kw)
+    return d
+
+
+def _lr(**kw):
+    d = copy.deepcopy(XOR)
+    d["learning"].update(kw)
+    return d
+
+
+def _nodes(*extra, replace=None):
+    d = copy.deepcopy(XOR)
+    if replace is not None:
+        d["node"] = list(replace)
+    d["node"] += list(extra)
+    return d
+
+
+INPUT = {"name": "x", "op": "input", "size": 2}
+H = {"name": "h", "op": "dense", "inputs": ["x"], "size": 4, "act": "tanh"}
+Y = {"name": "y", "op": "dense", "inputs": ["h"], "size": 1, "output": True}
+
+
+def _leaky():
+    d = _nodes(replace=[INPUT, {**H, "act": "leaky_relu"}, Y])
+    d["format"]["value"] = "Q12.4"
+    return d
+
+
+def _deep():
+    d = _nodes(replace=[INPUT, H, {"name": "h2", "op": "act", "inputs": ["h"], "act": "relu"},
+                        {**Y, "inputs": ["h2"]}])
+    d["learning"]["ticks"] = 1
+    return d
+
+
+# (document, the message it must produce) — one per distinct validation message
+CASES = {
+    "not a table": ([1, 2], "a graph is a table of keys, not list"),
+    "unknown top key": (xor(nmae="x"), "unknown key 'nmae' at top level; expected one of"),
+    "bad name": (xor(name="my net"), "name must be an identifier string such as \"xor\", "
+                                     "not 'my net'"),
+    "format not table": (xor(format="Q4.12"), "[format] must be a table, not str"),
+    "unknown format key": (_fmt(values="Q4.12"), "unknown key 'values' in [format]"),
+    "bad q": (_fmt(value="Q4"), "format.value: 'Q4' is not a Q format like 'Q4.12'"),
+    "q not string": (_fmt(error=16), "format.error: 16 is not a Q format string like"),
+    "no integer bit": (_fmt(weight="Q0.16"), "format.weight: Q0.16 has no integer bit "
+                                             "(the sign needs one)"),
+    "too wide": (_fmt(value="Q16.20"), "format.value: Q16.20 is 36 bits wide; at most 32"),
+    "rounding": (_fmt(rounding="round"), "format.rounding must be one of truncate, nearest, "
+                                         "stochastic, not 'round'"),
+    "table bits": (_fmt(table_bits=20), "format.table_bits must be an integer from 4 to 14, "
+                                        "not 20"),
+    "seed": (_fmt(seed=0), "format.seed must be an integer from 1 to 4294967295"),
+    "learning not table": (xor(learning=[]), "[learning] must be a table, not list"),
+    "unknown learning key": (_lr(eta=0.1), "unknown key 'eta' in [learning]"),
+    "mode": (_lr(mode="fast"), "learning.mode must be one of exact, fpa, standard, "
+                               "streaming, not 'fast'"),
+    "eta not shift": (_lr(eta_theta=0.1), "learning.eta_theta must be 1 or a power of two "
+                                          "2^-k below 1 (a shift), not 0.1"),
+    "eta too large": (_lr(eta_theta=2.0), "learning.eta_theta must be 1 or a power of two"),
+    "eta too fine": (_lr(eta_theta=2.0 ** -13), "learning.eta_theta = 2^-13 is finer than "
+                                                "format.weight Q4.12 can represent"),
+    "eta_v too fine": (_lr(mode="fpa", eta_v=2.0 ** -15), "learning.eta_v = 2^-15 is finer "
+                                                          "than format.error Q2.14"),
+    "exact eta_v": (_lr(eta_v=0.5), "learning.eta_v must be 1 in mode 'exact' (use mode "
+                                    "'fpa' for eta_v < 1), not 0.5"),
+    "ticks": (_lr(ticks=-1), "learning.ticks must be an integer from 0 to 65535"),
+    "no nodes": (xor(node=[]), "graph has no nodes; add [[node]] tables"),
+    "node not table": (xor(node=["x"]), "node #1 must be a table, not str"),
+    "node name": (_node(0, name="1x"), "node #1: name must be an identifier string, "
+                                       "not '1x'"),
+    "op": (_node(1, op="conv"), "node 'h': op must be one of input, dense, act, add, mul, "
+                                "not 'conv'"),
+    "unknown node key": (_node(1, activation="tanh"), "unknown key 'activation' in node 'h' "
+                                                      "(op dense)"),
+    "key not for op": (_node(0, act="tanh"), "unknown key 'act' in node 'x' (op input)"),
+    "size": (_node(1, size=0), "node 'h': size must be an integer from 1 to 65535, not 0"),
+    "size missing": (_drop(1, "size"), "node 'h': size is required for op dense"),
+    "inputs type": (_node(1, inputs="x"), "node 'h': inputs must be a list of node names, "
+                                          "not 'x'"),
+    "no inputs": (_node(1, inputs=[]), "node 'h': op dense needs at least one entry in "
+                                       "inputs"),
+    "input twice": (_node(1, inputs=["x", "x"]), "node 'h': input 'x' is listed twice"),
+    "act arity": (_nodes({"name": "z", "op": "act", "inputs": ["x", "h"], "act": "relu"}),
+                  "node 'z': op act takes exactly one input, not 2"),
+    "mul arity": (_nodes({"name": "z", "op": "mul", "inputs": ["h"]}),
+                  "node 'z': op mul takes exactly two inputs, not 1"),
+    "act missing": (_nodes({"name": "z", "op": "act", "inputs": ["h"]}),
+                    "node 'z': op act needs an act such as \"tanh\""),
+    "activation": (_node(1, act="swish"), "node 'h': act must be one of identity, relu, "
+                                          "leaky_relu, hardtanh, hardsigmoid, tanh, sigmoid, "
+                                          "not 'swish'"),
+    "bias bool": (_node(1, bias=1), "node 'h': bias must be true or false, not 1"),
+    "duplicate": (_nodes(dict(H)), "node 'h' is defined twice; names must be unique"),
+    "unknown parent": (_node(1, inputs=["q"]), "node 'h': unknown input 'q'; nodes are: x, "
+                                               "h, y"),
+    "cycle": (_nodes(replace=[INPUT, {**H, "inputs": ["x", "g"]},
+                              {"name": "g", "op": "dense", "inputs": ["h"], "size": 4}, Y]),
+              "cycle through nodes h -> g -> h; a graph must be acyclic"),
+    "add size": (_nodes(replace=[INPUT, H, {"name": "s", "op": "add", "inputs": ["h", "x"]},
+                                 {**Y, "inputs": ["s"]}]),
+                 "node 's' (op add): input 'x' has size 2, expected 4 (the node's size)"),
+    "act size": (_nodes(replace=[INPUT, H, {"name": "s", "op": "act", "inputs": ["h"],
+                                            "act": "relu", "size": 3}, {**Y, "inputs": ["s"]}]),
+                 "node 's' (op act): input 'h' has size 4, expected 3"),
+    "mul size": (_nodes(replace=[INPUT, H, {"name": "s", "op": "mul", "inputs": ["h", "x"]},
+                                 {**Y, "inputs": ["s"]}]),
+                 "node 's' (op mul): input 'x' has size 2, expected 4"),
+    "matrix too big": (_nodes(replace=[{**INPUT, "size": 300}, {**H, "size": 300},
+                                       {**Y, "inputs": ["h"]}]),
+                       "node 'h': the weight matrix from 'x' has 90000 elements; at most"),
+    "leaky frac": (_leaky(), "node 'h': act leaky_relu needs at least 6 fraction bits in "
+                             "format.value, which is Q12.4"),
+    "output feeds": (_nodes(replace=[INPUT, {**H, "output": True}, Y]),
+                     "node 'h' is an output but feeds y; outputs must be sinks"),
+    "no output": (_nodes(replace=[INPUT, H]), "graph has no output node; mark one with "
+                                              "output = true"),
+    "dead end": (_nodes({"name": "z", "op": "dense", "inputs": ["h"], "size": 2}),
+                 "node 'z' leads to no output; every node must feed an output"),
+    "exact ticks": (_deep(), "learning.ticks = 1 is less than the depth D = 2; mode 'exact' "
+                             "needs at least D ticks (0 means D)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_validation_message(case):
+    doc, message = CASES[case]
+    with pytest.raises(GraphError) as info:
+        Graph.from_dict(doc)
+    text = str(info.value)
+    assert message in text, f"{case}: got {text!r}"
+    assert "\n" not in text
+
+
+def test_exact_mode_accepts_ticks_at_or_above_depth():
+    assert Graph.from_dict(_lr(ticks=1)).ticks == 1
+    assert Graph.from_dict(_lr(ticks=5)).ticks == 5
+
+
+def test_toml_file_errors(tmp_path):
+    with pytest.raises(GraphError, match="no such file"):
+        Graph.from_toml(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = \n")
+    with pytest.raises(GraphError, match="not valid TOML"):
+        Graph.from_toml(bad)
