@@ -125,3 +125,6 @@ class Backprop:
 
     def reset(self):
         pass
+
+    def drain(self, params):
+        return params

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .activations import LEAKY_SHIFT, df_float, f_float, table_error
-from .engine import Engine
+from .stream import make_engine
 
 __all__ = ["Bounded", "BoundArith", "weight_change_bound", "rounding_error"]
 
@@ -80,6 +80,9 @@ class BoundArith:
 
     def phase(self):
         pass
+
+    def zeros(self, size):
+        return Bounded(np.zeros(size), np.zeros(size))
 
     def snap(self, value):
         return np.stack([value.x, value.e])
@@ -178,11 +181,14 @@ def weight_change_bound(graph, params: dict, x: dict, y: dict):
     """Float weight changes of one step and their bounds against the fixed model.
 
     ``params`` are floats exactly representable in the weight format (the fixed model's
-    parameters). Returns ``(dW_float, bound)``, dicts by parameter name.
+    parameters). In streaming mode the sample is presented and the pipeline drained.
+    Returns ``(dW_float, bound)``, dicts by parameter name.
     """
     lr = graph.learning
-    eng = Engine(graph, BoundArith(graph), lr.mode, lr.eta_v, lr.eta_theta, graph.ticks)
+    eng = make_engine(graph, BoundArith(graph), lr.mode, lr.eta_v, lr.eta_theta, graph.ticks)
     bp = {k: Bounded(np.asarray(v, dtype=np.float64), np.zeros(np.shape(v)))
           for k, v in params.items()}
-    new, _ = eng.step(bp, x, y)
+    with np.errstate(invalid="ignore", over="ignore"):
+        new, _ = eng.step(bp, x, y)
+        new = eng.drain(new)
     return ({k: new[k].x - bp[k].x for k in params}, {k: new[k].e for k in params})

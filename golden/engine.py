@@ -30,16 +30,13 @@ Phases (each starts by advancing the arithmetic's random source, see :mod:`.lfsr
     With η_v = 1 this is ``ε_i ← Σ_j msg_{j→i}``; after D ticks ε_i = −∂L/∂v_i.
   - standard: ``v_i ← v_i + η_v (−ε_i + Σ_j msg_{j→i})`` for hidden i, then a, vhat, g,
     ε, δ of every node are recomputed from the new values.
-  - streaming: the step's sample is clamped (inputs x, outputs y), a, vhat, g, ε, δ are
-    computed from the current values, and in the same tick every hidden value is relaxed as
-    in standard mode *and* every weight is updated as below, all from the state at the
-    start of the tick. The registers then hold the new v and W and the ε, δ the tick used.
+  - streaming: a pipeline with a new sample every tick, see :mod:`.stream`.
 
-* **update** (not streaming): ``W_{i,p} ← W_{i,p} + η_θ δ_i v_pᵀ``, ``b_i ← b_i + η_θ δ_i``,
+* **update**: ``W_{i,p} ← W_{i,p} + η_θ δ_i v_pᵀ``, ``b_i ← b_i + η_θ δ_i``,
   with the final δ and, in exact and fpa, the forward values v_p (= vhat_p, or x).
 
-A step returns a trace: every register of every node after phase 0 (forward, or the state
-a streaming step starts from) and after each tick, and the sticky saturation flags.
+A step returns a trace: every register of every node after phase 0 (the forward sweep) and
+after each tick, and the sticky saturation flags.
 """
 
 from __future__ import annotations
@@ -71,7 +68,6 @@ class Engine:
         self.mode, self.eta_v, self.eta_theta, self.ticks = mode, eta_v, eta_theta, ticks
         self.nodes = graph.nodes
         self.hidden = [n for n in graph.nodes if n.is_hidden]
-        self.stream_state = None
 
     # ------------------------------------------------------------------ building blocks
     def _predict(self, node, params, vals, regs):
@@ -182,8 +178,6 @@ class Engine:
     def step(self, params, x: dict, y: dict):
         """One training step on one sample; returns (new params, trace dict of stacked
         snapshots, each of shape (T + 1, ...))."""
-        if self.mode == "streaming":
-            return self._stream_step(params, x, y)
         A = self.arith
         state = self.forward(params, x, y)
         snaps = [self._snapshot(state)]
@@ -216,28 +210,12 @@ class Engine:
         for name, v in new_v.items():
             state[name]["v"] = v
 
-    def _stream_step(self, params, x, y):
-        A = self.arith
-        if self.stream_state is None:
-            self.stream_state = self.forward(params, x, y)
-        state = self.stream_state
-        snaps = [self._snapshot(state)]
-        for _ in range(self.ticks):
-            A.phase()
-            for node in self.graph.inputs:
-                state[node.name]["v"] = A.clamp(node, x[node.name])
-            clamp = {n.name: A.clamp(n, y[n.name]) for n in self.graph.outputs}
-            self._derive(params, state, clamp)
-            new_params = self._update(params, state)
-            self._relax_values(params, state)
-            params = new_params
-            snaps.append(self._snapshot(state))
-        return params, _stack(snaps)
-
     def reset(self):
-        """Forget the streaming state (the next streaming step starts with a forward
-        sweep)."""
-        self.stream_state = None
+        """Nothing carries over between samples outside streaming mode."""
+
+    def drain(self, params):
+        """Outside streaming mode every step completes its update: nothing in flight."""
+        return params
 
 
 def _stack(snaps: list) -> dict:

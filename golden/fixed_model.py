@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import act_fixed
-from .engine import Engine
+from .stream import make_engine
 from .lfsr import (SITE_A, SITE_B, SITE_DELTA, SITE_EPS, SITE_V, SITE_VHAT, SITE_W0, Lfsr32,
                    mix, site_id)
 from .qformat import round_shift
@@ -85,6 +85,9 @@ class FixedArith:
         if over.any():
             self.flags[node.index] |= 1 << site
         return y.astype(self.dtype)
+
+    def zeros(self, size):
+        return np.zeros(size, dtype=self.dtype)
 
     def snap(self, value):
         """A copy of a register's contents for a trace."""
@@ -184,8 +187,8 @@ class FixedPC:
         self.arith = FixedArith(graph)
         lr = graph.learning
         self.mode = lr.mode
-        self.engine = Engine(graph, self.arith, lr.mode, lr.shift_v, lr.shift_theta,
-                             graph.ticks)
+        self.engine = make_engine(graph, self.arith, lr.mode, lr.shift_v, lr.shift_theta,
+                                  graph.ticks)
 
     def to_model(self, params: dict) -> dict:
         W = self.arith.W
@@ -206,11 +209,24 @@ class FixedPC:
         return self.engine.step(params, x, y)
 
     def predict(self, params, x) -> dict:
-        """Float outputs of a batch (the exact values of the fixed-point predictions)."""
-        return {k: self.arith.V.to_float(v) for k, v in self.engine.predict(params, x).items()}
+        """Float outputs of a batch (the exact values of the fixed-point predictions).
+
+        Evaluation leaves the training state alone: the LFSR and the saturation flags are
+        restored afterwards, so evaluating between steps never changes what training does.
+        """
+        state, flags = self.arith.lfsr.state, self.arith.flags.copy()
+        try:
+            out = self.engine.predict(params, x)
+        finally:
+            self.arith.lfsr.state, self.arith.flags = state, flags
+        return {k: self.arith.V.to_float(v) for k, v in out.items()}
 
     def reset(self):
         self.engine.reset()
+
+    def drain(self, params):
+        """Finish the updates of samples still in the streaming pipeline."""
+        return self.engine.drain(params)
 
     def flags(self) -> dict:
         """Sticky saturation flags: node name -> list of saturated registers."""

@@ -10,7 +10,7 @@ so it can explore what the hardware's shifts cannot express.
 >>> m = FloatPC(g)
 >>> p = {"h.W.x": np.array([[2.0]]), "y.W.h": np.array([[3.0]])}
 >>> new, tr = m.step(p, {"x": np.array([1.0])}, {"y": np.array([7.0])})
->>> tr["h.eps"][:, 0].tolist(), new["h.W.x"][0, 0]      # ε_h = 3 (7 - 6) = -dL/dh
+>>> tr["h.eps"][:, 0].tolist(), float(new["h.W.x"][0, 0])     # ε_h = 3 (7 - 6) = -dL/dh
 ([0.0, 3.0], 2.375)
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import df_float, f_float
-from .engine import Engine
+from .stream import make_engine
 
 __all__ = ["FloatArith", "FloatPC"]
 
@@ -29,6 +29,9 @@ class FloatArith:
 
     def phase(self):
         pass
+
+    def zeros(self, size):
+        return np.zeros(size)
 
     def snap(self, value):
         """A copy of a register's contents for a trace."""
@@ -87,7 +90,7 @@ class FloatPC:
         self.graph = graph
         self.mode = mode or lr.mode
         ticks = graph.ticks if ticks is None else ticks
-        self.engine = Engine(graph, FloatArith(), self.mode,
+        self.engine = make_engine(graph, FloatArith(), self.mode,
                              lr.eta_v if eta_v is None else eta_v,
                              lr.eta_theta if eta_theta is None else eta_theta, ticks)
 
@@ -106,3 +109,7 @@ class FloatPC:
 
     def reset(self):
         self.engine.reset()
+
+    def drain(self, params):
+        """Finish the updates of samples still in the streaming pipeline."""
+        return self.engine.drain(params)

@@ -152,6 +152,24 @@ class Graph:
         graph._check_learning()
         return graph
 
+    def with_settings(self, **changes) -> "Graph":
+        """The same graph with [format] or [learning] keys changed, validated again.
+
+        >>> g = GraphBuilder("t").input("x", 1).dense("y", ["x"], 1, output=True).build()
+        >>> g.with_settings(mode="fpa", eta_v=0.5, rounding="truncate").learning.mode
+        'fpa'
+        """
+        data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.source.items()}
+        for key, value in changes.items():
+            if key in DEFAULT_FORMAT:
+                data.setdefault("format", {})[key] = value
+            elif key in DEFAULT_LEARNING:
+                data.setdefault("learning", {})[key] = value
+            else:
+                raise GraphError(f"unknown setting {key!r}; expected one of: "
+                                 f"{', '.join([*DEFAULT_FORMAT, *DEFAULT_LEARNING])}")
+        return Graph.from_dict(data)
+
     # ------------------------------------------------------------------ structure
     def __post_init__(self):
         object.__setattr__(self, "_by_name", {n.name: n for n in self.nodes})
@@ -283,10 +301,16 @@ def _parse_learning(raw, formats: Formats) -> Learning:
     if mode == "exact" and eta_v != 1.0:
         raise GraphError(f"learning.eta_v must be 1 in mode 'exact' (use mode 'fpa' for "
                          f"eta_v < 1), not {merged['eta_v']!r}")
+    if mode == "streaming" and eta_v != 1.0:
+        raise GraphError(f"learning.eta_v must be 1 in mode 'streaming' (errors cross the "
+                         f"pipeline in one pass), not {merged['eta_v']!r}")
     ticks = merged["ticks"]
     if type(ticks) is not int or not 0 <= ticks <= 65535:
         raise GraphError(f"learning.ticks must be an integer from 0 to 65535 "
                          f"(0 means the depth D), not {ticks!r}")
+    if mode == "streaming" and ticks > 1:
+        raise GraphError(f"learning.ticks must be 0 or 1 in mode 'streaming' (one sample "
+                         f"per tick), not {ticks}")
     return Learning(mode, eta_v, eta_theta, ticks)
 
 

@@ -77,6 +77,7 @@ def plot_alignment(ticks, curves: dict, path, title: str, ylabel: str):
         if c.shape[0] > 1:
             lo, hi = np.percentile(c, [10, 90], axis=0)
             ax.fill_between(ticks, lo, hi, color=line.get_color(), alpha=0.2)
+    ax.set_xscale("symlog", linthresh=1)
     ax.set_xlabel("inference ticks T")
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)

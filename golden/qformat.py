@@ -21,7 +21,7 @@ which elements overflowed (the hardware's sticky saturation flags).
 (16, -32768, 32767, 0.000244140625)
 >>> q.to_int([0.5, -1.0, 100.0])
 (array([ 2048, -4096, 32767]), array([False, False,  True]))
->>> q.to_float(q.to_int(0.1)[0])
+>>> float(q.to_float(q.to_int(0.1)[0]))
 0.10009765625
 >>> round_shift(np.array([5, 6, -5, -6]), 2, "truncate")
 array([ 1,  1, -2, -2])

@@ -9,8 +9,9 @@ dataset in a seeded order and evaluates after each epoch:
   0 or 1. One output column: correct when ``(ŷ > 0.5) == y``; several (one-hot): when
   ``argmax ŷ == argmax y``.
 
-In streaming mode the shuffled epoch *is* the stream: one sample per step, the network's
-state carried from sample to sample (:meth:`reset` is called once, before training).
+In streaming mode the shuffled epochs form one continuous stream, one sample per tick
+(:meth:`reset` once before training; the pipeline drains after the last epoch, so the
+final evaluation sees every sample's update).
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ def train(model, params, train_set, test_set=None, epochs: int = 10, seed: int =
         for j, i in enumerate(rng.permutation(n)):
             mp, _ = model.step(mp, sample(x, i), sample(y, i))
             progress((epoch - 1) * n + j + 1, total)
+        if epoch == epochs:
+            mp = model.drain(mp)
         record(epoch, time.perf_counter() - start)
     return model.to_float(mp), hist
 

@@ -17,16 +17,6 @@ def example(request):
     return Graph.from_toml(str(example_path(request.param)))
 
 
-def variant(graph, **changes):
-    """The graph with [learning] / [format] keys changed (validated again)."""
-    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in graph.source.items()}
-    for key, value in changes.items():
-        section = "format" if key in ("value", "error", "weight", "rounding", "table_bits",
-                                      "seed") else "learning"
-        data.setdefault(section, {})[key] = value
-    return Graph.from_dict(data)
-
-
 @pytest.fixture
 def rng(request):
     """A seeded generator; the seed is reported if the test fails."""

@@ -98,7 +98,7 @@ def test_depth_without_hidden_nodes_is_zero():
 
 
 def test_streaming_defaults_to_one_tick():
-    g = Graph.from_dict(xor(learning={"mode": "streaming", "eta_v": 0.5}))
+    g = Graph.from_dict(xor(learning={"mode": "streaming"}))
     assert g.ticks == 1
 
 
