@@ -22,7 +22,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["train", "evaluate", "is_classification", "History", "sample"]
+__all__ = ["train", "evaluate", "is_classification", "History", "sample", "TrainingDiverged"]
+
+
+class TrainingDiverged(ArithmeticError):
+    """The loss became infinite or NaN (float models; fixed point saturates instead)."""
 
 
 @dataclass
@@ -95,6 +99,9 @@ def train(model, params, train_set, test_set=None, epochs: int = 10, seed: int =
         hist.test_acc.append(ea)
         log(f"epoch {epoch:4d}  train loss {_fmt(tl)}  acc {_fmt(ta)}  "
             f"test loss {_fmt(el)}  acc {_fmt(ea)}  ({seconds:.2f} s)")
+        if not np.isfinite(tl):
+            raise TrainingDiverged(f"training diverged at epoch {epoch} (train loss {tl}); "
+                                   f"try a smaller learning.eta_theta or eta_v")
 
     total = epochs * n
     record(0, 0.0)

@@ -2,7 +2,7 @@
 
 Bad input (a graph, parameter or data file that does not fit, a bad option) ends with one
 line ``pcfpga: error: ...`` on stderr and exit code 2, before any output file is written;
-outputs are written atomically at the end.
+outputs are written atomically at the end. Training that diverges (float loss NaN) exits 1.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .golden.fixed_model import FixedPC, SaturationError
 from .golden.float_model import FloatPC
 from .golden.graph import Graph, GraphError
 from .golden.params import DataError, init_params, load_dataset, load_params, save_npz
-from .golden.training import sample, train
+from .golden.training import TrainingDiverged, sample, train
 
 __all__ = ["main", "CliError"]
 
@@ -270,6 +270,9 @@ def main(argv=None) -> int:
     except (GraphError, DataError, SaturationError, CliError) as e:
         print(f"pcfpga: error: {e}", file=sys.stderr)
         return 2
+    except TrainingDiverged as e:
+        print(f"pcfpga: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("pcfpga: interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,37 @@
+# pcfpga: `make demo` and `make test` each build .venv from nothing when it is missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test test-slow figures data clean
+
+# (Re)install when the venv is missing or pyproject.toml changed.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	@touch $(STAMP)
+
+## demo: train the bundled default network (XOR) with the bit-exact fixed-point model
+demo: $(STAMP)
+	$(BIN)/pcfpga demo --out out/demo
+
+## test: the default (fast) suite, doctests included
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## test-slow: the long runs marked slow (synthesis, long regressions)
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
+
+## figures: regenerate docs/alignment.png and docs/alignment.txt
+figures: $(STAMP)
+	$(BIN)/python -m pcfpga.golden.alignment --out docs/alignment.png | tee docs/alignment.txt
+
+## data: regenerate examples/data/*.npz (Iris needs scikit-learn)
+data: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[data]'
+	$(BIN)/python -m pcfpga.examples.make_data
+
+clean:
+	rm -rf $(VENV) out build *.egg-info .pytest_cache
