@@ -263,3 +263,31 @@ def test_toml_file_errors(tmp_path):
     bad.write_text("name = \n")
     with pytest.raises(GraphError, match="not valid TOML"):
         Graph.from_toml(bad)
+
+
+@pytest.mark.parametrize("learning, message", [
+    ({"mode": "streaming", "eta_v": 0.5}, "learning.eta_v must be 1 in mode 'streaming' "
+                                          "(errors cross the pipeline in one pass), not 0.5"),
+    ({"mode": "streaming", "ticks": 3}, "learning.ticks must be 0 or 1 in mode 'streaming' "
+                                        "(one sample per tick), not 3"),
+])
+def test_streaming_rules(learning, message):
+    with pytest.raises(GraphError) as info:
+        Graph.from_dict(xor(learning=learning))
+    assert str(info.value) == message
+
+
+def test_with_settings_rejects_unknown_keys():
+    with pytest.raises(GraphError, match="unknown setting 'eta'; expected one of: value, "):
+        Graph.from_dict(XOR).with_settings(eta=0.5)
+
+
+def test_limits():
+    many = [{"name": f"x{i}", "op": "input", "size": 1} for i in range(25)]
+    d = xor(node=many + [{"name": "y", "op": "dense", "inputs": [f"x{i}" for i in range(25)],
+                          "size": 1, "output": True}])
+    with pytest.raises(GraphError, match="node 'y': 25 inputs; at most 24"):
+        Graph.from_dict(d)
+    nodes = [{"name": f"x{i}", "op": "input", "size": 1} for i in range(2049)]
+    with pytest.raises(GraphError, match="graph has 2049 nodes; at most 2048"):
+        Graph.from_dict(xor(node=nodes))

@@ -198,3 +198,9 @@ def test_float_and_backprop_agree_on_activations():
     for act in ACTIVATIONS:
         assert np.allclose(_F[act][0](a), f_float(act, a), rtol=0, atol=1e-15)
         assert np.allclose(_F[act][1](a), df_float(act, a), rtol=0, atol=1e-15)
+
+
+def test_unknown_activation_is_an_error():
+    for fn in (f_float, df_float):
+        with pytest.raises(ValueError, match="unknown activation 'swish'"):
+            fn("swish", np.zeros(1))
