@@ -43,10 +43,21 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Engine", "REGISTERS"]
+__all__ = ["Engine", "REGISTERS", "node_registers"]
 
 #: The per-node registers a trace holds, in this order.
 REGISTERS = ("v", "a", "vhat", "g", "eps", "delta")
+
+
+def node_registers(node, streaming: bool = False) -> list:
+    """The registers one node holds (its trace keys ``{node}.{reg}``): inputs only v;
+    dense and act nodes v, a, vhat, g, eps, delta; add and mul nodes v, vhat, eps; in
+    streaming mode outputs also y (the target of the sample in their forward stage)."""
+    if node.op == "input":
+        return ["v"]
+    regs = ["v", "a", "vhat", "g", "eps", "delta"] if node.op in ("dense", "act") else \
+        ["v", "vhat", "eps"]
+    return regs + (["y"] if streaming and node.output else [])
 
 
 class Engine:

@@ -37,12 +37,13 @@ a hidden error then compares one sample's value with the next sample's predictio
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import Engine, _stack
+from .engine import Engine, _stack, node_registers
 
-__all__ = ["StreamEngine", "levels", "make_engine"]
+__all__ = ["StreamEngine", "Schedule", "schedule", "levels", "make_engine"]
 
 
 def levels(graph):
@@ -58,53 +59,66 @@ def levels(graph):
     return f, e
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """The static timing of the pipeline (module docstring).
+
+    f, e : dict node -> forward level, backward completion offset
+    u : dict (node, parent) -> update offset of that edge's weights
+    latency : ticks from a sample's entry to its last update
+    lags : dict (node, register) -> delay-line depth (look-backs beyond the register)
+    """
+
+    f: dict
+    e: dict
+    u: dict
+    latency: int
+    lags: dict
+
+
+def schedule(graph) -> Schedule:
+    """The pipeline timing of a graph; golden/ and hdl/ both use it."""
+    f, e = levels(graph)
+    u = {(n.name, p): (e[p] if graph.node(p).is_hidden else e[n.name] + 1)
+         for n in graph.nodes if n.op == "dense" for p in n.inputs}
+    latency = max([*u.values(), *(e[n.name] + 1 for n in graph.nodes if n.op != "input")])
+    need = {}
+
+    def want(node, reg, lag):
+        need[(node, reg)] = max(need.get((node, reg), 0), lag)
+
+    for n in graph.nodes:
+        if n.op == "input":
+            continue
+        for p in n.inputs:
+            want(p, "v", f[n.name] - f[p] - 1)
+        if n.op == "dense":
+            for p in n.inputs:
+                want(p, "v", u[(n.name, p)] - f[p] - 1)
+                want(n.name, "delta", u[(n.name, p)] - e[n.name] - 1)
+        if n.is_hidden:
+            if n.op in ("dense", "act"):
+                want(n.name, "g", e[n.name] - f[n.name] - 1)
+            for c in graph.children(n.name):
+                lag = e[n.name] - e[c.name] - 1
+                want(c.name, "delta" if c.op in ("dense", "act") else "eps", lag)
+                if c.op == "mul":
+                    q = [p for p in c.inputs if p != n.name][0]
+                    want(q, "v", e[n.name] - f[q] - 1)
+        if n.output:
+            want(n.name, "y", f[n.name] - 1)
+    return Schedule(f, e, u, latency, {k: v for k, v in need.items() if v > 0})
+
+
 class StreamEngine(Engine):
     """The pipelined streaming schedule (module docstring); one :meth:`step` is one tick."""
 
     def __init__(self, graph, arith, mode, eta_v, eta_theta, ticks):
         super().__init__(graph, arith, mode, eta_v, eta_theta, ticks)
-        self.f, self.e = levels(graph)
-        self.u = {(n.name, p): (self.e[p] if graph.node(p).is_hidden else self.e[n.name] + 1)
-                  for n in graph.nodes if n.op == "dense" for p in n.inputs}
-        self.latency = max([*self.u.values(), *(self.e[n.name] + 1 for n in graph.nodes
-                                                if n.op != "input")])
-        self.lags = self._lags()
+        sch = schedule(graph)
+        self.f, self.e, self.u, self.latency, self.lags = (sch.f, sch.e, sch.u, sch.latency,
+                                                           sch.lags)
         self.reset()
-
-    def _lags(self) -> dict:
-        """Deepest look-back (ticks before S(t-1)) of every (node, register) read."""
-        f, e, g = self.f, self.e, self.graph
-        need = {}
-
-        def want(node, reg, lag):
-            need[(node, reg)] = max(need.get((node, reg), 0), lag)
-
-        for n in g.nodes:
-            if n.op == "input":
-                continue
-            for p in n.inputs:
-                want(p, "v", f[n.name] - f[p] - 1)
-            if n.op == "dense":
-                for p in n.inputs:
-                    u = self.u[(n.name, p)]
-                    want(p, "v", u - f[p] - 1)
-                    want(n.name, "delta", u - e[n.name] - 1)
-            if n.is_hidden:
-                if "g" in self._regs_of(n):
-                    want(n.name, "g", e[n.name] - f[n.name] - 1)
-                for c in g.children(n.name):
-                    lag = e[n.name] - e[c.name] - 1
-                    want(c.name, "delta" if c.op in ("dense", "act") else "eps", lag)
-                    if c.op == "mul":
-                        q = [p for p in c.inputs if p != n.name][0]
-                        want(q, "v", e[n.name] - f[q] - 1)
-            if n.output:
-                want(n.name, "y", f[n.name])
-        return need
-
-    @staticmethod
-    def _regs_of(node) -> tuple:
-        return ("a", "vhat", "g") if node.op in ("dense", "act") else ("vhat",)
 
     def reset(self):
         """Empty the pipeline (all registers and delay lines read as zero)."""
@@ -199,24 +213,11 @@ class StreamEngine(Engine):
         self.t += 1
         return new, _stack([before, self._snapshot_hist()])
 
-    def registers(self, node) -> list:
-        """The registers a node holds in streaming mode."""
-        if node.op == "input":
-            return ["v"]
-        regs = ["v", *self._regs_of(node)]
-        if node.output or node.is_hidden:
-            regs.append("eps")
-        if node.op in ("dense", "act"):
-            regs.append("delta")
-        if node.output:
-            regs.append("y")
-        return regs
-
     def _snapshot_hist(self) -> dict:
         """Every register and delay line; zeros where the stream has not reached yet."""
         snap = {}
         for node in self.nodes:
-            for r in self.registers(node):
+            for r in node_registers(node, streaming=True):
                 snap[f"{node.name}.{r}"] = self.arith.snap(self._read(node.name, r, 0))
                 depth = self.lags.get((node.name, r), 0)
                 if depth:

@@ -1,0 +1,207 @@
+"""The fixed-point register arithmetic of :class:`~pcfpga.golden.fixed_model.FixedArith`,
+written as Amaranth expressions.
+
+Every method has the same name, arguments and meaning as in ``FixedArith``; where the
+golden model computes integers, this builds the combinational logic that computes them.
+Vectors are Python lists of Amaranth values (one per element; matrices are lists of rows),
+so the generator can run the golden engine's own building blocks
+(:meth:`~pcfpga.golden.engine.Engine._predict`, ``_errors``, ``_messages``, ``_update``)
+on registers and obtain the hardware datapaths, with the same formulas, rounding sites
+and saturation points as the specification.
+
+Shared definitions come from golden/: :func:`~pcfpga.golden.qformat.round_shift`'s modes,
+the LFSR mixer constants (:mod:`pcfpga.golden.lfsr`), and the activation tables
+(:class:`~pcfpga.golden.activations.ActTable`), so host and hardware cannot disagree.
+
+Saturation: each rounding-and-saturation records an overflow bit under the *step* that is
+being built (:attr:`step`); the network ORs a step's bits into the sticky flag registers in
+the cycle that step writes its registers.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Const, Mux, signed
+
+from pcfpga.golden.activations import LEAKY_SHIFT, ActTable
+from pcfpga.golden.lfsr import (SITE_A, SITE_B, SITE_DELTA, SITE_EPS, SITE_V, SITE_VHAT,
+                                SITE_W0, site_id)
+
+__all__ = ["HdlArith", "xorshift32_hdl", "mix_hdl"]
+
+_M32 = 0xFFFFFFFF
+
+
+def xorshift32_hdl(x):
+    """xorshift32 of a 32-bit unsigned value (see golden/lfsr.py)."""
+    x = (x ^ (x << 13))[:32]
+    x = (x ^ (x >> 17))[:32]
+    return (x ^ (x << 5))[:32]
+
+
+def mix_hdl(state, site: int, element: int):
+    """The mixer word of one element of one site from the LFSR state (golden/lfsr.mix)."""
+    salt = ((site << 16) ^ element) & _M32
+    return xorshift32_hdl(xorshift32_hdl(state ^ Const(salt, 32)))
+
+
+def _round(x, shift: int, mode: str, rand=None):
+    """round_shift for one Amaranth value (same three modes)."""
+    if shift <= 0:
+        return x << -shift
+    if mode == "truncate":
+        return x >> shift
+    if mode == "nearest":
+        return (x + (1 << (shift - 1))) >> shift
+    if shift <= 32:
+        offset = rand[:shift]
+    else:
+        offset = Cat(Const(0, shift - 32), rand)
+    return (x + offset) >> shift
+
+
+class HdlArith:
+    """Builds the datapaths of one graph (see the module docstring)."""
+
+    def __init__(self, graph, lfsr_state):
+        f = graph.formats
+        self.V, self.E, self.W = f.value, f.error, f.weight
+        self.rounding, self.table_bits = f.rounding, f.table_bits
+        self.lfsr_state = lfsr_state
+        self.step = None
+        #: (step, node index, flag bit) -> list of overflow bits
+        self.overflows = {}
+
+    # -- rounding, saturation, randomness
+    def phase(self):
+        """The controller steps the LFSR; nothing to build here."""
+
+    def flags_snapshot(self) -> dict:
+        return {}
+
+    def _rnd(self, node, site, x, shift, element):
+        rand = None
+        if self.rounding == "stochastic" and shift > 0:
+            rand = mix_hdl(self.lfsr_state, site_id(node.index, site), element)
+        return _round(x, shift, self.rounding, rand)
+
+    def _sat(self, node, site, x, fmt):
+        over = (x > fmt.max_int) | (x < fmt.min_int)
+        self.overflows.setdefault((self.step, node.index, site), []).append(over)
+        return Mux(x > fmt.max_int, Const(fmt.max_int, signed(fmt.width)),
+                   Mux(x < fmt.min_int, Const(fmt.min_int, signed(fmt.width)),
+                       x))[:fmt.width].as_signed()
+
+    def _vec(self, node, site, xs, shift, fmt):
+        return [self._sat(node, site, self._rnd(node, site, x, shift, i), fmt)
+                for i, x in enumerate(xs)]
+
+    # -- registers
+    def clamp(self, node, x):
+        return list(x)
+
+    def zeros(self, size):
+        return [Const(0, signed(2))] * size
+
+    def dense(self, node, Ws, vs, b):
+        size = len(Ws[0])
+        acc = []
+        for r in range(size):
+            terms = [W[r][c] * v[c] for W, v in zip(Ws, vs) for c in range(len(v))]
+            if b is not None:
+                terms.append(b[r] << self.V.frac_bits)
+            acc.append(_sum(terms))
+        return self._vec(node, SITE_A, acc, self.W.frac_bits, self.V)
+
+    def act(self, node, a):
+        V, n = self.V, self.V.frac_bits
+        one = 1 << n
+        act = node.act
+        vhat, g = [], []
+        table = ActTable.build(act, V, self.table_bits) if act in ("tanh", "sigmoid") else None
+        for i, x in enumerate(a):
+            if act == "identity":
+                f, d = x, Const(one, signed(n + 2))
+            elif act == "relu":
+                f, d = Mux(x > 0, x, 0), Mux(x > 0, one, 0)
+            elif act == "leaky_relu":
+                f = Mux(x >= 0, x, self._rnd(node, SITE_VHAT, x, LEAKY_SHIFT, i))
+                d = Mux(x > 0, one, one >> LEAKY_SHIFT)
+            elif act == "hardtanh":
+                f = Mux(x > one, one, Mux(x < -one, -one, x))
+                d = Mux((x > -one) & (x < one), one, 0)
+            elif act == "hardsigmoid":
+                r = self._rnd(node, SITE_VHAT, x, 2, i) + (one >> 1)
+                f = Mux(r > one, one, Mux(r < 0, 0, r))
+                d = Mux((x > -2 * one) & (x < 2 * one), one >> 2, 0)
+            else:
+                half = 1 << (table.bits - 1)
+                sh = x >> table.shift
+                idx = Mux(sh < -half, 0, Mux(sh > half - 1, 2 * half - 1, sh + half))
+                idx = idx[:table.bits]
+                f = Array([Const(int(v), signed(V.width)) for v in table.f])[idx]
+                d = Array([Const(int(v), signed(n + 2)) for v in table.df])[idx]
+            vhat.append(self._sat(node, SITE_VHAT, f, V))
+            g.append(d)
+        return vhat, g
+
+    def add(self, node, vs):
+        return [self._sat(node, SITE_VHAT, _sum([v[i] for v in vs]), self.V)
+                for i in range(len(vs[0]))]
+
+    def mul(self, node, p, q):
+        return self._vec(node, SITE_VHAT, [a * b for a, b in zip(p, q)], self.V.frac_bits,
+                         self.V)
+
+    def error(self, node, v, vhat):
+        shift = self.V.frac_bits - self.E.frac_bits
+        return self._vec(node, SITE_EPS, [a - b for a, b in zip(v, vhat)], shift, self.E)
+
+    def gate(self, node, eps, g):
+        return self._vec(node, SITE_DELTA, [e * d for e, d in zip(eps, g)], self.V.frac_bits,
+                         self.E)
+
+    # -- messages: (exact values, fraction bits)
+    def t_dense(self, W, delta):
+        cols = len(W[0])
+        return ([_sum([W[r][c] * delta[r] for r in range(len(W))]) for c in range(cols)],
+                self.W.frac_bits + self.E.frac_bits)
+
+    def t_id(self, e):
+        return list(e), self.E.frac_bits
+
+    def t_mul(self, v, e):
+        return [a * b for a, b in zip(v, e)], self.V.frac_bits + self.E.frac_bits
+
+    def relax(self, node, kind, base, eps, terms, k):
+        fmt, site = (self.E, SITE_EPS) if kind == "eps" else (self.V, SITE_V)
+        F = max([frac for _, frac in terms] + [self.E.frac_bits, fmt.frac_bits])
+        out = []
+        for i in range(len(base)):
+            s = _sum([t[i] << (F - frac) for t, frac in terms]
+                     + [-(eps[i] << (F - self.E.frac_bits))])
+            out.append((base[i] << (F + k - fmt.frac_bits)) + s)
+        return self._vec(node, site, out, F + k - fmt.frac_bits, fmt)
+
+    def update_w(self, node, k, W, delta, v, k_theta):
+        shift = self.E.frac_bits + self.V.frac_bits + k_theta - self.W.frac_bits
+        site = SITE_W0 + k
+        cols = len(v)
+        return [[self._sat(node, site, W[r][c] + self._rnd(node, site, delta[r] * v[c], shift,
+                                                           r * cols + c), self.W)
+                 for c in range(cols)] for r in range(len(W))]
+
+    def update_b(self, node, b, delta, k_theta):
+        shift = self.E.frac_bits + k_theta - self.W.frac_bits
+        return [self._sat(node, SITE_B, b[i] + self._rnd(node, SITE_B, delta[i], shift, i),
+                          self.W) for i in range(len(b))]
+
+
+def _sum(terms):
+    """A balanced adder tree (shallower logic than a chain)."""
+    terms = list(terms)
+    if not terms:
+        return Const(0, signed(2))
+    while len(terms) > 1:
+        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
+                 for i in range(0, len(terms), 2)]
+    return terms[0]

@@ -1,0 +1,139 @@
+"""The memory map: every register a host or testbench reads or writes, in one place.
+
+It is built from the graph alone (:func:`build_memory_map`), used by the hardware to decode
+the bus, emitted as a JSON manifest next to the Verilog, and read back by tests and (later)
+the UART host with :meth:`MemoryMap.from_json`: no address is ever written down twice.
+
+The bus is word-addressed, 32 bits wide; a vector register takes one word per element
+(matrices row-major), sign-extended on read and truncated to the register's width on write.
+
+Control words (fixed addresses, see :data:`CONTROL`)::
+
+    id              ro   0x50434650 ("PCFP")
+    ctrl            rw   bit 0 START (self-clearing): run ``steps`` steps (streaming: ticks)
+                         bit 1 PAUSE: stop after the forward sweep and after every tick
+                         bit 2 CONTINUE (self-clearing): leave a pause
+                         bit 3 BUBBLE (streaming): the ticks present no sample (drain)
+                         bit 4 CLEAR (self-clearing): clear every saturation flag
+    status          ro   bit 0 BUSY, bit 1 DONE (set when a run ends, cleared by START),
+                         bit 2 PAUSED
+    steps           rw   steps per START (default 1)
+    tick            ro   ticks done in the current step (0 after the forward sweep)
+    cycles          ro   clock cycles since the last START
+    steps_done      ro   steps completed since reset
+    lfsr            rw   the stochastic-rounding LFSR state (reset: format.seed)
+    cycles_per_tick ro   constant: cycles of one inference tick
+    cycles_per_step ro   constant: cycles of one training step (streaming: of one tick)
+
+Then, per node, ``{node}.sat`` (rw: sticky saturation flags, bits as in
+``golden.fixed_model.FLAG_BITS``), the host buffers ``in.{input}`` and ``target.{output}``
+(rw), the parameters ``{node}.W.{parent}`` and ``{node}.b`` (rw), and every register of the
+golden trace ``{node}.{reg}`` and, in streaming mode, delay lines ``{node}.{reg}.line``
+(ro). Register names equal the golden trace's keys.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+
+from pcfpga.golden.engine import node_registers
+
+__all__ = ["Field", "MemoryMap", "build_memory_map", "CONTROL", "CTRL_BITS", "STATUS_BITS",
+           "ID_VALUE"]
+
+ID_VALUE = 0x50434650
+CONTROL = ("id", "ctrl", "status", "steps", "tick", "cycles", "steps_done", "lfsr",
+           "cycles_per_tick", "cycles_per_step")
+CTRL_BITS = {"start": 0, "pause": 1, "continue": 2, "bubble": 3, "clear": 4}
+STATUS_BITS = {"busy": 0, "done": 1, "paused": 2}
+_RW_CONTROL = ("ctrl", "steps", "lfsr")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One named register (vector) in the map."""
+
+    name: str
+    addr: int
+    shape: tuple
+    width: int
+    frac: int
+    access: str      # "ro" | "rw"
+    kind: str        # control | flags | input | target | param | register | line
+
+    @property
+    def count(self) -> int:
+        return math.prod(self.shape)
+
+
+class MemoryMap:
+    """An ordered list of :class:`Field` with lookup by name."""
+
+    def __init__(self, name: str, fields: list, meta: dict | None = None):
+        self.name = name
+        self.fields = list(fields)
+        self.meta = dict(meta or {})
+        self.by_name = {f.name: f for f in self.fields}
+
+    def __getitem__(self, name) -> Field:
+        return self.by_name[name]
+
+    def __contains__(self, name) -> bool:
+        return name in self.by_name
+
+    @property
+    def size(self) -> int:
+        return max(f.addr + f.count for f in self.fields)
+
+    @property
+    def addr_width(self) -> int:
+        return max(1, (self.size - 1).bit_length())
+
+    def to_json(self) -> str:
+        return json.dumps({"name": self.name, "word_bits": 32, "addr_width": self.addr_width,
+                           "meta": self.meta, "ctrl_bits": CTRL_BITS,
+                           "status_bits": STATUS_BITS, "id": ID_VALUE,
+                           "fields": [{**asdict(f), "shape": list(f.shape)}
+                                      for f in self.fields]}, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "MemoryMap":
+        d = json.loads(text)
+        fields = [Field(**{**f, "shape": tuple(f["shape"])}) for f in d["fields"]]
+        return cls(d["name"], fields, d.get("meta"))
+
+
+def build_memory_map(graph, lags: dict | None = None, meta: dict | None = None) -> MemoryMap:
+    """The map of a graph. ``lags`` ({(node, reg): depth}) adds streaming delay lines."""
+    fmt = graph.formats
+    V, E, W = fmt.value, fmt.error, fmt.weight
+    gain = (V.frac_bits + 2, V.frac_bits)
+    streaming = graph.learning.mode == "streaming"
+    fields, addr = [], 0
+
+    def add(name, shape, width, frac, access, kind):
+        nonlocal addr
+        fields.append(Field(name, addr, tuple(shape), width, frac, access, kind))
+        addr += math.prod(shape)
+
+    for c in CONTROL:
+        add(c, (1,), 32, 0, "rw" if c in _RW_CONTROL else "ro", "control")
+    for n in graph.nodes:
+        add(f"{n.name}.sat", (1,), 32, 0, "rw", "flags")
+    for n in graph.inputs:
+        add(f"in.{n.name}", (n.size,), V.width, V.frac_bits, "rw", "input")
+    for n in graph.outputs:
+        add(f"target.{n.name}", (n.size,), V.width, V.frac_bits, "rw", "target")
+    for key, shape in graph.param_shapes.items():
+        add(key, shape, W.width, W.frac_bits, "rw", "param")
+    for n in graph.nodes:
+        for r in node_registers(n, streaming):
+            width, frac = {"eps": (E.width, E.frac_bits), "delta": (E.width, E.frac_bits),
+                           "g": gain}.get(r, (V.width, V.frac_bits))
+            add(f"{n.name}.{r}", (n.size,), width, frac, "ro", "register")
+            depth = (lags or {}).get((n.name, r), 0)
+            if depth:
+                add(f"{n.name}.{r}.line", (depth, n.size), width, frac, "ro", "line")
+    return MemoryMap(graph.name, fields, meta)
