@@ -68,6 +68,8 @@ class HdlArith:
         self.rounding, self.table_bits = f.rounding, f.table_bits
         self.lfsr_state = lfsr_state
         self.step = None
+        #: a condition under which overflows count (gated streaming updates), or None
+        self.enable = None
         #: (step, node index, flag bit) -> list of overflow bits
         self.overflows = {}
 
@@ -86,6 +88,8 @@ class HdlArith:
 
     def _sat(self, node, site, x, fmt):
         over = (x > fmt.max_int) | (x < fmt.min_int)
+        if self.enable is not None:
+            over = over & self.enable
         self.overflows.setdefault((self.step, node.index, site), []).append(over)
         return Mux(x > fmt.max_int, Const(fmt.max_int, signed(fmt.width)),
                    Mux(x < fmt.min_int, Const(fmt.min_int, signed(fmt.width)),
@@ -103,13 +107,14 @@ class HdlArith:
         return [Const(0, signed(2))] * size
 
     def dense(self, node, Ws, vs, b):
-        size = len(Ws[0])
-        acc = []
-        for r in range(size):
-            terms = [W[r][c] * v[c] for W, v in zip(Ws, vs) for c in range(len(v))]
-            if b is not None:
-                terms.append(b[r] << self.V.frac_bits)
-            acc.append(_sum(terms))
+        acc = [_sum([W[r][c] * v[c] for W, v in zip(Ws, vs) for c in range(len(v))])
+               for r in range(len(Ws[0]))]
+        return self.dense_sum(node, acc, b)
+
+    def dense_sum(self, node, acc, b):
+        """``dense`` from the exact products Σ_p W_p v_p (summed over the edges)."""
+        if b is not None:
+            acc = [x + (y << self.V.frac_bits) for x, y in zip(acc, b)]
         return self._vec(node, SITE_A, acc, self.W.frac_bits, self.V)
 
     def act(self, node, a):

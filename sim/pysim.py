@@ -65,7 +65,7 @@ class PySimRunner:
         snap = {}
         for f in self.mm.fields:
             if f.kind in ("register", "line", "flags"):
-                vals = [ctx.get(s) for s in self.dut.regs[f.name]]
+                vals = [ctx.get(s) for s in self.dut.fields[f.name]]
                 arr = np.array(vals, dtype=np.int64)
                 snap[f.name] = arr.reshape(f.shape) if f.kind == "line" else (
                     arr[0] if f.kind == "flags" else arr)
@@ -120,7 +120,7 @@ class PySimRunner:
                 traces.append({k: np.stack([s[k] for s in snaps]) for k in snaps[0]})
             for k in params:
                 f = mm[k]
-                result[k] = np.array([ctx.get(s) for s in dut.regs[k]],
+                result[k] = np.array([ctx.get(s) for s in dut.fields[k]],
                                      dtype=np.int64).reshape(f.shape)
 
         sim = Simulator(dut)

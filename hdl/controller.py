@@ -1,0 +1,201 @@
+"""The controller: sequences the golden engine's phases as one-hot micro-step strobes.
+
+It owns the control words of the memory map (ctrl, status, steps, tick, cycles,
+steps_done, lfsr) and the stochastic-rounding LFSR, which steps on the clock edge that
+enters a phase, so every rounding of the phase sees the new state (golden/lfsr.py).
+
+Micro-steps (one clock cycle each), see :func:`micro_steps`::
+
+    exact, fpa   forward F0 FA_1 FF_1 .. FA_L FF_L FE FD, ticks TE TD, update UPD
+                 (F0 loads the inputs)
+    standard     forward as above, ticks TV TA TF TE TD, update UPD
+    streaming    ticks S1 S2 S3 S4 (one sample each)
+
+With PAUSE set the controller stops after the forward sweep and after every tick (state
+PAUSED) until CONTINUE. In streaming mode it also keeps the *presented* history: bit k is
+set when the tick k + 1 ticks ago held a sample (BUBBLE clear).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from pcfpga.golden.lfsr import POLY
+
+from .memmap import CTRL_BITS
+
+__all__ = ["Controller", "micro_steps", "node_levels", "cycles_per_tick", "cycles_per_step"]
+
+
+def node_levels(graph) -> dict:
+    """Forward level: the longest path from an input (inputs 0)."""
+    lv = {}
+    for n in graph.nodes:
+        lv[n.name] = 0 if n.op == "input" else 1 + max(lv[p] for p in n.inputs)
+    return lv
+
+
+def micro_steps(graph) -> dict:
+    """{"forward": [...], "tick": [...], "update": [...]} micro-step names of a graph."""
+    mode = graph.learning.mode
+    if mode == "streaming":
+        return {"forward": [], "tick": ["S1", "S2", "S3", "S4"], "update": []}
+    depth = max(node_levels(graph).values())
+    forward = ["F0"] + [s for lv in range(1, depth + 1) for s in (f"FA{lv}", f"FF{lv}")] + [
+        "FE", "FD"]
+    tick = ["TE", "TD"] if mode in ("exact", "fpa") else ["TV", "TA", "TF", "TE", "TD"]
+    return {"forward": forward, "tick": tick, "update": ["UPD"]}
+
+
+def cycles_per_tick(graph) -> int:
+    """Clock cycles of one inference tick (streaming: one tick = one sample)."""
+    return len(micro_steps(graph)["tick"])
+
+
+def cycles_per_step(graph) -> int:
+    """Clock cycles of one training step: 2L + 3 + c·T + 1 (streaming: one tick)."""
+    s = micro_steps(graph)
+    if graph.learning.mode == "streaming":
+        return len(s["tick"])
+    return len(s["forward"]) + len(s["tick"]) * graph.ticks + len(s["update"])
+
+
+class Controller(wiring.Component):
+    """Phase sequencer of one graph.
+
+    Ports: ``st_<name>`` one-hot micro-step strobes; ``lfsr``; ``bubble``; ``presented``
+    (streaming history); ``clear`` (flags); ``busy``, ``done``; the control-word bus slice
+    (``ctrl_we``, ``ctrl_data``: a write to ctrl; ``word_we``/``word_sel``/``word_data``:
+    writes to steps and lfsr; ``words``: the read values of every control word).
+    """
+
+    def __init__(self, graph, presented: int = 0):
+        self.graph = graph
+        self.steps_of = micro_steps(graph)
+        self.names = self.steps_of["forward"] + self.steps_of["tick"] + self.steps_of["update"]
+        self.n_presented = presented
+        members = {f"st_{s}": Out(1) for s in self.names}
+        members.update({
+            "lfsr": Out(32), "bubble": Out(1), "clear": Out(1), "busy": Out(1),
+            "done": Out(1), "paused": Out(1),
+            "ctrl_we": In(1), "ctrl_data": In(32),
+            "steps_we": In(1), "lfsr_we": In(1), "word_data": In(32),
+            "r_ctrl": Out(32), "r_status": Out(32), "r_steps": Out(32), "r_tick": Out(32),
+            "r_cycles": Out(32), "r_steps_done": Out(32), "r_lfsr": Out(32),
+        })
+        if presented:
+            members["presented"] = Out(presented)
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        g = self.graph
+        streaming = g.learning.mode == "streaming"
+        lfsr = Signal(32, init=g.formats.seed)
+        steps = Signal(32, init=1)
+        tick, cycles, steps_done, remaining = (Signal(32) for _ in range(4))
+        pause, bubble, done, busy, paused = (Signal() for _ in range(5))
+        lfsr_next = Mux(lfsr[0], (lfsr >> 1) ^ POLY, lfsr >> 1)
+        start = self.ctrl_we & self.ctrl_data[CTRL_BITS["start"]]
+        cont = self.ctrl_we & self.ctrl_data[CTRL_BITS["continue"]]
+        m.d.comb += [
+            self.lfsr.eq(lfsr), self.bubble.eq(bubble), self.busy.eq(busy),
+            self.done.eq(done), self.paused.eq(paused),
+            self.clear.eq(self.ctrl_we & self.ctrl_data[CTRL_BITS["clear"]] & ~busy),
+            self.r_ctrl.eq(Cat(Const(0, 1), pause, Const(0, 1), bubble)),
+            self.r_status.eq(Cat(busy, done, paused)), self.r_steps.eq(steps),
+            self.r_tick.eq(tick), self.r_cycles.eq(cycles),
+            self.r_steps_done.eq(steps_done), self.r_lfsr.eq(lfsr),
+        ]
+        with m.If(self.ctrl_we):
+            m.d.sync += [pause.eq(self.ctrl_data[CTRL_BITS["pause"]]),
+                         bubble.eq(self.ctrl_data[CTRL_BITS["bubble"]])]
+        with m.If(~busy & self.steps_we):
+            m.d.sync += steps.eq(self.word_data)
+        with m.If(~busy & self.lfsr_we):
+            m.d.sync += lfsr.eq(self.word_data)
+        with m.If(busy):
+            m.d.sync += cycles.eq(cycles + 1)
+        if self.n_presented:
+            hist = Signal(self.n_presented)
+            m.d.comb += self.presented.eq(hist)
+            with m.If(self.st_S1):
+                m.d.sync += hist.eq(Cat(~bubble, hist[:-1]))
+
+        forward, ticks, update = (self.steps_of[k] for k in ("forward", "tick", "update"))
+
+        def begin():
+            m.d.sync += lfsr.eq(lfsr_next)
+            if streaming:
+                m.next = ticks[0]
+            else:
+                m.d.sync += tick.eq(0)
+                m.next = forward[0]
+
+        def proceed(ticks_done):
+            if streaming:
+                with m.If(remaining > 1):
+                    m.d.sync += remaining.eq(remaining - 1)
+                    begin()
+                with m.Else():
+                    m.next = "DONE"
+                return
+            m.d.sync += lfsr.eq(lfsr_next)
+            with m.If(ticks_done < g.ticks):
+                m.next = ticks[0]
+            with m.Else():
+                m.next = update[0]
+
+        def end_of_phase(ticks_done):
+            with m.If(pause):
+                m.next = "PAUSED"
+            with m.Else():
+                proceed(ticks_done)
+
+        def sequence(names, last):
+            for i, s in enumerate(names):
+                with m.State(s):
+                    m.d.comb += [busy.eq(1), getattr(self, f"st_{s}").eq(1)]
+                    if i + 1 < len(names):
+                        m.next = names[i + 1]
+                    else:
+                        last()
+
+        def after_tick():
+            if streaming:
+                m.d.sync += steps_done.eq(steps_done + 1)
+                end_of_phase(None)
+            else:
+                m.d.sync += tick.eq(tick + 1)
+                end_of_phase(tick + 1)
+
+        def after_update():
+            m.d.sync += steps_done.eq(steps_done + 1)
+            with m.If(remaining > 1):
+                m.d.sync += remaining.eq(remaining - 1)
+                begin()
+            with m.Else():
+                m.next = "DONE"
+
+        with m.FSM(init="IDLE"):
+            with m.State("IDLE"):
+                with m.If(start):
+                    m.d.sync += [remaining.eq(Mux(steps == 0, 1, steps)), cycles.eq(0),
+                                 done.eq(0)]
+                    begin()
+            if forward:
+                sequence(forward, lambda: end_of_phase(Const(0)))
+            sequence(ticks, after_tick)
+            if update:
+                sequence(update, after_update)
+            with m.State("PAUSED"):
+                m.d.comb += [busy.eq(1), paused.eq(1)]
+                with m.If(cont):
+                    proceed(tick)
+            with m.State("DONE"):
+                m.d.sync += done.eq(1)
+                m.next = "IDLE"
+        return m
+

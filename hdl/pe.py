@@ -1,0 +1,561 @@
+"""Processing elements: one per graph node, and edge hardware per dense edge.
+
+Each PE is a ``wiring.Component`` that holds its own registers and sees only its
+neighbours:
+
+* :class:`InputPE`: the host's input buffer ``in.{x}`` and the value v.
+* :class:`NodePE`: a dense, act, add or mul node: v, a, v̂, g (f'), ε, δ, (streaming: y
+  and delay lines), the bias, an output's target buffer, the sticky saturation flags; its
+  prediction (from its parents' values, or for dense nodes from the edges' partial
+  products), its error and its relaxation (from its children's messages).
+* :class:`EdgePE`: the weights W of one dense edge p -> i, the forward product
+  ``W v_p`` (exact, to node i), the backward product ``Wᵀ δ_i`` (exact, to node p) and the
+  local update ``W += η_θ δ_i v_pᵀ``.
+
+A mul node computes the messages ``v_q ⊙ ε`` for its parents; act and add nodes send their
+δ or ε as they are. Every formula is :class:`~pcfpga.hdl.arith.HdlArith`'s, i.e. the
+golden ``FixedArith``'s; every write happens in the controller's micro-step of the golden
+engine's phase (:mod:`.controller`).
+
+**Ports are discovered, not declared.** A PE's datapath is written once, as a builder that
+asks its context for what it needs (``read(node, reg, lag)``, ``partial(parent)``,
+``message(child)``) and writes registers in micro-steps (``put``). The constructor runs the
+builder on placeholder signals to learn which ports it needs; ``elaborate`` runs it again
+on the ports. Reads at a lag L > 0 (streaming) are taps of the producer's delay line.
+
+Parameters are checked first, e.g. ``NodePE(graph, "x")`` for an input node raises
+"NodePE is for dense, act, add and mul nodes; 'x' is an input (use InputPE)".
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from pcfpga.golden.graph import Graph
+from pcfpga.golden.lfsr import SITE_W0
+from pcfpga.golden.stream import schedule
+
+from .arith import HdlArith, _sum
+from .controller import micro_steps, node_levels
+from .memmap import build_memory_map
+
+__all__ = ["InputPE", "NodePE", "EdgePE", "register_shape", "message_width",
+           "partial_width"]
+
+
+def register_shape(graph, reg: str):
+    """Amaranth shape of a node register: values in V, errors in E, gains in Q2.n_v."""
+    f = graph.formats
+    if reg in ("eps", "delta"):
+        return signed(f.error.width)
+    if reg == "g":
+        return signed(f.value.frac_bits + 2)
+    return signed(f.value.width)
+
+
+def message_width(graph, child, parent) -> int:
+    """Width of the exact message J_{child,parent}ᵀ ε_child."""
+    f = graph.formats
+    c = graph.node(child)
+    if c.op == "dense":
+        return f.weight.width + f.error.width + c.size.bit_length() + 1
+    if c.op == "mul":
+        return f.value.width + f.error.width
+    return f.error.width
+
+
+def partial_width(graph, child, parent) -> int:
+    """Width of an exact forward partial product row W_{child,parent} v_parent."""
+    f = graph.formats
+    return f.weight.width + f.value.width + graph.node(parent).size.bit_length() + 1
+
+
+class _Ctx:
+    """What a builder may use. ``dry``: placeholders; else the component's ports."""
+
+    def __init__(self, pe, dry: bool):
+        self.pe, self.dry = pe, dry
+        self.reads, self.partials, self.messages, self.outputs = {}, {}, {}, {}
+        self.steps, self.writes = [], []
+        self.uses_valid, self.uses_bubble = set(), False
+
+    def _port(self, name, count, shape):
+        if self.dry:
+            return [Signal(shape, name=f"{name}_{i}") for i in range(count)]
+        return list(getattr(self.pe, name))
+
+    def read(self, node, reg, lag=0):
+        """Register ``reg`` of ``node`` as it was ``lag`` ticks before this one."""
+        pe, g = self.pe, self.pe.graph
+        if node == pe.owner and reg in pe.own:
+            if lag == 0:
+                return pe_regs(self, reg)
+            return pe_line(self, reg)[(lag - 1) * g.node(node).size:lag * g.node(node).size]
+        name = f"rd_{node}_{reg}_{lag}"
+        self.reads[name] = (node, reg, lag)
+        return self._port(name, g.node(node).size, register_shape(g, reg))
+
+    def partial(self, parent):
+        """The exact forward product W v_parent from the edge (dense nodes)."""
+        g, i = self.pe.graph, self.pe.owner
+        name = f"fwd_{parent}"
+        self.partials[name] = parent
+        return self._port(name, g.node(i).size, signed(partial_width(g, i, parent)))
+
+    def message(self, child):
+        """The exact message of a child (dense children: from the edge; mul: from the mul
+        node); act and add children's messages are their δ / ε, read directly."""
+        g, i = self.pe.graph, self.pe.owner
+        name = f"msg_{child}"
+        self.messages[name] = child
+        return self._port(name, g.node(i).size, signed(message_width(g, child, i)))
+
+    def output(self, name, values, width):
+        """Expose a combinational result (a message or a partial product) as a port."""
+        self.outputs[name] = width
+        if not self.dry:
+            self.writes.append(("comb", list(getattr(self.pe, name)), values))
+
+    def put(self, step, targets, values):
+        if step not in self.steps:
+            self.steps.append(step)
+        self.writes.append((step, list(targets), list(values)))
+
+    def valid(self, u):
+        """A sample entered u ticks before the current one (streaming)."""
+        self.uses_valid.add(u)
+        if self.dry:
+            return Signal()
+        return ~self.pe.bubble if u == 0 else self.pe.presented[u - 1]
+
+    @property
+    def bubble(self):
+        self.uses_bubble = True
+        return Signal() if self.dry else self.pe.bubble
+
+
+def pe_regs(ctx, reg):
+    return ctx._port(f"r_{reg}", ctx.pe.graph.node(ctx.pe.owner).size,
+                     register_shape(ctx.pe.graph, reg))
+
+
+def pe_line(ctx, reg):
+    g = ctx.pe.graph
+    depth = ctx.pe.lags.get((ctx.pe.owner, reg), 0)
+    return ctx._port(f"line_{reg}", depth * g.node(ctx.pe.owner).size,
+                     register_shape(g, reg))
+
+
+class _PE(wiring.Component):
+    """Common machinery: discover ports, then build the micro-step writes."""
+
+    owner = None
+    own = ()
+
+    def _setup(self, graph):
+        if not isinstance(graph, Graph):
+            raise TypeError(f"A PE needs a validated Graph, not {type(graph).__name__}")
+        self.graph = graph
+        self.streaming = graph.learning.mode == "streaming"
+        self.sched = schedule(graph) if self.streaming else None
+        self.lags = self.sched.lags if self.streaming else {}
+        self.memmap = build_memory_map(graph, self.lags)
+        dry = _Ctx(self, dry=True)
+        self._build(dry, HdlArith(graph, Signal(32)))
+        g = graph
+        members = {"lfsr": In(32), "host_addr": In(self.memmap.addr_width),
+                   "host_data": In(32), "host_we": In(1), "clear": In(1)}
+        members.update({f"st_{s}": In(1) for s in dry.steps})
+        if self.owner is not None:
+            size = g.node(self.owner).size
+            for reg in self.own:
+                members[f"r_{reg}"] = Out(register_shape(g, reg)).array(size)
+                depth = self.lags.get((self.owner, reg), 0)
+                if depth:
+                    members[f"line_{reg}"] = Out(register_shape(g, reg)).array(depth * size)
+        for name, (node, reg, lag) in dry.reads.items():
+            members[name] = In(register_shape(g, reg)).array(g.node(node).size)
+        for name, parent in dry.partials.items():
+            members[name] = In(signed(partial_width(g, self.owner, parent))).array(
+                g.node(self.owner).size)
+        for name, child in dry.messages.items():
+            members[name] = In(signed(message_width(g, child, self.owner))).array(
+                g.node(self.owner).size)
+        for name, width in dry.outputs.items():
+            members[name] = Out(signed(width[0])).array(width[1])
+        members.update(self._extra_members(dry))
+        if dry.uses_valid or dry.uses_bubble:
+            members["bubble"] = In(1)
+            if self.sched.latency:
+                members["presented"] = In(self.sched.latency)
+        self.reads = dry.reads
+        self.partials = dry.partials
+        self.messages = dry.messages
+        self.outputs = dry.outputs
+        self.used_steps = dry.steps
+        return members
+
+    def _extra_members(self, dry):
+        return {}
+
+    def elaborate(self, platform):
+        m = Module()
+        ctx = _Ctx(self, dry=False)
+        arith = HdlArith(self.graph, self.lfsr)
+        self._build(ctx, arith)
+        for step, targets, values in ctx.writes:
+            if step == "comb":
+                m.d.comb += [t.eq(v) for t, v in zip(targets, values)]
+                continue
+            with m.If(getattr(self, f"st_{step}")):
+                m.d.sync += [t.eq(v) for t, v in zip(targets, values)]
+        self._finish(m, arith)
+        return m
+
+    def _finish(self, m, arith):
+        pass
+
+    def _host_writes(self, m, fields: dict):
+        """Host writes into this PE's rw fields: {memmap name: list of signals}."""
+        with m.If(self.host_we):
+            with m.Switch(self.host_addr):
+                for name, sigs in fields.items():
+                    f = self.memmap[name]
+                    for i, s in enumerate(sigs):
+                        with m.Case(f.addr + i):
+                            m.d.sync += s.eq(self.host_data[:len(s)])
+
+
+class InputPE(_PE):
+    """An input node: the host's buffer ``in.{x}`` and the clamped value v."""
+
+    own = ("v",)
+
+    def __init__(self, graph, name: str):
+        node = _node_of(graph, name)
+        if node.op != "input":
+            raise ValueError(f"InputPE is for input nodes; {name!r} is a {node.op} node "
+                             f"(use NodePE)")
+        self.owner = name
+        members = self._setup(graph)
+        super().__init__(members)
+
+    def _extra_members(self, dry):
+        return {"r_in": Out(register_shape(self.graph, "v")).array(
+            self.graph.node(self.owner).size), "r_sat": Out(32)}
+
+    def _build(self, ctx, arith):
+        n = self.graph.node(self.owner)
+        buf = ctx._port("r_in", n.size, register_shape(self.graph, "v"))
+        v = pe_regs(ctx, "v")
+        if self.streaming:
+            ctx.put("S1", v, [Mux(ctx.bubble, 0, x) for x in buf])
+            _shift_lines(ctx, self.owner, self.lags, "S1")
+        else:
+            ctx.put("F0", v, buf)
+
+    def _finish(self, m, arith):
+        """The flag word of an input is the host's: it quantises the data (bit v)."""
+        with m.If(self.clear):
+            m.d.sync += self.r_sat.eq(0)
+        self._host_writes(m, {f"in.{self.owner}": list(self.r_in),
+                              f"{self.owner}.sat": [self.r_sat]})
+
+
+class NodePE(_PE):
+    """A dense, act, add or mul node (module docstring)."""
+
+    def __init__(self, graph, name: str):
+        node = _node_of(graph, name)
+        if node.op == "input":
+            raise ValueError(f"NodePE is for dense, act, add and mul nodes; {name!r} is an "
+                             f"input (use InputPE)")
+        self.owner = name
+        streaming = graph.learning.mode == "streaming"
+        self.own = tuple(_node_registers(node, streaming))
+        members = self._setup(graph)
+        super().__init__(members)
+
+    def _extra_members(self, dry):
+        g, n = self.graph, self.graph.node(self.owner)
+        members = {"r_sat": Out(32)}
+        if n.bias:
+            members["r_b"] = Out(signed(g.formats.weight.width)).array(n.size)
+        if n.output:
+            members["r_target"] = Out(register_shape(g, "v")).array(n.size)
+        if n.op == "dense":
+            members.update({f"w_over_{k}": In(1) for k in range(len(n.inputs))})
+            members["st_upd"] = In(1)
+        return members
+
+    def _build(self, ctx, arith):
+        g = self.graph
+        n = g.node(self.owner)
+        r = {reg: pe_regs(ctx, reg) for reg in self.own}
+        b = (ctx._port("r_b", n.size, signed(g.formats.weight.width)) if n.bias else None)
+        target = (ctx._port("r_target", n.size, register_shape(g, "v")) if n.output
+                  else None)
+        if self.streaming:
+            self._build_stream(ctx, arith, n, r, b, target)
+        else:
+            self._build_steps(ctx, arith, n, r, b, target)
+        self._mul_messages(ctx, arith, n)
+
+    def _predict(self, ctx, arith, n, r, b, lags=None):
+        """a (dense, act) or v̂ (add, mul) from the parents: {register: values}."""
+        lag = (lambda p: lags[p]) if lags else (lambda p: 0)
+        if n.op == "dense":
+            acc = [_sum([ctx.partial(p)[i] for p in n.inputs]) for i in range(n.size)]
+            return {"a": arith.dense_sum(n, acc, b)}
+        vals = [ctx.read(p, "v", lag(p)) for p in n.inputs]
+        if n.op == "act":
+            return {"a": vals[0]}
+        if n.op == "add":
+            return {"vhat": arith.add(n, vals)}
+        return {"vhat": arith.mul(n, vals[0], vals[1])}
+
+    def _terms(self, ctx, arith, n, lag_of=None):
+        """The exact messages of every child: (values, fraction bits)."""
+        g = self.graph
+        f = g.formats
+        terms = []
+        for c in g.children(n.name):
+            lag = lag_of(c) if lag_of else 0
+            if c.op == "dense":
+                terms.append((ctx.message(c.name), f.weight.frac_bits + f.error.frac_bits))
+            elif c.op == "mul":
+                terms.append((ctx.message(c.name), f.value.frac_bits + f.error.frac_bits))
+            elif c.op == "act":
+                terms.append(arith.t_id(ctx.read(c.name, "delta", lag)))
+            else:
+                terms.append(arith.t_id(ctx.read(c.name, "eps", lag)))
+        return terms
+
+    def _build_steps(self, ctx, arith, n, r, b, target):
+        g = self.graph
+        lv = node_levels(g)[n.name]
+        fa, ff = f"FA{lv}", f"FF{lv}"
+        arith.step = fa
+        pred = self._predict(ctx, arith, n, r, b)
+        for reg, vals in pred.items():
+            ctx.put(fa, r[reg], vals)
+        if n.op in ("add", "mul"):
+            ctx.put(fa, r["v"], target if n.output else pred["vhat"])
+        else:
+            arith.step = ff
+            vhat, gain = arith.act(n, r["a"])
+            ctx.put(ff, r["vhat"], vhat)
+            ctx.put(ff, r["g"], gain)
+            ctx.put(ff, r["v"], target if n.output else vhat)
+        self._error_gate(ctx, arith, n, r, "FE", "FD")
+        mode = g.learning.mode
+        if n.is_hidden:
+            terms = self._terms(ctx, arith, n)
+            if mode in ("exact", "fpa"):
+                arith.step = "TE"
+                ctx.put("TE", r["eps"], arith.relax(n, "eps", r["eps"], r["eps"], terms,
+                                                    g.learning.shift_v))
+                if "delta" in r:
+                    arith.step = "TD"
+                    ctx.put("TD", r["delta"], arith.gate(n, r["eps"], r["g"]))
+            else:
+                arith.step = "TV"
+                ctx.put("TV", r["v"], arith.relax(n, "v", r["v"], r["eps"], terms,
+                                                  g.learning.shift_v))
+        if mode == "standard":
+            arith.step = "TA"
+            pred = self._predict(ctx, arith, n, r, b)
+            for reg, vals in pred.items():
+                ctx.put("TA", r[reg], vals)
+            if n.op in ("dense", "act"):
+                arith.step = "TF"
+                vhat, gain = arith.act(n, r["a"])
+                ctx.put("TF", r["vhat"], vhat)
+                ctx.put("TF", r["g"], gain)
+            self._error_gate(ctx, arith, n, r, "TE", "TD")
+        if b is not None:
+            arith.step = "UPD"
+            ctx.put("UPD", b, arith.update_b(n, b, r["delta"], g.learning.shift_theta))
+
+    def _error_gate(self, ctx, arith, n, r, se, sd):
+        arith.step = se
+        ctx.put(se, r["eps"], arith.error(n, r["v"], r["vhat"]))
+        if "delta" in r:
+            arith.step = sd
+            ctx.put(sd, r["delta"], arith.gate(n, r["eps"], r["g"]))
+
+    def _build_stream(self, ctx, arith, n, r, b, target):
+        g, sch = self.graph, self.sched
+        f, e = sch.f, sch.e
+        arith.step = "S1"
+        pred = self._predict(ctx, arith, n, r, b,
+                             lags={p: f[n.name] - f[p] - 1 for p in n.inputs})
+        for reg, vals in pred.items():
+            ctx.put("S1", r[reg], vals)
+        if n.op in ("add", "mul") and not n.output:
+            ctx.put("S1", r["v"], pred["vhat"])
+        if n.output:
+            ctx.put("S1", r["y"], [Mux(ctx.bubble, 0, x) for x in target])
+            ctx.put("S1", r["v"], ctx.read(n.name, "y", f[n.name] - 1))
+        if n.is_hidden:
+            terms = self._terms(ctx, arith, n, lambda c: e[n.name] - e[c.name] - 1)
+            zero = arith.zeros(n.size)
+            eps = arith.relax(n, "eps", zero, zero, terms, g.learning.shift_v)
+            ctx.put("S1", r["eps"], eps)
+            if "delta" in r:
+                gain = ctx.read(n.name, "g", e[n.name] - f[n.name] - 1)
+                ctx.put("S1", r["delta"], arith.gate(n, eps, gain))
+        if b is not None:
+            ok = ctx.valid(e[n.name] + 1)
+            arith.enable = ok
+            new = arith.update_b(n, b, r["delta"], g.learning.shift_theta)
+            arith.enable = None
+            ctx.put("S1", b, [Mux(ok, x, old) for x, old in zip(new, b)])
+        _shift_lines(ctx, n.name, self.lags, "S1")
+        if n.op in ("dense", "act"):
+            arith.step = "S2"
+            vhat, gain = arith.act(n, r["a"])
+            ctx.put("S2", r["vhat"], vhat)
+            ctx.put("S2", r["g"], gain)
+            if not n.output:
+                ctx.put("S2", r["v"], vhat)
+        if n.output:
+            self._error_gate(ctx, arith, n, r, "S3", "S4")
+
+    def _mul_messages(self, ctx, arith, n):
+        """A mul node sends v_q ⊙ ε to each hidden parent (exact)."""
+        if n.op != "mul":
+            return
+        g = self.graph
+        for p in n.inputs:
+            if not g.node(p).is_hidden:
+                continue
+            q = [x for x in n.inputs if x != p][0]
+            if self.streaming:
+                f, e = self.sched.f, self.sched.e
+                v = ctx.read(q, "v", e[p] - f[q] - 1)
+                eps = ctx.read(n.name, "eps", e[p] - e[n.name] - 1)
+            else:
+                v, eps = ctx.read(q, "v"), pe_regs(ctx, "eps")
+            vals, _ = arith.t_mul(v, eps)
+            ctx.output(f"msg_to_{p}", vals, (message_width(g, n.name, p), n.size))
+
+    def _finish(self, m, arith):
+        g, n = self.graph, self.graph.node(self.owner)
+        sat = self.r_sat
+        masks = []
+        for (step, _, bit), bits in arith.overflows.items():
+            any_bit = bits[0]
+            for x in bits[1:]:
+                any_bit = any_bit | x
+            masks.append(getattr(self, f"st_{step}") & any_bit)
+            masks[-1] = masks[-1] << bit
+        if n.op == "dense":
+            upd = self.st_upd
+            masks += [(upd & getattr(self, f"w_over_{k}")) << (SITE_W0 + k)
+                      for k in range(len(n.inputs))]
+        total = _or(masks) if masks else Const(0, 32)
+        with m.If(self.clear):
+            m.d.sync += sat.eq(0)
+        with m.Else():
+            m.d.sync += sat.eq(sat | total)
+        fields = {f"{n.name}.sat": [sat]}
+        if n.bias:
+            fields[f"{n.name}.b"] = list(self.r_b)
+        if n.output:
+            fields[f"target.{n.name}"] = list(self.r_target)
+        self._host_writes(m, fields)
+
+
+class EdgePE(_PE):
+    """The weights of one dense edge parent -> child and their three products."""
+
+    def __init__(self, graph, child: str, parent: str):
+        c = _node_of(graph, child)
+        if c.op != "dense":
+            raise ValueError(f"EdgePE is for the inputs of dense nodes; {child!r} is a "
+                             f"{c.op} node")
+        if parent not in c.inputs:
+            raise ValueError(f"EdgePE: {parent!r} is not an input of {child!r} (its inputs "
+                             f"are {', '.join(c.inputs)})")
+        self.child, self.parent, self.k = child, parent, c.inputs.index(parent)
+        self.key = f"{child}.W.{parent}"
+        members = self._setup(graph)
+        super().__init__(members)
+
+    def _extra_members(self, dry):
+        g = self.graph
+        rows, cols = g.param_shapes[self.key]
+        return {"r_W": Out(signed(g.formats.weight.width)).array(rows * cols),
+                "w_over": Out(1)}
+
+    def _build(self, ctx, arith):
+        g = self.graph
+        c, p = g.node(self.child), g.node(self.parent)
+        rows, cols = c.size, p.size
+        W = ctx._port("r_W", rows * cols, signed(g.formats.weight.width))
+        Wm = [W[i * cols:(i + 1) * cols] for i in range(rows)]
+        if self.streaming:
+            f, e, u = self.sched.f, self.sched.e, self.sched.u[(c.name, p.name)]
+            v_fwd = ctx.read(p.name, "v", f[c.name] - f[p.name] - 1)
+            d_bwd = (ctx.read(c.name, "delta", e[p.name] - e[c.name] - 1) if p.is_hidden
+                     else None)
+            d_upd = ctx.read(c.name, "delta", u - e[c.name] - 1)
+            v_upd = ctx.read(p.name, "v", u - f[p.name] - 1)
+            step, ok = "S1", ctx.valid(u)
+        else:
+            v_fwd = v_upd = ctx.read(p.name, "v")
+            d_bwd = ctx.read(c.name, "delta") if p.is_hidden else None
+            d_upd = d_bwd if d_bwd is not None else ctx.read(c.name, "delta")
+            step, ok = "UPD", None
+        ctx.output("fwd", [_sum([Wm[i][j] * v_fwd[j] for j in range(cols)])
+                           for i in range(rows)], (partial_width(g, c.name, p.name), rows))
+        if d_bwd is not None:
+            vals, _ = arith.t_dense(Wm, d_bwd)
+            ctx.output("msg", vals, (message_width(g, c.name, p.name), cols))
+        arith.step, arith.enable = step, ok
+        new = arith.update_w(c, self.k, Wm, d_upd, v_upd, g.learning.shift_theta)
+        arith.enable = None
+        flat = [x for row in new for x in row]
+        if ok is not None:
+            flat = [Mux(ok, x, old) for x, old in zip(flat, W)]
+        ctx.put(step, W, flat)
+
+    def _finish(self, m, arith):
+        bits = [b for (_, _, _), bs in arith.overflows.items() for b in bs]
+        m.d.comb += self.w_over.eq(_or(bits) if bits else 0)
+        self._host_writes(m, {self.key: list(self.r_W)})
+
+
+def _shift_lines(ctx, name, lags, step):
+    for (node, reg), depth in lags.items():
+        if node != name:
+            continue
+        line = pe_line(ctx, reg)
+        size = len(line) // depth
+        ctx.put(step, line, list(pe_regs(ctx, reg)) + line[:(depth - 1) * size])
+
+
+def _node_registers(node, streaming):
+    from pcfpga.golden.engine import node_registers
+
+    return node_registers(node, streaming)
+
+
+def _node_of(graph, name):
+    if not isinstance(graph, Graph):
+        raise TypeError(f"A PE needs a validated Graph, not {type(graph).__name__}")
+    try:
+        return graph.node(name)
+    except KeyError:
+        raise ValueError(f"Graph {graph.name!r} has no node {name!r}; its nodes are "
+                         f"{', '.join(n.name for n in graph.nodes)}") from None
+
+
+def _or(values):
+    out = values[0]
+    for v in values[1:]:
+        out = out | v
+    return out
