@@ -76,7 +76,8 @@ class BoundArith:
 
     def _lim(self, b: Bounded, fmt) -> Bounded:
         reach = (b.x + b.e >= fmt.max) | (b.x - b.e <= fmt.min) | np.isnan(b.e)
-        return Bounded(b.x, np.where(reach, np.inf, b.e), b.rest)
+        rest = None if b.rest is None else np.where(reach, np.inf, b.rest)
+        return Bounded(b.x, np.where(reach, np.inf, b.e), rest)
 
     def phase(self):
         pass

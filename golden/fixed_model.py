@@ -12,7 +12,9 @@ W = Qm.n_w; gains f' in Q2.n_v). Products and sums are exact; each register is r
              add: sat_V(Σ_p v_p)      mul: sat_V(rnd(v_p v_q, n_v))
     eps      sat_E(rnd(v - vhat, n_v - n_e))                  [flag eps]
     delta    sat_E(rnd(eps · g, n_v))                          [flag delta]
-    relax    S  = Σ_j msg_j - eps            (exact, F = n_e + max(n_w, n_v) fraction bits)
+    relax    S  = Σ_j msg_j - eps    exact, with F fraction bits: F is the largest of the
+                                     node's message terms' fraction bits, n_e and the
+                                     updated register's n (a per-node constant)
              eps ← sat_E(rnd(eps·2^(F+k-n_e) + S, F + k - n_e))          fpa/exact [eps]
              v   ← sat_V(rnd(v·2^(F+k-n_v)   + S, F + k - n_v))          standard  [v]
              with eta_v = 2^-k
@@ -165,11 +167,15 @@ def _max_bits(graph) -> int:
                   if n.op != "input"), default=1)
     fan_out = max((sum(c.size for c in graph.children(n.name)) + 1 for n in graph.nodes),
                   default=1)
-    F = E.frac_bits + max(W.frac_bits, V.frac_bits)
+    # F of any node is at most this; every term is shifted left to F before summing
+    F = max(E.frac_bits + max(W.frac_bits, V.frac_bits), V.frac_bits)
     k = lr.shift_v
     dense = W.width + V.width + fan_in.bit_length() + 1
-    msgs = max(W.width + E.width, V.width + E.width, E.width + F) + fan_out.bit_length() + 1
-    relax = max(msgs, V.width + F + k, E.width + F + k) + 2
+    aligned = max(W.width + E.width + F - W.frac_bits - E.frac_bits,     # Wᵀ δ
+                  V.width + E.width + F - V.frac_bits - E.frac_bits,     # v ⊙ ε
+                  E.width + F - E.frac_bits)                             # δ, ε, and -ε
+    msgs = aligned + (fan_out + 1).bit_length() + 1
+    relax = max(msgs, V.width + F + k - V.frac_bits, E.width + F + k - E.frac_bits) + 2
     update = E.width + V.width + max(0, W.frac_bits - E.frac_bits - V.frac_bits) + 2
     return max(dense, relax, update) + 1
 

@@ -217,6 +217,37 @@ def test_python_int_path_equals_int64_path(mode, monkeypatch):
         assert all(np.array_equal(a[k], np.asarray(b[k]).astype(np.int64)) for k in a)
 
 
+@pytest.mark.parametrize("fmt", [
+    {"value": "Q2.16", "error": "Q24.0", "weight": "Q30.0"},      # found by review: h1.eps
+    {"value": "Q5.21", "error": "Q11.12", "weight": "Q20.12"},     # wrapped in int64
+    {"value": "Q8.8", "error": "Q4.12", "weight": "Q6.10"},
+])
+def test_automatic_dtype_never_wraps(fmt):
+    """The int64/Python-int choice (_max_bits) must keep every intermediate exact: the
+    automatic choice equals a run forced onto Python integers, on a graph with dense, mul
+    and add messages and large weights."""
+    g = (GraphBuilder("o").format(**fmt).learning(eta_theta=1.0)
+         .input("x", 1).input("z", 2).dense("h1", ["x"], 2).dense("h2", ["h1"], 2)
+         .mul("m", ["h1", "z"]).add("s", ["h2", "m"]).dense("y", ["s"], 1, output=True)
+         .build())
+    W = g.formats.weight
+    big = W.max / 2
+    p = {"h1.W.x": np.full((2, 1), 1.0), "h2.W.h1": np.full((2, 2), big),
+         "y.W.s": np.full((1, 2), big)}
+    x, y = {"x": np.array([0.5]), "z": np.array([0.25, -0.5])}, {"y": np.array([1.0])}
+    runs = []
+    for force in (None, object):
+        m = FixedPC(g)
+        if force:
+            m.arith.dtype = force
+        new, tr = m.step(m.to_model(p), x, y)
+        runs.append((new, tr))
+    (a, ta), (b, tb) = runs
+    assert all(np.array_equal(np.asarray(a[k], dtype=object), b[k]) for k in a)
+    assert all(np.array_equal(np.asarray(ta[k], dtype=object), np.asarray(tb[k], dtype=object))
+               for k in ta)
+
+
 def test_wide_formats_use_python_ints_and_stay_close_to_float():
     g = random_graph(10).with_settings(value="Q8.24", error="Q4.28", weight="Q8.24")
     m = FixedPC(g)

@@ -101,13 +101,14 @@ def test_fpa_converges_to_backprop(seed):
         raise AssertionError(f"seed {seed}: no sample with a non-zero gradient")
     cos, rel = update_alignment(g, params, x, y, "fpa", 0.1, 200)
     assert cos >= 0.9999, f"seed {seed}: cosine {cos}"
+    assert rel < 1e-5, f"seed {seed}: relative error {rel}"   # the scale, too
 
 
 def test_fpa_on_examples(example):
     params = init_params(example, 0)
     x, y = random_sample(example, np.random.default_rng(0))
-    cos, _ = update_alignment(example, params, x, y, "fpa", 0.1, 200)
-    assert cos >= 0.9999
+    cos, rel = update_alignment(example, params, x, y, "fpa", 0.1, 200)
+    assert cos >= 0.9999 and rel < 1e-5
 
 
 def test_standard_mode_alignment_matches_the_documented_study():
