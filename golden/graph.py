@@ -129,6 +129,12 @@ class Graph:
                 data = tomllib.load(f)
         except FileNotFoundError:
             raise GraphError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise GraphError(f"{path}: is a folder, not a graph file") from None
+        except OSError as e:
+            raise GraphError(f"{path}: cannot read it ({e.strerror})") from None
+        except UnicodeDecodeError:
+            raise GraphError(f"{path}: not valid TOML: not UTF-8 text") from None
         except tomllib.TOMLDecodeError as e:
             raise GraphError(f"{path}: not valid TOML: {e}") from None
         return cls.from_dict(data)
@@ -366,22 +372,26 @@ def _toposort(specs: list) -> list:
                 raise GraphError(f"node {s['name']!r}: unknown input {p!r}; nodes are: "
                                  f"{', '.join(names)}")
     state, order = {}, []
-
-    def visit(name, path):
-        if state.get(name) == "done":
-            return
-        if state.get(name) == "open":
-            cycle = path[path.index(name):] + [name]
-            raise GraphError(f"cycle through nodes {' -> '.join(cycle)}; a graph must be "
-                             f"acyclic")
-        state[name] = "open"
-        for p in by_name[name]["inputs"]:
-            visit(p, path + [name])
-        state[name] = "done"
-        order.append(by_name[name])
-
-    for name in names:
-        visit(name, [])
+    for root in names:              # iterative depth-first search: no recursion limit
+        if state.get(root) == "done":
+            continue
+        stack = [(root, iter(by_name[root]["inputs"]))]
+        state[root] = "open"
+        while stack:
+            name, parents = stack[-1]
+            p = next(parents, None)
+            if p is None:
+                stack.pop()
+                state[name] = "done"
+                order.append(by_name[name])
+            elif state.get(p) == "open":
+                path = [n for n, _ in stack]
+                cycle = path[path.index(p):] + [p]
+                raise GraphError(f"cycle through nodes {' -> '.join(reversed(cycle))}; a "
+                                 f"graph must be acyclic")
+            elif state.get(p) != "done":
+                state[p] = "open"
+                stack.append((p, iter(by_name[p]["inputs"])))
     return order
 
 

@@ -69,10 +69,19 @@ def check_params(graph, params: dict, where: str = "parameters") -> dict:
 
 def _load_npz(path, what: str) -> dict:
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+        z = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise DataError(f"{path}: no such {what} file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not a .npz {what} file") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"{path}: not a readable .npz {what} file ({e})") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise DataError(f"{path}: a single array (.npy), not a .npz {what} file of named "
+                        f"arrays")
+    try:
+        with z:
+            return {k: z[k] for k in z.files}
     except (OSError, ValueError, zipfile.BadZipFile) as e:
         raise DataError(f"{path}: not a readable .npz {what} file ({e})") from None
 
@@ -80,8 +89,9 @@ def _load_npz(path, what: str) -> dict:
 def load_params(path, graph) -> dict:
     """Read and check a parameter file for ``graph``."""
     data = _load_npz(path, "parameter")
+    shapes = graph.param_shapes     # trace arrays (pcfpga golden's output) are skipped
     return check_params(graph, {k: v for k, v in data.items()
-                                if not k.startswith("trace.")}, str(path))
+                                if k in shapes or not k.startswith("trace.")}, str(path))
 
 
 def load_dataset(path, graph) -> tuple:

@@ -6,6 +6,8 @@ temporary file and a rename, so a failure leaves no half-written image.
 
 from __future__ import annotations
 
+import io
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -14,21 +16,32 @@ import numpy as np  # noqa: E402
 
 from .params import atomic_write  # noqa: E402
 
-__all__ = ["plot_history", "plot_alignment", "save_figure"]
+__all__ = ["plot_history", "plot_alignment", "save_figure", "render"]
+
+
+def render(fig) -> bytes:
+    """The figure as PNG bytes (nothing written); closes it."""
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=110)
+    finally:
+        plt.close(fig)
+    return buf.getvalue()
 
 
 def save_figure(fig, path):
-    """Save ``fig`` as PNG atomically and close it."""
-    try:
-        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    finally:
-        plt.close(fig)
+    """Save ``fig`` as PNG atomically and close it; ``path`` None returns the PNG bytes."""
+    png = render(fig)
+    if path is not None:
+        atomic_write(path, lambda f: f.write(png))
+    return png
 
 
 def plot_history(histories: dict, path, title: str):
     """Loss (log scale) and, where defined, accuracy per epoch for one or more runs.
 
     ``histories`` maps a label (e.g. "fixed PC") to a :class:`~.training.History`.
+    With ``path`` None nothing is written and the PNG bytes are returned.
     """
     has_acc = any(not np.all(np.isnan(h.train_acc)) for h in histories.values())
     fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(11 if has_acc else 6, 4),
@@ -60,7 +73,7 @@ def plot_history(histories: dict, path, title: str):
         ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_alignment(ticks, curves: dict, path, title: str, ylabel: str):

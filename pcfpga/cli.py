@@ -53,6 +53,8 @@ def _out_path(path: str, suffix: str, option: str) -> str:
     """Check an output path before any work: suffix and an existing folder."""
     if not path.endswith(suffix):
         raise CliError(f"{option} {path}: expected a file name ending in {suffix}")
+    if os.path.isdir(path):
+        raise CliError(f"{option} {path}: is a folder; expected a file name")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise CliError(f"{option} {path}: folder {folder} does not exist")
@@ -174,13 +176,20 @@ def cmd_train(args) -> int:
     model.to_model(params)  # reject unrepresentable parameters before training
     final, hist = _train_run(g, model, label, params, args, train_set, test_set,
                              max(1, args.epochs // 20))
-    from .golden.plots import plot_history
-
-    save_npz(out, final)
-    plot_history({label: hist}, plot, f"{g.name}: {label}")
+    _write_results(out, final, plot, {label: hist}, f"{g.name}: {label}")
     _report_flags(model)
     print(f"wrote {out} (parameters) and {plot} (loss/accuracy plot)")
     return 0
+
+
+def _write_results(npz_path, params, png_path, histories, title):
+    """Render the plot first, so a failure leaves neither file; then write both."""
+    from .golden.params import atomic_write
+    from .golden.plots import plot_history
+
+    png = plot_history(histories, None, title)
+    save_npz(npz_path, params)
+    atomic_write(png_path, lambda f: f.write(png))
 
 
 def _stem(path: str) -> str:
@@ -188,6 +197,8 @@ def _stem(path: str) -> str:
 
 
 def cmd_demo(args) -> int:
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise CliError(f"--out {args.out}: exists and is not a folder")
     os.makedirs(args.out, exist_ok=True)
     net = str(example_path(DEFAULT))
     g = _load_graph(net)
@@ -206,12 +217,9 @@ def cmd_demo(args) -> int:
                      " ".join(f"{v:g}" for v in data[1]["y"][i]),
                      " ".join(f"{v:.4f}" for v in pred["y"][i])))
     _table(rows)
-    from .golden.plots import plot_history
-
     params_out = os.path.join(args.out, f"{g.name}_trained.npz")
     plot_out = os.path.join(args.out, f"{g.name}_loss.png")
-    save_npz(params_out, final)
-    plot_history({label: hist}, plot_out, f"{g.name}: {label}")
+    _write_results(params_out, final, plot_out, {label: hist}, f"{g.name}: {label}")
     _report_flags(model)
     print(f"final accuracy {100 * hist.train_acc[-1]:.0f} %, loss {hist.train_loss[-1]:.5f}")
     print(f"wrote {params_out} and {plot_out}")
@@ -219,10 +227,18 @@ def cmd_demo(args) -> int:
 
 
 # ---------------------------------------------------------------------------- parser
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line (``pcfpga: error: ...``) and exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"pcfpga: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pcfpga", description=__doc__.splitlines()[0])
+    p = _Parser(prog="pcfpga", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"pcfpga {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           parser_class=_Parser)
 
     c = sub.add_parser("check", help="validate a graph and print its structure")
     c.add_argument("net", help="graph file (.toml)")
@@ -268,6 +284,10 @@ def main(argv=None) -> int:
         return args.func(args)
     except (GraphError, DataError, SaturationError, CliError) as e:
         print(f"pcfpga: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:        # an output that cannot be written, a full disk, ...
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"pcfpga: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
     except TrainingDiverged as e:
         print(f"pcfpga: {e}", file=sys.stderr)

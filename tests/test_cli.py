@@ -97,7 +97,9 @@ def test_demo(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["toml", "data key", "params shape", "out folder", "suffix",
-                                  "backprop fixed", "unrepresentable", "missing net"])
+                                  "backprop fixed", "unrepresentable", "missing net",
+                                  "out is a folder", "plot is a folder", "npy data",
+                                  "demo out is a file"])
 def test_bad_input(capsys, tmp_path, case):
     g = Graph.from_toml(XOR)
     if case == "toml":
@@ -131,16 +133,35 @@ def test_bad_input(capsys, tmp_path, case):
         args = ["train", XOR, "--data", XOR_DATA, "--backend", "fixed", "--params", str(p),
                 "--out", str(tmp_path / "o.npz")]
         msg = "parameter y.b holds 12, outside the weight format Q4.12"
+    elif case == "out is a folder":
+        (tmp_path / "d.npz").mkdir()
+        args = ["golden", XOR, "--data", XOR_DATA, "--out", str(tmp_path / "d.npz")]
+        msg = "is a folder; expected a file name"
+    elif case == "plot is a folder":
+        (tmp_path / "d.png").mkdir()
+        args = ["train", XOR, "--data", XOR_DATA, "--epochs", "1", "--out",
+                str(tmp_path / "o.npz"), "--plot", str(tmp_path / "d.png")]
+        msg = "--plot"
+    elif case == "npy data":
+        np.save(tmp_path / "a.npy", np.zeros(3))
+        args = ["golden", XOR, "--data", str(tmp_path / "a.npy"), "--out",
+                str(tmp_path / "o.npz")]
+        msg = "a single array (.npy), not a .npz dataset file"
+    elif case == "demo out is a file":
+        (tmp_path / "afile").write_text("")
+        args, msg = ["demo", "--out", str(tmp_path / "afile")], "exists and is not a folder"
     else:
         args, msg = ["check", str(tmp_path / "nope.toml")], "nope.toml: no such file"
     assert_bad(capsys, tmp_path, args, msg)
 
 
-def test_option_errors_exit_2(capsys):
+def test_option_errors_exit_2_with_one_line(capsys):
     with pytest.raises(SystemExit) as info:
         main(["golden", XOR, "--data", XOR_DATA, "--steps", "0", "--out", "x.npz"])
     assert info.value.code == 2
-    assert "expected a positive integer, not 0" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("pcfpga: error: argument --steps: "
+                                                    "expected a positive integer, not 0")
 
 
 def test_installed_entry_point(tmp_path):

@@ -291,3 +291,22 @@ def test_limits():
     nodes = [{"name": f"x{i}", "op": "input", "size": 1} for i in range(2049)]
     with pytest.raises(GraphError, match="graph has 2049 nodes; at most 2048"):
         Graph.from_dict(xor(node=nodes))
+
+
+def test_deep_graph_in_reverse_order_sorts_without_recursion():
+    n = 1500
+    nodes = [{"name": "y", "op": "dense", "inputs": [f"h{n - 1}"], "size": 1, "output": True}]
+    nodes += [{"name": f"h{i}", "op": "act", "inputs": [f"h{i - 1}" if i else "x"],
+               "act": "relu"} for i in reversed(range(n))]
+    nodes.append({"name": "x", "op": "input", "size": 1})
+    g = Graph.from_dict(xor(node=nodes))
+    assert g.nodes[0].name == "x" and g.nodes[-1].name == "y" and g.depth == n
+
+
+def test_unreadable_graph_files(tmp_path):
+    with pytest.raises(GraphError, match="is a folder, not a graph file"):
+        Graph.from_toml(tmp_path)
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes(b"name = \"\xff\"\n")
+    with pytest.raises(GraphError, match="not valid TOML: not UTF-8 text"):
+        Graph.from_toml(bad)

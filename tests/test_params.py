@@ -48,6 +48,21 @@ def test_file_errors(tmp_path):
     junk.write_bytes(b"not a zip")
     with pytest.raises(DataError, match="not a readable .npz dataset file"):
         load_dataset(junk, G)
+    with pytest.raises(DataError, match="is a folder, not a .npz parameter file"):
+        load_params(tmp_path, G)
+    np.save(tmp_path / "one.npy", np.zeros(3))
+    with pytest.raises(DataError, match=r"a single array \(.npy\), not a .npz dataset file"):
+        load_dataset(tmp_path / "one.npy", G)
+
+
+def test_golden_output_is_a_parameter_file(tmp_path):
+    """A node may be called 'trace': only non-parameter 'trace.' arrays are skipped."""
+    from pcfpga.golden.graph import GraphBuilder
+
+    g = GraphBuilder("t").input("x", 1).dense("trace", ["x"], 1, output=True).build()
+    p = init_params(g, 0)
+    save_npz(tmp_path / "o.npz", {**p, "trace.trace.v": np.zeros((1, 2, 1))})
+    assert np.array_equal(load_params(tmp_path / "o.npz", g)["trace.W.x"], p["trace.W.x"])
 
 
 @pytest.mark.parametrize("arrays, message", [
