@@ -41,6 +41,7 @@ class Network(wiring.Component):
 
     def __init__(self, graph):
         if not isinstance(graph, Graph):
+            self._MustUse__silence = True       # rejected: not a design to warn about
             raise TypeError(f"Network needs a validated Graph (Graph.from_toml or "
                             f"GraphBuilder.build), not {type(graph).__name__}")
         self.graph = graph

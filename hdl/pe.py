@@ -234,10 +234,11 @@ class InputPE(_PE):
     own = ("v",)
 
     def __init__(self, graph, name: str):
-        node = _node_of(graph, name)
+        node = _node_of(graph, name, self)
         if node.op != "input":
             raise ValueError(f"InputPE is for input nodes; {name!r} is a {node.op} node "
                              f"(use NodePE)")
+        self._MustUse__silence = False
         self.owner = name
         members = self._setup(graph)
         super().__init__(members)
@@ -268,10 +269,11 @@ class NodePE(_PE):
     """A dense, act, add or mul node (module docstring)."""
 
     def __init__(self, graph, name: str):
-        node = _node_of(graph, name)
+        node = _node_of(graph, name, self)
         if node.op == "input":
             raise ValueError(f"NodePE is for dense, act, add and mul nodes; {name!r} is an "
                              f"input (use InputPE)")
+        self._MustUse__silence = False
         self.owner = name
         streaming = graph.learning.mode == "streaming"
         self.own = tuple(_node_registers(node, streaming))
@@ -473,13 +475,14 @@ class EdgePE(_PE):
     """The weights of one dense edge parent -> child and their three products."""
 
     def __init__(self, graph, child: str, parent: str):
-        c = _node_of(graph, child)
+        c = _node_of(graph, child, self)
         if c.op != "dense":
-            raise ValueError(f"EdgePE is for the inputs of dense nodes; {child!r} is a "
-                             f"{c.op} node")
+            raise ValueError(f"EdgePE is for the inputs of dense nodes, and {child!r} has "
+                             f"op {c.op}")
         if parent not in c.inputs:
             raise ValueError(f"EdgePE: {parent!r} is not an input of {child!r} (its inputs "
                              f"are {', '.join(c.inputs)})")
+        self._MustUse__silence = False
         self.child, self.parent, self.k = child, parent, c.inputs.index(parent)
         self.key = f"{child}.W.{parent}"
         members = self._setup(graph)
@@ -544,7 +547,9 @@ def _node_registers(node, streaming):
     return node_registers(node, streaming)
 
 
-def _node_of(graph, name):
+def _node_of(graph, name, pe=None):
+    if pe is not None:
+        pe._MustUse__silence = True     # until the checks pass, not a design to warn about
     if not isinstance(graph, Graph):
         raise TypeError(f"A PE needs a validated Graph, not {type(graph).__name__}")
     try:

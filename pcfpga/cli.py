@@ -1,4 +1,4 @@
-"""The ``pcfpga`` command line: check, golden, train, demo.
+"""The ``pcfpga`` command line: check, golden, train, verilog, demo.
 
 Bad input (a graph, parameter or data file that does not fit, a bad option) ends with one
 line ``pcfpga: error: ...`` on stderr and exit code 2, before any output file is written;
@@ -192,6 +192,29 @@ def _write_results(npz_path, params, png_path, histories, title):
     atomic_write(png_path, lambda f: f.write(png))
 
 
+def cmd_verilog(args) -> int:
+    folder = args.o
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise CliError(f"-o {folder}: exists and is not a folder")
+    g = _load_graph(args.net)
+    from .hdl.controller import cycles_per_step, cycles_per_tick
+    from .hdl.export import lint, write_verilog
+
+    os.makedirs(folder, exist_ok=True)
+    print(f"elaborating {g.name} (mode {g.learning.mode}) ...", flush=True)
+    v_path, j_path = write_verilog(g, folder)
+    print(f"wrote {v_path} and {j_path} (memory map)")
+    print(f"cycles per tick {cycles_per_tick(g)}, per training step {cycles_per_step(g)}")
+    if args.lint:
+        errors = lint(v_path, g.name)
+        if errors:
+            print("\n".join(errors[:20]), file=sys.stderr)
+            print(f"pcfpga: verilator lint found {len(errors)} error(s)", file=sys.stderr)
+            return 1
+        print("verilator --lint-only: no errors")
+    return 0
+
+
 def _stem(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
@@ -269,6 +292,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", help="trained parameters (.npz); default NAME_trained.npz")
     c.add_argument("--plot", help="loss/accuracy plot (.png); default beside --out")
     c.set_defaults(func=cmd_train)
+
+    c = sub.add_parser("verilog", help="generate the network's Verilog and memory map")
+    c.add_argument("net", help="graph file (.toml)")
+    c.add_argument("-o", required=True, help="output folder (created if missing)")
+    c.add_argument("--lint", action="store_true", help="run verilator --lint-only on it")
+    c.set_defaults(func=cmd_verilog)
 
     c = sub.add_parser("demo", help="train the bundled default network (fixed point)")
     c.add_argument("--out", default=os.path.join("out", "demo"), help="output folder")

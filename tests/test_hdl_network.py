@@ -1,0 +1,138 @@
+"""The generated network against the fixed-point golden model, register by register.
+
+Every test simulates the Network in Amaranth's simulator (sim/pysim.py) and compares every
+register the memory map names after the forward sweep and after every tick, and the
+parameters after every run, with np.array_equal semantics (compare_traces).
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from pcfpga.examples import EXAMPLES, example_path
+from pcfpga.golden.fixed_model import FixedPC
+from pcfpga.golden.graph import Graph
+from pcfpga.golden.params import init_params
+from pcfpga.golden.random_graph import random_graph, random_sample
+from pcfpga.hdl.controller import cycles_per_step
+from pcfpga.hdl.memmap import MemoryMap
+from pcfpga.hdl.network import Network
+from pcfpga.sim.pysim import (Mismatch, PySimRunner, compare_traces, quantize,
+                              simulate_against_golden)
+
+MODES = {"exact": {}, "fpa": {"eta_v": 0.5, "ticks": 3},
+         "standard": {"eta_v": 0.5, "ticks": 2}, "streaming": {}}
+ROUNDING = ("nearest", "truncate", "stochastic")
+
+
+def samples_for(graph, seed, n=3):
+    rng = np.random.default_rng(seed)
+    return [random_sample(graph, rng) for _ in range(n)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_examples_every_mode(name, mode):
+    g = Graph.from_toml(str(example_path(name))).with_settings(mode=mode, **MODES[mode])
+    simulate_against_golden(g, init_params(g, 1), samples_for(g, 1))
+
+
+@pytest.mark.parametrize("rounding", ["truncate", "stochastic"])
+@pytest.mark.parametrize("name", ["xor", "dag"])
+def test_examples_other_roundings(name, rounding):
+    g = Graph.from_toml(str(example_path(name))).with_settings(rounding=rounding,
+                                                                mode="fpa", eta_v=0.5,
+                                                                ticks=3)
+    simulate_against_golden(g, init_params(g, 2), samples_for(g, 2, 2))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_graphs(seed):
+    """Modes and rounding modes cycle over the seeds, so 20 graphs cover all 12 pairs."""
+    mode = list(MODES)[seed % 4]
+    rounding = ROUNDING[(seed // 4) % 3]
+    g = random_graph(seed).with_settings(mode=mode, rounding=rounding, **MODES[mode])
+    print(f"seed {seed}: {mode}, {rounding}, {len(g.nodes)} nodes, depth {g.depth}")
+    simulate_against_golden(g, init_params(g, seed), samples_for(g, seed))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_saturating_cases_match(mode):
+    """Large weights and far targets: errors, deltas, weights and values saturate; the
+    flags and the clamped registers still match bit for bit."""
+    g = Graph.from_toml(str(example_path("dag"))).with_settings(mode=mode, eta_theta=1.0,
+                                                                 **MODES[mode])
+    p = {k: np.clip(v * 12, -7.9, 7.9) for k, v in init_params(g, 3).items()}
+    rng = np.random.default_rng(3)
+    samples = [({"x": rng.uniform(-4, 4, 3)}, {"y": rng.uniform(-7, 7, 2)})
+               for _ in range(3)]
+    m = FixedPC(g)
+    q = m.to_model(p)
+    for x, y in samples:
+        q, _ = m.step(q, x, y)
+    assert m.flags(), "the case must saturate something"
+    simulate_against_golden(g, p, samples)
+
+
+def test_a_corrupted_expectation_is_caught():
+    g = Graph.from_toml(str(example_path("xor")))
+    m = FixedPC(g)
+    q = m.to_model(init_params(g, 0))
+    x, y = samples_for(g, 0, 1)[0]
+    runner = PySimRunner(g)
+    _, traces = runner.run(q, [(quantize(g, x), quantize(g, y))])
+    _, ref = m.step(q, x, y)
+    compare_traces(traces[0], ref, 0)                     # identical: passes
+    ref["h.eps"] = ref["h.eps"].copy()
+    ref["h.eps"][1, 2] ^= 1                               # one bit, tick 1, element 2
+    with pytest.raises(Mismatch, match=r"step 0, tick 1: h.eps\[2\] is -?\d+, golden -?\d+"):
+        compare_traces(traces[0], ref, 0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cycles_per_step_match_the_formula(mode):
+    g = Graph.from_toml(str(example_path("dag"))).with_settings(mode=mode, **MODES[mode])
+    res = simulate_against_golden(g, init_params(g, 0), samples_for(g, 0, 2), pause=False)
+    assert res["cycles"] == 2 * cycles_per_step(g)
+    if mode != "streaming":
+        assert cycles_per_step(g) == 2 * 5 + 3 + {"exact": 2, "fpa": 2, "standard": 5}[
+            mode] * g.ticks + 1                           # dag: L = 5
+
+
+def test_memory_map_reads_every_register_and_round_trips():
+    g = Graph.from_toml(str(example_path("dag"))).with_settings(mode="streaming")
+    net = Network(g)
+    mm = MemoryMap.from_json(net.memmap.to_json())
+    assert [f.name for f in mm.fields] == [f.name for f in net.memmap.fields]
+    assert json.loads(net.memmap.to_json())["meta"]["cycles_per_step"] == 4
+    names = {f.name for f in mm.fields}
+    trace_keys = {k for k in FixedPC(g).step(
+        FixedPC(g).to_model(init_params(g, 0)), *samples_for(g, 0, 1)[0])[1]}
+    assert trace_keys <= names                            # every golden register is mapped
+    from amaranth.sim import Simulator
+
+    got = {}
+
+    async def tb(ctx):
+        for f in mm.fields:
+            for i, sig in enumerate(net.fields.get(f.name, [])):
+                ctx.set(net.addr, f.addr + i)
+                got[(f.name, i)] = (ctx.get(net.r_data), ctx.get(sig))
+        ctx.set(net.addr, mm["id"].addr)
+        got["id"] = ctx.get(net.r_data)
+        ctx.set(net.addr, mm["cycles_per_step"].addr)
+        got["cps"] = ctx.get(net.r_data)
+
+    sim = Simulator(net)
+    sim.add_clock(1e-8)
+    sim.add_testbench(tb)
+    sim.run()
+    assert got.pop("id") == 0x50434650 and got.pop("cps") == 4
+    for (name, i), (word, value) in got.items():
+        assert word == value & 0xFFFFFFFF, name
+
+
+def test_bad_input_is_rejected_before_elaboration():
+    with pytest.raises(TypeError, match="Network needs a validated Graph .* not dict"):
+        Network({"name": "x"})

@@ -1,0 +1,242 @@
+"""Unit tests of the processing elements and the controller against golden formulas.
+
+ref_* values come from golden.fixed_model.FixedArith (the specification), rtl_* from
+simulating one PE alone with its ports driven by the test; compared exactly.
+"""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from pcfpga.examples import example_path
+from pcfpga.golden.fixed_model import FixedArith
+from pcfpga.golden.graph import Graph, GraphBuilder
+from pcfpga.golden.lfsr import Lfsr32
+from pcfpga.hdl.controller import Controller, micro_steps, node_levels
+from pcfpga.hdl.pe import EdgePE, InputPE, NodePE
+
+XOR = Graph.from_toml(str(example_path("xor")))
+DAG = Graph.from_toml(str(example_path("dag")))
+SEED = 20261128
+
+
+def simulate(dut, testbench):
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+
+
+async def host_write(ctx, pe, name, values):
+    f = pe.memmap[name]
+    for i, v in enumerate(np.ravel(values)):
+        ctx.set(pe.host_addr, f.addr + i)
+        ctx.set(pe.host_data, int(v) & 0xFFFFFFFF)
+        ctx.set(pe.host_we, 1)
+        await ctx.tick()
+    ctx.set(pe.host_we, 0)
+
+
+async def strobe(ctx, pe, step):
+    ctx.set(getattr(pe, f"st_{step}"), 1)
+    await ctx.tick()
+    ctx.set(getattr(pe, f"st_{step}"), 0)
+
+
+def get_vec(ctx, ports):
+    return np.array([ctx.get(p) for p in ports], dtype=np.int64)
+
+
+def set_vec(ctx, ports, values):
+    for p, v in zip(ports, values):
+        ctx.set(p, int(v))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: InputPE(XOR, "h"), "InputPE is for input nodes; 'h' is a dense node (use NodePE)"),
+    (lambda: NodePE(XOR, "x"), "NodePE is for dense, act, add and mul nodes; 'x' is an input "
+                               "(use InputPE)"),
+    (lambda: EdgePE(DAG, "s", "h1"), "EdgePE is for the inputs of dense nodes, and 's' has op "
+                                     "add"),
+    (lambda: EdgePE(XOR, "y", "x"), "EdgePE: 'x' is not an input of 'y' (its inputs are h)"),
+    (lambda: NodePE(XOR, "zz"), "Graph 'xor' has no node 'zz'; its nodes are x, h, y"),
+])
+def test_parameter_errors(make, message):
+    with pytest.raises(ValueError) as info:
+        make()
+    assert str(info.value) == message
+
+
+def test_parameter_type_error():
+    with pytest.raises(TypeError, match="A PE needs a validated Graph, not dict"):
+        NodePE({}, "x")
+
+
+@pytest.mark.parametrize("rounding", ["nearest", "truncate", "stochastic"])
+def test_edge_pe_products_and_update(rounding):
+    g = XOR.with_settings(rounding=rounding, eta_theta=1.0)
+    rng = np.random.default_rng(SEED)
+    print(f"seed {SEED}")
+    pe = EdgePE(g, "y", "h")
+    W = rng.integers(-30000, 30000, (1, 4))
+    v = rng.integers(-20000, 20000, 4)
+    delta = rng.integers(-16000, 16000, 1)
+    lfsr = 0x1234567
+    ref = FixedArith(g)
+    ref.lfsr.state = lfsr
+    ref_W = ref.update_w(g.node("y"), 0, W, delta, v, g.learning.shift_theta)
+    ref_over = bool(ref.flags[g.node("y").index])
+    out = {}
+
+    async def tb(ctx):
+        await host_write(ctx, pe, "y.W.h", W)
+        set_vec(ctx, pe.rd_h_v_0, v)
+        set_vec(ctx, pe.rd_y_delta_0, delta)
+        ctx.set(pe.lfsr, lfsr)
+        out["fwd"] = get_vec(ctx, pe.fwd)
+        out["msg"] = get_vec(ctx, pe.msg)
+        out["over"] = ctx.get(pe.w_over)
+        await strobe(ctx, pe, "UPD")
+        out["W"] = get_vec(ctx, pe.r_W).reshape(1, 4)
+
+    simulate(pe, tb)
+    assert np.array_equal(out["fwd"], W @ v)              # exact W v
+    assert np.array_equal(out["msg"], delta @ W)          # exact Wᵀ δ
+    assert np.array_equal(out["W"], ref_W)
+    assert bool(out["over"]) == ref_over
+
+
+def test_node_pe_dense_through_a_whole_step():
+    """The hidden tanh node of XOR: a, v̂, g, v, ε, δ, b and its flags, micro-step by
+    micro-step, against FixedArith."""
+    g = XOR.with_settings(eta_theta=1.0)
+    node = g.node("h")
+    rng = np.random.default_rng(SEED)
+    print(f"seed {SEED}")
+    pe = NodePE(g, "h")
+    W = rng.integers(-8000, 8000, (4, 2))
+    x = rng.integers(-4096, 4096, 2)
+    b = rng.integers(-2000, 2000, 4)
+    msg = rng.integers(-2 ** 28, 2 ** 28, 4)              # exact Wᵀ δ from the edge to y
+    ref = FixedArith(g)
+    F_msg = g.formats.weight.frac_bits + g.formats.error.frac_bits
+    r = {}
+    r["a"] = ref.dense(node, [W], [x], b)
+    r["vhat"], r["g"] = ref.act(node, r["a"])
+    r["v"] = r["vhat"]
+    r["eps0"] = ref.error(node, r["v"], r["vhat"])
+    r["eps"] = ref.relax(node, "eps", r["eps0"], r["eps0"], [(msg, F_msg)], 0)
+    r["delta"] = ref.gate(node, r["eps"], r["g"])
+    r["b"] = ref.update_b(node, b, r["delta"], g.learning.shift_theta)
+    r["sat"] = int(ref.flags[node.index])
+    rtl = {}
+
+    async def tb(ctx):
+        await host_write(ctx, pe, "h.b", b)
+        set_vec(ctx, pe.fwd_x, W @ x)
+        for step in ("FA1", "FF1"):
+            await strobe(ctx, pe, step)
+        for reg in ("a", "vhat", "g", "v"):
+            rtl[reg] = get_vec(ctx, getattr(pe, f"r_{reg}"))
+        await strobe(ctx, pe, "FE")
+        rtl["eps0"] = get_vec(ctx, pe.r_eps)
+        set_vec(ctx, pe.msg_y, msg)
+        await strobe(ctx, pe, "TE")
+        rtl["eps"] = get_vec(ctx, pe.r_eps)
+        await strobe(ctx, pe, "TD")
+        rtl["delta"] = get_vec(ctx, pe.r_delta)
+        await strobe(ctx, pe, "UPD")
+        rtl["b"] = get_vec(ctx, pe.r_b)
+        rtl["sat"] = ctx.get(pe.r_sat)
+
+    simulate(pe, tb)
+    for k in r:
+        assert np.array_equal(np.asarray(rtl[k]), np.asarray(r[k])), k
+
+
+@pytest.mark.parametrize("op", ["add", "mul"])
+def test_node_pe_add_and_mul(op):
+    """Prediction, value and (mul) the messages v_q ⊙ ε to each hidden parent."""
+    b = GraphBuilder("t").input("x", 3).dense("p", ["x"], 3).dense("q", ["x"], 3)
+    b = b.add("s", ["p", "q"]) if op == "add" else b.mul("s", ["p", "q"])
+    g = b.dense("y", ["s"], 1, output=True).build()
+    node = g.node("s")
+    rng = np.random.default_rng(SEED)
+    pe = NodePE(g, "s")
+    p, q = rng.integers(-30000, 30000, 3), rng.integers(-30000, 30000, 3)
+    msg = rng.integers(-2 ** 20, 2 ** 20, 3)
+    ref = FixedArith(g)
+    vhat = ref.add(node, [p, q]) if op == "add" else ref.mul(node, p, q)
+    rtl = {}
+
+    async def tb(ctx):
+        set_vec(ctx, pe.rd_p_v_0, p)
+        set_vec(ctx, pe.rd_q_v_0, q)
+        await strobe(ctx, pe, f"FA{node_levels(g)['s']}")
+        rtl["vhat"], rtl["v"] = get_vec(ctx, pe.r_vhat), get_vec(ctx, pe.r_v)
+        set_vec(ctx, pe.msg_y, msg)
+        await strobe(ctx, pe, "TE")
+        rtl["eps"] = get_vec(ctx, pe.r_eps)
+        if op == "mul":
+            rtl["to_p"], rtl["to_q"] = get_vec(ctx, pe.msg_to_p), get_vec(ctx, pe.msg_to_q)
+        rtl["sat"] = ctx.get(pe.r_sat)
+
+    simulate(pe, tb)
+    F = g.formats.weight.frac_bits + g.formats.error.frac_bits
+    eps = ref.relax(node, "eps", np.zeros(3, np.int64), np.zeros(3, np.int64), [(msg, F)], 0)
+    assert np.array_equal(rtl["vhat"], vhat) and np.array_equal(rtl["v"], vhat)
+    assert np.array_equal(rtl["eps"], eps)
+    if op == "mul":
+        assert np.array_equal(rtl["to_p"], q * eps) and np.array_equal(rtl["to_q"], p * eps)
+    assert rtl["sat"] == int(ref.flags[node.index])
+
+
+def test_input_pe_loads_its_buffer():
+    pe = InputPE(XOR, "x")
+    rtl = {}
+
+    async def tb(ctx):
+        await host_write(ctx, pe, "in.x", [1234, -4096])
+        rtl["before"] = get_vec(ctx, pe.r_v)
+        await strobe(ctx, pe, "F0")
+        rtl["after"] = get_vec(ctx, pe.r_v)
+
+    simulate(pe, tb)
+    assert rtl["before"].tolist() == [0, 0] and rtl["after"].tolist() == [1234, -4096]
+
+
+@pytest.mark.parametrize("mode", ["exact", "standard", "streaming"])
+def test_controller_sequence_and_lfsr(mode):
+    """One run of 2 steps: the strobes come one per cycle in the golden engine's order, and
+    the LFSR steps exactly once per phase (forward, each tick, update)."""
+    g = DAG.with_settings(mode=mode, **({"eta_v": 0.5, "ticks": 2} if mode == "standard"
+                                        else {}))
+    ctl = Controller(g, presented=4 if mode == "streaming" else 0)
+    steps = micro_steps(g)
+    seen = []
+
+    async def tb(ctx):
+        ctx.set(ctl.steps_we, 1)
+        ctx.set(ctl.word_data, 2)
+        await ctx.tick()
+        ctx.set(ctl.steps_we, 0)
+        ctx.set(ctl.ctrl_we, 1)
+        ctx.set(ctl.ctrl_data, 1)
+        await ctx.tick()
+        ctx.set(ctl.ctrl_we, 0)
+        while ctx.get(ctl.busy):
+            active = [s for s in ctl.names if ctx.get(getattr(ctl, f"st_{s}"))]
+            seen.append((active, ctx.get(ctl.lfsr)))
+            await ctx.tick()
+
+    simulate(ctl, tb)
+    one = steps["forward"] + steps["tick"] * g.ticks + steps["update"]
+    assert [a for a, _ in seen] == [[s] for s in one * 2]
+    lfsr = Lfsr32(g.formats.seed)
+    phases = []
+    for s in one * 2:
+        if s in ("F0", "UPD", steps["tick"][0]):         # the first cycle of a phase
+            phases.append(lfsr.step())
+        else:
+            phases.append(lfsr.state)
+    assert [w for _, w in seen] == phases
