@@ -20,7 +20,8 @@ the cycle that step writes its registers.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Mux, signed
+from amaranth.hdl import Cat, Const, Mux, signed
+from amaranth.lib.memory import Memory
 
 from pcfpga.golden.activations import LEAKY_SHIFT, ActTable
 from pcfpga.golden.lfsr import (SITE_A, SITE_B, SITE_DELTA, SITE_EPS, SITE_V, SITE_VHAT,
@@ -72,6 +73,10 @@ class HdlArith:
         self.enable = None
         #: (step, node index, flag bit) -> list of overflow bits
         self.overflows = {}
+        #: lookup-table ROMs: (Memory, [(read port, address expression)]), to be added by the
+        #: module that uses them
+        self.roms = []
+        self._rom_cache = {}
 
     # -- rounding, saturation, randomness
     def phase(self):
@@ -143,11 +148,24 @@ class HdlArith:
                 sh = x >> table.shift
                 idx = Mux(sh < -half, 0, Mux(sh > half - 1, 2 * half - 1, sh + half))
                 idx = idx[:table.bits]
-                f = Array([Const(int(v), signed(V.width)) for v in table.f])[idx]
-                d = Array([Const(int(v), signed(n + 2)) for v in table.df])[idx]
+                f = self._rom_read(node, "f", table.f, signed(V.width), idx)
+                d = self._rom_read(node, "df", table.df, signed(n + 2), idx)
             vhat.append(self._sat(node, SITE_VHAT, f, V))
             g.append(d)
         return vhat, g
+
+    def _rom_read(self, node, which, contents, shape, addr):
+        """An asynchronous read of the node's ``which`` table (one ROM per node and table,
+        one read port per element)."""
+        key = (node.name, which, self.step)
+        if key not in self._rom_cache:
+            mem = Memory(shape=shape, depth=len(contents), init=[int(v) for v in contents])
+            self._rom_cache[key] = (mem, [])
+            self.roms.append(self._rom_cache[key])
+        mem, ports = self._rom_cache[key]
+        port = mem.read_port(domain="comb")
+        ports.append((port, addr))
+        return port.data
 
     def add(self, node, vs):
         return [self._sat(node, SITE_VHAT, _sum([v[i] for v in vs]), self.V)

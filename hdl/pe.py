@@ -163,7 +163,10 @@ class _PE(wiring.Component):
         self.lags = self.sched.lags if self.streaming else {}
         self.memmap = build_memory_map(graph, self.lags)
         dry = _Ctx(self, dry=True)
-        self._build(dry, HdlArith(graph, Signal(32)))
+        dry_arith = HdlArith(graph, Signal(32))
+        self._build(dry, dry_arith)
+        for mem, _ in dry_arith.roms:
+            mem._MustUse__silence = True        # placeholders of the dry run
         g = graph
         members = {"lfsr": In(32), "host_addr": In(self.memmap.addr_width),
                    "host_data": In(32), "host_we": In(1), "clear": In(1)}
@@ -211,6 +214,9 @@ class _PE(wiring.Component):
                 continue
             with m.If(getattr(self, f"st_{step}")):
                 m.d.sync += [t.eq(v) for t, v in zip(targets, values)]
+        for i, (mem, ports) in enumerate(arith.roms):
+            m.submodules[f"rom{i}"] = mem
+            m.d.comb += [port.addr.eq(addr) for port, addr in ports]
         self._finish(m, arith)
         return m
 

@@ -198,15 +198,15 @@ def cmd_verilog(args) -> int:
         raise CliError(f"-o {folder}: exists and is not a folder")
     g = _load_graph(args.net)
     from .hdl.controller import cycles_per_step, cycles_per_tick
-    from .hdl.export import lint, write_verilog
+    from .hdl.export import lint, top_name, write_verilog
 
     os.makedirs(folder, exist_ok=True)
     print(f"elaborating {g.name} (mode {g.learning.mode}) ...", flush=True)
     v_path, j_path = write_verilog(g, folder)
-    print(f"wrote {v_path} and {j_path} (memory map)")
+    print(f"wrote {v_path} (module {top_name(g)}) and {j_path} (memory map)")
     print(f"cycles per tick {cycles_per_tick(g)}, per training step {cycles_per_step(g)}")
     if args.lint:
-        errors = lint(v_path, g.name)
+        errors = lint(v_path, top_name(g))
         if errors:
             print("\n".join(errors[:20]), file=sys.stderr)
             print(f"pcfpga: verilator lint found {len(errors)} error(s)", file=sys.stderr)
