@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-slow figures data clean
+.PHONY: demo test test-slow bench figures data clean
 
 # (Re)install when the venv is missing or pyproject.toml changed.
 $(STAMP): pyproject.toml
@@ -23,6 +23,10 @@ test: $(STAMP)
 ## test-slow: the long runs marked slow (synthesis, long regressions)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
+
+## bench: cycles per tick and per training sample, measured in simulation vs the formula
+bench: $(STAMP)
+	$(BIN)/python bench/cycles.py exact fpa standard streaming
 
 ## figures: regenerate docs/alignment.png and docs/alignment.txt
 figures: $(STAMP)

@@ -246,7 +246,32 @@ def cmd_demo(args) -> int:
     _report_flags(model)
     print(f"final accuracy {100 * hist.train_acc[-1]:.0f} %, loss {hist.train_loss[-1]:.5f}")
     print(f"wrote {params_out} and {plot_out}")
-    return 0
+    return _demo_hardware(g, final, data, args.out)
+
+
+def _demo_hardware(g, params, data, folder) -> int:
+    """Generate the network's Verilog and check one simulated training step."""
+    from .hdl.controller import cycles_per_step
+    from .hdl.export import lint, top_name, write_verilog
+    from .sim.pysim import Mismatch, simulate_against_golden
+
+    print(f"\nhardware: generating {g.name}'s Verilog ...", flush=True)
+    v_path, j_path = write_verilog(g, folder)
+    errors = lint(v_path, top_name(g))
+    print(f"wrote {v_path} and {j_path}; verilator lint: "
+          f"{'no errors' if not errors else f'{len(errors)} errors'}")
+    sample = ({k: v[0] for k, v in data[0].items()}, {k: v[0] for k, v in data[1].items()})
+    print("simulating one training step (Amaranth simulator) against the golden model ...",
+          flush=True)
+    try:
+        simulate_against_golden(g, params, [sample])
+    except Mismatch as e:
+        print(f"pcfpga: hardware differs from the golden model: {e}", file=sys.stderr)
+        return 1
+    print(f"hardware == golden: every register after the forward sweep and each of "
+          f"{g.ticks} tick(s), and the updated weights; {cycles_per_step(g)} clock cycles "
+          f"per training sample")
+    return 1 if errors else 0
 
 
 # ---------------------------------------------------------------------------- parser

@@ -50,6 +50,10 @@ def test_examples_other_roundings(name, rounding):
 @pytest.mark.parametrize("seed", range(20))
 def test_random_graphs(seed):
     """Modes and rounding modes cycle over the seeds, so 20 graphs cover all 12 pairs."""
+    _random_case(seed)
+
+
+def _random_case(seed):
     mode = list(MODES)[seed % 4]
     rounding = ROUNDING[(seed // 4) % 3]
     g = random_graph(seed).with_settings(mode=mode, rounding=rounding, **MODES[mode])
@@ -136,3 +140,20 @@ def test_memory_map_reads_every_register_and_round_trips():
 def test_bad_input_is_rejected_before_elaboration():
     with pytest.raises(TypeError, match="Network needs a validated Graph .* not dict"):
         Network({"name": "x"})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(20, 80))
+def test_random_graphs_long(seed):
+    """The longer randomised regression (make test-slow): 60 more graphs."""
+    _random_case(seed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("rounding", ROUNDING)
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_examples_full_cross_product(name, rounding, mode):
+    g = Graph.from_toml(str(example_path(name))).with_settings(mode=mode, rounding=rounding,
+                                                                **MODES[mode])
+    simulate_against_golden(g, init_params(g, 5), samples_for(g, 5))

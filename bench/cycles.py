@@ -1,0 +1,55 @@
+"""Cycles per tick and per training sample of every example, measured in simulation next
+to the design's formula.
+
+    .venv/bin/python bench/cycles.py            (make bench)
+
+For each example and mode the network runs 3 training steps in Amaranth's simulator
+(checked bit for bit against the golden model while it runs); the controller's cycle
+counter gives the measured cycles per sample. Formula: 2L + 3 + c·T + 1, with L the
+longest path from an input, T the ticks per sample and c the cycles per tick (2 in exact
+and fpa, 5 in standard); streaming takes one 4-cycle tick per sample.
+"""
+
+import sys
+import time
+
+import numpy as np
+
+from pcfpga.examples import EXAMPLES, example_path
+from pcfpga.golden.graph import Graph
+from pcfpga.golden.params import init_params
+from pcfpga.golden.random_graph import random_sample
+from pcfpga.hdl.controller import cycles_per_step, cycles_per_tick, node_levels
+from pcfpga.sim.pysim import simulate_against_golden
+
+MODES = {"exact": {}, "fpa": {"eta_v": 0.5, "ticks": 8}, "standard": {"eta_v": 0.5,
+                                                                      "ticks": 8},
+         "streaming": {}}
+STEPS = 3
+
+
+def main(modes=("exact", "streaming")):
+    rows = [("network", "mode", "L", "T", "cyc/tick", "formula", "cyc/sample", "measured",
+             "sim s")]
+    for name in EXAMPLES:
+        for mode in modes:
+            g = Graph.from_toml(str(example_path(name))).with_settings(mode=mode,
+                                                                        **MODES[mode])
+            rng = np.random.default_rng(0)
+            samples = [random_sample(g, rng) for _ in range(STEPS)]
+            t = time.perf_counter()
+            res = simulate_against_golden(g, init_params(g, 0), samples, pause=False)
+            L = max(node_levels(g).values())
+            formula = ("4" if mode == "streaming" else
+                       f"2*{L}+3+{cycles_per_tick(g)}*{g.ticks}+1")
+            rows.append((name, mode, str(L), str(g.ticks), str(cycles_per_tick(g)), formula,
+                         str(cycles_per_step(g)), f"{res['cycles'] / STEPS:g}",
+                         f"{time.perf_counter() - t:.1f}"))
+            print(f"  {name} {mode} done", file=sys.stderr, flush=True)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+
+
+if __name__ == "__main__":
+    main(tuple(sys.argv[1:]) or ("exact", "streaming"))
