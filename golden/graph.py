@@ -268,15 +268,15 @@ def _parse_formats(raw) -> Formats:
     if rounding not in ROUNDING_MODES:
         raise GraphError(f"format.rounding must be one of {', '.join(ROUNDING_MODES)}, "
                          f"not {rounding!r}")
-    table_bits = merged["table_bits"]
-    if type(table_bits) is not int or not 4 <= table_bits <= 14:
-        raise GraphError(f"format.table_bits must be an integer from 4 to 14, "
-                         f"not {table_bits!r}")
-    seed = merged["seed"]
-    if type(seed) is not int or not 1 <= seed <= 0xFFFFFFFF:
-        raise GraphError(f"format.seed must be an integer from 1 to {0xFFFFFFFF} "
-                         f"(the LFSR's start state), not {seed!r}")
+    table_bits = _int_in(merged["table_bits"], 4, 14, "format.table_bits")
+    seed = _int_in(merged["seed"], 1, 0xFFFFFFFF, "format.seed", " (the LFSR's start state)")
     return Formats(fmts["value"], fmts["error"], fmts["weight"], rounding, table_bits, seed)
+
+
+def _int_in(value, low: int, high: int, key: str, note: str = "") -> int:
+    if type(value) is not int or not low <= value <= high:
+        raise GraphError(f"{key} must be an integer from {low} to {high}{note}, not {value!r}")
+    return value
 
 
 def _parse_eta(raw, key: str, fmt: QFormat, fmt_name: str) -> float:
@@ -310,10 +310,7 @@ def _parse_learning(raw, formats: Formats) -> Learning:
     if mode == "streaming" and eta_v != 1.0:
         raise GraphError(f"learning.eta_v must be 1 in mode 'streaming' (errors cross the "
                          f"pipeline in one pass), not {merged['eta_v']!r}")
-    ticks = merged["ticks"]
-    if type(ticks) is not int or not 0 <= ticks <= 65535:
-        raise GraphError(f"learning.ticks must be an integer from 0 to 65535 "
-                         f"(0 means the depth D), not {ticks!r}")
+    ticks = _int_in(merged["ticks"], 0, 65535, "learning.ticks", " (0 means the depth D)")
     if mode == "streaming" and ticks > 1:
         raise GraphError(f"learning.ticks must be 0 or 1 in mode 'streaming' (one sample "
                          f"per tick), not {ticks}")
