@@ -141,11 +141,14 @@ def quantize(graph, data: dict) -> dict:
     return {k: V.to_int(v)[0] for k, v in data.items()}
 
 
-def simulate_against_golden(graph, params: dict, samples: list, pause: bool = True):
+def simulate_against_golden(graph, params: dict, samples: list, pause: bool = True,
+                            runner=None):
     """Run ``samples`` (float (x, y) pairs, one step each) through the golden fixed model
     and the simulated hardware from the same float ``params``; raise :class:`Mismatch` at
     the first register that differs after any tick, or in the final parameters.
 
+    ``runner`` is any object with ``run(params, samples) -> (params, traces)`` and
+    ``cycles`` (default: a :class:`PySimRunner`; see also ``sim.runner.CocotbRunner``).
     Returns a dict: ``params`` (integers), ``cycles`` (clock cycles of the run, counted by
     the hardware), ``steps``.
     """
@@ -154,7 +157,8 @@ def simulate_against_golden(graph, params: dict, samples: list, pause: bool = Tr
     model = FixedPC(graph)
     q = model.to_model(params)
     ints = [(quantize(graph, x), quantize(graph, y)) for x, y in samples]
-    runner = PySimRunner(graph, pause=pause)
+    runner = runner or PySimRunner(graph, pause=pause)
+    pause = runner.pause
     hw_params, hw_traces = runner.run(q, ints)
     V = graph.formats.value
     for s, (x, y) in enumerate(ints):

