@@ -1,4 +1,4 @@
-"""The ``pcfpga`` command line: check, golden, train, verilog, demo.
+"""The ``pcfpga`` command line: check, golden, train, verilog, sim, demo.
 
 Bad input (a graph, parameter or data file that does not fit, a bad option) ends with one
 line ``pcfpga: error: ...`` on stderr and exit code 2, before any output file is written;
@@ -215,6 +215,48 @@ def cmd_verilog(args) -> int:
     return 0
 
 
+def cmd_sim(args) -> int:
+    out = _out_path(args.out, ".npz", "--out")
+    if args.waves and not args.waves.endswith((".vcd", ".fst")):
+        raise CliError(f"--waves {args.waves}: expected a .vcd or .fst file name")
+    g = _load_graph(args.net)
+    params = _initial_params(g, args)
+    x, y, n = load_dataset(args.data, g)
+    FixedPC(g).to_model(params)  # reject unrepresentable parameters before building
+    from .sim.pysim import Mismatch, PySimRunner, simulate_against_golden
+    from .sim.runner import CocotbRunner, SimulatorMissing
+
+    if args.simulator == "amaranth":
+        runner = PySimRunner(g, waves=args.waves)
+    else:
+        try:
+            runner = CocotbRunner(g, args.simulator, build_root=args.build, waves=args.waves,
+                                  log=lambda s: print(s, flush=True))
+        except SimulatorMissing as e:
+            raise CliError(str(e)) from None
+        runner.build()
+    samples = [(sample(x, i % n), sample(y, i % n)) for i in range(args.steps)]
+    print(f"simulating {args.steps} step(s) of {g.name} (mode {g.learning.mode}, {g.ticks} "
+          f"tick(s) each) on {args.simulator}, checking every register after every tick "
+          f"...", flush=True)
+    try:
+        res = simulate_against_golden(g, params, samples, runner=runner)
+    except Mismatch as e:
+        print(f"MISMATCH: {e}")
+        print(f"pcfpga: the hardware differs from the golden model", file=sys.stderr)
+        return 1
+    model = FixedPC(g)
+    save_npz(out, model.to_float(res["params"]))
+    speed = runner.cycles / runner.seconds if runner.seconds else float("nan")
+    print(f"match: every register equals the golden model after every tick of "
+          f"{args.steps} step(s), and the updated parameters")
+    print(f"{runner.cycles} clock cycles ({res['cycles'] // max(args.steps, 1)} per step "
+          f"incl. pauses for reading), {args.steps * g.ticks} ticks; simulation "
+          f"{runner.seconds:.2f} s, {speed:,.0f} cycles/s")
+    print(f"wrote {out}" + (f" and {args.waves}" if args.waves else ""))
+    return 0
+
+
 def _stem(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
@@ -317,6 +359,21 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", help="trained parameters (.npz); default NAME_trained.npz")
     c.add_argument("--plot", help="loss/accuracy plot (.png); default beside --out")
     c.set_defaults(func=cmd_train)
+
+    c = sub.add_parser("sim", help="simulate the hardware and check it against the golden "
+                                   "model")
+    c.add_argument("net", help="graph file (.toml)")
+    c.add_argument("--data", required=True, help="dataset (.npz); step i uses sample i mod N")
+    c.add_argument("--params", help="initial parameters (.npz); default: init from --seed")
+    c.add_argument("--seed", type=_non_negative, default=0, help="parameter init seed")
+    c.add_argument("--steps", type=_positive, default=1, help="training steps (default 1)")
+    c.add_argument("--simulator", choices=("verilator", "icarus", "amaranth"),
+                   default="verilator", help="default verilator")
+    c.add_argument("--waves", help="write waveforms to this .vcd/.fst file")
+    c.add_argument("--build", default=os.path.join("build", "sim"),
+                   help="build folder (one sub-folder per configuration, reused)")
+    c.add_argument("--out", required=True, help="updated parameters (.npz)")
+    c.set_defaults(func=cmd_sim)
 
     c = sub.add_parser("verilog", help="generate the network's Verilog and memory map")
     c.add_argument("net", help="graph file (.toml)")

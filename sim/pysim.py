@@ -12,6 +12,8 @@ Only async testbenches are used (``add_testbench``, ``ctx.set``/``ctx.get``/``ct
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from amaranth.sim import Simulator
 
@@ -54,12 +56,14 @@ class PySimRunner:
         streaming steps are single ticks and are read when they end).
     """
 
-    def __init__(self, graph, pause: bool = True):
+    def __init__(self, graph, pause: bool = True, waves: str | None = None):
         self.graph = graph
         self.dut = Network(graph)
         self.mm = self.dut.memmap
         self.pause = pause and not self.dut.streaming
+        self.waves = waves
         self.cycles = 0
+        self.seconds = 0.0
 
     def _snapshot(self, ctx) -> dict:
         snap = {}
@@ -127,11 +131,14 @@ class PySimRunner:
         sim = Simulator(dut)
         sim.add_clock(1e-8)
         sim.add_testbench(testbench)
+        vcd = vcd or self.waves
+        start = time.perf_counter()
         if vcd:
             with sim.write_vcd(vcd):
                 sim.run()
         else:
             sim.run()
+        self.seconds += time.perf_counter() - start
         return result, traces
 
 
