@@ -313,6 +313,21 @@ def _demo_hardware(g, params, data, folder) -> int:
     print(f"hardware == golden: every register after the forward sweep and each of "
           f"{g.ticks} tick(s), and the updated weights; {cycles_per_step(g)} clock cycles "
           f"per training sample")
+    from .sim.runner import CocotbRunner, available
+
+    if not available("verilator"):
+        print("verilator is not available here: the Verilog run is skipped", file=sys.stderr)
+        return 1
+    print("the generated Verilog on Verilator (cocotb), same step, same check ...",
+          flush=True)
+    runner = CocotbRunner(g, "verilator", build_root=os.path.join(folder, "sim"),
+                          log=lambda s: print(s, flush=True))
+    try:
+        simulate_against_golden(g, params, [sample], runner=runner)
+    except Mismatch as e:
+        print(f"pcfpga: the Verilog differs from the golden model: {e}", file=sys.stderr)
+        return 1
+    print(f"Verilog == golden on Verilator ({runner.seconds:.1f} s)")
     return 1 if errors else 0
 
 
