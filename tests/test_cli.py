@@ -174,3 +174,25 @@ def test_installed_entry_point(tmp_path):
                          text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.startswith("pcfpga: error: ")
+
+
+def test_sim_matches_golden_fixed(capsys, tmp_path):
+    """pcfpga sim (Amaranth simulator) writes the same parameters as golden --fixed."""
+    out_sim, out_gold = tmp_path / "s.npz", tmp_path / "g.npz"
+    code, text, _ = run(capsys, "sim", XOR, "--data", XOR_DATA, "--steps", "3",
+                        "--simulator", "amaranth", "--out", str(out_sim))
+    assert code == 0 and "match: every register equals the golden model" in text
+    assert "cycles/s" in text
+    assert run(capsys, "golden", XOR, "--data", XOR_DATA, "--steps", "3", "--fixed",
+               "--out", str(out_gold))[0] == 0
+    with np.load(out_sim) as s, np.load(out_gold) as g:
+        assert sorted(s.files) == sorted(Graph.from_toml(XOR).param_shapes)
+        for k in s.files:
+            assert np.array_equal(s[k], g[k]), k
+
+
+def test_sim_bad_input(capsys, tmp_path):
+    assert_bad(capsys, tmp_path, ["sim", XOR, "--data", XOR_DATA, "--simulator", "amaranth",
+                                  "--waves", str(tmp_path / "w.txt"), "--out",
+                                  str(tmp_path / "o.npz")],
+               "expected a .vcd or .fst file name")
