@@ -239,11 +239,16 @@ def cmd_sim(args) -> int:
     print(f"simulating {args.steps} step(s) of {g.name} (mode {g.learning.mode}, {g.ticks} "
           f"tick(s) each) on {args.simulator}, checking every register after every tick "
           f"...", flush=True)
+    from .sim.runner import SimulationFailed
+
     try:
         res = simulate_against_golden(g, params, samples, runner=runner)
     except Mismatch as e:
         print(f"MISMATCH: {e}")
-        print(f"pcfpga: the hardware differs from the golden model", file=sys.stderr)
+        print("pcfpga: the hardware differs from the golden model", file=sys.stderr)
+        return 1
+    except SimulationFailed as e:
+        print(f"pcfpga: {e}", file=sys.stderr)
         return 1
     model = FixedPC(g)
     save_npz(out, model.to_float(res["params"]))
@@ -320,12 +325,17 @@ def _demo_hardware(g, params, data, folder) -> int:
         return 1
     print("the generated Verilog on Verilator (cocotb), same step, same check ...",
           flush=True)
+    from .sim.runner import SimulationFailed
+
     runner = CocotbRunner(g, "verilator", build_root=os.path.join(folder, "sim"),
                           log=lambda s: print(s, flush=True))
     try:
         simulate_against_golden(g, params, [sample], runner=runner)
     except Mismatch as e:
         print(f"pcfpga: the Verilog differs from the golden model: {e}", file=sys.stderr)
+        return 1
+    except SimulationFailed as e:
+        print(f"pcfpga: {e}", file=sys.stderr)
         return 1
     print(f"Verilog == golden on Verilator ({runner.seconds:.1f} s)")
     return 1 if errors else 0

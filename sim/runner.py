@@ -36,7 +36,7 @@ import numpy as np
 from pcfpga.hdl.export import top_name, write_verilog
 
 __all__ = ["CocotbRunner", "SIMULATORS", "verilator_environment", "available",
-           "SimulatorMissing"]
+           "SimulatorMissing", "SimulationFailed"]
 
 SIMULATORS = ("verilator", "icarus")
 
@@ -51,6 +51,10 @@ VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
 
 class SimulatorMissing(RuntimeError):
     """The requested simulator is not installed."""
+
+
+class SimulationFailed(RuntimeError):
+    """The simulator ran but did not produce a result (its log is named)."""
 
 
 def verilator_environment() -> None:
@@ -103,7 +107,8 @@ class CocotbRunner:
         self.pause = pause
         self.waves = waves
         self.log = log or (lambda s: None)
-        self.build_dir = Path(build_root) / _config_key(graph, simulator, bool(waves))
+        # absolute: the simulator runs in its own folder
+        self.build_dir = Path(build_root).resolve() / _config_key(graph, simulator, bool(waves))
         self.cycles = 0
         self.seconds = 0.0
         self._built = False
@@ -162,8 +167,8 @@ class CocotbRunner:
                                   timescale=("1ns", "1ps"), **wave_args)
             self.seconds += time.perf_counter() - start
             if not result_path.exists():
-                raise RuntimeError(f"the {self.simulator} simulation produced no result; see "
-                                   f"{self.build_dir / 'test.log'}")
+                raise SimulationFailed(f"the {self.simulator} simulation produced no result; "
+                                       f"see {self.build_dir / 'test.log'}")
             with np.load(result_path) as z:
                 res = {k: z[k] for k in z.files}
             if self.waves:
