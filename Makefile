@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-slow bench figures data clean
+.PHONY: demo test test-slow bench bench-sim figures data clean
 
 # (Re)install when the venv is missing or pyproject.toml changed.
 $(STAMP): pyproject.toml
@@ -27,6 +27,10 @@ test-slow: $(STAMP)
 ## bench: cycles per tick and per training sample, measured in simulation vs the formula
 bench: $(STAMP)
 	$(BIN)/python bench/cycles.py exact fpa standard streaming
+
+## bench-sim: simulation speed of Verilator, Icarus and Amaranth's simulator, side by side
+bench-sim: $(STAMP)
+	$(BIN)/python bench/simspeed.py 200
 
 ## figures: regenerate docs/alignment.png and docs/alignment.txt
 figures: $(STAMP)
