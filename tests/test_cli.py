@@ -196,3 +196,12 @@ def test_sim_bad_input(capsys, tmp_path):
                                   "--waves", str(tmp_path / "w.txt"), "--out",
                                   str(tmp_path / "o.npz")],
                "expected a .vcd or .fst file name")
+
+
+def test_sim_waves_amaranth(capsys, tmp_path):
+    waves = tmp_path / "xor.vcd"
+    code, text, _ = run(capsys, "sim", XOR, "--data", XOR_DATA, "--simulator", "amaranth",
+                        "--waves", str(waves), "--out", str(tmp_path / "o.npz"))
+    assert code == 0 and f"and {waves}" in text
+    content = waves.read_text()
+    assert "$enddefinitions" in content and "clk" in content
