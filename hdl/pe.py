@@ -33,6 +33,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from pcfpga.golden.engine import node_registers
 from pcfpga.golden.graph import Graph
 from pcfpga.golden.lfsr import SITE_W0
 from pcfpga.golden.stream import schedule
@@ -282,7 +283,7 @@ class NodePE(_PE):
         self._MustUse__silence = False
         self.owner = name
         streaming = graph.learning.mode == "streaming"
-        self.own = tuple(_node_registers(node, streaming))
+        self.own = tuple(node_registers(node, streaming))
         members = self._setup(graph)
         super().__init__(members)
 
@@ -545,12 +546,6 @@ def _shift_lines(ctx, name, lags, step):
         line = pe_line(ctx, reg)
         size = len(line) // depth
         ctx.put(step, line, list(pe_regs(ctx, reg)) + line[:(depth - 1) * size])
-
-
-def _node_registers(node, streaming):
-    from pcfpga.golden.engine import node_registers
-
-    return node_registers(node, streaming)
 
 
 def _node_of(graph, name, pe=None):

@@ -206,7 +206,12 @@ def cmd_verilog(args) -> int:
     print(f"wrote {v_path} (module {top_name(g)}) and {j_path} (memory map)")
     print(f"cycles per tick {cycles_per_tick(g)}, per training step {cycles_per_step(g)}")
     if args.lint:
-        errors = lint(v_path, top_name(g))
+        from .hdl.export import VerilatorMissing
+
+        try:
+            errors = lint(v_path, top_name(g))
+        except VerilatorMissing as e:
+            raise CliError(str(e)) from None
         if errors:
             print("\n".join(errors[:20]), file=sys.stderr)
             print(f"pcfpga: verilator lint found {len(errors)} error(s)", file=sys.stderr)

