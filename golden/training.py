@@ -1,7 +1,9 @@
 """Training loops and metrics shared by every backend (float PC, fixed PC, backprop).
 
 A *model* has ``to_model(params)``, ``to_float(params)``, ``step(params, x, y)``,
-``predict(params, x)`` and ``reset()``; :func:`train` runs per-sample SGD epochs over a
+``predict(params, x)``, ``reset()`` and ``drain(params)``, and may have
+``run_epoch(params, samples, progress)`` to take a whole epoch at once (the simulation
+backend, :class:`pcfpga.sim.training.SimulatedPC`); :func:`train` runs per-sample SGD epochs over a
 dataset in a seeded order and evaluates after each epoch:
 
 * loss = mean over samples of ½ Σ_outputs ‖y − ŷ‖² (the spec's L);
@@ -107,9 +109,14 @@ def train(model, params, train_set, test_set=None, epochs: int = 10, seed: int =
     record(0, 0.0)
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
-        for j, i in enumerate(rng.permutation(n)):
-            mp, _ = model.step(mp, sample(x, i), sample(y, i))
-            progress((epoch - 1) * n + j + 1, total)
+        order = rng.permutation(n)
+        if hasattr(model, "run_epoch"):  # a simulator runs the epoch in batches
+            mp = model.run_epoch(mp, [(sample(x, i), sample(y, i)) for i in order],
+                                 progress=lambda j: progress((epoch - 1) * n + j, total))
+        else:
+            for j, i in enumerate(order):
+                mp, _ = model.step(mp, sample(x, i), sample(y, i))
+                progress((epoch - 1) * n + j + 1, total)
         if epoch == epochs:
             mp = model.drain(mp)
         record(epoch, time.perf_counter() - start)

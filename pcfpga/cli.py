@@ -21,6 +21,7 @@ from .golden.float_model import FloatPC
 from .golden.graph import Graph, GraphError
 from .golden.params import DataError, init_params, load_dataset, load_params, save_npz
 from .golden.training import TrainingDiverged, sample, train
+from .sim.session import SIMULATOR_CHOICES
 
 __all__ = ["main", "CliError"]
 
@@ -47,6 +48,8 @@ def _int_at_least(low: int, what: str):
 
 _positive = _int_at_least(1, "a positive integer")
 _non_negative = _int_at_least(0, "a non-negative integer")
+
+_SIM_BUILD = os.path.join("build", "sim")
 
 
 def _out_path(path: str, suffix: str, option: str) -> str:
@@ -77,7 +80,7 @@ def _make_model(graph, backend: str, backprop: bool = False):
             raise CliError(f"--backprop trains with float backprop; it cannot be combined "
                            f"with --backend {backend}")
         return Backprop(graph), "float backprop"
-    if backend == "fixed":
+    if backend in ("fixed", "sim"):
         return FixedPC(graph), "fixed-point PC"
     return FloatPC(graph), "float PC"
 
@@ -168,14 +171,57 @@ def _train_run(graph, model, label, params, args, train_set, test_set, log_every
 def cmd_train(args) -> int:
     out = _out_path(args.out or f"{_stem(args.net)}_trained.npz", ".npz", "--out")
     plot = _out_path(args.plot or out[:-4] + ".png", ".png", "--plot")
+    for option in ("simulator", "check", "build"):
+        if getattr(args, option) is not None and args.backend != "sim":
+            raise CliError(f"--{option} applies to --backend sim only, not --backend "
+                           f"{args.backend}")
     g = _load_graph(args.net)
     model, label = _make_model(g, args.backend, args.backprop)
     train_set = load_dataset(args.data, g)
     test_set = load_dataset(args.test, g) if args.test else None
     params = _initial_params(g, args)
     model.to_model(params)  # reject unrepresentable parameters before training
+    if args.backend == "sim":
+        return _train_sim(g, params, args, train_set, test_set, out, plot)
     final, hist = _train_run(g, model, label, params, args, train_set, test_set,
                              max(1, args.epochs // 20))
+    _write_results(out, final, plot, {label: hist}, f"{g.name}: {label}")
+    _report_flags(model)
+    print(f"wrote {out} (parameters) and {plot} (loss/accuracy plot)")
+    return 0
+
+
+def _train_sim(g, params, args, train_set, test_set, out, plot) -> int:
+    """Train on the simulated hardware, comparing with the golden model as it goes."""
+    from .sim.pysim import Mismatch
+    from .sim.runner import SimulatorMissing
+    from .sim.session import SimulationFailed
+    from .sim.training import SimulatedPC
+
+    simulator, check = args.simulator or "verilator", args.check or "ticks"
+    model = SimulatedPC(g, simulator, check=check, build_root=args.build or _SIM_BUILD,
+                        log=lambda s: print(s, flush=True))
+    label = f"hardware simulation ({simulator})"
+    what = ("every register after every tick" if check == "ticks"
+            else "parameters and saturation flags")
+    try:
+        final, hist = _train_run(g, model, label, params, args, train_set, test_set,
+                                 max(1, args.epochs // 20))
+    except SimulatorMissing as e:
+        raise CliError(str(e)) from None
+    except Mismatch as e:
+        print(f"MISMATCH: {e}")
+        print("pcfpga: the hardware differs from the golden model", file=sys.stderr)
+        return 1
+    except SimulationFailed as e:
+        print(f"pcfpga: {e}", file=sys.stderr)
+        return 1
+    finally:
+        model.close()
+    print(f"match: {model.steps_checked} steps on {simulator} equal the golden model ({what}, "
+          f"and parameters and flags after every batch of {model.batch})")
+    print(f"{model.cycles:,} clock cycles simulated in {model.seconds:.1f} s "
+          f"({model.speed:,.0f} cycles/s, host reads included)")
     _write_results(out, final, plot, {label: hist}, f"{g.name}: {label}")
     _report_flags(model)
     print(f"wrote {out} (parameters) and {plot} (loss/accuracy plot)")
@@ -222,8 +268,12 @@ def cmd_verilog(args) -> int:
 
 def cmd_sim(args) -> int:
     out = _out_path(args.out, ".npz", "--out")
-    if args.waves and not args.waves.endswith((".vcd", ".fst")):
-        raise CliError(f"--waves {args.waves}: expected a .vcd or .fst file name")
+    from .sim.runner import WAVE_SUFFIX
+
+    suffix = WAVE_SUFFIX[args.simulator]
+    if args.waves and not args.waves.endswith(suffix):
+        raise CliError(f"--waves {args.waves}: {args.simulator} writes {suffix} files; "
+                       f"expected a name ending in {suffix}")
     g = _load_graph(args.net)
     params = _initial_params(g, args)
     x, y, n = load_dataset(args.data, g)
@@ -378,8 +428,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("net", help="graph file (.toml)")
     c.add_argument("--data", required=True, help="training set (.npz)")
     c.add_argument("--test", help="test set (.npz)")
-    c.add_argument("--backend", choices=("float", "fixed"), default="float",
-                   help="float PC or the bit-exact fixed-point model (default float)")
+    c.add_argument("--backend", choices=("float", "fixed", "sim"), default="float",
+                   help="float PC, the bit-exact fixed-point model, or the cycle-accurate "
+                        "simulation of the generated Verilog checked against it as it "
+                        "goes (default float)")
+    c.add_argument("--simulator", choices=SIMULATOR_CHOICES,
+                   help="with --backend sim (default verilator)")
+    c.add_argument("--check", choices=("ticks", "params"),
+                   help="with --backend sim: compare every register after every tick "
+                        "(ticks, default) or parameters and flags only (params)")
+    c.add_argument("--build", help=f"with --backend sim: build folder (default {_SIM_BUILD})")
     c.add_argument("--backprop", action="store_true",
                    help="train the same net with the float backprop reference")
     c.add_argument("--params", help="initial parameters (.npz); default: init from --seed")
@@ -397,10 +455,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--params", help="initial parameters (.npz); default: init from --seed")
     c.add_argument("--seed", type=_non_negative, default=0, help="parameter init seed")
     c.add_argument("--steps", type=_positive, default=1, help="training steps (default 1)")
-    c.add_argument("--simulator", choices=("verilator", "icarus", "amaranth"),
+    c.add_argument("--simulator", choices=SIMULATOR_CHOICES,
                    default="verilator", help="default verilator")
-    c.add_argument("--waves", help="write waveforms to this .vcd/.fst file")
-    c.add_argument("--build", default=os.path.join("build", "sim"),
+    c.add_argument("--waves", help="write waveforms to this file (.vcd; .fst for icarus)")
+    c.add_argument("--build", default=_SIM_BUILD,
                    help="build folder (one sub-folder per configuration, reused)")
     c.add_argument("--out", required=True, help="updated parameters (.npz)")
     c.set_defaults(func=cmd_sim)

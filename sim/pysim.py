@@ -1,9 +1,9 @@
 """Run a generated :class:`~pcfpga.hdl.network.Network` in Amaranth's simulator.
 
-:class:`PySimRunner` drives the memory map the way a host does (parameters, inputs and
-targets written word by word over the bus, START, PAUSE/CONTINUE) and captures every
-register of the golden trace after the forward sweep and after every tick, so a run
-returns traces shaped exactly like :meth:`pcfpga.golden.fixed_model.FixedPC.step`'s:
+:class:`AmaranthSession` runs the shared :class:`~.driver.BusDriver` in an async testbench,
+so the memory map is driven the way a host does (parameters, inputs and targets written
+word by word over the bus, START, PAUSE/CONTINUE) and every register of the golden trace is
+read after the forward sweep and after every tick; traces are shaped exactly like :meth:`pcfpga.golden.fixed_model.FixedPC.step`'s:
 ``{node}.{reg}`` → (ticks + 1, size) and ``{node}.sat`` → (ticks + 1,). In streaming mode
 each step is one tick and index 1 holds the state after it (index 0 the state before).
 
@@ -12,15 +12,19 @@ Only async testbenches are used (``add_testbench``, ``ctx.set``/``ctx.get``/``ct
 
 from __future__ import annotations
 
-import time
+import queue
+import threading
 
 import numpy as np
 from amaranth.sim import Simulator
 
-from pcfpga.hdl.memmap import CTRL_BITS, STATUS_BITS
 from pcfpga.hdl.network import Network
 
-__all__ = ["PySimRunner", "compare_traces", "Mismatch", "quantize", "simulate_against_golden"]
+from .driver import BusDriver
+from .session import Session, SimulationFailed
+
+__all__ = ["PySimRunner", "AmaranthSession", "AmaranthDriver", "run_session", "compare_traces",
+           "Mismatch", "quantize", "simulate_against_golden"]
 
 _M32 = 0xFFFFFFFF
 
@@ -45,8 +49,80 @@ def compare_traces(hw: dict, ref: dict, step: int, where: str = ""):
                            f"{a[idx]}, golden {b[idx]}")
 
 
+class AmaranthDriver(BusDriver):
+    """The bus primitives in an Amaranth async testbench."""
+
+    def __init__(self, memmap, ctx, dut):
+        super().__init__(memmap)
+        self.ctx, self.dut = ctx, dut
+
+    async def write(self, addr, value):
+        ctx, dut = self.ctx, self.dut
+        ctx.set(dut.addr, addr)
+        ctx.set(dut.w_data, int(value) & _M32)
+        ctx.set(dut.w_en, 1)
+        await ctx.tick()
+        ctx.set(dut.w_en, 0)
+
+    async def read(self, addr):
+        self.ctx.set(self.dut.addr, addr)
+        return self.ctx.get(self.dut.r_data)
+
+    async def clock(self):
+        await self.ctx.tick()
+
+
+class AmaranthSession(Session):
+    """A :class:`~.session.Session` on Amaranth's simulator, run in a thread; requests pass
+    through queues. ``waves`` names a VCD file written when the session closes."""
+
+    simulator = "amaranth"
+
+    def __init__(self, graph, waves: str | None = None):
+        super().__init__(graph)
+        self.dut = Network(graph)
+        self.mm = self.dut.memmap
+        self._requests, self._answers = queue.Queue(), queue.Queue()
+        self._failure = None
+        sim = Simulator(self.dut)
+        sim.add_clock(1e-8)
+
+        async def testbench(ctx):
+            driver = AmaranthDriver(self.mm, ctx, self.dut)
+            await driver.serve(self._requests.get, self._answers.put)
+
+        sim.add_testbench(testbench)
+
+        def main():
+            try:
+                if waves:
+                    with sim.write_vcd(waves):
+                        sim.run()
+                else:
+                    sim.run()
+            except BaseException as e:  # reported to the host, which is waiting
+                self._failure = e
+                self._answers.put(None)
+
+        self._thread = threading.Thread(target=main, name="amaranth-sim", daemon=True)
+        self._thread.start()
+
+    def _send(self, message):
+        self._requests.put(message)
+
+    def _receive(self):
+        answer = self._answers.get()
+        if answer is None:
+            raise SimulationFailed(f"the Amaranth simulation failed: "
+                                   f"{type(self._failure).__name__}: {self._failure}")
+        return answer
+
+    def _finish(self):
+        self._thread.join()
+
+
 class PySimRunner:
-    """Simulate a network for a sequence of training steps.
+    """Simulate a network for a sequence of training steps (one session per :meth:`run`).
 
     Parameters
     ----------
@@ -54,92 +130,33 @@ class PySimRunner:
     pause : bool
         Stop after the forward sweep and every tick to read the registers (default True;
         streaming steps are single ticks and are read when they end).
+    waves : str, optional
+        A VCD file to write.
     """
 
     def __init__(self, graph, pause: bool = True, waves: str | None = None):
         self.graph = graph
-        self.dut = Network(graph)
-        self.mm = self.dut.memmap
-        self.pause = pause and not self.dut.streaming
+        self.pause = pause
         self.waves = waves
         self.cycles = 0
         self.seconds = 0.0
 
-    def _snapshot(self, ctx) -> dict:
-        snap = {}
-        for f in self.mm.fields:
-            if f.kind in ("register", "line", "flags"):
-                vals = [ctx.get(s) for s in self.dut.fields[f.name]]
-                arr = np.array(vals, dtype=np.int64)
-                snap[f.name] = arr.reshape(f.shape) if f.kind == "line" else (
-                    arr[0] if f.kind == "flags" else arr)
-        return snap
-
     def run(self, params: dict, samples: list, vcd: str | None = None):
         """Run one step per ``(x, y)`` sample (integer dicts, already in the value format)
         from integer ``params``; returns (integer params, list of per-step traces)."""
-        dut, mm = self.dut, self.mm
-        traces, result = [], {}
+        return run_session(AmaranthSession(self.graph, waves=vcd or self.waves), self,
+                           params, samples)
 
-        async def write(ctx, addr, value):
-            ctx.set(dut.addr, addr)
-            ctx.set(dut.w_data, int(value) & _M32)
-            ctx.set(dut.w_en, 1)
-            await ctx.tick()
-            ctx.set(dut.w_en, 0)
 
-        async def write_field(ctx, name, values):
-            base = mm[name].addr
-            for i, v in enumerate(np.ravel(values)):
-                await write(ctx, base + i, v)
-
-        def status(ctx, bit):
-            ctx.set(dut.addr, mm["status"].addr)
-            return (ctx.get(dut.r_data) >> STATUS_BITS[bit]) & 1
-
-        async def testbench(ctx):
-            for k, v in params.items():
-                await write_field(ctx, k, v)
-            ctrl = mm["ctrl"].addr
-            pause = (1 << CTRL_BITS["pause"]) if self.pause else 0
-            for x, y in samples:
-                for k, v in x.items():
-                    await write_field(ctx, f"in.{k}", v)
-                for k, v in y.items():
-                    await write_field(ctx, f"target.{k}", v)
-                snaps = [self._snapshot(ctx)] if dut.streaming else []
-                await write(ctx, ctrl, (1 << CTRL_BITS["start"]) | pause)
-                while True:
-                    if status(ctx, "paused"):
-                        snaps.append(self._snapshot(ctx))
-                        await write(ctx, ctrl, (1 << CTRL_BITS["continue"]) | pause)
-                        continue
-                    if status(ctx, "done") and not status(ctx, "busy"):
-                        break
-                    await ctx.tick()
-                if dut.streaming:
-                    snaps.append(self._snapshot(ctx))
-                ctx.set(dut.addr, mm["cycles"].addr)
-                self.cycles += ctx.get(dut.r_data)
-                traces.append({k: np.stack([s[k] for s in snaps]) for k in snaps[0]}
-                              if snaps else {})
-            for k in params:
-                f = mm[k]
-                result[k] = np.array([ctx.get(s) for s in dut.fields[k]],
-                                     dtype=np.int64).reshape(f.shape)
-
-        sim = Simulator(dut)
-        sim.add_clock(1e-8)
-        sim.add_testbench(testbench)
-        vcd = vcd or self.waves
-        start = time.perf_counter()
-        if vcd:
-            with sim.write_vcd(vcd):
-                sim.run()
-        else:
-            sim.run()
-        self.seconds += time.perf_counter() - start
-        return result, traces
+def run_session(session, runner, params: dict, samples: list):
+    """Load, run and read back in one session; add its cycles and seconds to ``runner``."""
+    with session:
+        session.load(params)
+        traces = session.run(samples, trace=runner.pause)
+        result = session.read(list(params))
+    runner.cycles += session.cycles
+    runner.seconds += session.seconds
+    return {k: v.reshape(np.shape(params[k])) for k, v in result.items()}, traces
 
 
 def quantize(graph, data: dict) -> dict:
@@ -171,7 +188,7 @@ def simulate_against_golden(graph, params: dict, samples: list, pause: bool = Tr
     for s, (x, y) in enumerate(ints):
         q, trace = model.step(q, {k: V.to_float(v) for k, v in x.items()},
                               {k: V.to_float(v) for k, v in y.items()})
-        if pause or graph.learning.mode == "streaming":
+        if pause:
             compare_traces(hw_traces[s], trace, s)
     for k in q:
         if not np.array_equal(np.asarray(q[k], dtype=np.int64), hw_params[k]):

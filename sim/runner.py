@@ -24,16 +24,18 @@ import json
 import os
 import re
 import shutil
+import socket
 import tempfile
-import time
+import threading
 from pathlib import Path
-
-import numpy as np
 
 from pcfpga.hdl.export import (VerilatorMissing, top_name, verilator_environment,
                                write_verilog)
 
-__all__ = ["CocotbRunner", "SIMULATORS", "verilator_environment", "available",
+from .driver import receive_message, send_message
+from .session import Session, SimulationFailed
+
+__all__ = ["CocotbRunner", "CocotbSession", "SIMULATORS", "WAVE_SUFFIX", "available",
            "SimulatorMissing", "SimulationFailed"]
 
 SIMULATORS = ("verilator", "icarus")
@@ -51,8 +53,8 @@ VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
 SimulatorMissing = VerilatorMissing
 
 
-class SimulationFailed(RuntimeError):
-    """The simulator ran but did not produce a result (its log is named)."""
+#: The waveform format each simulator writes.
+WAVE_SUFFIX = {"verilator": ".vcd", "icarus": ".fst", "amaranth": ".vcd"}
 
 
 def available(simulator: str) -> bool:
@@ -115,7 +117,7 @@ class CocotbRunner:
         if self.simulator == "icarus":
             sources = [str(_icarus_copy(self.v_path))]
         with _quiet(self.build_dir / ("build.log" if fresh else "rebuild.log")), \
-                _env(MAKEFLAGS=VERILATOR_MAKEFLAGS):
+                _env(MAKEFLAGS=VERILATOR_MAKEFLAGS, WAVES=_waves_env(self.waves)):
             runner.build(sources=sources, hdl_toplevel=top_name(self.graph),
                          build_dir=str(self.build_dir / "sim_build"), build_args=args,
                          waves=bool(self.waves), timescale=("1ns", "1ps"), always=fresh)
@@ -125,50 +127,98 @@ class CocotbRunner:
 
     def run(self, params: dict, samples: list):
         """One step per (x, y) integer sample; returns (params, traces) like PySimRunner."""
-        if not self._built:
-            self.build()
-        job = {"memmap": np.array(self.j_path.read_text()), "pause": np.int64(self.pause),
-               "steps": np.int64(len(samples))}
-        job.update({f"param.{k}": np.asarray(v, dtype=np.int64) for k, v in params.items()})
-        for s, (x, y) in enumerate(samples):
-            job.update({f"x.{s}.{k}": np.asarray(v, dtype=np.int64) for k, v in x.items()})
-            job.update({f"y.{s}.{k}": np.asarray(v, dtype=np.int64) for k, v in y.items()})
-        with tempfile.TemporaryDirectory(dir=self.build_dir) as tmp:
-            job_path, result_path = Path(tmp) / "job.npz", Path(tmp) / "result.npz"
-            np.savez(job_path, **job)
-            env = {"PCFPGA_JOB": str(job_path), "PCFPGA_RESULT": str(result_path),
-                   "COCOTB_LOG_LEVEL": "WARNING"}
-            wave_args = {}
-            if self.waves:
-                wave_args = {"waves": True}
-            start = time.perf_counter()
-            with _quiet(self.build_dir / "test.log"):
-                self._runner.test(test_module="pcfpga.sim.cocotb_tb",
-                                  hdl_toplevel=top_name(self.graph),
-                                  build_dir=str(self.build_dir / "sim_build"),
-                                  test_dir=str(tmp), extra_env=env,
-                                  timescale=("1ns", "1ps"), **wave_args)
-            self.seconds += time.perf_counter() - start
-            if not result_path.exists():
-                raise SimulationFailed(f"the {self.simulator} simulation produced no result; "
-                                       f"see {self.build_dir / 'test.log'}")
-            with np.load(result_path) as z:
-                res = {k: z[k] for k in z.files}
-            if self.waves:
-                self._save_waves(Path(tmp))
-        self.cycles += int(res["cycles"])
-        out_params = {k: res[f"param.{k}"].reshape(np.shape(v)) for k, v in params.items()}
-        traces = []
-        for s in range(len(samples)):
-            prefix = f"trace.{s}."
-            traces.append({k[len(prefix):]: v for k, v in res.items() if k.startswith(prefix)})
-        return out_params, traces
+        from .pysim import run_session
 
-    def _save_waves(self, tmp: Path):
-        for pattern in ("*.fst", "*.vcd"):
-            for f in list(tmp.rglob(pattern)) + list(self.build_dir.rglob(pattern)):
-                shutil.copy(f, self.waves)
+        return run_session(CocotbSession(self), self, params, samples)
+
+
+class CocotbSession(Session):
+    """A :class:`~.session.Session` on Verilator or Icarus: the simulator runs (in a
+    thread, through ``cocotb_tools.runner``) the testbench :mod:`.cocotb_tb`, which
+    connects to a Unix socket here and answers requests. Its output goes to
+    ``test.log`` in the build folder; waveforms are copied to ``runner.waves`` at close."""
+
+    def __init__(self, runner: CocotbRunner):
+        super().__init__(runner.graph)
+        self.simulator = runner.simulator
+        if not runner._built:
+            runner.build()
+        self.runner = runner
+        self.log_path = runner.build_dir / "test.log"
+        # a short folder: Unix socket paths are limited to about 100 bytes
+        self._tmp = Path(tempfile.mkdtemp(prefix="pcfpga-"))
+        path = str(self._tmp / "s")
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(path)
+        self._listener.listen(1)
+        self._listener.settimeout(0.25)
+        self._failure = None
+        env = {"PCFPGA_SOCKET": path, "PCFPGA_MEMMAP": str(runner.j_path),
+               "COCOTB_LOG_LEVEL": "WARNING"}
+
+        def main():
+            try:
+                with _env(WAVES=_waves_env(runner.waves)):  # cocotb lets WAVES override
+                    runner._runner.test(test_module="pcfpga.sim.cocotb_tb",
+                                        hdl_toplevel=top_name(runner.graph),
+                                        build_dir=str(runner.build_dir / "sim_build"),
+                                        test_dir=str(self._tmp), extra_env=env,
+                                        timescale=("1ns", "1ps"), waves=bool(runner.waves),
+                                        log_file=str(self.log_path))
+            except BaseException as e:  # the host reports it with the log
+                self._failure = e
+
+        self._thread = threading.Thread(target=main, name=f"{self.simulator}-sim",
+                                        daemon=True)
+        self._thread.start()
+        while True:
+            try:
+                self._conn, _ = self._listener.accept()
+                break
+            except socket.timeout:
+                if not self._thread.is_alive():
+                    self._open = False
+                    self._cleanup()
+                    raise SimulationFailed(self._failed("did not start")) from None
+        self._conn.settimeout(None)
+
+    def _failed(self, what: str) -> str:
+        why = f" ({self._failure})" if self._failure else ""
+        return f"the {self.simulator} simulation {what}{why}; see {self.log_path}"
+
+    def _send(self, message):
+        try:
+            send_message(self._conn, message)
+        except OSError:
+            raise SimulationFailed(self._failed("stopped")) from None
+
+    def _receive(self):
+        answer = receive_message(self._conn)
+        if answer is None:
+            raise SimulationFailed(self._failed("stopped before answering"))
+        return answer
+
+    def _finish(self):
+        self._conn.close()
+        self._thread.join()
+        if self.runner.waves:
+            self._save_waves()
+        self._cleanup()
+
+    def _save_waves(self):
+        """Copy the simulator's dump to the requested file: Verilator writes ``dump.vcd``
+        in the test folder, Icarus ``<top>.fst`` in the build folder."""
+        top = top_name(self.graph)
+        for dump in (self._tmp / "dump.vcd",
+                     self.runner.build_dir / "sim_build" / f"{top}.fst"):
+            if dump.exists():
+                shutil.copy(dump, self.runner.waves)
                 return
+        raise SimulationFailed(self._failed("wrote no waveform"))
+
+    def _cleanup(self):
+        self._listener.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
 
 
 def _icarus_copy(v_path: Path) -> Path:
@@ -186,6 +236,10 @@ def _icarus_copy(v_path: Path) -> Path:
     out = v_path.with_name(v_path.stem + ".icarus.v")
     out.write_text(text)
     return out
+
+
+def _waves_env(waves) -> str:
+    return "1" if waves else "0"
 
 
 @contextlib.contextmanager

@@ -1,6 +1,9 @@
-"""Shared fixtures: bundled examples, seeded generators that print their seed on failure."""
+"""Shared fixtures: bundled examples, seeded generators that print their seed on failure,
+simulators (skipped where missing, failing under CI=true) and waveforms on request."""
 
 import os
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +12,8 @@ from pcfpga.examples import EXAMPLES, example_path
 from pcfpga.golden.graph import Graph
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: Simulation builds of the suite, one folder per configuration, reused between runs.
+SIM_BUILD = Path(ROOT) / "build" / "test-sim"
 
 
 @pytest.fixture(params=EXAMPLES)
@@ -24,3 +29,56 @@ def rng(request):
     request.node.user_properties.append(("seed", seed))
     print(f"rng seed {seed}")
     return np.random.default_rng(seed)
+
+
+def need(simulator: str):
+    """Skip when a cocotb simulator is missing here; fail under CI=true (.ci/run must
+    install it)."""
+    from pcfpga.sim.runner import available
+
+    if simulator != "amaranth" and not available(simulator):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{simulator} is missing on CI (.ci/run must install it)")
+        pytest.skip(f"{simulator} is not installed here")
+
+
+@pytest.fixture
+def wave_file(request):
+    """``wave_file(suffix)``: with WAVES=1, ``build/waves/<test name><suffix>`` (the test's
+    waveform), otherwise None."""
+    def path(suffix: str):
+        if os.environ.get("WAVES") != "1":
+            return None
+        folder = Path(ROOT) / "build" / "waves"
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(folder / (re.sub(r"[^\w.-]+", "_", request.node.name) + suffix))
+    return path
+
+
+@pytest.fixture
+def sim_runner(wave_file):
+    """``sim_runner(graph, simulator, **kw)``: a runner for ``simulate_against_golden``
+    (Amaranth's simulator, or cocotb on Verilator/Icarus building under ``SIM_BUILD``);
+    skips where the simulator is missing and dumps waves when WAVES=1."""
+    from pcfpga.sim.pysim import PySimRunner
+    from pcfpga.sim.runner import WAVE_SUFFIX, CocotbRunner
+
+    def make(graph, simulator="amaranth", **kw):
+        need(simulator)
+        kw.setdefault("waves", wave_file(WAVE_SUFFIX[simulator]))
+        if simulator == "amaranth":
+            return PySimRunner(graph, **kw)
+        return CocotbRunner(graph, simulator, build_root=SIM_BUILD, **kw)
+    return make
+
+
+@pytest.fixture
+def need_simulator():
+    """``need_simulator(name)``: skip (fail under CI=true) when it is missing."""
+    return need
+
+
+@pytest.fixture
+def sim_build():
+    """The suite's simulation build folder (builds are reused between runs)."""
+    return SIM_BUILD

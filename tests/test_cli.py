@@ -191,17 +191,29 @@ def test_sim_matches_golden_fixed(capsys, tmp_path):
             assert np.array_equal(s[k], g[k]), k
 
 
-def test_sim_bad_input(capsys, tmp_path):
-    assert_bad(capsys, tmp_path, ["sim", XOR, "--data", XOR_DATA, "--simulator", "amaranth",
-                                  "--waves", str(tmp_path / "w.txt"), "--out",
+@pytest.mark.parametrize("simulator, name, suffix", [("amaranth", "w.txt", ".vcd"),
+                                                     ("icarus", "w.vcd", ".fst")])
+def test_sim_bad_input(capsys, tmp_path, simulator, name, suffix):
+    assert_bad(capsys, tmp_path, ["sim", XOR, "--data", XOR_DATA, "--simulator", simulator,
+                                  "--waves", str(tmp_path / name), "--out",
                                   str(tmp_path / "o.npz")],
-               "expected a .vcd or .fst file name")
+               f"--waves {tmp_path / name}: {simulator} writes {suffix} files; expected a "
+               f"name ending in {suffix}")
 
 
-def test_sim_waves_amaranth(capsys, tmp_path):
-    waves = tmp_path / "xor.vcd"
-    code, text, _ = run(capsys, "sim", XOR, "--data", XOR_DATA, "--simulator", "amaranth",
-                        "--waves", str(waves), "--out", str(tmp_path / "o.npz"))
+@pytest.mark.parametrize("simulator, suffix", [("amaranth", ".vcd"), ("verilator", ".vcd"),
+                                               ("icarus", ".fst")])
+def test_sim_waves(capsys, tmp_path, simulator, suffix, need_simulator, sim_build):
+    """--waves on every simulator: Verilator and Amaranth write VCD, Icarus FST."""
+    need_simulator(simulator)
+    waves = tmp_path / f"xor{suffix}"
+    code, text, _ = run(capsys, "sim", XOR, "--data", XOR_DATA, "--simulator", simulator,
+                        "--waves", str(waves), "--build", str(sim_build), "--out",
+                        str(tmp_path / "o.npz"))
     assert code == 0 and f"and {waves}" in text
-    content = waves.read_text()
-    assert "$enddefinitions" in content and "clk" in content
+    if suffix == ".vcd":
+        content = waves.read_text()
+        assert "$enddefinitions" in content and "w_en" in content and "#" in content
+    else:  # FST: a header block (type 0) first, and more than a header
+        data = waves.read_bytes()
+        assert data[0] == 0 and len(data) > 1000

@@ -33,36 +33,36 @@ def samples_for(graph, seed, n=3):
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", EXAMPLES)
-def test_examples_every_mode(name, mode):
+def test_examples_every_mode(name, mode, sim_runner):
     g = Graph.from_toml(str(example_path(name))).with_settings(mode=mode, **MODES[mode])
-    simulate_against_golden(g, init_params(g, 1), samples_for(g, 1))
+    simulate_against_golden(g, init_params(g, 1), samples_for(g, 1), runner=sim_runner(g))
 
 
 @pytest.mark.parametrize("rounding", ["truncate", "stochastic"])
 @pytest.mark.parametrize("name", ["xor", "dag"])
-def test_examples_other_roundings(name, rounding):
+def test_examples_other_roundings(name, rounding, sim_runner):
     g = Graph.from_toml(str(example_path(name))).with_settings(rounding=rounding,
                                                                 mode="fpa", eta_v=0.5,
                                                                 ticks=3)
-    simulate_against_golden(g, init_params(g, 2), samples_for(g, 2, 2))
+    simulate_against_golden(g, init_params(g, 2), samples_for(g, 2, 2), runner=sim_runner(g))
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_random_graphs(seed):
+def test_random_graphs(seed, sim_runner):
     """Modes and rounding modes cycle over the seeds, so 20 graphs cover all 12 pairs."""
-    _random_case(seed)
+    _random_case(seed, sim_runner)
 
 
-def _random_case(seed):
+def _random_case(seed, sim_runner):
     mode = list(MODES)[seed % 4]
     rounding = ROUNDING[(seed // 4) % 3]
     g = random_graph(seed).with_settings(mode=mode, rounding=rounding, **MODES[mode])
     print(f"seed {seed}: {mode}, {rounding}, {len(g.nodes)} nodes, depth {g.depth}")
-    simulate_against_golden(g, init_params(g, seed), samples_for(g, seed))
+    simulate_against_golden(g, init_params(g, seed), samples_for(g, seed), runner=sim_runner(g))
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_saturating_cases_match(mode):
+def test_saturating_cases_match(mode, sim_runner):
     """Large weights and far targets: errors, deltas, weights and values saturate; the
     flags and the clamped registers still match bit for bit."""
     g = Graph.from_toml(str(example_path("dag"))).with_settings(mode=mode, eta_theta=1.0,
@@ -76,7 +76,7 @@ def test_saturating_cases_match(mode):
     for x, y in samples:
         q, _ = m.step(q, x, y)
     assert m.flags(), "the case must saturate something"
-    simulate_against_golden(g, p, samples)
+    simulate_against_golden(g, p, samples, runner=sim_runner(g))
 
 
 def test_a_corrupted_expectation_is_caught():
@@ -95,9 +95,10 @@ def test_a_corrupted_expectation_is_caught():
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_cycles_per_step_match_the_formula(mode):
+def test_cycles_per_step_match_the_formula(mode, sim_runner):
     g = Graph.from_toml(str(example_path("dag"))).with_settings(mode=mode, **MODES[mode])
-    res = simulate_against_golden(g, init_params(g, 0), samples_for(g, 0, 2), pause=False)
+    res = simulate_against_golden(g, init_params(g, 0), samples_for(g, 0, 2),
+                                  runner=sim_runner(g, pause=False))
     assert res["cycles"] == 2 * cycles_per_step(g)
     if mode != "streaming":
         assert cycles_per_step(g) == 2 * 5 + 3 + {"exact": 2, "fpa": 2, "standard": 5}[
@@ -144,16 +145,16 @@ def test_bad_input_is_rejected_before_elaboration():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(20, 80))
-def test_random_graphs_long(seed):
+def test_random_graphs_long(seed, sim_runner):
     """The longer randomised regression (make test-slow): 60 more graphs."""
-    _random_case(seed)
+    _random_case(seed, sim_runner)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("rounding", ROUNDING)
 @pytest.mark.parametrize("name", EXAMPLES)
-def test_examples_full_cross_product(name, rounding, mode):
+def test_examples_full_cross_product(name, rounding, mode, sim_runner):
     g = Graph.from_toml(str(example_path(name))).with_settings(mode=mode, rounding=rounding,
                                                                 **MODES[mode])
-    simulate_against_golden(g, init_params(g, 5), samples_for(g, 5))
+    simulate_against_golden(g, init_params(g, 5), samples_for(g, 5), runner=sim_runner(g))

@@ -1,0 +1,183 @@
+"""Training through the cycle-accurate simulation of the generated Verilog.
+
+:class:`SimulatedPC` is a training model like :class:`~pcfpga.golden.fixed_model.FixedPC`
+(``to_model``, ``step``, ``predict``, ...), so :func:`pcfpga.golden.training.train` and
+``pcfpga train --backend sim`` drive it unchanged. Every training step runs on the
+simulated hardware (one live :class:`~.session.Session` for the whole run, so the LFSR,
+the saturation flags and, in streaming mode, the samples in flight carry over between
+epochs exactly as on a chip); the golden model runs the same steps beside it and the two
+are compared as they go:
+
+* ``check="ticks"`` (default): every register the manifest names, after the forward sweep
+  and after every tick of every step (streaming: before and after each tick);
+* ``check="params"``: parameters and saturation flags only.
+
+In both, the parameters and flags are read back and compared after every batch of
+``batch`` steps. The first difference raises :class:`~.pysim.Mismatch`, naming the
+epoch, step, tick, register, element and both values.
+
+Evaluation (loss and accuracy after each epoch) uses the golden forward sweep on the
+parameters just read from the hardware, which equal the golden ones bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pcfpga.golden.fixed_model import FixedPC
+
+from .pysim import Mismatch, compare_traces, quantize
+from .session import open_session
+
+__all__ = ["SimulatedPC", "CHECKS"]
+
+#: What is compared with the golden model during training.
+CHECKS = ("ticks", "params")
+
+
+class SimulatedPC:
+    """A training model whose steps run on a simulator (see the module docstring).
+
+    Parameters
+    ----------
+    graph : Graph
+    simulator : str
+        ``verilator``, ``icarus`` or ``amaranth``.
+    check : str
+        One of :data:`CHECKS`.
+    batch : int
+        Steps per request to the simulator (parameters are compared after each).
+    build_root, waves, log
+        As for :func:`~.session.open_session`.
+    """
+
+    def __init__(self, graph, simulator: str = "verilator", check: str = "ticks",
+                 batch: int = 64, build_root="build/sim", waves=None, log=None):
+        if check not in CHECKS:
+            raise ValueError(f"Check must be one of {', '.join(CHECKS)}, not {check!r}")
+        if not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"Batch must be a positive integer, not {batch!r}")
+        self.graph, self.simulator, self.check, self.batch = graph, simulator, check, batch
+        self._open_args = dict(build_root=build_root, waves=waves, log=log)
+        self.golden = FixedPC(graph)
+        self.session = None
+        self.steps_checked = 0
+        self.epoch = 0
+        self.cycles = 0
+        self.seconds = 0.0
+
+    # the model interface shared with the golden models
+    def to_model(self, params: dict) -> dict:
+        return self.golden.to_model(params)
+
+    def to_float(self, params: dict) -> dict:
+        return self.golden.to_float(params)
+
+    def predict(self, params, x) -> dict:
+        return self.golden.predict(params, x)
+
+    def flags(self) -> dict:
+        return self.golden.flags()
+
+    def reset(self):
+        """Start from a freshly reset chip and a fresh golden model."""
+        self.close()
+        self.golden = FixedPC(self.graph)
+        self.session = open_session(self.graph, self.simulator, **self._open_args)
+        self._loaded = None
+        self.epoch = 0
+
+    def step(self, params, x, y):
+        """One step (as :meth:`FixedPC.step`); the trace is the golden one, already
+        compared with the hardware's."""
+        params, traces = self._run(params, [(x, y)])
+        return params, traces[0]
+
+    def run_epoch(self, params, samples: list, progress=None):
+        """Run an epoch's ``(x, y)`` float samples in order; returns the parameters."""
+        self.epoch += 1
+        done = 0
+        for start in range(0, len(samples), self.batch):
+            params, _ = self._run(params, samples[start:start + self.batch])
+            done += len(samples[start:start + self.batch])
+            if progress:
+                progress(done)
+        return params
+
+    def drain(self, params):
+        """Streaming: run bubble ticks until every sample has updated the weights, on both
+        sides; the parameters are compared afterwards."""
+        if self.graph.learning.mode != "streaming":
+            return params
+        if self.session is None:
+            self.reset()
+        self._sync(params)
+        latency = self.golden.engine.latency
+        self.session.run([(None, None)] * latency, trace=False, bubble=True)
+        params = self.golden.drain(params)
+        self._compare_state(params, "after draining the pipeline")
+        self._loaded = params
+        self._account()
+        return params
+
+    def close(self):
+        if self.session is not None:
+            self._account()
+            self.session.close()
+            self.session = None
+
+    # internals
+    def _sync(self, params):
+        """Load parameters the hardware does not already hold (the first call, or after
+        the caller changed them)."""
+        if self._loaded is None or any(not np.array_equal(self._loaded[k], params[k])
+                                       for k in params):
+            self.session.load(params)
+            self._loaded = params
+
+    def _run(self, params, samples):
+        if self.session is None:
+            self.reset()
+        self._sync(params)
+        g, V = self.graph, self.graph.formats.value
+        ints = [(quantize(g, x), quantize(g, y)) for x, y in samples]
+        hw = self.session.run(ints, trace=self.check == "ticks")
+        traces = []
+        for s, (x, y) in enumerate(ints):
+            params, ref = self.golden.step(params, {k: V.to_float(v) for k, v in x.items()},
+                                           {k: V.to_float(v) for k, v in y.items()})
+            if self.check == "ticks":
+                compare_traces(hw[s], ref, self.steps_checked, where=self._where())
+            self.steps_checked += 1
+            traces.append(ref)
+        self._compare_state(params, f"after step {self.steps_checked - 1}")
+        self._loaded = params
+        self._account()
+        return params, traces
+
+    def _where(self) -> str:
+        return f"{self.simulator}, epoch {self.epoch}, " if self.epoch else f"{self.simulator}, "
+
+    def _compare_state(self, params, when: str):
+        """Parameters and every node's saturation flags, read from the hardware."""
+        names = list(params) + [f"{n.name}.sat" for n in self.graph.nodes]
+        got = self.session.read(names)
+        for k in params:
+            want = np.asarray(params[k], dtype=np.int64)
+            if not np.array_equal(got[k].reshape(want.shape), want):
+                idx = tuple(int(i) for i in np.argwhere(got[k].reshape(want.shape) != want)[0])
+                raise Mismatch(f"{self._where()}{when}: parameter {k}{list(idx)} is "
+                               f"{got[k].reshape(want.shape)[idx]}, golden {want[idx]}")
+        for n in self.graph.nodes:
+            hw, ref = int(got[f"{n.name}.sat"]), int(self.golden.arith.flags[n.index])
+            if hw != ref:
+                raise Mismatch(f"{self._where()}{when}: {n.name}.sat is {hw:#x}, "
+                               f"golden {ref:#x}")
+
+    def _account(self):
+        if self.session is not None:
+            self.cycles, self.seconds = self.session.cycles, self.session.seconds
+
+    @property
+    def speed(self) -> float:
+        return self.cycles / self.seconds if self.seconds else float("nan")
