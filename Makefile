@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-slow bench bench-sim figures data clean
+.PHONY: demo test test-slow bench bench-fold bench-sim figures data clean
 
 # (Re)install when the venv is missing or pyproject.toml changed.
 $(STAMP): pyproject.toml
@@ -27,6 +27,11 @@ test-slow: $(STAMP)
 ## bench: cycles per tick and per training sample, measured in simulation vs the formula
 bench: $(STAMP)
 	$(BIN)/python bench/cycles.py exact fpa standard streaming
+
+## bench-fold: multipliers, RAM and cycles per sample against the reuse factor and per board
+bench-fold: $(STAMP)
+	$(BIN)/python bench/folding.py > docs/folding.txt.tmp
+	mv docs/folding.txt.tmp docs/folding.txt && cat docs/folding.txt
 
 ## bench-sim: simulation speed of Verilator, Icarus and Amaranth's simulator, side by side
 bench-sim: $(STAMP)

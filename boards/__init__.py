@@ -1,3 +1,2 @@
-"""Board targets, synthesis and programming.
-
-Empty until the boards issue lands; nothing here is used yet."""
+"""Boards and devices: resource budgets now (:mod:`.devices`, used by the fitter); board
+targets, synthesis and programming come with the boards issue."""

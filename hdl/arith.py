@@ -39,10 +39,14 @@ def xorshift32_hdl(x):
     return (x ^ (x << 5))[:32]
 
 
-def mix_hdl(state, site: int, element: int):
-    """The mixer word of one element of one site from the LFSR state (golden/lfsr.mix)."""
-    salt = ((site << 16) ^ element) & _M32
-    return xorshift32_hdl(xorshift32_hdl(state ^ Const(salt, 32)))
+def mix_hdl(state, site: int, element):
+    """The mixer word of one element of one site from the LFSR state (golden/lfsr.mix);
+    ``element`` is a constant, or a signal where a folded datapath walks the elements."""
+    if isinstance(element, int):
+        salt = Const(((site << 16) ^ element) & _M32, 32)
+    else:
+        salt = Const((site << 16) & _M32, 32) ^ element
+    return xorshift32_hdl(xorshift32_hdl(state ^ salt))
 
 
 def _round(x, shift: int, mode: str, rand=None):

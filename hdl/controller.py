@@ -4,7 +4,8 @@ It owns the control words of the memory map (ctrl, status, steps, tick, cycles,
 steps_done, lfsr) and the stochastic-rounding LFSR, which steps on the clock edge that
 enters a phase, so every rounding of the phase sees the new state (golden/lfsr.py).
 
-Micro-steps (one clock cycle each), see :func:`micro_steps`::
+Micro-steps (one clock cycle each, except the multi-cycle phases of folded edges,
+:mod:`.fold`), see :func:`micro_steps`::
 
     exact, fpa   forward F0 FA_1 FF_1 .. FA_L FF_L FE FD, ticks TE TD, update UPD
                  (F0 loads the inputs)
@@ -27,36 +28,55 @@ from pcfpga.golden.stream import forward_levels
 
 from .memmap import CTRL_BITS
 
-__all__ = ["Controller", "micro_steps", "node_levels", "cycles_per_tick", "cycles_per_step"]
+__all__ = ["Controller", "micro_steps", "node_levels", "step_cycles", "cycles_per_tick",
+           "cycles_per_step"]
 
 
 #: Forward level of every node: the longest path from an input (inputs 0).
 node_levels = forward_levels
 
 
-def micro_steps(graph) -> dict:
-    """{"forward": [...], "tick": [...], "update": [...]} micro-step names of a graph."""
+def micro_steps(graph, plan=None) -> dict:
+    """{"forward": [...], "tick": [...], "update": [...]} micro-step names of a graph.
+
+    With a folding ``plan`` (:func:`~.fold.fold_plan`), the multi-cycle phases of the
+    folded edges come right before the steps that use their results: PF<level> before
+    FA<level>, PM before the relaxation, PFT before TA (standard), PU before UPD.
+    """
     mode = graph.learning.mode
     if mode == "streaming":
         return {"forward": [], "tick": ["S1", "S2", "S3", "S4"], "update": []}
+    phases = plan.phases if plan is not None else {}
+
+    def fold(name):
+        return [name] if name in phases else []
+
     depth = max(node_levels(graph).values())
-    forward = ["F0"] + [s for lv in range(1, depth + 1) for s in (f"FA{lv}", f"FF{lv}")] + [
-        "FE", "FD"]
-    tick = ["TE", "TD"] if mode in ("exact", "fpa") else ["TV", "TA", "TF", "TE", "TD"]
-    return {"forward": forward, "tick": tick, "update": ["UPD"]}
+    forward = ["F0"] + [s for lv in range(1, depth + 1)
+                        for s in (*fold(f"PF{lv}"), f"FA{lv}", f"FF{lv}")] + ["FE", "FD"]
+    tick = (fold("PM") + ["TE", "TD"] if mode in ("exact", "fpa")
+            else fold("PM") + ["TV"] + fold("PFT") + ["TA", "TF", "TE", "TD"])
+    return {"forward": forward, "tick": tick, "update": fold("PU") + ["UPD"]}
 
 
-def cycles_per_tick(graph) -> int:
+def step_cycles(name: str, plan=None) -> int:
+    """Cycles of one micro-step: 1, or a folded phase's length."""
+    return plan.phases.get(name, 1) if plan is not None else 1
+
+
+def cycles_per_tick(graph, plan=None) -> int:
     """Clock cycles of one inference tick (streaming: one tick = one sample)."""
-    return len(micro_steps(graph)["tick"])
+    return sum(step_cycles(s, plan) for s in micro_steps(graph, plan)["tick"])
 
 
-def cycles_per_step(graph) -> int:
-    """Clock cycles of one training step: 2L + 3 + c·T + 1 (streaming: one tick)."""
-    s = micro_steps(graph)
+def cycles_per_step(graph, plan=None) -> int:
+    """Clock cycles of one training step: 2L + 3 + c·T + 1 unfolded (streaming: one
+    tick); folded phases add their lengths."""
+    s = micro_steps(graph, plan)
     if graph.learning.mode == "streaming":
-        return len(s["tick"])
-    return len(s["forward"]) + len(s["tick"]) * graph.ticks + len(s["update"])
+        return cycles_per_tick(graph, plan)
+    return (sum(step_cycles(x, plan) for x in s["forward"] + s["update"])
+            + cycles_per_tick(graph, plan) * graph.ticks)
 
 
 class Controller(wiring.Component):
@@ -68,9 +88,10 @@ class Controller(wiring.Component):
     writes to steps and lfsr; ``words``: the read values of every control word).
     """
 
-    def __init__(self, graph, presented: int = 0):
+    def __init__(self, graph, presented: int = 0, plan=None):
         self.graph = graph
-        self.steps_of = micro_steps(graph)
+        self.plan = plan
+        self.steps_of = micro_steps(graph, plan)
         self.names = self.steps_of["forward"] + self.steps_of["tick"] + self.steps_of["update"]
         self.n_presented = presented
         members = {f"st_{s}": Out(1) for s in self.names}
@@ -81,6 +102,7 @@ class Controller(wiring.Component):
             "steps_we": In(1), "lfsr_we": In(1), "word_data": In(32),
             "r_ctrl": Out(32), "r_status": Out(32), "r_steps": Out(32), "r_tick": Out(32),
             "r_cycles": Out(32), "r_steps_done": Out(32), "r_lfsr": Out(32),
+            "fold_cnt": Out(16),
         })
         if presented:
             members["presented"] = Out(presented)
@@ -151,14 +173,28 @@ class Controller(wiring.Component):
             with m.Else():
                 proceed(ticks_done)
 
+        fold_cnt = Signal(16)
+        m.d.comb += self.fold_cnt.eq(fold_cnt)
+
         def sequence(names, last):
             for i, s in enumerate(names):
                 with m.State(s):
                     m.d.comb += [busy.eq(1), getattr(self, f"st_{s}").eq(1)]
-                    if i + 1 < len(names):
-                        m.next = names[i + 1]
-                    else:
-                        last()
+                    length = step_cycles(s, self.plan)
+                    if length == 1:
+                        advance(names, i, last)
+                        continue
+                    with m.If(fold_cnt < length - 1):     # a folded phase's cycles
+                        m.d.sync += fold_cnt.eq(fold_cnt + 1)
+                    with m.Else():
+                        m.d.sync += fold_cnt.eq(0)
+                        advance(names, i, last)
+
+        def advance(names, i, last):
+            if i + 1 < len(names):
+                m.next = names[i + 1]
+            else:
+                last()
 
         def after_tick():
             if streaming:

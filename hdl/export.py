@@ -40,9 +40,10 @@ def top_name(graph) -> str:
     return f"pcfpga_{graph.name}"
 
 
-def write_verilog(graph, folder) -> tuple:
-    """Write ``folder/<name>.v`` and ``folder/<name>.json``; returns both paths."""
-    net = Network(graph)
+def write_verilog(graph, folder, reuse=1) -> tuple:
+    """Write ``folder/<name>.v`` and ``folder/<name>.json``; returns both paths.
+    ``reuse`` folds the dense edges (:mod:`.fold`)."""
+    net = Network(graph, reuse)
     text = verilog.convert(net, name=top_name(graph), emit_src=False)
     v_path = os.path.join(folder, f"{graph.name}.v")
     j_path = os.path.join(folder, f"{graph.name}.json")

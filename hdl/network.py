@@ -16,13 +16,16 @@ T: ticks, c: cycles per tick) and a streaming sample 4 cycles; both constants ar
 memory map (``cycles_per_tick``, ``cycles_per_step``) and the JSON manifest.
 
 The bus: ``addr``, ``w_data``, ``w_en`` (writes at the clock edge; ignored while busy
-except to ``ctrl``) and ``r_data`` (combinational read). ``busy`` and ``done`` are also
+except to ``ctrl``) and ``r_data``, registered: it shows the word at the address of the
+previous cycle (so that weights kept in block RAM read like every other field).
+``reuse`` folds dense edges onto fewer multipliers with their weights in memory
+(:mod:`.fold`); the default 1 is fully parallel. ``busy`` and ``done`` are also
 ports, for LEDs.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module
+from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -30,6 +33,7 @@ from pcfpga.golden.graph import Graph
 from pcfpga.golden.stream import schedule
 
 from .controller import Controller, cycles_per_step, cycles_per_tick, micro_steps
+from .fold import FoldedEdgePE, fold_plan
 from .memmap import ID_VALUE, build_memory_map
 from .pe import EdgePE, InputPE, NodePE
 
@@ -39,30 +43,41 @@ __all__ = ["Network", "cycles_per_step", "cycles_per_tick"]
 class Network(wiring.Component):
     """The generated hardware of a validated :class:`~pcfpga.golden.graph.Graph`."""
 
-    def __init__(self, graph):
+    def __init__(self, graph, reuse=1):
         if not isinstance(graph, Graph):
             self._MustUse__silence = True       # rejected: not a design to warn about
             raise TypeError(f"Network needs a validated Graph (Graph.from_toml or "
                             f"GraphBuilder.build), not {type(graph).__name__}")
+        try:
+            self.plan = plan = fold_plan(graph, reuse)
+        except ValueError:
+            self._MustUse__silence = True
+            raise
         self.graph = graph
         self.streaming = graph.learning.mode == "streaming"
         self.schedule = schedule(graph) if self.streaming else None
         lags = self.schedule.lags if self.streaming else None
         meta = {"mode": graph.learning.mode, "ticks": graph.ticks, "depth": graph.depth,
-                "cycles_per_tick": cycles_per_tick(graph),
-                "cycles_per_step": cycles_per_step(graph),
-                "micro_steps": micro_steps(graph),
+                "cycles_per_tick": cycles_per_tick(graph, plan),
+                "cycles_per_step": cycles_per_step(graph, plan),
+                "micro_steps": micro_steps(graph, plan),
+                "fold_phases": dict(plan.phases),
+                "folded_edges": {f"{c}.W.{p}": {"lanes": e.lanes, "depth": e.depth}
+                                 for (c, p), e in plan.edges.items()},
                 "formats": {k: str(getattr(graph.formats, k))
                             for k in ("value", "error", "weight")},
                 "rounding": graph.formats.rounding, "seed": graph.formats.seed}
         self.memmap = build_memory_map(graph, lags, meta)
-        self.controller = Controller(graph, self.schedule.latency if self.streaming else 0)
+        self.controller = Controller(graph, self.schedule.latency if self.streaming else 0,
+                                     plan)
         self.pes = {}
         for n in graph.nodes:
-            self.pes[n.name] = InputPE(graph, n.name) if n.op == "input" else NodePE(graph,
-                                                                                    n.name)
-        self.edges = {(n.name, p): EdgePE(graph, n.name, p) for n in graph.nodes
-                      if n.op == "dense" for p in n.inputs}
+            self.pes[n.name] = (InputPE(graph, n.name) if n.op == "input" else
+                                NodePE(graph, n.name, plan.gates.get(n.name)))
+        self.edges = {(n.name, p): (FoldedEdgePE(graph, plan.edges[(n.name, p)],
+                                                 plan.work[(n.name, p)])
+                                    if (n.name, p) in plan.edges else EdgePE(graph, n.name, p))
+                      for n in graph.nodes if n.op == "dense" for p in n.inputs}
         super().__init__({"addr": In(self.memmap.addr_width), "w_data": In(32),
                           "w_en": In(1), "r_data": Out(32), "busy": Out(1), "done": Out(1)})
         self.fields = self._field_signals()
@@ -85,7 +100,8 @@ class Network(wiring.Component):
                 if node.output:
                     out[f"target.{name}"] = list(pe.r_target)
         for (c, p), e in self.edges.items():
-            out[f"{c}.W.{p}"] = list(e.r_W)
+            if (c, p) not in self.plan.edges:       # folded weights are in a memory
+                out[f"{c}.W.{p}"] = list(e.r_W)
         return out
 
     def elaborate(self, platform):
@@ -112,7 +128,11 @@ class Network(wiring.Component):
             if hasattr(pe, "st_upd"):
                 m.d.comb += pe.st_upd.eq(getattr(ctl, f"st_{upd}"))
             self._connect_reads(m, pe)
+        for name in self.plan.gates:
+            m.d.comb += self.pes[name].fold_cnt.eq(ctl.fold_cnt)
         for (c, p), e in self.edges.items():
+            if (c, p) in self.plan.edges:
+                m.d.comb += e.fold_cnt.eq(ctl.fold_cnt)
             node = self.pes[c]
             k = g.node(c).inputs.index(p)
             m.d.comb += getattr(node, f"w_over_{k}").eq(e.w_over)
@@ -150,20 +170,30 @@ class Network(wiring.Component):
                 m.d.comb += a.eq(b)
 
     def _read_mux(self, m):
+        """Registered reads: ``r_data`` holds the word at the address of the cycle before
+        (folded weights come from their memory's read port with the same latency)."""
         mm, ctl = self.memmap, self.controller
         control = {"id": Const(ID_VALUE, 32), "ctrl": ctl.r_ctrl, "status": ctl.r_status,
                    "steps": ctl.r_steps, "tick": ctl.r_tick, "cycles": ctl.r_cycles,
                    "steps_done": ctl.r_steps_done, "lfsr": ctl.r_lfsr,
-                   "cycles_per_tick": Const(cycles_per_tick(self.graph), 32),
-                   "cycles_per_step": Const(cycles_per_step(self.graph), 32)}
+                   "cycles_per_tick": Const(cycles_per_tick(self.graph, self.plan), 32),
+                   "cycles_per_step": Const(cycles_per_step(self.graph, self.plan), 32)}
+        word = Signal(32)
         with m.Switch(self.addr):
             for name, value in control.items():
                 with m.Case(mm[name].addr):
-                    m.d.comb += self.r_data.eq(value)
+                    m.d.sync += word.eq(value)
             for f in mm.fields:
-                if f.kind == "control":
+                if f.kind == "control" or f.name not in self.fields:
                     continue
                 for i, sig in enumerate(self.fields[f.name]):
                     with m.Case(f.addr + i):
-                        m.d.comb += self.r_data.eq(sig if f.kind == "flags"
-                                                   else sig.as_signed())
+                        m.d.sync += word.eq(sig if f.kind == "flags" else sig.as_signed())
+        folded = [self.edges[k] for k in self.plan.edges]
+        if not folded:
+            m.d.comb += self.r_data.eq(word)
+            return
+        from_memory = word
+        for e in folded:
+            from_memory = Mux(e.host_rsel, e.host_rdata, from_memory)
+        m.d.comb += self.r_data.eq(from_memory)

@@ -29,16 +29,16 @@ Parameters are checked first, e.g. ``NodePE(graph, "x")`` for an input node rais
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from pcfpga.golden.engine import node_registers
 from pcfpga.golden.graph import Graph
-from pcfpga.golden.lfsr import SITE_W0
+from pcfpga.golden.lfsr import SITE_DELTA, SITE_W0, site_id
 from pcfpga.golden.stream import schedule
 
-from .arith import HdlArith, _sum
+from .arith import HdlArith, _round, _sum, mix_hdl
 from .controller import micro_steps, node_levels
 from .memmap import build_memory_map
 
@@ -79,7 +79,7 @@ class _Ctx:
     def __init__(self, pe, dry: bool):
         self.pe, self.dry = pe, dry
         self.reads, self.partials, self.messages, self.outputs = {}, {}, {}, {}
-        self.steps, self.writes = [], []
+        self.steps, self.writes, self.combs = [], [], []
         self.uses_valid, self.uses_bubble = set(), False
 
     def _port(self, name, count, shape):
@@ -117,12 +117,14 @@ class _Ctx:
         """Expose a combinational result (a message or a partial product) as a port."""
         self.outputs[name] = width
         if not self.dry:
-            self.writes.append(("comb", list(getattr(self.pe, name)), values))
+            self.writes.append(("comb", list(getattr(self.pe, name)), values, None))
 
-    def put(self, step, targets, values):
+    def put(self, step, targets, values, when=None):
+        """Write ``targets`` in micro-step ``step`` (in the cycles where ``when`` holds,
+        for the multi-cycle steps of folded datapaths)."""
         if step not in self.steps:
             self.steps.append(step)
-        self.writes.append((step, list(targets), list(values)))
+        self.writes.append((step, list(targets), list(values), when))
 
     def valid(self, u):
         """A sample entered u ticks before the current one (streaming)."""
@@ -209,12 +211,15 @@ class _PE(wiring.Component):
         ctx = _Ctx(self, dry=False)
         arith = HdlArith(self.graph, self.lfsr)
         self._build(ctx, arith)
-        for step, targets, values in ctx.writes:
+        for step, targets, values, when in ctx.writes:
             if step == "comb":
                 m.d.comb += [t.eq(v) for t, v in zip(targets, values)]
                 continue
-            with m.If(getattr(self, f"st_{step}")):
+            strobe = getattr(self, f"st_{step}")
+            with m.If(strobe if when is None else strobe & when):
                 m.d.sync += [t.eq(v) for t, v in zip(targets, values)]
+        for signal, value in ctx.combs:
+            m.d.comb += signal.eq(value)
         for i, (mem, ports) in enumerate(arith.roms):
             m.submodules[f"rom{i}"] = mem
             m.d.comb += [port.addr.eq(addr) for port, addr in ports]
@@ -275,13 +280,15 @@ class InputPE(_PE):
 class NodePE(_PE):
     """A dense, act, add or mul node (module docstring)."""
 
-    def __init__(self, graph, name: str):
+    def __init__(self, graph, name: str, gate_fold=None):
         node = _node_of(graph, name, self)
         if node.op == "input":
             raise ValueError(f"NodePE is for dense, act, add and mul nodes; {name!r} is an "
                              f"input (use InputPE)")
         self._MustUse__silence = False
         self.owner = name
+        #: (lanes, depth): δ = ε ⊙ g on ``lanes`` multipliers over ``depth`` cycles
+        self.gate_fold = gate_fold
         streaming = graph.learning.mode == "streaming"
         self.own = tuple(node_registers(node, streaming))
         members = self._setup(graph)
@@ -297,6 +304,8 @@ class NodePE(_PE):
         if n.op == "dense":
             members.update({f"w_over_{k}": In(1) for k in range(len(n.inputs))})
             members["st_upd"] = In(1)
+        if self.gate_fold is not None:
+            members["fold_cnt"] = In(16)
         return members
 
     def _build(self, ctx, arith):
@@ -367,8 +376,7 @@ class NodePE(_PE):
                 ctx.put("TE", r["eps"], arith.relax(n, "eps", r["eps"], r["eps"], terms,
                                                     g.learning.shift_v))
                 if "delta" in r:
-                    arith.step = "TD"
-                    ctx.put("TD", r["delta"], arith.gate(n, r["eps"], r["g"]))
+                    self._gate(ctx, arith, n, r, "TD")
             else:
                 arith.step = "TV"
                 ctx.put("TV", r["v"], arith.relax(n, "v", r["v"], r["eps"], terms,
@@ -392,8 +400,45 @@ class NodePE(_PE):
         arith.step = se
         ctx.put(se, r["eps"], arith.error(n, r["v"], r["vhat"]))
         if "delta" in r:
-            arith.step = sd
-            ctx.put(sd, r["delta"], arith.gate(n, r["eps"], r["g"]))
+            self._gate(ctx, arith, n, r, sd)
+
+    def _gate(self, ctx, arith, n, r, step):
+        """δ ← sat_E(rnd(ε ⊙ g, n_v)) in ``step``; folded: element t·lanes + l by lane l in
+        the step's cycle t (the step lasts at least ``depth`` cycles; rewriting a δ with
+        the same inputs is idempotent, flags included)."""
+        arith.step = step
+        if self.gate_fold is None:
+            ctx.put(step, r["delta"], arith.gate(n, r["eps"], r["g"]))
+            return
+        lanes, depth = self.gate_fold
+        cnt = (ctx._port("fold_cnt", 1, 16)[0] if ctx.dry else self.fold_cnt)
+        if getattr(ctx, "_gate_lanes", None) is None:
+            ctx._gate_lanes = [self._gate_lane(ctx, arith, n, r, cnt, lanes, depth, lane)
+                               for lane in range(lanes)]
+        for lane, (value, over, valid) in enumerate(ctx._gate_lanes):
+            arith.overflows.setdefault((step, n.index, SITE_DELTA), []).append(over & valid)
+            for t in range(depth):
+                i = t * lanes + lane
+                if i < n.size:
+                    ctx.put(step, [r["delta"][i]], [value], when=cnt == t)
+
+    def _gate_lane(self, ctx, arith, n, r, cnt, lanes, depth, lane):
+        f = self.graph.formats
+        idx = [min(t * lanes + lane, n.size - 1) for t in range(depth)]
+        eps = Array([r["eps"][i] for i in idx])[cnt[:max(1, (depth - 1).bit_length())]]
+        gain = Array([r["g"][i] for i in idx])[cnt[:max(1, (depth - 1).bit_length())]]
+        prod = Signal(signed(len(r["eps"][0]) + len(r["g"][0])), name=f"gate_prod{lane}")
+        ctx.combs.append((prod, eps * gain))                   # the lane's one multiplier
+        rand = None
+        if f.rounding == "stochastic":
+            rand = mix_hdl(self.lfsr if not ctx.dry else Signal(32),
+                           site_id(n.index, SITE_DELTA), cnt * lanes + lane)
+        x = _round(prod, f.value.frac_bits, f.rounding, rand)
+        E = f.error
+        over = (x > E.max_int) | (x < E.min_int)
+        value = Mux(x > E.max_int, E.max_int, Mux(x < E.min_int, E.min_int, x))[:E.width]
+        valid = _or([cnt == t for t in range(depth) if t * lanes + lane < n.size])
+        return value.as_signed(), over, valid
 
     def _build_stream(self, ctx, arith, n, r, b, target):
         g, sch = self.graph, self.sched

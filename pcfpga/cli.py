@@ -74,6 +74,51 @@ def _initial_params(graph, args):
     return init_params(graph, args.seed)
 
 
+def _folding(graph, args, quiet: bool = False):
+    """The reuse factor(s) from ``--reuse`` or the fitter for ``--board`` (default 1), and
+    the estimate when the fitter chose them."""
+    from .hdl.fit import FitError, estimate, fit
+
+    reuse, board = getattr(args, "reuse", None), getattr(args, "board", None)
+    if reuse is not None and board is not None and not quiet:
+        print(f"--reuse {reuse} overrides the fitter for --board {board}")
+    try:
+        if reuse is not None:
+            return reuse, estimate(graph, reuse)
+        if board is not None:
+            from .boards.devices import board as find_board
+
+            est = fit(graph, find_board(board).device)
+            return est.reuse, est
+        return 1, None
+    except FitError as e:
+        raise CliError(str(e)) from None
+    except ValueError as e:
+        raise CliError(f"--reuse: {e}" if reuse is not None else str(e)) from None
+
+
+def _print_folding(graph, est, board_name=None):
+    from .boards.devices import board as find_board
+
+    folded = {k: v for k, v in est.reuse.items() if v > 1}
+    print(f"folding: {', '.join(f'{k} reuse {v}' for k, v in folded.items()) or 'none'} "
+          f"(fully parallel elsewhere)")
+    rows = [("part", "multipliers", "lanes x words")]
+    for part, count in est.by_part.items():
+        key = part.split(" ", 1)[1]
+        lanes = est.lanes.get(key)
+        rows.append((part, str(count), f"{lanes[0]} x {lanes[1]}" if lanes else "-"))
+    _table(rows)
+    print(f"total: {est.summary()}")
+    print("LUTs are not estimated yet: synthesis decides whether the logic fits")
+    if board_name:
+        b = find_board(board_name)
+        d = b.device
+        print(f"board {b.name} ({d.name}: {d.dsp} DSPs, {d.lut:,} LUTs, "
+              f"{d.bram_bits + d.spram_bits:,} RAM bits), clock {b.clock_hz / 1e6:g} MHz: "
+              f"{b.clock_hz / est.cycles_per_step:,.0f} training samples/s")
+
+
 def _make_model(graph, backend: str, backprop: bool = False):
     if backprop:
         if backend != "float":
@@ -116,6 +161,9 @@ def cmd_check(args) -> int:
         key = f"{c}.W.{p}"
         what = f"W {shapes[key][0]}x{shapes[key][1]}" if key in shapes else g.node(c).op
         print(f"  {p} -> {c}  ({what})")
+    if args.board is not None or args.reuse is not None:
+        reuse, est = _folding(g, args)
+        _print_folding(g, est, args.board)
     return 0
 
 
@@ -171,7 +219,7 @@ def _train_run(graph, model, label, params, args, train_set, test_set, log_every
 def cmd_train(args) -> int:
     out = _out_path(args.out or f"{_stem(args.net)}_trained.npz", ".npz", "--out")
     plot = _out_path(args.plot or out[:-4] + ".png", ".png", "--plot")
-    for option in ("simulator", "check", "build"):
+    for option in ("simulator", "check", "build", "reuse", "board"):
         if getattr(args, option) is not None and args.backend != "sim":
             raise CliError(f"--{option} applies to --backend sim only, not --backend "
                            f"{args.backend}")
@@ -199,8 +247,11 @@ def _train_sim(g, params, args, train_set, test_set, out, plot) -> int:
     from .sim.training import SimulatedPC
 
     simulator, check = args.simulator or "verilator", args.check or "ticks"
+    reuse, est = _folding(g, args)
+    if est is not None:
+        _print_folding(g, est, args.board)
     model = SimulatedPC(g, simulator, check=check, build_root=args.build or _SIM_BUILD,
-                        log=lambda s: print(s, flush=True))
+                        log=lambda s: print(s, flush=True), reuse=reuse)
     label = f"hardware simulation ({simulator})"
     what = ("every register after every tick" if check == "ticks"
             else "parameters and saturation flags")
@@ -246,11 +297,15 @@ def cmd_verilog(args) -> int:
     from .hdl.controller import cycles_per_step, cycles_per_tick
     from .hdl.export import lint, top_name, write_verilog
 
+    reuse, est = _folding(g, args)
     os.makedirs(folder, exist_ok=True)
     print(f"elaborating {g.name} (mode {g.learning.mode}) ...", flush=True)
-    v_path, j_path = write_verilog(g, folder)
+    v_path, j_path = write_verilog(g, folder, reuse)
     print(f"wrote {v_path} (module {top_name(g)}) and {j_path} (memory map)")
-    print(f"cycles per tick {cycles_per_tick(g)}, per training step {cycles_per_step(g)}")
+    if est is not None:
+        _print_folding(g, est, args.board)
+    else:
+        print(f"cycles per tick {cycles_per_tick(g)}, per training step {cycles_per_step(g)}")
     if args.lint:
         from .hdl.export import VerilatorMissing
 
@@ -281,12 +336,15 @@ def cmd_sim(args) -> int:
     from .sim.pysim import Mismatch, PySimRunner, simulate_against_golden
     from .sim.runner import CocotbRunner, SimulatorMissing
 
+    reuse, est = _folding(g, args)
+    if est is not None:
+        _print_folding(g, est, args.board)
     if args.simulator == "amaranth":
-        runner = PySimRunner(g, waves=args.waves)
+        runner = PySimRunner(g, waves=args.waves, reuse=reuse)
     else:
         try:
             runner = CocotbRunner(g, args.simulator, build_root=args.build, waves=args.waves,
-                                  log=lambda s: print(s, flush=True))
+                                  log=lambda s: print(s, flush=True), reuse=reuse)
         except SimulatorMissing as e:
             raise CliError(str(e)) from None
         runner.build()
@@ -329,7 +387,7 @@ def cmd_demo(args) -> int:
     g = _load_graph(net)
     data = load_dataset(str(data_path(DEFAULT)), g)
     print(f"pcfpga {__version__} demo: the bundled {g.name} network ({net})")
-    cmd_check(argparse.Namespace(net=net))
+    cmd_check(argparse.Namespace(net=net, board=None, reuse=None))
     print()
     model, label = FixedPC(g), "fixed-point PC"
     final, hist = _train_run(g, model, label, init_params(g, args.seed), args, data, None,
@@ -404,14 +462,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"pcfpga: error: {message} (see {self.prog} --help)\n")
 
 
+def _fold_options(c, prefix=""):
+    from .boards.devices import BOARDS
+
+    c.add_argument("--board", choices=sorted(BOARDS),
+                   help=f"{prefix}fold the network to fit this board (the fitter chooses the "
+                        f"reuse factors)")
+    c.add_argument("--reuse", type=_positive,
+                   help=f"{prefix}reuse factor of every dense and act node (overrides the "
+                        f"fitter; default 1, fully parallel)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="pcfpga", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"pcfpga {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
                            parser_class=_Parser)
 
-    c = sub.add_parser("check", help="validate a graph and print its structure")
+    c = sub.add_parser("check", help="validate a graph and print its structure (and, with "
+                                     "--board or --reuse, its folding and resources)")
     c.add_argument("net", help="graph file (.toml)")
+    _fold_options(c)
     c.set_defaults(func=cmd_check)
 
     c = sub.add_parser("golden", help="run training steps of the golden model with a trace")
@@ -438,6 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --backend sim: compare every register after every tick "
                         "(ticks, default) or parameters and flags only (params)")
     c.add_argument("--build", help=f"with --backend sim: build folder (default {_SIM_BUILD})")
+    _fold_options(c, "with --backend sim: ")
     c.add_argument("--backprop", action="store_true",
                    help="train the same net with the float backprop reference")
     c.add_argument("--params", help="initial parameters (.npz); default: init from --seed")
@@ -461,12 +533,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--build", default=_SIM_BUILD,
                    help="build folder (one sub-folder per configuration, reused)")
     c.add_argument("--out", required=True, help="updated parameters (.npz)")
+    _fold_options(c)
     c.set_defaults(func=cmd_sim)
 
     c = sub.add_parser("verilog", help="generate the network's Verilog and memory map")
     c.add_argument("net", help="graph file (.toml)")
     c.add_argument("-o", required=True, help="output folder (created if missing)")
     c.add_argument("--lint", action="store_true", help="run verilator --lint-only on it")
+    _fold_options(c)
     c.set_defaults(func=cmd_verilog)
 
     c = sub.add_parser("demo", help="train the bundled default network (fixed point)")

@@ -9,9 +9,11 @@ read parameters. Simulated time only advances while a request runs. The comparis
 the golden model happens on the host, with the same :func:`~.pysim.compare_traces` the
 Amaranth simulator uses, so every simulator is judged by one definition.
 
-Protocol on the bus: a write presents address, data and ``w_en`` at a falling edge and
-holds them over the next rising edge (released at the falling edge after it); a read sets
-``addr`` and samples the combinational ``r_data`` 1 ns later.
+Protocol on the bus: every operation starts and ends on a falling edge. A write presents
+address, data and ``w_en`` and holds them over the rising edge; a read presents the
+address, and the registered ``r_data`` is sampled at the next falling edge. (An earlier
+version sampled a combinational read 1 ns later; on Icarus a write that then began exactly
+on a rising edge raced it and was lost.)
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import socket
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, Timer
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
 from pcfpga.hdl.memmap import MemoryMap
 
@@ -38,7 +40,6 @@ class TB(BusDriver):
     def __init__(self, dut, memmap: MemoryMap):
         super().__init__(memmap)
         self.dut = dut
-        self._at_falling_edge = False
 
     async def start(self):
         """Start the 100 MHz clock and hold reset for two cycles."""
@@ -50,41 +51,31 @@ class TB(BusDriver):
         for _ in range(2):
             await FallingEdge(self.dut.clk)
         self.dut.rst.value = 0
-        self._at_falling_edge = True
 
     async def write(self, addr: int, value: int):
-        """Present the write at a falling edge, let the next rising edge take it, release
-        it at the falling edge after.
-
-        Reads move time on by 1 ns each, so they can leave us exactly on a rising edge;
-        presenting a write there races the edge (Icarus applied such a write to the
-        previous address or lost it, depending on the number of reads before it). Writes
-        therefore first return to a falling edge unless the last operation ended on one.
-        """
-        if not self._at_falling_edge:
-            await FallingEdge(self.dut.clk)
+        """Present the write at a falling edge (every operation ends on one), let the
+        rising edge take it, release it at the next falling edge."""
         self.dut.addr.value = addr
         self.dut.w_data.value = int(value) & _M32
         self.dut.w_en.value = 1
         await RisingEdge(self.dut.clk)
         await FallingEdge(self.dut.clk)
         self.dut.w_en.value = 0
-        self._at_falling_edge = True
 
     async def read(self, addr: int) -> int:
+        """Present the address at a falling edge; the rising edge registers the word,
+        sampled at the next falling edge."""
         self.dut.addr.value = addr
-        await Timer(1, unit="ns")
-        self._at_falling_edge = False
+        await RisingEdge(self.dut.clk)
+        await FallingEdge(self.dut.clk)
         return int(self.dut.r_data.value)
 
     async def clock(self):
         await FallingEdge(self.dut.clk)
-        self._at_falling_edge = True
 
     async def clocks(self, n: int):
         if n > 0:
             await ClockCycles(self.dut.clk, n, rising=False)
-            self._at_falling_edge = True
 
 
 @cocotb.test()

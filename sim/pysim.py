@@ -66,6 +66,7 @@ class AmaranthDriver(BusDriver):
 
     async def read(self, addr):
         self.ctx.set(self.dut.addr, addr)
+        await self.ctx.tick()                   # reads are registered
         return self.ctx.get(self.dut.r_data)
 
     async def clock(self):
@@ -78,9 +79,9 @@ class AmaranthSession(Session):
 
     simulator = "amaranth"
 
-    def __init__(self, graph, waves: str | None = None):
+    def __init__(self, graph, waves: str | None = None, reuse=1):
         super().__init__(graph)
-        self.dut = Network(graph)
+        self.dut = Network(graph, reuse)
         self.mm = self.dut.memmap
         self._requests, self._answers = queue.Queue(), queue.Queue()
         self._failure = None
@@ -132,20 +133,23 @@ class PySimRunner:
         streaming steps are single ticks and are read when they end).
     waves : str, optional
         A VCD file to write.
+    reuse : int or dict
+        Folding (:mod:`pcfpga.hdl.fold`); 1 is fully parallel.
     """
 
-    def __init__(self, graph, pause: bool = True, waves: str | None = None):
+    def __init__(self, graph, pause: bool = True, waves: str | None = None, reuse=1):
         self.graph = graph
         self.pause = pause
         self.waves = waves
+        self.reuse = reuse
         self.cycles = 0
         self.seconds = 0.0
 
     def run(self, params: dict, samples: list, vcd: str | None = None):
         """Run one step per ``(x, y)`` sample (integer dicts, already in the value format)
         from integer ``params``; returns (integer params, list of per-step traces)."""
-        return run_session(AmaranthSession(self.graph, waves=vcd or self.waves), self,
-                           params, samples)
+        return run_session(AmaranthSession(self.graph, waves=vcd or self.waves,
+                                           reuse=self.reuse), self, params, samples)
 
 
 def run_session(session, runner, params: dict, samples: list):

@@ -70,9 +70,10 @@ def available(simulator: str) -> bool:
     return False
 
 
-def _config_key(graph, simulator: str, waves: bool) -> str:
+def _config_key(graph, simulator: str, waves: bool, reuse) -> str:
     text = json.dumps(graph.source, sort_keys=True, default=str)
-    digest = hashlib.sha256(f"{text}|{simulator}|{waves}".encode()).hexdigest()[:10]
+    fold = "" if reuse == 1 else f"|reuse={json.dumps(reuse, sort_keys=True)}"
+    digest = hashlib.sha256(f"{text}|{simulator}|{waves}{fold}".encode()).hexdigest()[:10]
     return f"{graph.name}-{graph.learning.mode}-{simulator}-{digest}"
 
 
@@ -80,7 +81,7 @@ class CocotbRunner:
     """Run training steps of a network's Verilog in a cocotb simulation."""
 
     def __init__(self, graph, simulator: str = "verilator", build_root="build/sim",
-                 pause: bool = True, waves: str | None = None, log=None):
+                 pause: bool = True, waves: str | None = None, log=None, reuse=1):
         if simulator not in SIMULATORS:
             raise ValueError(f"Simulator must be one of {', '.join(SIMULATORS)}, "
                              f"not {simulator!r}")
@@ -93,7 +94,9 @@ class CocotbRunner:
         self.waves = waves
         self.log = log or (lambda s: None)
         # absolute: the simulator runs in its own folder
-        self.build_dir = Path(build_root).resolve() / _config_key(graph, simulator, bool(waves))
+        self.reuse = reuse
+        self.build_dir = Path(build_root).resolve() / _config_key(graph, simulator, bool(waves),
+                                                                  reuse)
         self.cycles = 0
         self.seconds = 0.0
         self._built = False
@@ -110,7 +113,7 @@ class CocotbRunner:
         if fresh:
             self.log(f"exporting and building {self.graph.name} for {self.simulator} in "
                      f"{self.build_dir} (once per configuration) ...")
-            write_verilog(self.graph, str(self.build_dir))
+            write_verilog(self.graph, str(self.build_dir), self.reuse)
         runner = get_runner(self.simulator)
         args = VERILATOR_ARGS if self.simulator == "verilator" else ICARUS_ARGS
         sources = [str(self.v_path)]

@@ -113,16 +113,17 @@ class Session:
 
 
 def open_session(graph, simulator: str, build_root="build/sim", waves: str | None = None,
-                 log=None) -> Session:
-    """A live session of ``graph`` on ``simulator`` (one of :data:`SIMULATOR_CHOICES`)."""
+                 log=None, reuse=1) -> Session:
+    """A live session of ``graph`` on ``simulator`` (one of :data:`SIMULATOR_CHOICES`);
+    ``reuse`` folds the dense edges (:mod:`pcfpga.hdl.fold`)."""
     if simulator == "amaranth":
         from .pysim import AmaranthSession
 
-        return AmaranthSession(graph, waves=waves)
+        return AmaranthSession(graph, waves=waves, reuse=reuse)
     if simulator not in SIMULATOR_CHOICES:
         raise ValueError(f"Simulator must be one of {', '.join(SIMULATOR_CHOICES)}, "
                          f"not {simulator!r}")
     from .runner import CocotbRunner, CocotbSession
 
     return CocotbSession(CocotbRunner(graph, simulator, build_root=build_root, waves=waves,
-                                      log=log))
+                                      log=log, reuse=reuse))

@@ -47,18 +47,18 @@ class SimulatedPC:
         One of :data:`CHECKS`.
     batch : int
         Steps per request to the simulator (parameters are compared after each).
-    build_root, waves, log
+    build_root, waves, log, reuse
         As for :func:`~.session.open_session`.
     """
 
     def __init__(self, graph, simulator: str = "verilator", check: str = "ticks",
-                 batch: int = 64, build_root="build/sim", waves=None, log=None):
+                 batch: int = 64, build_root="build/sim", waves=None, log=None, reuse=1):
         if check not in CHECKS:
             raise ValueError(f"Check must be one of {', '.join(CHECKS)}, not {check!r}")
         if not isinstance(batch, int) or batch < 1:
             raise ValueError(f"Batch must be a positive integer, not {batch!r}")
         self.graph, self.simulator, self.check, self.batch = graph, simulator, check, batch
-        self._open_args = dict(build_root=build_root, waves=waves, log=log)
+        self._open_args = dict(build_root=build_root, waves=waves, log=log, reuse=reuse)
         self.golden = FixedPC(graph)
         self.session = None
         self.steps_checked = 0

@@ -105,37 +105,57 @@ def test_cycles_per_step_match_the_formula(mode, sim_runner):
             mode] * g.ticks + 1                           # dag: L = 5
 
 
-def test_memory_map_reads_every_register_and_round_trips():
-    g = Graph.from_toml(str(example_path("dag"))).with_settings(mode="streaming")
-    net = Network(g)
+@pytest.mark.parametrize("mode, reuse", [("streaming", 1), ("exact", 1), ("exact", 3)])
+def test_memory_map_reads_every_register_and_round_trips(mode, reuse):
+    """Every rw word written with a distinct value reads back (folded weights through
+    their memory), and every register reads as its signal; reads are registered."""
+    g = Graph.from_toml(str(example_path("dag"))).with_settings(mode=mode)
+    net = Network(g, reuse)
     mm = MemoryMap.from_json(net.memmap.to_json())
     assert [f.name for f in mm.fields] == [f.name for f in net.memmap.fields]
-    assert json.loads(net.memmap.to_json())["meta"]["cycles_per_step"] == 4
+    if mode == "streaming":
+        assert json.loads(net.memmap.to_json())["meta"]["cycles_per_step"] == 4
     names = {f.name for f in mm.fields}
     trace_keys = {k for k in FixedPC(g).step(
         FixedPC(g).to_model(init_params(g, 0)), *samples_for(g, 0, 1)[0])[1]}
     assert trace_keys <= names                            # every golden register is mapped
     from amaranth.sim import Simulator
 
-    got = {}
+    got, written = {}, {}
+    rw = [f for f in mm.fields if f.kind in ("param", "input", "target")]
 
     async def tb(ctx):
-        for f in mm.fields:
-            for i, sig in enumerate(net.fields.get(f.name, [])):
+        for f in rw:                                      # distinct values, in range
+            for i in range(f.count):
+                value = ((f.addr + i) * 37) % (1 << (f.width - 1)) - (1 << (f.width - 2))
                 ctx.set(net.addr, f.addr + i)
-                got[(f.name, i)] = (ctx.get(net.r_data), ctx.get(sig))
-        ctx.set(net.addr, mm["id"].addr)
-        got["id"] = ctx.get(net.r_data)
-        ctx.set(net.addr, mm["cycles_per_step"].addr)
-        got["cps"] = ctx.get(net.r_data)
+                ctx.set(net.w_data, value & 0xFFFFFFFF)
+                ctx.set(net.w_en, 1)
+                await ctx.tick()
+                written[(f.name, i)] = value & 0xFFFFFFFF
+        ctx.set(net.w_en, 0)
+        for f in mm.fields:
+            for i in range(f.count):
+                ctx.set(net.addr, f.addr + i)
+                await ctx.tick()
+                sig = net.fields.get(f.name)
+                got[(f.name, i)] = (ctx.get(net.r_data),
+                                    ctx.get(sig[i]) if sig is not None else None)
 
     sim = Simulator(net)
     sim.add_clock(1e-8)
     sim.add_testbench(tb)
     sim.run()
-    assert got.pop("id") == 0x50434650 and got.pop("cps") == 4
+    assert got.pop(("id", 0))[0] == 0x50434650
+    assert got.pop(("cycles_per_step", 0))[0] == net.memmap.meta["cycles_per_step"]
     for (name, i), (word, value) in got.items():
-        assert word == value & 0xFFFFFFFF, name
+        if (name, i) in written:
+            assert word == written[(name, i)], (name, i)
+        if value is not None and mm[name].kind != "control":
+            assert word == value & 0xFFFFFFFF, (name, i)
+    folded = [k for k in net.memmap.meta["folded_edges"]]
+    assert bool(folded) == (reuse > 1)
+    assert all(name not in net.fields for name in folded)
 
 
 def test_bad_input_is_rejected_before_elaboration():

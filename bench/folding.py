@@ -1,0 +1,80 @@
+"""Folding: multipliers, weight memory and cycles per sample against the reuse factor.
+
+    .venv/bin/python bench/folding.py            (make bench-fold)
+
+For XOR, Iris and the 8x8-digits net (64-16-10) at several global reuse factors, and at
+the factors the fitter chooses for each board, prints the fitter's estimate (multipliers,
+weight RAM bits, cycles per training sample, samples/s at the board clock), the
+multipliers Yosys finds in the elaborated design, and the cycles per sample measured in
+Amaranth's simulator (2 training steps, checked bit for bit against the golden model,
+hardware cycle counter, no pauses). Synthesis figures (LUTs, Fmax) come with
+``pcfpga synth`` (the boards issue).
+"""
+
+import sys
+import time
+
+import numpy as np
+
+from pcfpga.boards.devices import BOARDS
+from pcfpga.examples import example_path
+from pcfpga.golden.graph import Graph, GraphBuilder
+from pcfpga.golden.params import init_params
+from pcfpga.golden.random_graph import random_sample
+from pcfpga.hdl.fit import FitError, count_multipliers, estimate, fit
+from pcfpga.sim.pysim import PySimRunner, simulate_against_golden
+
+STEPS = 2
+
+
+def digits():
+    return (GraphBuilder("digits").input("x", 64).dense("h", ["x"], 16, act="tanh")
+            .dense("y", ["h"], 10, act="sigmoid", output=True).build())
+
+
+def nets():
+    yield Graph.from_toml(str(example_path("xor")))
+    yield Graph.from_toml(str(example_path("iris")))
+    yield digits()
+
+
+def measure(g, reuse) -> float:
+    rng = np.random.default_rng(0)
+    samples = [random_sample(g, rng) for _ in range(STEPS)]
+    res = simulate_against_golden(g, init_params(g, 0), samples,
+                                  runner=PySimRunner(g, pause=False, reuse=reuse))
+    return res["cycles"] / STEPS
+
+
+def main():
+    rows = [("network", "target", "reuse", "mults", "yosys", "RAM bits", "cyc/sample",
+             "measured", "samples/s")]
+    for g in nets():
+        configs = [(f"reuse {r}", r, None) for r in (1, 2, 4, 8, 16)]
+        for b in BOARDS.values():
+            try:
+                configs.append((b.name, fit(g, b.device).reuse, b))
+            except FitError as e:
+                rows.append((g.name, b.name, "-", "-", "-", "-", "-", "-",
+                             f"does not fit: {str(e).split(': ', 1)[1]}"))
+        for label, reuse, b in configs:
+            t = time.perf_counter()
+            est = estimate(g, reuse)
+            big = est.multipliers > 400                     # elaboration takes minutes
+            yosys = "-" if big else str(count_multipliers(g, reuse))
+            measured = "-" if big else f"{measure(g, reuse):g}"
+            clock = b.clock_hz if b else 12e6
+            shown = (str(reuse) if isinstance(reuse, int) else
+                     ",".join(f"{k}:{v}" for k, v in reuse.items()))
+            rows.append((g.name, label, shown, str(est.multipliers), yosys,
+                         f"{est.ram_bits:,}", str(est.cycles_per_step), measured,
+                         f"{clock / est.cycles_per_step:,.0f}" + ("" if b else " @12MHz")))
+            print(f"  {g.name} {label} ({time.perf_counter() - t:.1f} s)", file=sys.stderr,
+                  flush=True)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""FPGA devices and boards: the resource budgets every architecture decision starts from.
+
+One definition, used by the fitter (:mod:`pcfpga.hdl.fit`) now and by synthesis reports
+(the boards issue) later. Figures are the vendors' datasheet counts:
+
+=============  =====  =======  ====================================  ===================
+device         DSPs   LUTs     block RAM                             large RAM
+=============  =====  =======  ====================================  ===================
+iCE40UP5K      8      5,280    30 EBR × 4 kbit = 122,880 bits        4 SPRAM × 256 kbit
+ECP5-85F       156    83,640   208 EBR × 18 kbit = 3,833,856 bits    —
+ECP5-25F       28     24,288   56 EBR × 18 kbit = 1,032,192 bits     —
+=============  =====  =======  ====================================  ===================
+
+A DSP here is one 16×16 multiplier: an iCE40 SB_MAC16 or an ECP5 MULT18X18D.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Device", "Board", "DEVICES", "BOARDS", "board"]
+
+
+@dataclass(frozen=True)
+class Device:
+    """An FPGA's budget."""
+
+    name: str
+    family: str          # "ice40" | "ecp5"
+    dsp: int             # 16x16 multipliers
+    lut: int
+    bram_bits: int
+    spram_bits: int = 0
+
+
+@dataclass(frozen=True)
+class Board:
+    """A development board: its device and clock."""
+
+    name: str
+    device: Device
+    clock_hz: float
+
+
+DEVICES = {
+    "iCE40UP5K": Device("iCE40UP5K", "ice40", 8, 5280, 30 * 4096, 4 * 256 * 1024),
+    "ECP5-85F": Device("ECP5-85F", "ecp5", 156, 83640, 208 * 18 * 1024),
+    "ECP5-25F": Device("ECP5-25F", "ecp5", 28, 24288, 56 * 18 * 1024),
+}
+
+BOARDS = {
+    "icebreaker": Board("icebreaker", DEVICES["iCE40UP5K"], 12e6),
+    "ulx3s": Board("ulx3s", DEVICES["ECP5-85F"], 25e6),
+    "orangecrab": Board("orangecrab", DEVICES["ECP5-25F"], 48e6),
+}
+
+
+def board(name: str) -> Board:
+    """The board called ``name``; a clear error naming the known ones otherwise."""
+    try:
+        return BOARDS[name]
+    except KeyError:
+        raise ValueError(f"Unknown board {name!r}; expected one of "
+                         f"{', '.join(sorted(BOARDS))}") from None

@@ -1,0 +1,293 @@
+"""Folding: dense edges that time-share a few multipliers and keep their weights in RAM.
+
+A *reuse factor* R (global, or per dense node for the edges into it) folds an edge
+p -> c of ``rows × cols`` weights onto ``M = ceil(rows·cols / R)`` multiplier lanes. The
+weights live in a memory (``amaranth.lib.memory``, block RAM after synthesis) of
+``D = ceil(rows·cols / M)`` words of M lanes: element ``e = i·cols + j`` (row-major, as in
+the golden model) is lane ``e mod M`` of word ``e div M``. The fully parallel
+:class:`~.pe.EdgePE` is the extreme R = 1.
+
+Each lane has **one** multiplier; its operands are chosen by the phase:
+
+=======  =================================  =====================================
+phase    product of lane m at word t        accumulated into
+=======  =================================  =====================================
+forward  W[e] · v_p[j]                      fwd[i] (exact; the child's ``fwd`` port)
+message  W[e] · δ_c[i]                      msg[j] (exact; the parent's ``msg`` port)
+update   δ_c[i] · v_p[j]                    W[e] ← sat_W(W[e] + rnd(·, shift))
+=======  =================================  =====================================
+
+The controller runs each phase as a multi-cycle micro-step of ``D_max + 1`` cycles
+(``fold_cnt`` counts them; the memory read is registered, so word t is processed in cycle
+t + 1) right before the one-cycle micro-step that consumes its result:
+
+    forward  F0 [PF1] FA1 FF1 .. [PFL] FAL FFL FE FD
+    tick     [PM] TE TD            (standard: [PM] TV [PFT] TA TF TE TD)
+    update   [PU] UPD
+
+Sums of exact products do not depend on their order, and each weight's update is the
+golden formula with the same rounding word (the stochastic mixer takes the element index
+e as a signal), so every register equals the golden trace bit for bit after every tick;
+only the cycle count changes. The update's saturation bits are collected over the phase
+(``w_over``) and merged into the child's flags at UPD, as for the parallel edge.
+
+The host reaches the weights through the same memory-map addresses: writes go to the
+memory's write port (lane-enabled) while the network is idle; reads use its read port
+when no phase runs, and appear on ``host_rdata`` one cycle later (the bus reads are
+registered for every field, see :mod:`.network`).
+
+Streaming mode is not folded (a tick there is one cycle by construction):
+``fold_plan`` rejects R > 1 for it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from amaranth.hdl import Array, Cat, Const, Mux, Signal, signed
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from pcfpga.golden.engine import node_registers
+from pcfpga.golden.lfsr import SITE_W0, site_id
+from pcfpga.golden.stream import forward_levels
+
+from .arith import _round, mix_hdl
+from .pe import _PE, _node_of, message_width, partial_width
+
+__all__ = ["FoldPlan", "EdgeFold", "fold_plan", "FoldedEdgePE", "check_reuse"]
+
+
+@dataclass(frozen=True)
+class EdgeFold:
+    """How one edge is folded: ``lanes`` multipliers over ``depth`` memory words."""
+
+    child: str
+    parent: str
+    rows: int
+    cols: int
+    lanes: int
+    depth: int
+
+    @property
+    def reuse(self) -> int:
+        return self.depth
+
+
+@dataclass
+class FoldPlan:
+    """Folding of a whole graph: per-edge lanes and depth, and the extra phases."""
+
+    edges: dict = field(default_factory=dict)      # (child, parent) -> EdgeFold
+    phases: dict = field(default_factory=dict)     # micro-step -> cycles (when above 1)
+    work: dict = field(default_factory=dict)       # (child, parent) -> {kind: [phases]}
+    gates: dict = field(default_factory=dict)      # node -> (lanes, depth) of δ = ε ⊙ g
+
+    @property
+    def folded(self) -> bool:
+        return bool(self.edges or self.gates)
+
+
+def check_reuse(graph, reuse) -> dict:
+    """``reuse`` as {dense node: factor}; a clear error for anything else.
+
+    ``reuse`` is a positive integer (every dense node) or a dict {node: positive integer}
+    (nodes not named keep 1, fully parallel).
+    """
+    dense = [n.name for n in graph.nodes if n.op in ("dense", "act")]
+    if isinstance(reuse, bool) or not isinstance(reuse, (int, dict)):
+        raise ValueError(f"Reuse factor must be a positive integer or a dict of them per "
+                         f"dense or act node, not {reuse!r}")
+    table = {n: reuse for n in dense} if isinstance(reuse, int) else dict(reuse)
+    for name, r in table.items():
+        if name not in dense:
+            raise ValueError(f"Reuse factor given for {name!r}, which is not a dense or act "
+                             f"node (those are: {', '.join(dense) or 'none'})")
+        if isinstance(r, bool) or not isinstance(r, int) or r < 1:
+            raise ValueError(f"Reuse factor must be a positive integer, not {r!r} "
+                             f"(node {name!r})")
+    if graph.learning.mode == "streaming" and any(r > 1 for r in table.values()):
+        raise ValueError("Folding (reuse factor above 1) is not available in streaming mode, "
+                         "where every tick is one clock cycle; use reuse 1")
+    return {n: table.get(n, 1) for n in dense}
+
+
+def fold_plan(graph, reuse=1) -> FoldPlan:
+    """Lanes, depth and phases for ``reuse`` (see :func:`check_reuse`)."""
+    table = check_reuse(graph, reuse)
+    plan = FoldPlan()
+    level = forward_levels(graph)
+    standard = graph.learning.mode == "standard"
+    for n in graph.nodes:
+        if n.op not in ("dense", "act") or table[n.name] <= 1:
+            continue
+        if "delta" in node_registers(n, False):
+            lanes = math.ceil(n.size / min(table[n.name], n.size))
+            depth = math.ceil(n.size / lanes)
+            if depth > 1:
+                plan.gates[n.name] = (lanes, depth)
+                for step in ("FD", "TD"):
+                    plan.phases[step] = max(plan.phases.get(step, 1), depth)
+        if n.op != "dense":
+            continue
+        for p in n.inputs:
+            rows, cols = n.size, graph.node(p).size
+            count = rows * cols
+            lanes = math.ceil(count / min(table[n.name], count))
+            depth = math.ceil(count / lanes)
+            if depth <= 1:
+                continue                    # nothing to fold: stays parallel
+            plan.edges[(n.name, p)] = EdgeFold(n.name, p, rows, cols, lanes, depth)
+            work = {"fwd": [f"PF{level[n.name]}"] + (["PFT"] if standard else []),
+                    "upd": ["PU"]}
+            if graph.node(p).is_hidden:
+                work["msg"] = ["PM"]
+            plan.work[(n.name, p)] = work
+            for names in work.values():
+                for ph in names:
+                    plan.phases[ph] = max(plan.phases.get(ph, 0), depth + 1)
+    return plan
+
+
+class FoldedEdgePE(_PE):
+    """A dense edge on ``fold.lanes`` multipliers with its weights in a memory (module
+    docstring). Ports as :class:`~.pe.EdgePE`'s, plus ``fold_cnt`` (the phase's cycle),
+    ``host_rdata`` and ``host_rsel`` (the host's registered weight read)."""
+
+    def __init__(self, graph, fold: EdgeFold, work: dict):
+        c = _node_of(graph, fold.child, self)
+        if c.op != "dense" or fold.parent not in c.inputs:
+            raise ValueError(f"FoldedEdgePE: {fold.parent!r} -> {fold.child!r} is not a dense "
+                             f"edge")
+        self._MustUse__silence = False
+        self.fold, self.work = fold, work
+        self.child, self.parent = fold.child, fold.parent
+        self.k = c.inputs.index(fold.parent)
+        self.key = f"{fold.child}.W.{fold.parent}"
+        members = self._setup(graph)
+        super().__init__(members)
+
+    def _extra_members(self, dry):
+        return {"w_over": Out(1), "fold_cnt": In(16), "host_rdata": Out(32),
+                "host_rsel": Out(1)}
+
+    def _build(self, ctx, arith):
+        g, fo = self.graph, self.fold
+        c, p = g.node(self.child), g.node(self.parent)
+        self._v = ctx.read(p.name, "v")
+        self._d = ctx.read(c.name, "delta")
+        for names in self.work.values():
+            for ph in names:
+                ctx.put(ph, [], [])
+        ctx.put("UPD", [], [])
+        fw, mw = partial_width(g, c.name, p.name), message_width(g, c.name, p.name)
+        self._acc_f = [Signal(signed(fw), name=f"fwd_acc{i}") for i in range(fo.rows)]
+        ctx.output("fwd", self._acc_f, (fw, fo.rows))
+        if "msg" in self.work:
+            self._acc_m = [Signal(signed(mw), name=f"msg_acc{j}") for j in range(fo.cols)]
+            ctx.output("msg", self._acc_m, (mw, fo.cols))
+
+    def _phase(self, kind):
+        return _any([getattr(self, f"st_{ph}") for ph in self.work.get(kind, [])])
+
+    def _finish(self, m, arith):
+        g, fo = self.graph, self.fold
+        f = g.formats
+        Ww = f.weight.width
+        M, D, n = fo.lanes, fo.depth, fo.rows * fo.cols
+        c = g.node(self.child)
+        mem = Memory(shape=M * Ww, depth=D, init=[])
+        m.submodules.weights = mem
+        rd = mem.read_port()
+        wr = mem.write_port(granularity=Ww)
+        cnt = self.fold_cnt
+        ph_f, ph_m, ph_u = self._phase("fwd"), self._phase("msg"), self._phase("upd")
+        active = ph_f | ph_m | ph_u
+
+        # the host's view: decode its address into (word, lane)
+        base = self.memmap[self.key].addr
+        hit, row, lane = Signal(), Signal(range(max(D, 2))), Signal(range(max(M, 2)))
+        with m.Switch(self.host_addr):
+            for e in range(n):
+                with m.Case(base + e):
+                    m.d.comb += [hit.eq(1), row.eq(e // M), lane.eq(e % M)]
+        m.d.comb += rd.addr.eq(Mux(active, cnt, row))
+        hit_q, lane_q = Signal(), Signal.like(lane)
+        m.d.sync += [hit_q.eq(hit & ~active), lane_q.eq(lane)]
+        words = [rd.data[k * Ww:(k + 1) * Ww].as_signed() for k in range(M)]
+        m.d.comb += [self.host_rsel.eq(hit_q), self.host_rdata.eq(Array(words)[lane_q])]
+
+        # the pipeline: word t read in the cycle fold_cnt = t, processed in the next
+        t = Signal(range(max(D, 2)))
+        vf, vm, vu = Signal(), Signal(), Signal()
+        m.d.sync += [t.eq(cnt), vf.eq(ph_f & (cnt < D)), vm.eq(ph_m & (cnt < D)),
+                     vu.eq(ph_u & (cnt < D))]
+        shift = (f.error.frac_bits + f.value.frac_bits + g.learning.shift_theta
+                 - f.weight.frac_bits)
+        site = SITE_W0 + self.k
+        f_terms = [[] for _ in range(fo.rows)]
+        m_terms = [[] for _ in range(fo.cols)]
+        new_words, enables, overs = [], [], []
+        for k in range(M):
+            elems = [w * M + k for w in range(D)]
+            ok = [e < n for e in elems]
+            rows = [e // fo.cols if e < n else 0 for e in elems]
+            cols = [e % fo.cols if e < n else 0 for e in elems]
+            v_sel = Array([self._v[j] for j in cols])[t]
+            d_sel = Array([self._d[i] for i in rows])[t]
+            valid = Array([Const(int(x), 1) for x in ok])[t]
+            op1 = Mux(vu, d_sel, words[k])
+            op2 = Mux(vm, d_sel, v_sel)
+            prod = Signal(signed(len(op1) + len(op2)), name=f"prod{k}")
+            m.d.comb += prod.eq(op1 * op2)      # the lane's one multiplier
+            for i in sorted(set(r for r, o in zip(rows, ok) if o)):
+                hit_i = Array([Const(int(o and r == i), 1) for r, o in zip(rows, ok)])[t]
+                f_terms[i].append(Mux(hit_i, prod, 0))
+            for j in sorted(set(x for x, o in zip(cols, ok) if o)):
+                hit_j = Array([Const(int(o and x == j), 1) for x, o in zip(cols, ok)])[t]
+                m_terms[j].append(Mux(hit_j, prod, 0))
+            rand = None
+            if f.rounding == "stochastic" and shift > 0:
+                rand = mix_hdl(self.lfsr, site_id(c.index, site), t * M + k)
+            x = words[k] + _round(prod, shift, f.rounding, rand)
+            over = (x > f.weight.max_int) | (x < f.weight.min_int)
+            new = Mux(x > f.weight.max_int, f.weight.max_int,
+                      Mux(x < f.weight.min_int, f.weight.min_int, x))[:Ww]
+            new_words.append(new)
+            enables.append(valid)
+            overs.append(over & valid)
+        for acc, terms, ph, v in ((self._acc_f, f_terms, ph_f, vf),
+                                  (getattr(self, "_acc_m", []), m_terms, ph_m, vm)):
+            for a, ts in zip(acc, terms):
+                with m.If(ph & (cnt == 0)):
+                    m.d.sync += a.eq(0)
+                with m.Elif(v):
+                    m.d.sync += a.eq(a + _sum(ts))
+        with m.If(ph_u & (cnt == 0)):
+            m.d.sync += self.w_over.eq(0)
+        with m.Elif(vu):
+            m.d.sync += self.w_over.eq(self.w_over | _any(overs))
+
+        host_en = [self.host_we & hit & (lane == k) for k in range(M)]
+        m.d.comb += [
+            wr.addr.eq(Mux(vu, t, row)),
+            wr.data.eq(Mux(vu, Cat(*new_words), Cat(*[self.host_data[:Ww]] * M))),
+            wr.en.eq(Mux(vu, Cat(*enables), Cat(*host_en))),
+        ]
+
+
+def _any(values):
+    values = list(values)
+    if not values:
+        return Const(0, 1)
+    out = values[0]
+    for v in values[1:]:
+        out = out | v
+    return out
+
+
+def _sum(terms):
+    from .arith import _sum as tree
+
+    return tree(terms) if terms else Const(0, 1)

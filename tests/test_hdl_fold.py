@@ -1,0 +1,205 @@
+"""Folded networks (hdl/fold.py) and the fitter (hdl/fit.py).
+
+``ref_*``: the golden fixed-point model; ``rtl_*``: the folded hardware in Amaranth's
+simulator (and on Verilator/Icarus); compared exactly after every tick. Resources: the
+fitter's estimate against the ``$mul`` cells Yosys finds.
+"""
+
+import numpy as np
+import pytest
+
+from pcfpga.boards.devices import BOARDS, DEVICES, board
+from pcfpga.cli import main
+from pcfpga.examples import EXAMPLES, example_path
+from pcfpga.golden.graph import Graph, GraphBuilder
+from pcfpga.golden.params import init_params
+from pcfpga.golden.random_graph import random_graph, random_sample
+from pcfpga.hdl.controller import cycles_per_step
+from pcfpga.hdl.fit import FitError, count_multipliers, estimate, fit, reuse_choices
+from pcfpga.hdl.fold import check_reuse, fold_plan
+from pcfpga.hdl.network import Network
+from pcfpga.sim.pysim import simulate_against_golden
+
+MODES = {"exact": {}, "fpa": {"eta_v": 0.5, "ticks": 3}, "standard": {"eta_v": 0.5, "ticks": 2}}
+
+
+def _graph(name, mode="exact", rounding="nearest"):
+    return Graph.from_toml(str(example_path(name))).with_settings(mode=mode, rounding=rounding,
+                                                                  **MODES[mode])
+
+
+def _check(g, reuse, runner, seed=1, steps=3):
+    print(f"{g.name} mode {g.learning.mode} rounding {g.formats.rounding} reuse {reuse} "
+          f"seed {seed}")
+    rng = np.random.default_rng(seed)
+    return simulate_against_golden(g, init_params(g, seed),
+                                   [random_sample(g, rng) for _ in range(steps)],
+                                   runner=runner)
+
+
+def digits_graph():
+    """The 8x8-digits net of the folding issue: 64-16-10."""
+    return (GraphBuilder("digits").input("x", 64).dense("h", ["x"], 16, act="tanh")
+            .dense("y", ["h"], 10, act="sigmoid", output=True).build())
+
+
+@pytest.mark.parametrize("reuse", [2, 3, 1000])
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_examples_folded_every_register(name, reuse, sim_runner):
+    g = _graph(name)
+    _check(g, reuse, sim_runner(g, reuse=reuse))
+
+
+@pytest.mark.parametrize("mode, rounding, reuse", [
+    ("fpa", "stochastic", 2), ("standard", "nearest", 3), ("standard", "stochastic", 5),
+    ("exact", "truncate", 4), ("fpa", "truncate", 7)])
+def test_modes_and_roundings_folded(mode, rounding, reuse, sim_runner):
+    for name in ("iris", "dag"):
+        g = _graph(name, mode, rounding)
+        _check(g, reuse, sim_runner(g, reuse=reuse))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_graphs_random_reuse(seed, sim_runner):
+    """Per-node reuse factors drawn at random (some nodes parallel, some folded)."""
+    _random_reuse_case(seed, sim_runner)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(4, 34))
+def test_random_graphs_random_reuse_long(seed, sim_runner):
+    _random_reuse_case(seed, sim_runner)
+
+
+def _random_reuse_case(seed, sim_runner):
+    rng = np.random.default_rng(seed)
+    mode = list(MODES)[seed % 3]
+    rounding = ("nearest", "truncate", "stochastic")[(seed // 3) % 3]
+    g = random_graph(seed, mode=mode).with_settings(mode=mode, rounding=rounding,
+                                                    **MODES[mode])
+    reuse = {n.name: int(rng.choice([1, 2, 3, 5, 64])) for n in g.nodes
+             if n.op in ("dense", "act")}
+    _check(g, reuse, sim_runner(g, reuse=reuse), seed=seed)
+
+
+@pytest.mark.parametrize("reuse", [1, 2, 4, 11, 64])
+def test_cycles_per_step_match_the_estimate(reuse, sim_runner):
+    """Cycles per sample measured in simulation (hardware counter, no pauses) equal the
+    fitter's estimate at every reuse factor."""
+    g = _graph("iris")
+    res = _check(g, reuse, sim_runner(g, reuse=reuse, pause=False), steps=2)
+    assert res["cycles"] == 2 * estimate(g, reuse).cycles_per_step
+    plan = fold_plan(g, reuse)
+    assert estimate(g, reuse).cycles_per_step == cycles_per_step(g, plan)
+
+
+def test_folding_trades_multipliers_for_cycles():
+    g = _graph("iris")
+    table = [(r, estimate(g, r)) for r in (1, 2, 4, 8, 32)]
+    mults = [e.multipliers for _, e in table]
+    cycles = [e.cycles_per_step for _, e in table]
+    assert mults == sorted(mults, reverse=True) and cycles == sorted(cycles)
+    assert mults[0] == 147 and mults[-1] == 4       # 1 lane per edge and per gate
+    assert table[-1][1].register_bits == 0 and table[-1][1].ram_bits >= 56 * 16
+
+
+@pytest.mark.parametrize("name, reuse", [("xor", 1), ("xor", 3), ("iris", 2),
+                                         ("teacher_2_4_3", 5), ("tanh_2_2_1", 2)])
+def test_estimate_equals_yosys_multipliers(name, reuse):
+    g = _graph(name)
+    assert estimate(g, reuse).multipliers == count_multipliers(g, reuse)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", list(MODES) + ["streaming"])
+@pytest.mark.parametrize("reuse", [1, 3])
+def test_estimate_equals_yosys_multipliers_dag(mode, reuse):
+    g = Graph.from_toml(str(example_path("dag"))).with_settings(mode=mode,
+                                                                **MODES.get(mode, {}))
+    if mode == "streaming" and reuse > 1:
+        pytest.skip("streaming is not folded")
+    assert estimate(g, reuse).multipliers == count_multipliers(g, reuse)
+
+
+@pytest.mark.parametrize("graph", ["xor", "iris", "digits"])
+def test_fits_up5k_with_at_most_8_multipliers(graph):
+    g = digits_graph() if graph == "digits" else _graph(graph)
+    est = fit(g, DEVICES["iCE40UP5K"])
+    assert est.multipliers <= 8
+    assert est.ram_bits <= 0.75 * (DEVICES["iCE40UP5K"].bram_bits +
+                                   DEVICES["iCE40UP5K"].spram_bits)
+    # the fitter's choice is at least as fast as any single global factor that fits
+    for r in (2, 4, 8, 16, 64, 1024):
+        e = estimate(g, r)
+        if e.multipliers <= 8:
+            assert est.cycles_per_step <= e.cycles_per_step
+
+
+def test_iris_fully_parallel_on_ecp5_85f():
+    est = fit(_graph("iris"), DEVICES["ECP5-85F"])
+    assert set(est.reuse.values()) == {1} and est.multipliers == 147
+
+
+def test_a_net_that_cannot_fit_says_why():
+    with pytest.raises(FitError, match="dag does not fit iCE40UP5K even fully folded: "
+                                       "26 multipliers > 8 DSPs"):
+        fit(_graph("dag"), DEVICES["iCE40UP5K"])
+
+
+def test_reuse_choices():
+    assert reuse_choices(8) == [1, 2, 3, 4, 8]
+    assert reuse_choices(1) == [1]
+
+
+@pytest.mark.parametrize("reuse, message", [
+    (0, "Reuse factor must be a positive integer, not 0 (node 'h')"),
+    ("2", "Reuse factor must be a positive integer or a dict of them per dense or act node, "
+          "not '2'"),
+    ({"x": 2}, "Reuse factor given for 'x', which is not a dense or act node "
+               "(those are: h, y)"),
+    ({"h": 1.5}, "Reuse factor must be a positive integer, not 1.5 (node 'h')"),
+])
+def test_bad_reuse_is_rejected(reuse, message):
+    g = _graph("xor")
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        check_reuse(g, reuse)
+    with pytest.raises(ValueError):
+        Network(g, reuse)
+
+
+def test_streaming_is_not_folded():
+    g = Graph.from_toml(str(example_path("xor"))).with_settings(mode="streaming")
+    with pytest.raises(ValueError, match="Folding .reuse factor above 1. is not available in "
+                                         "streaming mode"):
+        fold_plan(g, 2)
+    assert not fold_plan(g, 1).folded
+
+
+def test_unknown_board():
+    with pytest.raises(ValueError, match="Unknown board 'de0'; expected one of icebreaker, "
+                                         "orangecrab, ulx3s"):
+        board("de0")
+    assert BOARDS["icebreaker"].device.dsp == 8
+
+
+def test_cli_check_board(capsys):
+    assert main(["check", str(example_path("iris")), "--board", "icebreaker"]) == 0
+    out = capsys.readouterr().out
+    assert "total: 8 multipliers" in out and "training samples/s" in out
+    assert main(["check", str(example_path("dag")), "--board", "icebreaker"]) == 2
+    assert "dag does not fit iCE40UP5K" in capsys.readouterr().err
+
+
+def test_cli_sim_folded_matches(tmp_path, capsys):
+    code = main(["sim", str(example_path("xor")), "--data",
+                 str(example_path("xor").parent / "data" / "xor.npz"), "--steps", "2",
+                 "--simulator", "amaranth", "--reuse", "3", "--out", str(tmp_path / "o.npz")])
+    out = capsys.readouterr().out
+    assert code == 0 and "match:" in out and "h reuse 3" in out
+
+
+@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
+@pytest.mark.parametrize("name, reuse", [("iris", 3), ("dag", 2)])
+def test_folded_verilog_on_cocotb(name, reuse, simulator, sim_runner):
+    g = _graph(name)
+    _check(g, reuse, sim_runner(g, simulator, reuse=reuse), steps=2)
