@@ -7,8 +7,11 @@ the factors the fitter chooses for each board, prints the fitter's estimate (mul
 weight RAM bits, cycles per training sample, samples/s at the board clock), the
 multipliers Yosys finds in the elaborated design, and the cycles per sample measured in
 Amaranth's simulator (2 training steps, checked bit for bit against the golden model,
-hardware cycle counter, no pauses). Synthesis figures (LUTs, Fmax) come with
-``pcfpga synth`` (the boards issue).
+hardware cycle counter, no pauses). For the boards' configurations, when Yosys is
+installed (``pip install 'pcfpga[synth]'``), the core is synthesised
+(:func:`pcfpga.boards.synth.core_stats`: ``synth_ice40 -dsp`` / ``synth_ecp5``) and the
+DSP, LUT4 and block-RAM cells are printed, LUTs also as a share of the device. Fmax needs
+place and route and comes with ``pcfpga synth`` (the boards issue).
 """
 
 import sys
@@ -17,6 +20,7 @@ import time
 import numpy as np
 
 from pcfpga.boards.devices import BOARDS
+from pcfpga.boards.synth import ToolMissing, core_stats, find_yosys
 from pcfpga.examples import example_path
 from pcfpga.golden.graph import Graph, GraphBuilder
 from pcfpga.golden.params import init_params
@@ -47,8 +51,14 @@ def measure(g, reuse) -> float:
 
 
 def main():
+    try:
+        find_yosys()
+        synth = True
+    except ToolMissing as e:
+        print(f"  (no synthesis columns: {e})", file=sys.stderr)
+        synth = False
     rows = [("network", "target", "reuse", "mults", "yosys", "RAM bits", "cyc/sample",
-             "measured", "samples/s")]
+             "measured", "samples/s", "synth DSP", "synth LUT4", "synth BRAM")]
     for g in nets():
         configs = [(f"reuse {r}", r, None) for r in (1, 2, 4, 8, 16)]
         for b in BOARDS.values():
@@ -56,7 +66,7 @@ def main():
                 configs.append((b.name, fit(g, b.device).reuse, b))
             except FitError as e:
                 rows.append((g.name, b.name, "-", "-", "-", "-", "-", "-",
-                             f"does not fit: {str(e).split(': ', 1)[1]}"))
+                             f"does not fit: {str(e).split(': ', 1)[1]}", "", "", ""))
         for label, reuse, b in configs:
             t = time.perf_counter()
             est = estimate(g, reuse)
@@ -66,9 +76,16 @@ def main():
             clock = b.clock_hz if b else 12e6
             shown = (str(reuse) if isinstance(reuse, int) else
                      ",".join(f"{k}:{v}" for k, v in reuse.items()))
+            cells = ("-", "-", "-")
+            if synth and b is not None:
+                st = core_stats(g, b.device.family, reuse)
+                cells = (f"{st['dsp']}/{b.device.dsp}",
+                         f"{st['lut']:,} ({100 * st['lut'] / b.device.lut:.0f}%)",
+                         str(st["bram"]))
             rows.append((g.name, label, shown, str(est.multipliers), yosys,
                          f"{est.ram_bits:,}", str(est.cycles_per_step), measured,
-                         f"{clock / est.cycles_per_step:,.0f}" + ("" if b else " @12MHz")))
+                         f"{clock / est.cycles_per_step:,.0f}" + ("" if b else " @12MHz"),
+                         *cells))
             print(f"  {g.name} {label} ({time.perf_counter() - t:.1f} s)", file=sys.stderr,
                   flush=True)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

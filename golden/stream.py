@@ -25,8 +25,8 @@ With fixed weights each sample's errors are exactly -∂L/∂v, as in exact mode
 sample through an empty pipeline changes the weights by exactly one SGD step. With samples
 in flight, a sample's backward pass sees weights that earlier samples changed since its
 forward pass (delayed SGD, as in pipelined backprop hardware). Throughput is one sample per
-tick; a sample's last update happens ``max u`` ticks after it entered. Stages holding no sample (the pipeline filling or draining) compute
-on zeros and do not update weights.
+tick; a sample's last update happens ``max u`` ticks after it entered. Stages holding no
+sample (the pipeline filling or draining) compute on zeros and do not update weights.
 
 This deviates from the spec's wording of streaming (values persisting from sample to
 sample, strict PC): measured on teacher_2_4_3 with one sample per tick that variant only

@@ -27,7 +27,7 @@ from pcfpga.golden.activations import LEAKY_SHIFT, ActTable
 from pcfpga.golden.lfsr import (SITE_A, SITE_B, SITE_DELTA, SITE_EPS, SITE_V, SITE_VHAT,
                                 SITE_W0, site_id)
 
-__all__ = ["HdlArith", "xorshift32_hdl", "mix_hdl"]
+__all__ = ["HdlArith", "xorshift32_hdl", "mix_hdl", "table_index"]
 
 _M32 = 0xFFFFFFFF
 
@@ -47,6 +47,14 @@ def mix_hdl(state, site: int, element):
     else:
         salt = Const((site << 16) & _M32, 32) ^ element
     return xorshift32_hdl(xorshift32_hdl(state ^ salt))
+
+
+def table_index(table, x):
+    """The table entry of pre-activation ``x`` (clamped to the table's range), as in
+    :meth:`pcfpga.golden.activations.ActTable`'s lookup."""
+    half = 1 << (table.bits - 1)
+    sh = x >> table.shift
+    return Mux(sh < -half, 0, Mux(sh > half - 1, 2 * half - 1, sh + half))[:table.bits]
 
 
 def _round(x, shift: int, mode: str, rand=None):
@@ -148,10 +156,7 @@ class HdlArith:
                 f = Mux(r > one, one, Mux(r < 0, 0, r))
                 d = Mux((x > -2 * one) & (x < 2 * one), one >> 2, 0)
             else:
-                half = 1 << (table.bits - 1)
-                sh = x >> table.shift
-                idx = Mux(sh < -half, 0, Mux(sh > half - 1, 2 * half - 1, sh + half))
-                idx = idx[:table.bits]
+                idx = table_index(table, x)
                 f = self._rom_read(node, "f", table.f, signed(V.width), idx)
                 d = self._rom_read(node, "df", table.df, signed(n + 2), idx)
             vhat.append(self._sat(node, SITE_VHAT, f, V))

@@ -10,8 +10,8 @@ uses (:func:`~.fold.fold_plan`):
   and one per element and hidden parent for its messages (not folded).
   :func:`count_multipliers` counts the ``$mul`` cells Yosys finds in the elaborated design,
   and the tests hold the two equal;
-* **weight memory bits** of folded edges (words × lanes × weight width), and the **weight
-  register bits** of parallel ones;
+* **memory bits** of folded edges (words × lanes × weight width) and of the activation
+  tables of folded tanh/sigmoid nodes, and the **weight register bits** of parallel edges;
 * **cycles** per tick and per training step (:func:`~.controller.cycles_per_step`).
 
 :func:`fit` chooses a reuse factor per dense node for a :class:`~pcfpga.boards.devices.
@@ -81,6 +81,7 @@ def estimate(graph, reuse=1) -> Estimate:
                     count = rows * cols * (3 if graph.node(p).is_hidden else 2)
                     est.register_bits += rows * cols * Ww
                 est.by_part[f"edge {key}"] = count
+        est.ram_bits += plan.acts.get(n.name, 0)
         count = 0
         if "delta" in node_registers(n, streaming):
             count += plan.gates.get(n.name, (n.size, 1))[0]

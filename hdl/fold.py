@@ -83,10 +83,11 @@ class FoldPlan:
     phases: dict = field(default_factory=dict)     # micro-step -> cycles (when above 1)
     work: dict = field(default_factory=dict)       # (child, parent) -> {kind: [phases]}
     gates: dict = field(default_factory=dict)      # node -> (lanes, depth) of δ = ε ⊙ g
+    acts: dict = field(default_factory=dict)       # node -> table bits held in block RAM
 
     @property
     def folded(self) -> bool:
-        return bool(self.edges or self.gates)
+        return bool(self.edges or self.gates or self.acts)
 
 
 def check_reuse(graph, reuse) -> dict:
@@ -129,6 +130,13 @@ def fold_plan(graph, reuse=1) -> FoldPlan:
                 plan.gates[n.name] = (lanes, depth)
                 for step in ("FD", "TD"):
                     plan.phases[step] = max(plan.phases.get(step, 1), depth)
+        if n.act in ("tanh", "sigmoid"):       # tables in block RAM, a lookup per cycle
+            f = graph.formats
+            plan.acts[n.name] = (1 << f.table_bits) * (2 * f.value.frac_bits + 2
+                                                       + f.value.width - f.value.frac_bits)
+            steps = [f"FF{level[n.name]}"] + (["TF"] if standard else [])
+            for step in steps:
+                plan.phases[step] = max(plan.phases.get(step, 1), n.size + 1)
         if n.op != "dense":
             continue
         for p in n.inputs:

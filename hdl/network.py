@@ -73,7 +73,8 @@ class Network(wiring.Component):
         self.pes = {}
         for n in graph.nodes:
             self.pes[n.name] = (InputPE(graph, n.name) if n.op == "input" else
-                                NodePE(graph, n.name, plan.gates.get(n.name)))
+                                NodePE(graph, n.name, plan.gates.get(n.name),
+                                       plan.acts.get(n.name)))
         self.edges = {(n.name, p): (FoldedEdgePE(graph, plan.edges[(n.name, p)],
                                                  plan.work[(n.name, p)])
                                     if (n.name, p) in plan.edges else EdgePE(graph, n.name, p))
@@ -128,7 +129,7 @@ class Network(wiring.Component):
             if hasattr(pe, "st_upd"):
                 m.d.comb += pe.st_upd.eq(getattr(ctl, f"st_{upd}"))
             self._connect_reads(m, pe)
-        for name in self.plan.gates:
+        for name in set(self.plan.gates) | set(self.plan.acts):
             m.d.comb += self.pes[name].fold_cnt.eq(ctl.fold_cnt)
         for (c, p), e in self.edges.items():
             if (c, p) in self.plan.edges:

@@ -31,14 +31,16 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from pcfpga.golden.engine import node_registers
 from pcfpga.golden.graph import Graph
-from pcfpga.golden.lfsr import SITE_DELTA, SITE_W0, site_id
+from pcfpga.golden.activations import ActTable
+from pcfpga.golden.lfsr import SITE_DELTA, SITE_VHAT, SITE_W0, site_id
 from pcfpga.golden.stream import schedule
 
-from .arith import HdlArith, _round, _sum, mix_hdl
+from .arith import HdlArith, _round, _sum, mix_hdl, table_index
 from .controller import micro_steps, node_levels
 from .memmap import build_memory_map
 
@@ -280,7 +282,7 @@ class InputPE(_PE):
 class NodePE(_PE):
     """A dense, act, add or mul node (module docstring)."""
 
-    def __init__(self, graph, name: str, gate_fold=None):
+    def __init__(self, graph, name: str, gate_fold=None, act_fold=None):
         node = _node_of(graph, name, self)
         if node.op == "input":
             raise ValueError(f"NodePE is for dense, act, add and mul nodes; {name!r} is an "
@@ -289,6 +291,9 @@ class NodePE(_PE):
         self.owner = name
         #: (lanes, depth): δ = ε ⊙ g on ``lanes`` multipliers over ``depth`` cycles
         self.gate_fold = gate_fold
+        #: tables in block RAM, one lookup per cycle (tanh, sigmoid), or None
+        self.act_fold = act_fold
+        self._act_roms = []
         streaming = graph.learning.mode == "streaming"
         self.own = tuple(node_registers(node, streaming))
         members = self._setup(graph)
@@ -304,7 +309,7 @@ class NodePE(_PE):
         if n.op == "dense":
             members.update({f"w_over_{k}": In(1) for k in range(len(n.inputs))})
             members["st_upd"] = In(1)
-        if self.gate_fold is not None:
+        if self.gate_fold is not None or self.act_fold is not None:
             members["fold_cnt"] = In(16)
         return members
 
@@ -362,11 +367,7 @@ class NodePE(_PE):
         if n.op in ("add", "mul"):
             ctx.put(fa, r["v"], target if n.output else pred["vhat"])
         else:
-            arith.step = ff
-            vhat, gain = arith.act(n, r["a"])
-            ctx.put(ff, r["vhat"], vhat)
-            ctx.put(ff, r["g"], gain)
-            ctx.put(ff, r["v"], target if n.output else vhat)
+            self._act(ctx, arith, n, r, ff, target if n.output else "vhat")
         self._error_gate(ctx, arith, n, r, "FE", "FD")
         mode = g.learning.mode
         if n.is_hidden:
@@ -387,14 +388,58 @@ class NodePE(_PE):
             for reg, vals in pred.items():
                 ctx.put("TA", r[reg], vals)
             if n.op in ("dense", "act"):
-                arith.step = "TF"
-                vhat, gain = arith.act(n, r["a"])
-                ctx.put("TF", r["vhat"], vhat)
-                ctx.put("TF", r["g"], gain)
+                self._act(ctx, arith, n, r, "TF", None)
             self._error_gate(ctx, arith, n, r, "TE", "TD")
         if b is not None:
             arith.step = "UPD"
             ctx.put("UPD", b, arith.update_b(n, b, r["delta"], g.learning.shift_theta))
+
+    def _act(self, ctx, arith, n, r, step, v):
+        """v̂, g ← f(a), f'(a) in ``step`` (and v ← ``v``: the target, "vhat", or None).
+
+        Folded (``act_fold``, tanh and sigmoid): one table lookup per cycle from block RAM
+        (a registered read port per table): element t's address in the step's cycle t,
+        its result written in cycle t + 1, so the step lasts at least size + 1 cycles."""
+        arith.step = step
+        if self.act_fold is None:
+            vhat, gain = arith.act(n, r["a"])
+            ctx.put(step, r["vhat"], vhat)
+            ctx.put(step, r["g"], gain)
+            if v is not None:
+                ctx.put(step, r["v"], vhat if v == "vhat" else v)
+            return
+        cnt = ctx._port("fold_cnt", 1, 16)[0] if ctx.dry else self.fold_cnt
+        f = self.graph.formats
+        V = f.value
+        if getattr(ctx, "_act_rom", None) is None:
+            table = ActTable.build(n.act, V, f.table_bits)
+            bits = max(1, (n.size - 1).bit_length())
+            addr = table_index(table, Array(r["a"])[cnt[:bits]])
+            if ctx.dry:
+                data = (Signal(signed(V.width)), Signal(signed(V.frac_bits + 2)))
+            else:
+                mems = (Memory(shape=signed(V.width), depth=len(table.f),
+                               init=[int(x) for x in table.f]),
+                        Memory(shape=signed(V.frac_bits + 2), depth=len(table.df),
+                               init=[int(x) for x in table.df]))
+                ports = [mem.read_port() for mem in mems]
+                self._act_roms = [(mem, port, addr) for mem, port in zip(mems, ports)]
+                data = tuple(port.data for port in ports)
+            value = data[0]
+            over = (value > V.max_int) | (value < V.min_int)
+            value = Mux(over, Mux(value > 0, V.max_int, V.min_int), value)[:V.width]
+            ctx._act_rom = (value.as_signed(), data[1], over)
+        value, gain, over = ctx._act_rom
+        arith.overflows.setdefault((step, n.index, SITE_VHAT), []).append(
+            over & (cnt >= 1) & (cnt <= n.size))
+        for t in range(n.size):
+            when = cnt == t + 1
+            ctx.put(step, [r["vhat"][t]], [value], when=when)
+            ctx.put(step, [r["g"][t]], [gain], when=when)
+            if v == "vhat":
+                ctx.put(step, [r["v"][t]], [value], when=when)
+            elif v is not None:
+                ctx.put(step, [r["v"][t]], [v[t]], when=when)
 
     def _error_gate(self, ctx, arith, n, r, se, sd):
         arith.step = se
@@ -497,6 +542,12 @@ class NodePE(_PE):
             ctx.output(f"msg_to_{p}", vals, (message_width(g, n.name, p), n.size))
 
     def _finish(self, m, arith):
+        for k, (mem, port, addr) in enumerate(self._act_roms):
+            m.submodules[f"act_table{k}"] = mem
+            m.d.comb += port.addr.eq(addr)
+        self._finish_flags(m, arith)
+
+    def _finish_flags(self, m, arith):
         g, n = self.graph, self.graph.node(self.owner)
         sat = self.r_sat
         masks = []

@@ -3,9 +3,10 @@
 :class:`AmaranthSession` runs the shared :class:`~.driver.BusDriver` in an async testbench,
 so the memory map is driven the way a host does (parameters, inputs and targets written
 word by word over the bus, START, PAUSE/CONTINUE) and every register of the golden trace is
-read after the forward sweep and after every tick; traces are shaped exactly like :meth:`pcfpga.golden.fixed_model.FixedPC.step`'s:
-``{node}.{reg}`` → (ticks + 1, size) and ``{node}.sat`` → (ticks + 1,). In streaming mode
-each step is one tick and index 1 holds the state after it (index 0 the state before).
+read after the forward sweep and after every tick; traces are shaped exactly like
+:meth:`pcfpga.golden.fixed_model.FixedPC.step`'s: ``{node}.{reg}`` → (ticks + 1, size) and
+``{node}.sat`` → (ticks + 1,). In streaming mode each step is one tick and index 1 holds
+the state after it (index 0 the state before).
 
 Only async testbenches are used (``add_testbench``, ``ctx.set``/``ctx.get``/``ctx.tick``).
 """
