@@ -1,20 +1,23 @@
 """Folding: dense edges that time-share a few multipliers and keep their weights in RAM.
 
 A *reuse factor* R (global, or per dense node for the edges into it) folds an edge
-p -> c of ``rows × cols`` weights onto ``M = ceil(rows·cols / R)`` multiplier lanes. The
-weights live in a memory (``amaranth.lib.memory``, block RAM after synthesis) of
-``D = ceil(rows·cols / M)`` words of M lanes: element ``e = i·cols + j`` (row-major, as in
-the golden model) is lane ``e mod M`` of word ``e div M``. The fully parallel
-:class:`~.pe.EdgePE` is the extreme R = 1.
+p -> c of ``rows × cols`` weights onto ``M = min(rows, ceil(rows·cols / R))`` multiplier
+lanes, one per row of a group of M rows. The weights live in a memory
+(``amaranth.lib.memory``, block RAM after synthesis) of ``D = ceil(rows / M)·cols`` words
+of M lanes: W[i][j] is lane ``i mod M`` of word ``(i div M)·cols + j``, so word t holds
+column ``j = t mod cols`` of the rows of group ``t div cols``. A lane keeps one running
+row sum for the forward product and the message needs one column adder, which is what
+keeps the logic small. The fully parallel :class:`~.pe.EdgePE` is the extreme R = 1; an
+R below cols gives M = rows (depth cols).
 
 Each lane has **one** multiplier; its operands are chosen by the phase:
 
 =======  =================================  =====================================
 phase    product of lane m at word t        accumulated into
 =======  =================================  =====================================
-forward  W[e] · v_p[j]                      fwd[i] (exact; the child's ``fwd`` port)
-message  W[e] · δ_c[i]                      msg[j] (exact; the parent's ``msg`` port)
-update   δ_c[i] · v_p[j]                    W[e] ← sat_W(W[e] + rnd(·, shift))
+forward  W[i][j] · v_p[j]                   the lane's row sum, then fwd[i] (exact)
+message  W[i][j] · δ_c[i]                   msg[j], Σ over lanes and groups (exact)
+update   δ_c[i] · v_p[j]                    W[i][j] ← sat_W(W[i][j] + rnd(·, shift))
 =======  =================================  =====================================
 
 The controller runs each phase as a multi-cycle micro-step of ``D_max + 1`` cycles
@@ -27,7 +30,7 @@ t + 1) right before the one-cycle micro-step that consumes its result:
 
 Sums of exact products do not depend on their order, and each weight's update is the
 golden formula with the same rounding word (the stochastic mixer takes the element index
-e as a signal), so every register equals the golden trace bit for bit after every tick;
+e = i·cols + j as a counted signal), so every register equals the golden trace bit for bit after every tick;
 only the cycle count changes. The update's saturation bits are collected over the phase
 (``w_over``) and merged into the child's flags at UPD, as for the parallel edge.
 
@@ -142,8 +145,8 @@ def fold_plan(graph, reuse=1) -> FoldPlan:
         for p in n.inputs:
             rows, cols = n.size, graph.node(p).size
             count = rows * cols
-            lanes = math.ceil(count / min(table[n.name], count))
-            depth = math.ceil(count / lanes)
+            lanes = min(rows, math.ceil(count / min(table[n.name], count)))
+            depth = math.ceil(rows / lanes) * cols
             if depth <= 1:
                 continue                    # nothing to fold: stays parallel
             plan.edges[(n.name, p)] = EdgeFold(n.name, p, rows, cols, lanes, depth)
@@ -203,7 +206,8 @@ class FoldedEdgePE(_PE):
         g, fo = self.graph, self.fold
         f = g.formats
         Ww = f.weight.width
-        M, D, n = fo.lanes, fo.depth, fo.rows * fo.cols
+        M, D, rows, cols = fo.lanes, fo.depth, fo.rows, fo.cols
+        groups = D // cols
         c = g.node(self.child)
         mem = Memory(shape=M * Ww, depth=D, init=[])
         m.submodules.weights = mem
@@ -213,65 +217,84 @@ class FoldedEdgePE(_PE):
         ph_f, ph_m, ph_u = self._phase("fwd"), self._phase("msg"), self._phase("upd")
         active = ph_f | ph_m | ph_u
 
-        # the host's view: decode its address into (word, lane)
+        # the host's view: W[i][j] is lane i mod M of word (i div M)·cols + j
         base = self.memmap[self.key].addr
-        hit, row, lane = Signal(), Signal(range(max(D, 2))), Signal(range(max(M, 2)))
+        hit, word, lane = Signal(), Signal(range(max(D, 2))), Signal(range(max(M, 2)))
         with m.Switch(self.host_addr):
-            for e in range(n):
-                with m.Case(base + e):
-                    m.d.comb += [hit.eq(1), row.eq(e // M), lane.eq(e % M)]
-        m.d.comb += rd.addr.eq(Mux(active, cnt, row))
+            for i in range(rows):
+                for j in range(cols):
+                    with m.Case(base + i * cols + j):
+                        m.d.comb += [hit.eq(1), word.eq((i // M) * cols + j),
+                                     lane.eq(i % M)]
+        m.d.comb += rd.addr.eq(Mux(active, cnt, word))
         hit_q, lane_q = Signal(), Signal.like(lane)
         m.d.sync += [hit_q.eq(hit & ~active), lane_q.eq(lane)]
         words = [rd.data[k * Ww:(k + 1) * Ww].as_signed() for k in range(M)]
         m.d.comb += [self.host_rsel.eq(hit_q), self.host_rdata.eq(Array(words)[lane_q])]
 
-        # the pipeline: word t read in the cycle fold_cnt = t, processed in the next
+        # the pipeline: word t is read in the cycle fold_cnt = t and processed in the next,
+        # where (grp, j) = divmod(t, cols) and ebase = grp·M·cols + j are counted
         t = Signal(range(max(D, 2)))
         vf, vm, vu = Signal(), Signal(), Signal()
         m.d.sync += [t.eq(cnt), vf.eq(ph_f & (cnt < D)), vm.eq(ph_m & (cnt < D)),
                      vu.eq(ph_u & (cnt < D))]
+        busy = vf | vm | vu
+        grp, j = Signal(range(max(groups, 2))), Signal(range(max(cols, 2)))
+        ebase = Signal(range(max(rows * cols + M * cols, 2)))
+        with m.If(active & (cnt == 0)):
+            m.d.sync += [grp.eq(0), j.eq(0), ebase.eq(0)]
+        with m.Elif(busy):
+            with m.If(j == cols - 1):
+                m.d.sync += [j.eq(0), grp.eq(grp + 1), ebase.eq(ebase + 1 + (M - 1) * cols)]
+            with m.Else():
+                m.d.sync += [j.eq(j + 1), ebase.eq(ebase + 1)]
+        last = j == cols - 1
+        v_sel = Array(self._v)[j] if cols > 1 else self._v[0]
         shift = (f.error.frac_bits + f.value.frac_bits + g.learning.shift_theta
                  - f.weight.frac_bits)
         site = SITE_W0 + self.k
-        f_terms = [[] for _ in range(fo.rows)]
-        m_terms = [[] for _ in range(fo.cols)]
-        new_words, enables, overs = [], [], []
+        prods, valids, new_words, overs = [], [], [], []
         for k in range(M):
-            elems = [w * M + k for w in range(D)]
-            ok = [e < n for e in elems]
-            rows = [e // fo.cols if e < n else 0 for e in elems]
-            cols = [e % fo.cols if e < n else 0 for e in elems]
-            v_sel = Array([self._v[j] for j in cols])[t]
-            d_sel = Array([self._d[i] for i in rows])[t]
-            valid = Array([Const(int(x), 1) for x in ok])[t]
+            lane_rows = [grp_i * M + k for grp_i in range(groups)]
+            ok = [i < rows for i in lane_rows]
+            d_sel = (Array([self._d[min(i, rows - 1)] for i in lane_rows])[grp]
+                     if groups > 1 else self._d[k])
+            valid = (Array([Const(int(x), 1) for x in ok])[grp] if groups > 1
+                     else Const(int(ok[0]), 1))
             op1 = Mux(vu, d_sel, words[k])
             op2 = Mux(vm, d_sel, v_sel)
             prod = Signal(signed(len(op1) + len(op2)), name=f"prod{k}")
             m.d.comb += prod.eq(op1 * op2)      # the lane's one multiplier
-            for i in sorted(set(r for r, o in zip(rows, ok) if o)):
-                hit_i = Array([Const(int(o and r == i), 1) for r, o in zip(rows, ok)])[t]
-                f_terms[i].append(Mux(hit_i, prod, 0))
-            for j in sorted(set(x for x, o in zip(cols, ok) if o)):
-                hit_j = Array([Const(int(o and x == j), 1) for x, o in zip(cols, ok)])[t]
-                m_terms[j].append(Mux(hit_j, prod, 0))
+            prods.append(prod)
+            valids.append(valid)
             rand = None
             if f.rounding == "stochastic" and shift > 0:
-                rand = mix_hdl(self.lfsr, site_id(c.index, site), t * M + k)
+                rand = mix_hdl(self.lfsr, site_id(c.index, site), ebase + k * cols)
             x = words[k] + _round(prod, shift, f.rounding, rand)
-            over = (x > f.weight.max_int) | (x < f.weight.min_int)
-            new = Mux(x > f.weight.max_int, f.weight.max_int,
-                      Mux(x < f.weight.min_int, f.weight.min_int, x))[:Ww]
-            new_words.append(new)
-            enables.append(valid)
-            overs.append(over & valid)
-        for acc, terms, ph, v in ((self._acc_f, f_terms, ph_f, vf),
-                                  (getattr(self, "_acc_m", []), m_terms, ph_m, vm)):
-            for a, ts in zip(acc, terms):
-                with m.If(ph & (cnt == 0)):
-                    m.d.sync += a.eq(0)
-                with m.Elif(v):
-                    m.d.sync += a.eq(a + _sum(ts))
+            overs.append(((x > f.weight.max_int) | (x < f.weight.min_int)) & valid)
+            new_words.append(Mux(x > f.weight.max_int, f.weight.max_int,
+                                 Mux(x < f.weight.min_int, f.weight.min_int, x))[:Ww])
+
+        # forward: lane k sums row grp·M + k over j and writes it at the row's last column
+        for k in range(M):
+            run = Signal(signed(len(self._acc_f[0])), name=f"row_sum{k}")
+            total = Mux(j == 0, 0, run) + prods[k]
+            with m.If(vf):
+                m.d.sync += run.eq(total)
+            for grp_i in range(groups):
+                i = grp_i * M + k
+                if i < rows:
+                    with m.If(vf & last & (grp == grp_i)):
+                        m.d.sync += self._acc_f[i].eq(total)
+        # message: column j gathers the lanes' products, over the row groups
+        if "msg" in self.work:
+            acc = self._acc_m
+            current = Array(acc)[j] if cols > 1 else acc[0]
+            column = Mux(grp == 0, 0, current) + _sum(
+                [Mux(v, p, 0) for v, p in zip(valids, prods)])
+            for jj in range(cols):
+                with m.If(vm & (j == jj)):
+                    m.d.sync += acc[jj].eq(column)
         with m.If(ph_u & (cnt == 0)):
             m.d.sync += self.w_over.eq(0)
         with m.Elif(vu):
@@ -279,9 +302,9 @@ class FoldedEdgePE(_PE):
 
         host_en = [self.host_we & hit & (lane == k) for k in range(M)]
         m.d.comb += [
-            wr.addr.eq(Mux(vu, t, row)),
+            wr.addr.eq(Mux(vu, t, word)),
             wr.data.eq(Mux(vu, Cat(*new_words), Cat(*[self.host_data[:Ww]] * M))),
-            wr.en.eq(Mux(vu, Cat(*enables), Cat(*host_en))),
+            wr.en.eq(Mux(vu, Cat(*valids), Cat(*host_en))),
         ]
 
 
