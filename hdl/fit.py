@@ -54,7 +54,8 @@ class Estimate:
     lanes: dict = field(default_factory=dict)       # folded edge -> (lanes, depth)
 
     def summary(self) -> str:
-        return (f"{self.multipliers} multipliers, {self.ram_bits:,} weight RAM bits, "
+        return (f"{self.multipliers} multipliers, {self.ram_bits:,} RAM bits (folded weights "
+                f"and tables), "
                 f"{self.register_bits:,} weight register bits, {self.cycles_per_tick} cycles "
                 f"per tick, {self.cycles_per_step} per training step")
 

