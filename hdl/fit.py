@@ -32,7 +32,8 @@ from pcfpga.golden.engine import node_registers
 from .controller import cycles_per_step, cycles_per_tick
 from .fold import check_reuse, fold_plan
 
-__all__ = ["Estimate", "estimate", "fit", "FitError", "count_multipliers", "reuse_choices"]
+__all__ = ["Estimate", "estimate", "fit", "FitError", "count_multipliers", "reuse_choices",
+           "shortfalls"]
 
 #: Fraction of a device's block RAM the fitter lets weights use (the rest: SoC buffers).
 RAM_SHARE = 0.75
@@ -99,7 +100,8 @@ def reuse_choices(count: int) -> list:
     return sorted({math.ceil(count / lanes) for lanes in range(1, count + 1)})
 
 
-def _fits(est: Estimate, device) -> list:
+def shortfalls(est: Estimate, device) -> list:
+    """What ``device`` lacks for ``est`` (empty when it fits): DSPs, RAM."""
     short = []
     if est.multipliers > device.dsp:
         short.append(f"{est.multipliers} multipliers > {device.dsp} DSPs")
@@ -114,7 +116,7 @@ def fit(graph, device) -> Estimate:
     dense = [n for n in graph.nodes if n.op in ("dense", "act")]
     if graph.learning.mode == "streaming":
         est = estimate(graph, 1)
-        short = _fits(est, device)
+        short = shortfalls(est, device)
         if short:
             raise FitError(f"{graph.name} (streaming, which is not folded) does not fit "
                            f"{device.name}: {'; '.join(short)}")
@@ -126,7 +128,7 @@ def fit(graph, device) -> Estimate:
     level = {name: 0 for name in counts}
     current = {name: choices[name][0] for name in counts}
     best = estimate(graph, current)
-    short = _fits(best, device)
+    short = shortfalls(best, device)
     if short:
         raise FitError(f"{graph.name} does not fit {device.name} even fully folded: "
                        f"{'; '.join(short)}")
@@ -137,7 +139,7 @@ def fit(graph, device) -> Estimate:
                 continue
             trial = dict(current, **{name: choices[name][level[name] + 1]})
             est = estimate(graph, trial)
-            if _fits(est, device):
+            if shortfalls(est, device):
                 continue
             gain = best.cycles_per_step - est.cycles_per_step
             cost = max(est.multipliers - best.multipliers, 1)

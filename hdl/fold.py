@@ -59,7 +59,10 @@ from pcfpga.golden.stream import forward_levels
 from .arith import _round, mix_hdl
 from .pe import _PE, _node_of, message_width, partial_width
 
-__all__ = ["FoldPlan", "EdgeFold", "fold_plan", "FoldedEdgePE", "check_reuse"]
+__all__ = ["FoldPlan", "EdgeFold", "fold_plan", "FoldedEdgePE", "check_reuse", "MAX_PHASE"]
+
+#: The longest folded phase the controller's 16-bit cycle counter can run.
+MAX_PHASE = (1 << 16) - 1
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,10 @@ def fold_plan(graph, reuse=1) -> FoldPlan:
             for names in work.values():
                 for ph in names:
                     plan.phases[ph] = max(plan.phases.get(ph, 0), depth + 1)
+    longest = max(plan.phases.values(), default=1)
+    if longest > MAX_PHASE:
+        raise ValueError(f"Reuse factor too large: a folded phase would last {longest:,} "
+                         f"cycles, more than the controller's {MAX_PHASE:,}")
     return plan
 
 

@@ -21,7 +21,7 @@ from .golden.float_model import FloatPC
 from .golden.graph import Graph, GraphError
 from .golden.params import DataError, init_params, load_dataset, load_params, save_npz
 from .golden.training import TrainingDiverged, sample, train
-from .sim.session import SIMULATOR_CHOICES
+from .sim.session import SIMULATOR_CHOICES, SimulationFailed
 
 __all__ = ["main", "CliError"]
 
@@ -77,22 +77,28 @@ def _initial_params(graph, args):
 def _folding(graph, args, quiet: bool = False):
     """The reuse factor(s) from ``--reuse`` or the fitter for ``--board`` (default 1), and
     the estimate when the fitter chose them."""
-    from .hdl.fit import FitError, estimate, fit
+    from .boards.devices import board as find_board
+    from .hdl.fit import FitError, estimate, fit, shortfalls
 
     reuse, board = getattr(args, "reuse", None), getattr(args, "board", None)
     if reuse is not None and board is not None and not quiet:
         print(f"--reuse {reuse} overrides the fitter for --board {board}")
     try:
         if reuse is not None:
-            return reuse, estimate(graph, reuse)
+            est = estimate(graph, reuse)
+            short = shortfalls(est, find_board(board).device) if board is not None else []
+            if short:
+                raise CliError(f"--reuse {reuse} does not fit --board {board}: "
+                               f"{'; '.join(short)}")
+            return reuse, est
         if board is not None:
-            from .boards.devices import board as find_board
-
             est = fit(graph, find_board(board).device)
             return est.reuse, est
         return 1, None
     except FitError as e:
         raise CliError(str(e)) from None
+    except CliError:
+        raise
     except ValueError as e:
         raise CliError(f"--reuse: {e}" if reuse is not None else str(e)) from None
 
@@ -329,6 +335,8 @@ def cmd_sim(args) -> int:
     if args.waves and not args.waves.endswith(suffix):
         raise CliError(f"--waves {args.waves}: {args.simulator} writes {suffix} files; "
                        f"expected a name ending in {suffix}")
+    if args.waves:
+        _out_path(args.waves, suffix, "--waves")
     g = _load_graph(args.net)
     params = _initial_params(g, args)
     x, y, n = load_dataset(args.data, g)
@@ -563,6 +571,9 @@ def main(argv=None) -> int:
         print(f"pcfpga: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
     except TrainingDiverged as e:
+        print(f"pcfpga: {e}", file=sys.stderr)
+        return 1
+    except SimulationFailed as e:  # a simulator that failed to build or stopped
         print(f"pcfpga: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

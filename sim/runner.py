@@ -147,8 +147,9 @@ class CocotbRunner:
         sources = [str(self.v_path)]
         if self.simulator == "icarus":
             sources = [str(_icarus_copy(self.v_path))]
-        with _quiet(self.build_dir / ("build.log" if fresh else "rebuild.log")), \
-                _env(MAKEFLAGS=VERILATOR_MAKEFLAGS, WAVES=_waves_env(self.waves)):
+        log = self.build_dir / ("build.log" if fresh else "rebuild.log")
+        with _quiet(log), _env(MAKEFLAGS=VERILATOR_MAKEFLAGS, WAVES=_waves_env(self.waves)), \
+                _failure(f"building the {self.simulator} model failed; see {log}"):
             runner.build(sources=sources, hdl_toplevel=top_name(self.graph),
                          build_dir=str(self.build_dir / "sim_build"), build_args=args,
                          waves=bool(self.waves), timescale=("1ns", "1ps"), always=fresh)
@@ -232,9 +233,11 @@ class CocotbSession(Session):
     def _finish(self):
         self._conn.close()
         self._thread.join()
-        if self.runner.waves:
-            self._save_waves()
-        self._cleanup()
+        try:
+            if self.runner.waves and not self._dead:
+                self._save_waves()
+        finally:
+            self._cleanup()
 
     def _save_waves(self):
         """Copy the simulator's dump to the requested file: Verilator writes ``dump.vcd``
@@ -267,6 +270,17 @@ def _icarus_copy(v_path: Path) -> Path:
     out = v_path.with_name(v_path.stem + ".icarus.v")
     out.write_text(text)
     return out
+
+
+@contextlib.contextmanager
+def _failure(message: str):
+    """A tool that fails (cocotb_tools raises RuntimeError) becomes SimulationFailed."""
+    try:
+        yield
+    except RuntimeError as e:
+        if isinstance(e, SimulationFailed):
+            raise
+        raise SimulationFailed(message) from None
 
 
 def _waves_env(waves) -> str:

@@ -44,6 +44,7 @@ class Session:
         self.seconds = 0.0
         self.steps = 0
         self._open = True
+        self._dead = False      # the simulator has stopped: nothing left to tell it
 
     # channel, supplied by subclasses
     def _send(self, message: dict):
@@ -60,8 +61,12 @@ class Session:
         if not self._open:
             raise SimulationFailed("the simulation session is closed")
         start = time.perf_counter()
-        self._send(message)
-        answer = self._receive()
+        try:
+            self._send(message)
+            answer = self._receive()
+        except SimulationFailed:
+            self._dead = True
+            raise
         self.seconds += time.perf_counter() - start
         if "error" in answer:
             raise SimulationFailed(f"the {self.simulator} simulation reported: "
@@ -92,10 +97,15 @@ class Session:
         return {k: answer[f"param.{k}"] for k in names}
 
     def close(self):
+        """Tell the simulator to stop and wait for it. Closing a session whose simulator
+        already failed does not raise again (the first error is the one to report)."""
         if self._open:
             try:
-                self._send({"cmd": "quit"})
-                self._receive()
+                if not self._dead:
+                    self._send({"cmd": "quit"})
+                    self._receive()
+            except SimulationFailed:
+                pass
             finally:
                 self._open = False
                 self._finish()

@@ -14,7 +14,6 @@ from pcfpga.examples import EXAMPLES, example_path
 from pcfpga.golden.graph import Graph, GraphBuilder
 from pcfpga.golden.params import init_params
 from pcfpga.golden.random_graph import random_graph, random_sample
-from pcfpga.hdl.controller import cycles_per_step
 from pcfpga.hdl.fit import FitError, count_multipliers, estimate, fit, reuse_choices
 from pcfpga.hdl.fold import check_reuse, fold_plan
 from pcfpga.hdl.network import Network
@@ -89,8 +88,6 @@ def test_cycles_per_step_match_the_estimate(reuse, sim_runner):
     g = _graph("iris")
     res = _check(g, reuse, sim_runner(g, reuse=reuse, pause=False), steps=2)
     assert res["cycles"] == 2 * estimate(g, reuse).cycles_per_step
-    plan = fold_plan(g, reuse)
-    assert estimate(g, reuse).cycles_per_step == cycles_per_step(g, plan)
 
 
 def test_folding_trades_multipliers_for_cycles():
@@ -263,3 +260,21 @@ def test_every_multiplier_maps_to_a_dsp(name, board_name):
     assert stats["bram"] >= (1 if est.ram_bits else 0)
     if (name, board_name) != ("iris", "icebreaker"):   # measured 9,373 LUT4: not yet
         assert stats["lut"] < 0.9 * b.device.lut
+
+
+def test_a_phase_longer_than_the_counter_is_rejected():
+    """The graph allows 65,536 weights per edge; one lane for all of them needs a phase of
+    65,537 cycles."""
+    g = (GraphBuilder("wide").input("x", 256).dense("y", ["x"], 256, act="identity",
+                                                      output=True).build())
+    with pytest.raises(ValueError, match="Reuse factor too large: a folded phase would last "
+                                         "65,537 cycles, more than the controller's 65,535"):
+        fold_plan(g, 100000)
+    assert fold_plan(g, 256).phases["PU"] == 257
+
+
+def test_cli_reuse_that_does_not_fit_the_board(capsys):
+    assert main(["check", str(example_path("iris")), "--board", "icebreaker",
+                 "--reuse", "1"]) == 2
+    assert ("--reuse 1 does not fit --board icebreaker: 147 multipliers > 8 DSPs"
+            in capsys.readouterr().err)

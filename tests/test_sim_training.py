@@ -191,3 +191,24 @@ def test_simulated_pc_parameters(kw, message):
     g, _ = _data("xor")
     with pytest.raises(ValueError, match=message):
         SimulatedPC(g, "amaranth", **kw)
+
+
+def test_a_failed_amaranth_simulation_reports_and_closes(tmp_path):
+    """The simulator thread fails (its VCD cannot be written): the request raises, and
+    closing the session does not wait for an answer that cannot come."""
+    from pcfpga.sim.pysim import AmaranthSession
+    from pcfpga.sim.session import SimulationFailed
+
+    g, _ = _data("xor")
+    q = FixedPC(g).to_model(init_params(g, 0))
+    with pytest.raises(SimulationFailed, match="the Amaranth simulation failed: "
+                                               "FileNotFoundError"):
+        with AmaranthSession(g, waves=str(tmp_path / "missing" / "w.vcd")) as s:
+            s.load(q)
+
+
+def test_cli_sim_waves_in_a_missing_folder(tmp_path, capsys):
+    code = main(["sim", str(example_path("xor")), "--data", str(data_path("xor")),
+                 "--simulator", "amaranth", "--waves", str(tmp_path / "no" / "w.vcd"),
+                 "--out", str(tmp_path / "o.npz")])
+    assert code == 2 and "does not exist" in capsys.readouterr().err
