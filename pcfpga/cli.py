@@ -21,7 +21,7 @@ from .golden.float_model import FloatPC
 from .golden.graph import Graph, GraphError
 from .golden.params import DataError, init_params, load_dataset, load_params, save_npz
 from .golden.training import TrainingDiverged, sample, train
-from .sim.session import SIMULATOR_CHOICES, SimulationFailed
+from .sim.session import SIMULATOR_CHOICES, Mismatch, SimulationFailed
 
 __all__ = ["main", "CliError"]
 
@@ -247,9 +247,7 @@ def cmd_train(args) -> int:
 
 def _train_sim(g, params, args, train_set, test_set, out, plot) -> int:
     """Train on the simulated hardware, comparing with the golden model as it goes."""
-    from .sim.pysim import Mismatch
     from .sim.runner import SimulatorMissing
-    from .sim.session import SimulationFailed
     from .sim.training import SimulatedPC
 
     simulator, check = args.simulator or "verilator", args.check or "ticks"
@@ -266,13 +264,6 @@ def _train_sim(g, params, args, train_set, test_set, out, plot) -> int:
                                  max(1, args.epochs // 20))
     except SimulatorMissing as e:
         raise CliError(str(e)) from None
-    except Mismatch as e:
-        print(f"MISMATCH: {e}")
-        print("pcfpga: the hardware differs from the golden model", file=sys.stderr)
-        return 1
-    except SimulationFailed as e:
-        print(f"pcfpga: {e}", file=sys.stderr)
-        return 1
     finally:
         model.close()
     print(f"match: {model.steps_checked} steps on {simulator} equal the golden model ({what}, "
@@ -341,7 +332,7 @@ def cmd_sim(args) -> int:
     params = _initial_params(g, args)
     x, y, n = load_dataset(args.data, g)
     FixedPC(g).to_model(params)  # reject unrepresentable parameters before building
-    from .sim.pysim import Mismatch, PySimRunner, simulate_against_golden
+    from .sim.pysim import PySimRunner, simulate_against_golden
     from .sim.runner import CocotbRunner, SimulatorMissing
 
     reuse, est = _folding(g, args)
@@ -360,17 +351,7 @@ def cmd_sim(args) -> int:
     print(f"simulating {args.steps} step(s) of {g.name} (mode {g.learning.mode}, {g.ticks} "
           f"tick(s) each) on {args.simulator}, checking every register after every tick "
           f"...", flush=True)
-    from .sim.runner import SimulationFailed
-
-    try:
-        res = simulate_against_golden(g, params, samples, runner=runner)
-    except Mismatch as e:
-        print(f"MISMATCH: {e}")
-        print("pcfpga: the hardware differs from the golden model", file=sys.stderr)
-        return 1
-    except SimulationFailed as e:
-        print(f"pcfpga: {e}", file=sys.stderr)
-        return 1
+    res = simulate_against_golden(g, params, samples, runner=runner)
     model = FixedPC(g)
     save_npz(out, model.to_float(res["params"]))
     speed = runner.cycles / runner.seconds if runner.seconds else float("nan")
@@ -421,7 +402,7 @@ def _demo_hardware(g, params, data, folder) -> int:
     """Generate the network's Verilog and check one simulated training step."""
     from .hdl.controller import cycles_per_step
     from .hdl.export import lint, top_name, write_verilog
-    from .sim.pysim import Mismatch, simulate_against_golden
+    from .sim.pysim import simulate_against_golden
 
     print(f"\nhardware: generating {g.name}'s Verilog ...", flush=True)
     v_path, j_path = write_verilog(g, folder)
@@ -446,8 +427,6 @@ def _demo_hardware(g, params, data, folder) -> int:
         return 1
     print("the generated Verilog on Verilator (cocotb), same step, same check ...",
           flush=True)
-    from .sim.runner import SimulationFailed
-
     runner = CocotbRunner(g, "verilator", build_root=os.path.join(folder, "sim"),
                           log=lambda s: print(s, flush=True))
     try:
@@ -575,6 +554,10 @@ def main(argv=None) -> int:
         return 1
     except SimulationFailed as e:  # a simulator that failed to build or stopped
         print(f"pcfpga: {e}", file=sys.stderr)
+        return 1
+    except Mismatch as e:          # the simulated hardware differs from the golden model
+        print(f"MISMATCH: {e}")
+        print("pcfpga: the hardware differs from the golden model", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("pcfpga: interrupted", file=sys.stderr)

@@ -22,16 +22,12 @@ from amaranth.sim import Simulator
 from pcfpga.hdl.network import Network
 
 from .driver import BusDriver
-from .session import Session, SimulationFailed
+from .session import Mismatch, Session, SimulationFailed
 
 __all__ = ["PySimRunner", "AmaranthSession", "AmaranthDriver", "run_session", "compare_traces",
            "Mismatch", "quantize", "simulate_against_golden"]
 
 _M32 = 0xFFFFFFFF
-
-
-class Mismatch(AssertionError):
-    """Hardware and golden differ; the message names register, step, tick and values."""
 
 
 def compare_traces(hw: dict, ref: dict, step: int, where: str = ""):

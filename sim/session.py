@@ -19,7 +19,7 @@ import numpy as np
 
 from .driver import run_request
 
-__all__ = ["Session", "SimulationFailed", "open_session", "SIMULATOR_CHOICES"]
+__all__ = ["Session", "SimulationFailed", "Mismatch", "open_session", "SIMULATOR_CHOICES"]
 
 #: Every simulator a session can use.
 SIMULATOR_CHOICES = ("verilator", "icarus", "amaranth")
@@ -27,6 +27,10 @@ SIMULATOR_CHOICES = ("verilator", "icarus", "amaranth")
 
 class SimulationFailed(RuntimeError):
     """The simulator ran but did not produce a result (its log is named)."""
+
+
+class Mismatch(AssertionError):
+    """Hardware and golden differ; the message names register, step, tick and values."""
 
 
 class Session:
