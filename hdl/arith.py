@@ -27,7 +27,7 @@ from pcfpga.golden.activations import LEAKY_SHIFT, ActTable
 from pcfpga.golden.lfsr import (SITE_A, SITE_B, SITE_DELTA, SITE_EPS, SITE_V, SITE_VHAT,
                                 SITE_W0, site_id)
 
-__all__ = ["HdlArith", "xorshift32_hdl", "mix_hdl", "table_index"]
+__all__ = ["HdlArith", "xorshift32_hdl", "mix_hdl", "table_index", "saturate"]
 
 _M32 = 0xFFFFFFFF
 
@@ -47,6 +47,14 @@ def mix_hdl(state, site: int, element):
     else:
         salt = Const((site << 16) & _M32, 32) ^ element
     return xorshift32_hdl(xorshift32_hdl(state ^ salt))
+
+
+def saturate(x, fmt):
+    """(x clamped to ``fmt``'s range as a signed ``fmt.width`` value, overflow bit)."""
+    over = (x > fmt.max_int) | (x < fmt.min_int)
+    value = Mux(x > fmt.max_int, Const(fmt.max_int, signed(fmt.width)),
+                Mux(x < fmt.min_int, Const(fmt.min_int, signed(fmt.width)), x))
+    return value[:fmt.width].as_signed(), over
 
 
 def table_index(table, x):
@@ -104,13 +112,11 @@ class HdlArith:
         return _round(x, shift, self.rounding, rand)
 
     def _sat(self, node, site, x, fmt):
-        over = (x > fmt.max_int) | (x < fmt.min_int)
+        value, over = saturate(x, fmt)
         if self.enable is not None:
             over = over & self.enable
         self.overflows.setdefault((self.step, node.index, site), []).append(over)
-        return Mux(x > fmt.max_int, Const(fmt.max_int, signed(fmt.width)),
-                   Mux(x < fmt.min_int, Const(fmt.min_int, signed(fmt.width)),
-                       x))[:fmt.width].as_signed()
+        return value
 
     def _vec(self, node, site, xs, shift, fmt):
         return [self._sat(node, site, self._rnd(node, site, x, shift, i), fmt)

@@ -53,11 +53,11 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from pcfpga.golden.engine import node_registers
-from pcfpga.golden.lfsr import SITE_W0, site_id
+from pcfpga.golden.lfsr import SITE_W0
 from pcfpga.golden.stream import forward_levels
 
-from .arith import _round, mix_hdl
-from .pe import _PE, _node_of, message_width, partial_width
+from .arith import _sum, saturate
+from .pe import _PE, _node_of, _or, message_width, partial_width
 
 __all__ = ["FoldPlan", "EdgeFold", "fold_plan", "FoldedEdgePE", "check_reuse", "MAX_PHASE"]
 
@@ -207,7 +207,7 @@ class FoldedEdgePE(_PE):
             ctx.output("msg", self._acc_m, (mw, fo.cols))
 
     def _phase(self, kind):
-        return _any([getattr(self, f"st_{ph}") for ph in self.work.get(kind, [])])
+        return _or([getattr(self, f"st_{ph}") for ph in self.work.get(kind, [])])
 
     def _finish(self, m, arith):
         g, fo = self.graph, self.fold
@@ -274,13 +274,10 @@ class FoldedEdgePE(_PE):
             m.d.comb += prod.eq(op1 * op2)      # the lane's one multiplier
             prods.append(prod)
             valids.append(valid)
-            rand = None
-            if f.rounding == "stochastic" and shift > 0:
-                rand = mix_hdl(self.lfsr, site_id(c.index, site), ebase + k * cols)
-            x = words[k] + _round(prod, shift, f.rounding, rand)
-            overs.append(((x > f.weight.max_int) | (x < f.weight.min_int)) & valid)
-            new_words.append(Mux(x > f.weight.max_int, f.weight.max_int,
-                                 Mux(x < f.weight.min_int, f.weight.min_int, x))[:Ww])
+            new, over = saturate(words[k] + arith._rnd(c, site, prod, shift, ebase + k * cols),
+                                 f.weight)
+            overs.append(over & valid)
+            new_words.append(new)
 
         # forward: lane k sums row grp·M + k over j and writes it at the row's last column
         for k in range(M):
@@ -305,7 +302,7 @@ class FoldedEdgePE(_PE):
         with m.If(ph_u & (cnt == 0)):
             m.d.sync += self.w_over.eq(0)
         with m.Elif(vu):
-            m.d.sync += self.w_over.eq(self.w_over | _any(overs))
+            m.d.sync += self.w_over.eq(self.w_over | _or(overs))
 
         host_en = [self.host_we & hit & (lane == k) for k in range(M)]
         m.d.comb += [
@@ -314,18 +311,3 @@ class FoldedEdgePE(_PE):
             wr.en.eq(Mux(vu, Cat(*valids), Cat(*host_en))),
         ]
 
-
-def _any(values):
-    values = list(values)
-    if not values:
-        return Const(0, 1)
-    out = values[0]
-    for v in values[1:]:
-        out = out | v
-    return out
-
-
-def _sum(terms):
-    from .arith import _sum as tree
-
-    return tree(terms) if terms else Const(0, 1)

@@ -29,7 +29,7 @@ Parameters are checked first, e.g. ``NodePE(graph, "x")`` for an input node rais
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -37,11 +37,11 @@ from amaranth.lib.wiring import In, Out
 from pcfpga.golden.engine import node_registers
 from pcfpga.golden.graph import Graph
 from pcfpga.golden.activations import ActTable
-from pcfpga.golden.lfsr import SITE_DELTA, SITE_VHAT, SITE_W0, site_id
+from pcfpga.golden.lfsr import SITE_DELTA, SITE_VHAT, SITE_W0
 from pcfpga.golden.stream import schedule
 
-from .arith import HdlArith, _round, _sum, mix_hdl, table_index
-from .controller import micro_steps, node_levels
+from .arith import HdlArith, _sum, saturate, table_index
+from .controller import node_levels
 from .memmap import build_memory_map
 
 __all__ = ["InputPE", "NodePE", "EdgePE", "register_shape", "message_width",
@@ -425,10 +425,8 @@ class NodePE(_PE):
                 ports = [mem.read_port() for mem in mems]
                 self._act_roms = [(mem, port, addr) for mem, port in zip(mems, ports)]
                 data = tuple(port.data for port in ports)
-            value = data[0]
-            over = (value > V.max_int) | (value < V.min_int)
-            value = Mux(over, Mux(value > 0, V.max_int, V.min_int), value)[:V.width]
-            ctx._act_rom = (value.as_signed(), data[1], over)
+            value, over = saturate(data[0], V)
+            ctx._act_rom = (value, data[1], over)
         value, gain, over = ctx._act_rom
         arith.overflows.setdefault((step, n.index, SITE_VHAT), []).append(
             over & (cnt >= 1) & (cnt <= n.size))
@@ -474,16 +472,10 @@ class NodePE(_PE):
         gain = Array([r["g"][i] for i in idx])[cnt[:max(1, (depth - 1).bit_length())]]
         prod = Signal(signed(len(r["eps"][0]) + len(r["g"][0])), name=f"gate_prod{lane}")
         ctx.combs.append((prod, eps * gain))                   # the lane's one multiplier
-        rand = None
-        if f.rounding == "stochastic":
-            rand = mix_hdl(self.lfsr if not ctx.dry else Signal(32),
-                           site_id(n.index, SITE_DELTA), cnt * lanes + lane)
-        x = _round(prod, f.value.frac_bits, f.rounding, rand)
-        E = f.error
-        over = (x > E.max_int) | (x < E.min_int)
-        value = Mux(x > E.max_int, E.max_int, Mux(x < E.min_int, E.min_int, x))[:E.width]
+        value, over = saturate(arith._rnd(n, SITE_DELTA, prod, f.value.frac_bits,
+                                          cnt * lanes + lane), f.error)
         valid = _or([cnt == t for t in range(depth) if t * lanes + lane < n.size])
-        return value.as_signed(), over, valid
+        return value, over, valid
 
     def _build_stream(self, ctx, arith, n, r, b, target):
         g, sch = self.graph, self.sched
@@ -657,6 +649,10 @@ def _node_of(graph, name, pe=None):
 
 
 def _or(values):
+    """The OR of one-bit values (0 for none)."""
+    values = list(values)
+    if not values:
+        return Const(0, 1)
     out = values[0]
     for v in values[1:]:
         out = out | v
