@@ -25,7 +25,7 @@ from .driver import BusDriver
 from .session import Mismatch, Session, SimulationFailed
 
 __all__ = ["PySimRunner", "AmaranthSession", "AmaranthDriver", "run_session", "compare_traces",
-           "Mismatch", "quantize", "simulate_against_golden"]
+           "compare_params", "Mismatch", "quantize", "simulate_against_golden"]
 
 _M32 = 0xFFFFFFFF
 
@@ -119,6 +119,18 @@ class AmaranthSession(Session):
         self._thread.join()
 
 
+def compare_params(hw: dict, ref: dict, when: str):
+    """Exact comparison of integer parameters; raises :class:`Mismatch` naming the first
+    differing element (``when`` says at which point of the run)."""
+    for k in ref:
+        want = np.asarray(ref[k], dtype=np.int64)
+        got = np.asarray(hw[k]).reshape(want.shape)
+        if not np.array_equal(got, want):
+            idx = tuple(int(i) for i in np.argwhere(got != want)[0])
+            raise Mismatch(f"{when}: parameter {k}{list(idx)} is {got[idx]}, golden "
+                           f"{want[idx]}")
+
+
 class PySimRunner:
     """Simulate a network for a sequence of training steps (one session per :meth:`run`).
 
@@ -191,9 +203,5 @@ def simulate_against_golden(graph, params: dict, samples: list, pause: bool = Tr
                               {k: V.to_float(v) for k, v in y.items()})
         if pause:
             compare_traces(hw_traces[s], trace, s)
-    for k in q:
-        if not np.array_equal(np.asarray(q[k], dtype=np.int64), hw_params[k]):
-            idx = tuple(int(i) for i in np.argwhere(hw_params[k] != q[k])[0])
-            raise Mismatch(f"after {len(ints)} steps: parameter {k}{list(idx)} is "
-                           f"{hw_params[k][idx]}, golden {q[k][idx]}")
+    compare_params(hw_params, q, f"after {len(ints)} steps")
     return {"params": hw_params, "cycles": runner.cycles, "steps": len(ints)}

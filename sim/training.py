@@ -26,7 +26,7 @@ import numpy as np
 
 from pcfpga.golden.fixed_model import FixedPC
 
-from .pysim import Mismatch, compare_traces, quantize
+from .pysim import Mismatch, compare_params, compare_traces, quantize
 from .session import open_session
 
 __all__ = ["SimulatedPC", "CHECKS"]
@@ -162,12 +162,7 @@ class SimulatedPC:
         """Parameters and every node's saturation flags, read from the hardware."""
         names = list(params) + [f"{n.name}.sat" for n in self.graph.nodes]
         got = self.session.read(names)
-        for k in params:
-            want = np.asarray(params[k], dtype=np.int64)
-            if not np.array_equal(got[k].reshape(want.shape), want):
-                idx = tuple(int(i) for i in np.argwhere(got[k].reshape(want.shape) != want)[0])
-                raise Mismatch(f"{self._where()}{when}: parameter {k}{list(idx)} is "
-                               f"{got[k].reshape(want.shape)[idx]}, golden {want[idx]}")
+        compare_params(got, params, f"{self._where()}{when}")
         for n in self.graph.nodes:
             hw, ref = int(got[f"{n.name}.sat"]), int(self.golden.arith.flags[n.index])
             if hw != ref:
