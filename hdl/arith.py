@@ -97,6 +97,9 @@ class HdlArith:
         #: module that uses them
         self.roms = []
         self._rom_cache = {}
+        #: the element index as a signal, for datapaths that walk a vector one element per
+        #: cycle (:mod:`.serial`); None: the position in the list is the element
+        self.element = None
 
     # -- rounding, saturation, randomness
     def phase(self):
@@ -118,8 +121,11 @@ class HdlArith:
         self.overflows.setdefault((self.step, node.index, site), []).append(over)
         return value
 
+    def _el(self, i):
+        return i if self.element is None else self.element
+
     def _vec(self, node, site, xs, shift, fmt):
-        return [self._sat(node, site, self._rnd(node, site, x, shift, i), fmt)
+        return [self._sat(node, site, self._rnd(node, site, x, shift, self._el(i)), fmt)
                 for i, x in enumerate(xs)]
 
     # -- registers
@@ -152,13 +158,13 @@ class HdlArith:
             elif act == "relu":
                 f, d = Mux(x > 0, x, 0), Mux(x > 0, one, 0)
             elif act == "leaky_relu":
-                f = Mux(x >= 0, x, self._rnd(node, SITE_VHAT, x, LEAKY_SHIFT, i))
+                f = Mux(x >= 0, x, self._rnd(node, SITE_VHAT, x, LEAKY_SHIFT, self._el(i)))
                 d = Mux(x > 0, one, one >> LEAKY_SHIFT)
             elif act == "hardtanh":
                 f = Mux(x > one, one, Mux(x < -one, -one, x))
                 d = Mux((x > -one) & (x < one), one, 0)
             elif act == "hardsigmoid":
-                r = self._rnd(node, SITE_VHAT, x, 2, i) + (one >> 1)
+                r = self._rnd(node, SITE_VHAT, x, 2, self._el(i)) + (one >> 1)
                 f = Mux(r > one, one, Mux(r < 0, 0, r))
                 d = Mux((x > -2 * one) & (x < 2 * one), one >> 2, 0)
             else:
@@ -230,8 +236,9 @@ class HdlArith:
 
     def update_b(self, node, b, delta, k_theta):
         shift = self.E.frac_bits + k_theta - self.W.frac_bits
-        return [self._sat(node, SITE_B, b[i] + self._rnd(node, SITE_B, delta[i], shift, i),
-                          self.W) for i in range(len(b))]
+        return [self._sat(node, SITE_B,
+                          b[i] + self._rnd(node, SITE_B, delta[i], shift, self._el(i)), self.W)
+                for i in range(len(b))]
 
 
 def _sum(terms):

@@ -58,6 +58,7 @@ from pcfpga.golden.stream import forward_levels
 
 from .arith import _sum, saturate
 from .pe import _PE, _node_of, _or, message_width, partial_width
+from .serial import SERIAL, _SerialCtx, serial_phases
 
 __all__ = ["FoldPlan", "EdgeFold", "fold_plan", "FoldedEdgePE", "check_reuse", "MAX_PHASE"]
 
@@ -90,22 +91,29 @@ class FoldPlan:
     work: dict = field(default_factory=dict)       # (child, parent) -> {kind: [phases]}
     gates: dict = field(default_factory=dict)      # node -> (lanes, depth) of δ = ε ⊙ g
     acts: dict = field(default_factory=dict)       # node -> table bits held in block RAM
+    serial: bool = False                           # registers in memories (:mod:`.serial`)
 
     @property
     def folded(self) -> bool:
-        return bool(self.edges or self.gates or self.acts)
+        return bool(self.edges or self.gates or self.acts or self.serial)
 
 
 def check_reuse(graph, reuse) -> dict:
     """``reuse`` as {dense node: factor}; a clear error for anything else.
 
     ``reuse`` is a positive integer (every dense node) or a dict {node: positive integer}
-    (nodes not named keep 1, fully parallel).
+    (nodes not named keep 1, fully parallel), or ``"serial"`` (:mod:`.serial`: returned
+    as it is).
     """
     dense = [n.name for n in graph.nodes if n.op in ("dense", "act")]
+    if reuse == SERIAL:
+        if graph.learning.mode == "streaming":
+            raise ValueError("The serial architecture is not available in streaming mode, "
+                             "where every tick is one clock cycle; use reuse 1")
+        return SERIAL
     if isinstance(reuse, bool) or not isinstance(reuse, (int, dict)):
-        raise ValueError(f"Reuse factor must be a positive integer or a dict of them per "
-                         f"dense or act node, not {reuse!r}")
+        raise ValueError(f"Reuse factor must be a positive integer, a dict of them per "
+                         f"dense or act node, or {SERIAL!r}, not {reuse!r}")
     table = {n: reuse for n in dense} if isinstance(reuse, int) else dict(reuse)
     for name, r in table.items():
         if name not in dense:
@@ -123,6 +131,8 @@ def check_reuse(graph, reuse) -> dict:
 def fold_plan(graph, reuse=1) -> FoldPlan:
     """Lanes, depth and phases for ``reuse`` (see :func:`check_reuse`)."""
     table = check_reuse(graph, reuse)
+    if table == SERIAL:
+        return _serial_plan(graph)
     plan = FoldPlan()
     level = forward_levels(graph)
     standard = graph.learning.mode == "standard"
@@ -168,18 +178,48 @@ def fold_plan(graph, reuse=1) -> FoldPlan:
     return plan
 
 
+def _serial_plan(graph) -> FoldPlan:
+    """Every node step element by element, every dense edge on one lane."""
+    plan = FoldPlan(serial=True, phases=serial_phases(graph))
+    level = forward_levels(graph)
+    standard = graph.learning.mode == "standard"
+    for n in graph.nodes:
+        if n.op != "dense":
+            continue
+        for p in n.inputs:
+            rows, cols = n.size, graph.node(p).size
+            plan.edges[(n.name, p)] = EdgeFold(n.name, p, rows, cols, 1, rows * cols)
+            work = {"fwd": [f"PF{level[n.name]}"] + (["PFT"] if standard else []),
+                    "upd": ["PU"]}
+            if graph.node(p).is_hidden:
+                work["msg"] = ["PM"]
+            plan.work[(n.name, p)] = work
+            for names in work.values():
+                for ph in names:
+                    plan.phases[ph] = max(plan.phases.get(ph, 0), rows * cols + 1)
+    longest = max(plan.phases.values())
+    if longest > MAX_PHASE:
+        raise ValueError(f"Network too large for the serial architecture: a phase would last "
+                         f"{longest:,} cycles, more than the controller's {MAX_PHASE:,}")
+    return plan
+
+
 class FoldedEdgePE(_PE):
     """A dense edge on ``fold.lanes`` multipliers with its weights in a memory (module
     docstring). Ports as :class:`~.pe.EdgePE`'s, plus ``fold_cnt`` (the phase's cycle),
     ``host_rdata`` and ``host_rsel`` (the host's registered weight read)."""
 
-    def __init__(self, graph, fold: EdgeFold, work: dict):
+    def __init__(self, graph, fold: EdgeFold, work: dict, serial: bool = False):
         c = _node_of(graph, fold.child, self)
         if c.op != "dense" or fold.parent not in c.inputs:
             raise ValueError(f"FoldedEdgePE: {fold.parent!r} -> {fold.child!r} is not a dense "
                              f"edge")
         self._MustUse__silence = False
         self.fold, self.work = fold, work
+        if serial:              # v_p[j] and δ_c[i] come from the neighbours' memories
+            if fold.lanes != 1:
+                raise ValueError(f"A serial edge has one lane, not {fold.lanes}")
+            self.serial, self._ctx_class = True, _SerialCtx
         self.child, self.parent = fold.child, fold.parent
         self.k = c.inputs.index(fold.parent)
         self.key = f"{fold.child}.W.{fold.parent}"
@@ -227,12 +267,16 @@ class FoldedEdgePE(_PE):
         # the host's view: W[i][j] is lane i mod M of word (i div M)·cols + j
         base = self.memmap[self.key].addr
         hit, word, lane = Signal(), Signal(range(max(D, 2))), Signal(range(max(M, 2)))
-        with m.Switch(self.host_addr):
-            for i in range(rows):
-                for j in range(cols):
-                    with m.Case(base + i * cols + j):
-                        m.d.comb += [hit.eq(1), word.eq((i // M) * cols + j),
-                                     lane.eq(i % M)]
+        if M == 1:                                  # word = element: no decoder
+            m.d.comb += [hit.eq((self.host_addr >= base) & (self.host_addr < base + D)),
+                         word.eq(self.host_addr - base)]
+        else:
+            with m.Switch(self.host_addr):
+                for i in range(rows):
+                    for j in range(cols):
+                        with m.Case(base + i * cols + j):
+                            m.d.comb += [hit.eq(1), word.eq((i // M) * cols + j),
+                                         lane.eq(i % M)]
         m.d.comb += rd.addr.eq(Mux(active, cnt, word))
         hit_q, lane_q = Signal(), Signal.like(lane)
         m.d.sync += [hit_q.eq(hit & ~active), lane_q.eq(lane)]
@@ -256,7 +300,7 @@ class FoldedEdgePE(_PE):
             with m.Else():
                 m.d.sync += [j.eq(j + 1), ebase.eq(ebase + 1)]
         last = j == cols - 1
-        v_sel = Array(self._v)[j] if cols > 1 else self._v[0]
+        v_sel = Array(self._v)[j] if cols > 1 and not self.serial else self._v[0]
         shift = (f.error.frac_bits + f.value.frac_bits + g.learning.shift_theta
                  - f.weight.frac_bits)
         site = SITE_W0 + self.k
@@ -264,7 +308,8 @@ class FoldedEdgePE(_PE):
         for k in range(M):
             lane_rows = [grp_i * M + k for grp_i in range(groups)]
             ok = [i < rows for i in lane_rows]
-            d_sel = (Array([self._d[min(i, rows - 1)] for i in lane_rows])[grp]
+            d_sel = (self._d[0] if self.serial else
+                     Array([self._d[min(i, rows - 1)] for i in lane_rows])[grp]
                      if groups > 1 else self._d[k])
             valid = (Array([Const(int(x), 1) for x in ok])[grp] if groups > 1
                      else Const(int(ok[0]), 1))

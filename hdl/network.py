@@ -36,6 +36,7 @@ from .controller import Controller, cycles_per_step, cycles_per_tick, micro_step
 from .fold import FoldedEdgePE, fold_plan
 from .memmap import ID_VALUE, build_memory_map
 from .pe import EdgePE, InputPE, NodePE
+from .serial import SerialInputPE, SerialNodePE
 
 __all__ = ["Network", "cycles_per_step", "cycles_per_tick"]
 
@@ -72,11 +73,15 @@ class Network(wiring.Component):
                                      plan)
         self.pes = {}
         for n in graph.nodes:
+            if plan.serial:
+                self.pes[n.name] = (SerialInputPE(graph, n.name) if n.op == "input" else
+                                    SerialNodePE(graph, n.name))
+                continue
             self.pes[n.name] = (InputPE(graph, n.name) if n.op == "input" else
                                 NodePE(graph, n.name, plan.gates.get(n.name),
                                        plan.acts.get(n.name)))
         self.edges = {(n.name, p): (FoldedEdgePE(graph, plan.edges[(n.name, p)],
-                                                 plan.work[(n.name, p)])
+                                                 plan.work[(n.name, p)], plan.serial)
                                     if (n.name, p) in plan.edges else EdgePE(graph, n.name, p))
                       for n in graph.nodes if n.op == "dense" for p in n.inputs}
         super().__init__({"addr": In(self.memmap.addr_width), "w_data": In(32),
@@ -88,6 +93,9 @@ class Network(wiring.Component):
         out = {}
         for name, pe in self.pes.items():
             node = self.graph.node(name)
+            if pe.serial:                           # registers in memories
+                out[f"{name}.sat"] = [pe.r_sat]
+                continue
             for reg in pe.own:
                 out[f"{name}.{reg}"] = list(getattr(pe, f"r_{reg}"))
                 if hasattr(pe, f"line_{reg}"):
@@ -131,6 +139,14 @@ class Network(wiring.Component):
             self._connect_reads(m, pe)
         for name in set(self.plan.gates) | set(self.plan.acts):
             m.d.comb += self.pes[name].fold_cnt.eq(ctl.fold_cnt)
+        if self.plan.serial:
+            edge_phases = {ph for w in self.plan.work.values() for ph in sum(w.values(), [])}
+            ph_edge = Const(0, 1)
+            for ph in sorted(edge_phases):
+                ph_edge = ph_edge | getattr(ctl, f"st_{ph}")
+            for pe in self.pes.values():
+                m.d.comb += [pe.fold_cnt.eq(ctl.fold_cnt), pe.ph_edge.eq(ph_edge),
+                             pe.ph_any.eq(ctl.busy & ~ctl.paused)]
         for (c, p), e in self.edges.items():
             if (c, p) in self.plan.edges:
                 m.d.comb += e.fold_cnt.eq(ctl.fold_cnt)
@@ -165,6 +181,12 @@ class Network(wiring.Component):
         for port, (node, reg, lag) in pe.reads.items():
             producer = self.pes[node]
             size = self.graph.node(node).size
+            if pe.serial:       # one element: the step's, or (an edge's δ) its row's
+                src = getattr(producer, f"sr_{reg}")
+                if reg == "delta" and isinstance(pe, FoldedEdgePE):
+                    src = getattr(producer, f"sd_{self.graph.node(pe.parent).size}")
+                m.d.comb += getattr(pe, port)[0].eq(src)
+                continue
             src = (list(getattr(producer, f"r_{reg}")) if lag == 0 else
                    list(getattr(producer, f"line_{reg}"))[(lag - 1) * size:lag * size])
             for a, b in zip(getattr(pe, port), src):
@@ -190,7 +212,8 @@ class Network(wiring.Component):
                 for i, sig in enumerate(self.fields[f.name]):
                     with m.Case(f.addr + i):
                         m.d.sync += word.eq(sig if f.kind == "flags" else sig.as_signed())
-        folded = [self.edges[k] for k in self.plan.edges]
+        folded = ([self.edges[k] for k in self.plan.edges]
+                  + [pe for pe in self.pes.values() if pe.serial])
         if not folded:
             m.d.comb += self.r_data.eq(word)
             return

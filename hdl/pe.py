@@ -158,6 +158,9 @@ class _PE(wiring.Component):
 
     owner = None
     own = ()
+    #: element-serial (registers in memories, :mod:`.serial`): reads are one element
+    serial = False
+    _ctx_class = _Ctx
 
     def _setup(self, graph):
         if not isinstance(graph, Graph):
@@ -167,8 +170,9 @@ class _PE(wiring.Component):
         self.sched = schedule(graph) if self.streaming else None
         self.lags = self.sched.lags if self.streaming else {}
         self.memmap = build_memory_map(graph, self.lags)
-        dry = _Ctx(self, dry=True)
+        dry = self._ctx_class(self, dry=True)
         dry_arith = HdlArith(graph, Signal(32))
+        self._prepare(None, dry, dry_arith)
         self._build(dry, dry_arith)
         for mem, _ in dry_arith.roms:
             mem._MustUse__silence = True        # placeholders of the dry run
@@ -178,19 +182,20 @@ class _PE(wiring.Component):
         members.update({f"st_{s}": In(1) for s in dry.steps})
         if self.owner is not None:
             size = g.node(self.owner).size
-            for reg in self.own:
+            for reg in self.own if not self.serial else ():
                 members[f"r_{reg}"] = Out(register_shape(g, reg)).array(size)
                 depth = self.lags.get((self.owner, reg), 0)
                 if depth:
                     members[f"line_{reg}"] = Out(register_shape(g, reg)).array(depth * size)
         for name, (node, reg, lag) in dry.reads.items():
-            members[name] = In(register_shape(g, reg)).array(g.node(node).size)
+            members[name] = In(register_shape(g, reg)).array(
+                1 if self.serial else g.node(node).size)
         for name, parent in dry.partials.items():
             members[name] = In(signed(partial_width(g, self.owner, parent))).array(
                 g.node(self.owner).size)
         for name, child in dry.messages.items():
             members[name] = In(signed(message_width(g, child, self.owner))).array(
-                g.node(self.owner).size)
+                1 if self.serial and g.node(child).op != "dense" else g.node(self.owner).size)
         for name, width in dry.outputs.items():
             members[name] = Out(signed(width[0])).array(width[1])
         members.update(self._extra_members(dry))
@@ -210,16 +215,11 @@ class _PE(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        ctx = _Ctx(self, dry=False)
+        ctx = self._ctx_class(self, dry=False)
         arith = HdlArith(self.graph, self.lfsr)
+        self._prepare(m, ctx, arith)
         self._build(ctx, arith)
-        for step, targets, values, when in ctx.writes:
-            if step == "comb":
-                m.d.comb += [t.eq(v) for t, v in zip(targets, values)]
-                continue
-            strobe = getattr(self, f"st_{step}")
-            with m.If(strobe if when is None else strobe & when):
-                m.d.sync += [t.eq(v) for t, v in zip(targets, values)]
+        self._apply_writes(m, ctx)
         for signal, value in ctx.combs:
             m.d.comb += signal.eq(value)
         for i, (mem, ports) in enumerate(arith.roms):
@@ -227,6 +227,19 @@ class _PE(wiring.Component):
             m.d.comb += [port.addr.eq(addr) for port, addr in ports]
         self._finish(m, arith)
         return m
+
+    def _prepare(self, m, ctx, arith):
+        """Before the builder runs (``m`` is None in the dry run)."""
+
+    def _apply_writes(self, m, ctx):
+        """Each ``put``: the targets take their values at the clock edge of the step."""
+        for step, targets, values, when in ctx.writes:
+            if step == "comb":
+                m.d.comb += [t.eq(v) for t, v in zip(targets, values)]
+                continue
+            strobe = getattr(self, f"st_{step}")
+            with m.If(strobe if when is None else strobe & when):
+                m.d.sync += [t.eq(v) for t, v in zip(targets, values)]
 
     def _finish(self, m, arith):
         pass
@@ -330,7 +343,8 @@ class NodePE(_PE):
         """a (dense, act) or v̂ (add, mul) from the parents: {register: values}."""
         lag = (lambda p: lags[p]) if lags else (lambda p: 0)
         if n.op == "dense":
-            acc = [_sum([ctx.partial(p)[i] for p in n.inputs]) for i in range(n.size)]
+            parts = [ctx.partial(p) for p in n.inputs]
+            acc = [_sum([part[i] for part in parts]) for i in range(len(parts[0]))]
             return {"a": arith.dense_sum(n, acc, b)}
         vals = [ctx.read(p, "v", lag(p)) for p in n.inputs]
         if n.op == "act":
@@ -531,7 +545,7 @@ class NodePE(_PE):
             else:
                 v, eps = ctx.read(q, "v"), pe_regs(ctx, "eps")
             vals, _ = arith.t_mul(v, eps)
-            ctx.output(f"msg_to_{p}", vals, (message_width(g, n.name, p), n.size))
+            ctx.output(f"msg_to_{p}", vals, (message_width(g, n.name, p), len(vals)))
 
     def _finish(self, m, arith):
         for k, (mem, port, addr) in enumerate(self._act_roms):
@@ -559,10 +573,11 @@ class NodePE(_PE):
         with m.Else():
             m.d.sync += sat.eq(sat | total)
         fields = {f"{n.name}.sat": [sat]}
-        if n.bias:
-            fields[f"{n.name}.b"] = list(self.r_b)
-        if n.output:
-            fields[f"target.{n.name}"] = list(self.r_target)
+        if not self.serial:             # else memories, written by :mod:`.serial`
+            if n.bias:
+                fields[f"{n.name}.b"] = list(self.r_b)
+            if n.output:
+                fields[f"target.{n.name}"] = list(self.r_target)
         self._host_writes(m, fields)
 
 

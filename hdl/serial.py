@@ -1,0 +1,338 @@
+"""The serial architecture: every register in block RAM, one element per clock cycle.
+
+Folding edges (:mod:`.fold`) saves multipliers but keeps each node's registers (v, a, v̂,
+g, ε, δ, b, the host's buffers) in flip-flops, read in parallel through multiplexers: a
+64-16-10 network then needs some 6,700 flip-flops and more logic cells than an iCE40UP5K
+has. With ``reuse="serial"`` every node keeps each register vector in a memory of
+``size`` words (block RAM after synthesis) and every micro-step walks the elements::
+
+    cycle c       every register memory is read at element c (the step's fold_cnt)
+    cycle c + 1   element c is computed, as the golden formula of one element, and
+                  written back (latency 1); a tanh or sigmoid table read adds a cycle
+                  (latency 2)
+
+so a node step lasts ``size + latency`` cycles of the largest node (:func:`serial_phases`).
+Every node in a step reads element c of its own and its neighbours' registers in the same
+cycle and writes element c a cycle or two later, so all reads see the previous step's
+values: the tick stays a Jacobi update, and every register equals the golden trace bit for
+bit (the stochastic rounding mixer takes the element as a counted signal,
+:attr:`~.arith.HdlArith.element`).
+
+Every dense edge is folded onto one multiplier (:class:`~.fold.FoldedEdgePE` with one lane,
+word t = i·cols + j). In its phases the edge reads v_p[j] and δ_c[i] from the neighbours'
+memories, whose read addresses then follow the edge's (i, j), counted by the owner from
+``fold_cnt`` alone: one address sequence for v (j = t mod size_p is the same for every edge
+out of p) and one per distinct parent size for δ (a read port each). The exact row sums and
+messages stay in the edge's accumulators, read by the node at element c.
+
+The host reaches every element through the memory map as before: when no step runs, the
+memories' ports follow the bus address, reads are registered (``host_rdata``,
+``host_rsel``) and writes of rw fields (inputs, targets, biases) go to the write port.
+
+Multipliers: one per edge, one per node with δ (the gate), a mul node one for v̂ and one per
+hidden parent. Streaming mode is not serial (a tick is one cycle there).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Mux, Signal, signed
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from pcfpga.golden.activations import ActTable
+from pcfpga.golden.lfsr import SITE_VHAT
+
+from .arith import saturate, table_index
+from .controller import micro_steps
+from .pe import _Ctx, InputPE, NodePE, register_shape
+
+__all__ = ["SERIAL", "serial_phases", "SerialInputPE", "SerialNodePE", "TABLE_ACTS"]
+
+#: The reuse value that selects this architecture.
+SERIAL = "serial"
+
+#: Activations read from a table in block RAM (one more cycle of latency).
+TABLE_ACTS = ("tanh", "sigmoid")
+
+#: ``put(..., when=LATE)``: written two cycles after the read (table lookups).
+LATE = "late"
+
+
+def serial_phases(graph) -> dict:
+    """Cycles of every node step: F0 loads the inputs (largest input + 1); the act steps
+    (FF<level>, TF) take the largest node + 2 (a table read), every other node step the
+    largest node + 1."""
+    inputs = max(n.size for n in graph.nodes if n.op == "input")
+    others = max(n.size for n in graph.nodes if n.op != "input")
+    steps = micro_steps(graph)
+    phases = {}
+    for s in steps["forward"] + steps["tick"] + steps["update"]:
+        if s == "F0":
+            phases[s] = inputs + 1
+        elif s.startswith("FF") or s == "TF":
+            phases[s] = others + 2
+        else:
+            phases[s] = others + 1
+    return phases
+
+
+class _SerialCtx(_Ctx):
+    """A builder context where a vector is one element: the one at the current cycle."""
+
+    def __init__(self, pe, dry):
+        super().__init__(pe, dry)
+        self.own_regs = {}          # register name -> its memory's read data (a 1-list)
+        self.target_of = {}         # id(read data signal) -> register name
+        self.syncs = []             # (signal, value): registered helpers
+        self.t1 = Signal(16, name="t1")       # the element computed in this cycle
+        self.valid1 = Signal(name="valid1")   # ... is an element of this node
+        self.t2 = Signal(16, name="t2")       # the element a table read delivers
+        self.valid2 = Signal(name="valid2")
+
+    def _port(self, name, count, shape):
+        if name.startswith("r_") and name != "r_sat":
+            reg = name[2:]
+            if reg not in self.own_regs:
+                data = (Signal(shape, name=name) if self.dry
+                        else self.pe._memories[reg][1].data)
+                self.own_regs[reg] = [data]
+                self.target_of[id(data)] = reg
+            return self.own_regs[reg]
+        return super()._port(name, count, shape)
+
+    def read(self, node, reg, lag=0):
+        pe = self.pe
+        if node == pe.owner and reg in pe.own:
+            return self._port(f"r_{reg}", 1, register_shape(pe.graph, reg))
+        name = f"rd_{node}_{reg}_{lag}"
+        self.reads[name] = (node, reg, lag)
+        return super()._port(name, 1, register_shape(pe.graph, reg))
+
+    def partial(self, parent):
+        full = super().partial(parent)
+        return [full[0] if self.dry else Array(full)[self.t1]]
+
+    def message(self, child):
+        if self.pe.graph.node(child).op == "dense":
+            full = super().message(child)
+            return [full[0] if self.dry else Array(full)[self.t1]]
+        g, i = self.pe.graph, self.pe.owner
+        from .pe import message_width
+        name = f"msg_{child}"
+        self.messages[name] = child
+        return super()._port(name, 1, signed(message_width(g, child, i)))
+
+    def put(self, step, targets, values, when=None):
+        regs = [self.target_of[id(t)] for t in targets] if not self.dry else targets
+        super().put(step, regs, values, when)
+
+
+class _SerialPE:
+    """What serial input and node PEs share: the register memories, their addresses, the
+    host's access and the write ports."""
+
+    serial = True
+    _ctx_class = _SerialCtx
+
+    def _memory_fields(self) -> dict:
+        """{register: (memory-map field, shape, host-writable)} of the memories."""
+        g, n = self.graph, self.graph.node(self.owner)
+        out = {reg: (f"{n.name}.{reg}", register_shape(g, reg), False) for reg in self.own}
+        if n.op == "input":
+            out["in"] = (f"in.{n.name}", register_shape(g, "v"), True)
+            return out
+        if n.bias:
+            out["b"] = (f"{n.name}.b", signed(g.formats.weight.width), True)
+        if n.output:
+            out["target"] = (f"target.{n.name}", register_shape(g, "v"), True)
+        return out
+
+    def _delta_sizes(self) -> list:
+        """Distinct sizes of this node's dense parents (one δ read sequence each)."""
+        g, n = self.graph, self.graph.node(self.owner)
+        if n.op != "dense":
+            return []
+        return sorted({g.node(p).size for p in n.inputs})
+
+    def _serial_members(self) -> dict:
+        members = {"fold_cnt": In(16), "ph_any": In(1), "ph_edge": In(1),
+                   "host_rdata": Out(32), "host_rsel": Out(1), "r_sat": Out(32)}
+        for reg in self.own:
+            members[f"sr_{reg}"] = Out(register_shape(self.graph, reg))
+        for s in self._delta_sizes():
+            members[f"sd_{s}"] = Out(register_shape(self.graph, "delta"))
+        return members
+
+    def _prepare(self, m, ctx, arith):
+        arith.element, arith.enable = ctx.t1, ctx.valid1
+        if m is None:
+            return
+        size = self.graph.node(self.owner).size
+        cnt = self.fold_cnt
+        m.d.sync += [ctx.t1.eq(cnt), ctx.t2.eq(ctx.t1)]
+        m.d.comb += [ctx.valid1.eq((cnt != 0) & (ctx.t1 < size)),
+                     ctx.valid2.eq((cnt > 1) & (ctx.t2 < size))]
+        self._memories = {}
+        for reg, (field, shape, _) in self._memory_fields().items():
+            mem = Memory(shape=shape, depth=size, init=[])
+            m.submodules[f"mem_{reg}"] = mem
+            self._memories[reg] = (mem, mem.read_port(), mem.write_port())
+
+    def _apply_writes(self, m, ctx):
+        g, n = self.graph, self.graph.node(self.owner)
+        size = n.size
+        bits = max(1, (size - 1).bit_length())
+        cnt = self.fold_cnt
+        base_of = {reg: self.memmap[field].addr
+                   for reg, (field, _, _) in self._memory_fields().items()}
+        hits, rsel = {}, []
+        for reg, (field, shape, writable) in self._memory_fields().items():
+            base = base_of[reg]
+            hit = (self.host_addr >= base) & (self.host_addr < base + size)
+            hits[reg] = hit
+            elem = (self.host_addr - base)[:bits]
+            _, rd, wr = self._memories[reg]
+            # reads: the edges' sequence in their phases, the element of a step, the host
+            address = Mux(self.ph_any, cnt[:bits], elem)
+            if reg == "v":
+                address = Mux(self.ph_edge, self._edge_cols(m, size)[:bits], address)
+            if reg == "delta":
+                sizes = self._delta_sizes()
+                for k, s in enumerate(sizes):
+                    row = self._edge_rows(m, s)[:bits]
+                    if k == 0:
+                        address = Mux(self.ph_edge, row, address)
+                        m.d.comb += self.sd_0_alias(s).eq(rd.data)
+                    else:
+                        extra = self._memories[reg][0].read_port()
+                        m.d.comb += [extra.addr.eq(row), self.sd_0_alias(s).eq(extra.data)]
+            m.d.comb += rd.addr.eq(address)
+            if reg in self.own:
+                m.d.comb += getattr(self, f"sr_{reg}").eq(rd.data)
+            q = Signal(name=f"rsel_{reg}")
+            m.d.sync += q.eq(hit & ~self.ph_any)
+            rsel.append((q, rd.data))
+            # writes: the steps' values at their element, else the host
+            w_addr, w_data = elem, self.host_data[:len(rd.data)]
+            w_en = (self.host_we & hit) if writable else 0
+            for step, regs, values, when in ctx.writes:
+                if step == "comb":
+                    continue
+                for r, value in zip(regs, values):
+                    if r != reg:
+                        continue
+                    strobe = getattr(self, f"st_{step}")
+                    late = when == LATE
+                    w_addr = Mux(strobe, (ctx.t2 if late else ctx.t1)[:bits], w_addr)
+                    w_data = Mux(strobe, value, w_data)
+                    w_en = Mux(strobe, ctx.valid2 if late else ctx.valid1, w_en)
+            m.d.comb += [wr.addr.eq(w_addr), wr.data.eq(w_data), wr.en.eq(w_en)]
+        for step, targets, values, when in ctx.writes:
+            if step == "comb":
+                m.d.comb += [t.eq(v) for t, v in zip(targets, values)]
+        for signal, value in ctx.syncs:
+            m.d.sync += signal.eq(value)
+        out = 0
+        for q, data in rsel:
+            out = Mux(q, data, out)
+        m.d.comb += [self.host_rdata.eq(out), self.host_rsel.eq(_any(q for q, _ in rsel))]
+
+    def sd_0_alias(self, s):
+        return getattr(self, f"sd_{s}")
+
+    def _edge_cols(self, m, modulus):
+        """j = fold_cnt mod ``modulus``, counted (the column an edge out of here reads)."""
+        return self._counters(m, modulus)[1]
+
+    def _edge_rows(self, m, cols):
+        """i = fold_cnt div ``cols``, counted (the row an edge into here reads)."""
+        return self._counters(m, cols)[0]
+
+    def _counters(self, m, modulus):
+        cache = self.__dict__.setdefault("_counter_cache", {})
+        if modulus not in cache:
+            cnt = self.fold_cnt
+            j_reg = Signal(range(max(modulus, 2)), name=f"col_mod{modulus}")
+            i_reg = Signal(16, name=f"row_div{modulus}")
+            j = Mux(cnt == 0, 0, j_reg)
+            i = Mux(cnt == 0, 0, i_reg)
+            wrap = j == modulus - 1
+            m.d.sync += [j_reg.eq(Mux(wrap, 0, j + 1)), i_reg.eq(i + wrap)]
+            cache[modulus] = (i, j)
+        return cache[modulus]
+
+
+class SerialInputPE(_SerialPE, InputPE):
+    """An input node with its buffer ``in`` and value v in memories."""
+
+    def __init__(self, graph, name: str):
+        self._counter_cache = {}
+        super().__init__(graph, name)
+
+    def _extra_members(self, dry):
+        return self._serial_members()
+
+    def _finish(self, m, arith):
+        with m.If(self.clear):
+            m.d.sync += self.r_sat.eq(0)
+        self._host_writes(m, {f"{self.owner}.sat": [self.r_sat]})
+
+
+class SerialNodePE(_SerialPE, NodePE):
+    """A dense, act, add or mul node with every register in a memory."""
+
+    def __init__(self, graph, name: str):
+        self._counter_cache = {}
+        if graph.learning.mode == "streaming":
+            self._MustUse__silence = True
+            raise ValueError("The serial architecture is not available in streaming mode, "
+                             "where every tick is one clock cycle")
+        super().__init__(graph, name)
+
+    def _extra_members(self, dry):
+        g, n = self.graph, self.graph.node(self.owner)
+        members = self._serial_members()
+        if n.op == "dense":
+            members.update({f"w_over_{k}": In(1) for k in range(len(n.inputs))})
+            members["st_upd"] = In(1)
+        return members
+
+    def _act(self, ctx, arith, n, r, step, v):
+        """Tables (tanh, sigmoid) in block RAM: the entry of a[c] arrives a cycle after
+        a[c] does, so v̂, g (and v) are written at latency 2 (``LATE``)."""
+        if n.act not in TABLE_ACTS:
+            return super()._act(ctx, arith, n, r, step, v)
+        arith.step = step
+        V = self.graph.formats.value
+        if getattr(ctx, "_table", None) is None:
+            if ctx.dry:
+                data = (Signal(signed(V.width)), Signal(signed(V.frac_bits + 2)))
+            else:
+                table = ActTable.build(n.act, V, self.graph.formats.table_bits)
+                addr = table_index(table, r["a"][0])
+                mems = (Memory(shape=signed(V.width), depth=len(table.f),
+                               init=[int(x) for x in table.f]),
+                        Memory(shape=signed(V.frac_bits + 2), depth=len(table.df),
+                               init=[int(x) for x in table.df]))
+                ports = [mem.read_port() for mem in mems]
+                self._act_roms = [(mem, port, addr) for mem, port in zip(mems, ports)]
+                data = tuple(port.data for port in ports)
+            value, over = saturate(data[0], V)
+            ctx._table = (value, data[1], over)
+        value, gain, over = ctx._table
+        arith.overflows.setdefault((step, n.index, SITE_VHAT), []).append(over & ctx.valid2)
+        ctx.put(step, r["vhat"], [value], when=LATE)
+        ctx.put(step, r["g"], [gain], when=LATE)
+        if v == "vhat":
+            ctx.put(step, r["v"], [value], when=LATE)
+        elif v is not None:                 # the target, read a cycle earlier
+            late = Signal(signed(V.width), name="target_late")
+            ctx.syncs.append((late, v[0]))
+            ctx.put(step, r["v"], [late], when=LATE)
+
+
+def _any(bits):
+    out = 0
+    for b in bits:
+        out = out | b
+    return out
