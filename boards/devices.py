@@ -30,6 +30,7 @@ class Device:
     dsp: int             # 16x16 multipliers
     lut: int
     bram_bits: int
+    bram_blocks: int
     spram_bits: int = 0
 
 
@@ -43,9 +44,9 @@ class Board:
 
 
 DEVICES = {
-    "iCE40UP5K": Device("iCE40UP5K", "ice40", 8, 5280, 30 * 4096, 4 * 256 * 1024),
-    "ECP5-85F": Device("ECP5-85F", "ecp5", 156, 83640, 208 * 18 * 1024),
-    "ECP5-25F": Device("ECP5-25F", "ecp5", 28, 24288, 56 * 18 * 1024),
+    "iCE40UP5K": Device("iCE40UP5K", "ice40", 8, 5280, 30 * 4096, 30, 4 * 256 * 1024),
+    "ECP5-85F": Device("ECP5-85F", "ecp5", 156, 83640, 208 * 18 * 1024, 208),
+    "ECP5-25F": Device("ECP5-25F", "ecp5", 28, 24288, 56 * 18 * 1024, 56),
 }
 
 BOARDS = {

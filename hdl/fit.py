@@ -31,12 +31,23 @@ from pcfpga.golden.engine import node_registers
 
 from .controller import cycles_per_step, cycles_per_tick
 from .fold import check_reuse, fold_plan
+from .pe import message_width, partial_width, register_shape
+from .serial import SERIAL, TABLE_ACTS
 
 __all__ = ["Estimate", "estimate", "fit", "FitError", "count_multipliers", "reuse_choices",
            "shortfalls"]
 
 #: Fraction of a device's block RAM the fitter lets weights use (the rest: SoC buffers).
 RAM_SHARE = 0.75
+
+#: Block RAMs the fitter leaves to the SoC on an iCE40 (UART buffers; datasets go to SPRAM).
+ICE40_SOC_BLOCKS = 4
+
+#: Flip-flop bits the fitter allows per LUT of the device. A register bit in the fabric costs
+#: a flip-flop and, with its read multiplexer and update logic, about two LUTs: measured with
+#: Yosys (``make bench-fold``), Iris folded for the UP5K has 2,065 such bits and needs 110 %
+#: of the LUTs, the serial 64-16-10 digits net 1,612 bits and 72 %.
+FF_SHARE = 0.35
 
 
 class FitError(ValueError):
@@ -53,12 +64,23 @@ class Estimate:
     cycles_per_tick: int = 0
     cycles_per_step: int = 0
     lanes: dict = field(default_factory=dict)       # folded edge -> (lanes, depth)
+    ff_bits: int = 0            # flip-flop bits of registers, weights and accumulators
+    ram_blocks: int = 0         # block RAMs (iCE40 EBR geometry: 256 words of 16 bits)
+    serial: bool = False
+
+    @property
+    def architecture(self) -> str:
+        if self.serial:
+            return "serial (registers in block RAM, one element per cycle)"
+        folded = {k: v for k, v in self.reuse.items() if v > 1}
+        return ("folded: " + ", ".join(f"{k} reuse {v}" for k, v in folded.items())
+                if folded else "fully parallel")
 
     def summary(self) -> str:
-        return (f"{self.multipliers} multipliers, {self.ram_bits:,} RAM bits (folded weights "
-                f"and tables), "
-                f"{self.register_bits:,} weight register bits, {self.cycles_per_tick} cycles "
-                f"per tick, {self.cycles_per_step} per training step")
+        return (f"{self.multipliers} multipliers, {self.ram_bits:,} RAM bits in "
+                f"{self.ram_blocks} blocks, {self.ff_bits:,} flip-flop bits (of which "
+                f"{self.register_bits:,} weights), {self.cycles_per_tick} cycles per tick, "
+                f"{self.cycles_per_step} per training step")
 
 
 def estimate(graph, reuse=1) -> Estimate:
@@ -68,8 +90,21 @@ def estimate(graph, reuse=1) -> Estimate:
     Ww = graph.formats.weight.width
     streaming = graph.learning.mode == "streaming"
     est = Estimate(table, 0, cycles_per_tick=cycles_per_tick(graph, plan),
-                   cycles_per_step=cycles_per_step(graph, plan))
+                   cycles_per_step=cycles_per_step(graph, plan), serial=plan.serial)
+    f = graph.formats
     for n in graph.nodes:
+        regs = [register_shape(graph, r).width for r in node_registers(n, streaming)]
+        regs += ([Ww] if n.bias else []) + ([f.value.width] if n.output else [])
+        regs += [f.value.width] if n.op == "input" else []
+        if plan.serial:                 # one memory per register
+            est.ram_bits += n.size * sum(regs)
+            est.ram_blocks += len(regs) * _blocks(n.size, 16)
+            if n.act in TABLE_ACTS:
+                est.ram_bits += (1 << f.table_bits) * (2 * f.value.frac_bits + 2
+                                                       + f.value.width - f.value.frac_bits)
+                est.ram_blocks += 2 * _blocks(1 << f.table_bits, 16)
+        else:
+            est.ff_bits += n.size * sum(regs)
         if n.op == "dense":
             for p in n.inputs:
                 key = f"{n.name}.W.{p}"
@@ -78,21 +113,33 @@ def estimate(graph, reuse=1) -> Estimate:
                 if fo is not None:
                     count = fo.lanes
                     est.ram_bits += fo.depth * fo.lanes * Ww
+                    est.ram_blocks += math.ceil(fo.lanes * Ww / 16) * _blocks(fo.depth, 16)
                     est.lanes[key] = (fo.lanes, fo.depth)
+                    est.ff_bits += rows * partial_width(graph, n.name, p) + (
+                        cols * message_width(graph, n.name, p)
+                        if graph.node(p).is_hidden else 0)
                 else:
                     count = rows * cols * (3 if graph.node(p).is_hidden else 2)
                     est.register_bits += rows * cols * Ww
+                    est.ff_bits += rows * cols * Ww
                 est.by_part[f"edge {key}"] = count
         est.ram_bits += plan.acts.get(n.name, 0)
+        est.ram_blocks += 2 * _blocks(1 << f.table_bits, 16) if n.name in plan.acts else 0
+        elements = 1 if plan.serial else n.size
         count = 0
         if "delta" in node_registers(n, streaming):
-            count += plan.gates.get(n.name, (n.size, 1))[0]
+            count += plan.gates.get(n.name, (elements, 1))[0]
         if n.op == "mul":
-            count += n.size * (1 + sum(graph.node(p).is_hidden for p in n.inputs))
+            count += elements * (1 + sum(graph.node(p).is_hidden for p in n.inputs))
         if count:
             est.by_part[f"node {n.name}"] = count
     est.multipliers = sum(est.by_part.values())
     return est
+
+
+def _blocks(depth: int, width: int) -> int:
+    """Block RAMs of a memory of ``depth`` words of up to ``width`` bits (256 × 16 each)."""
+    return math.ceil(depth / 256) * math.ceil(width / 16)
 
 
 def reuse_choices(count: int) -> list:
@@ -106,8 +153,14 @@ def shortfalls(est: Estimate, device) -> list:
     if est.multipliers > device.dsp:
         short.append(f"{est.multipliers} multipliers > {device.dsp} DSPs")
     if est.ram_bits > RAM_SHARE * (device.bram_bits + device.spram_bits):
-        short.append(f"{est.ram_bits:,} weight RAM bits > {RAM_SHARE:.0%} of the device's "
+        short.append(f"{est.ram_bits:,} RAM bits > {RAM_SHARE:.0%} of the device's "
                      f"{device.bram_bits + device.spram_bits:,}")
+    if device.family == "ice40" and est.ram_blocks > device.bram_blocks - ICE40_SOC_BLOCKS:
+        short.append(f"{est.ram_blocks} block RAMs > the {device.bram_blocks} of the device "
+                     f"less {ICE40_SOC_BLOCKS} for the SoC")
+    if est.ff_bits > FF_SHARE * device.lut:
+        short.append(f"{est.ff_bits:,} flip-flop bits of registers > {FF_SHARE:.0%} of the "
+                     f"device's {device.lut:,} LUTs")
     return short
 
 
@@ -130,8 +183,12 @@ def fit(graph, device) -> Estimate:
     best = estimate(graph, current)
     short = shortfalls(best, device)
     if short:
-        raise FitError(f"{graph.name} does not fit {device.name} even fully folded: "
-                       f"{'; '.join(short)}")
+        serial = estimate(graph, SERIAL)
+        short_serial = shortfalls(serial, device)
+        if not short_serial:
+            return serial
+        raise FitError(f"{graph.name} does not fit {device.name} even fully folded "
+                       f"({'; '.join(short)}) or serial ({'; '.join(short_serial)})")
     while True:
         step = None
         for name in counts:

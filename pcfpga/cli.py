@@ -47,6 +47,17 @@ def _int_at_least(low: int, what: str):
 
 
 _positive = _int_at_least(1, "a positive integer")
+
+
+def _reuse(text: str):
+    """``--reuse``: a positive integer, or ``serial``."""
+    if text == "serial":
+        return text
+    try:
+        return _positive(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'serial', not "
+                                         f"{text!r}") from None
 _non_negative = _int_at_least(0, "a non-negative integer")
 
 _SIM_BUILD = os.path.join("build", "sim")
@@ -106,9 +117,7 @@ def _folding(graph, args, quiet: bool = False):
 def _print_folding(graph, est, board_name=None):
     from .boards.devices import board as find_board
 
-    folded = {k: v for k, v in est.reuse.items() if v > 1}
-    print(f"folding: {', '.join(f'{k} reuse {v}' for k, v in folded.items()) or 'none'} "
-          f"(fully parallel elsewhere)")
+    print(f"architecture: {est.architecture}")
     rows = [("part", "multipliers", "lanes x words")]
     for part, count in est.by_part.items():
         key = part.split(" ", 1)[1]
@@ -116,7 +125,8 @@ def _print_folding(graph, est, board_name=None):
         rows.append((part, str(count), f"{lanes[0]} x {lanes[1]}" if lanes else "-"))
     _table(rows)
     print(f"total: {est.summary()}")
-    print("LUTs are not estimated yet: synthesis decides whether the logic fits")
+    print("LUTs are bounded through the flip-flop bits (hdl/fit.py FF_SHARE); synthesis "
+          "gives the count")
     if board_name:
         b = find_board(board_name)
         d = b.device
@@ -455,9 +465,10 @@ def _fold_options(c, prefix=""):
     c.add_argument("--board", choices=sorted(BOARDS),
                    help=f"{prefix}fold the network to fit this board (the fitter chooses the "
                         f"reuse factors)")
-    c.add_argument("--reuse", type=_positive,
-                   help=f"{prefix}reuse factor of every dense and act node (overrides the "
-                        f"fitter; default 1, fully parallel)")
+    c.add_argument("--reuse", type=_reuse,
+                   help=f"{prefix}reuse factor of every dense and act node, or 'serial' "
+                        f"(registers in block RAM, one element per cycle); overrides the "
+                        f"fitter; default 1, fully parallel")
 
 
 def build_parser() -> argparse.ArgumentParser:

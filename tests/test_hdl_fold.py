@@ -14,7 +14,8 @@ from pcfpga.examples import EXAMPLES, example_path
 from pcfpga.golden.graph import Graph, GraphBuilder
 from pcfpga.golden.params import init_params
 from pcfpga.golden.random_graph import random_graph, random_sample
-from pcfpga.hdl.fit import FitError, count_multipliers, estimate, fit, reuse_choices
+from pcfpga.hdl.fit import (FitError, count_multipliers, estimate, fit, reuse_choices,
+                             shortfalls)
 from pcfpga.hdl.fold import check_reuse, fold_plan
 from pcfpga.hdl.network import Network
 from pcfpga.sim.pysim import simulate_against_golden
@@ -119,15 +120,17 @@ def test_estimate_equals_yosys_multipliers_dag(mode, reuse):
 @pytest.mark.parametrize("graph", ["xor", "iris", "digits"])
 def test_fits_up5k_with_at_most_8_multipliers(graph):
     g = digits_graph() if graph == "digits" else _graph(graph)
-    est = fit(g, DEVICES["iCE40UP5K"])
-    assert est.multipliers <= 8
-    assert est.ram_bits <= 0.75 * (DEVICES["iCE40UP5K"].bram_bits +
-                                   DEVICES["iCE40UP5K"].spram_bits)
+    up5k = DEVICES["iCE40UP5K"]
+    est = fit(g, up5k)
+    assert est.multipliers <= 8 and not shortfalls(est, up5k)
+    assert est.ram_bits <= 0.75 * (up5k.bram_bits + up5k.spram_bits)
     # the fitter's choice is at least as fast as any single global factor that fits
-    for r in (2, 4, 8, 16, 64, 1024):
+    for r in (2, 4, 8, 16, 64, 1024, "serial"):
         e = estimate(g, r)
-        if e.multipliers <= 8:
+        if not shortfalls(e, up5k):
             assert est.cycles_per_step <= e.cycles_per_step
+    # folded registers overflow the LUTs of Iris and digits (measured: make bench-fold)
+    assert est.serial == (graph != "xor")
 
 
 def test_iris_fully_parallel_on_ecp5_85f():
@@ -136,8 +139,9 @@ def test_iris_fully_parallel_on_ecp5_85f():
 
 
 def test_a_net_that_cannot_fit_says_why():
-    with pytest.raises(FitError, match="dag does not fit iCE40UP5K even fully folded: "
-                                       "26 multipliers > 8 DSPs"):
+    with pytest.raises(FitError, match=r"dag does not fit iCE40UP5K even fully folded \(26 "
+                                       r"multipliers > 8 DSPs; .*\) or serial \(11 "
+                                       r"multipliers > 8 DSPs"):
         fit(_graph("dag"), DEVICES["iCE40UP5K"])
 
 
@@ -148,8 +152,8 @@ def test_reuse_choices():
 
 @pytest.mark.parametrize("reuse, message", [
     (0, "Reuse factor must be a positive integer, not 0 (node 'h')"),
-    ("2", "Reuse factor must be a positive integer or a dict of them per dense or act node, "
-          "not '2'"),
+    ("2", "Reuse factor must be a positive integer, a dict of them per dense or act node, "
+          "or 'serial', not '2'"),
     ({"x": 2}, "Reuse factor given for 'x', which is not a dense or act node "
                "(those are: h, y)"),
     ({"h": 1.5}, "Reuse factor must be a positive integer, not 1.5 (node 'h')"),
@@ -180,7 +184,8 @@ def test_unknown_board():
 def test_cli_check_board(capsys):
     assert main(["check", str(example_path("iris")), "--board", "icebreaker"]) == 0
     out = capsys.readouterr().out
-    assert "total: 8 multipliers" in out and "training samples/s" in out
+    assert "architecture: serial" in out and "total: 4 multipliers" in out
+    assert "training samples/s" in out
     assert main(["check", str(example_path("dag")), "--board", "icebreaker"]) == 2
     assert "dag does not fit iCE40UP5K" in capsys.readouterr().err
 
@@ -242,14 +247,16 @@ def test_train_iris_folded_for_icebreaker_in_simulation(sim_build, need_simulato
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, board_name", [("xor", "icebreaker"), ("iris", "icebreaker"),
-                                              ("xor", "ulx3s"), ("iris", "ulx3s")])
+@pytest.mark.parametrize("name, board_name", [
+    (name, board_name) for name in ("xor", "iris", "digits")
+    for board_name in ("icebreaker", "ulx3s", "orangecrab")])
 def test_every_multiplier_maps_to_a_dsp(name, board_name):
     """Synthesis of the fitted core: as many DSP cells as the fitter's multipliers, so none
     fell back to LUTs (iCE40 needs synth_ice40 -dsp)."""
     from pcfpga.boards.synth import ToolMissing, core_stats
 
-    g, b = _graph(name), BOARDS[board_name]
+    g = digits_graph() if name == "digits" else _graph(name)
+    b = BOARDS[board_name]
     est = fit(g, b.device)
     try:
         stats = core_stats(g, b.device.family, est.reuse)
@@ -258,8 +265,7 @@ def test_every_multiplier_maps_to_a_dsp(name, board_name):
     print(f"{name} on {board_name}: {stats}")
     assert stats["dsp"] == est.multipliers <= b.device.dsp
     assert stats["bram"] >= (1 if est.ram_bits else 0)
-    if (name, board_name) != ("iris", "icebreaker"):   # measured 9,373 LUT4: not yet
-        assert stats["lut"] < 0.9 * b.device.lut
+    assert stats["lut"] < 0.9 * b.device.lut
 
 
 def test_a_phase_longer_than_the_counter_is_rejected():

@@ -1,0 +1,142 @@
+"""The serial architecture (hdl/serial.py): registers in block RAM, one element per cycle.
+
+``ref_*``: the golden fixed-point model; ``rtl_*``: the serial hardware in Amaranth's
+simulator and as Verilog on Verilator and Icarus; every register compared exactly after the
+forward sweep and every tick (``simulate_against_golden``).
+"""
+
+import numpy as np
+import pytest
+
+from pcfpga.cli import main
+from pcfpga.examples import EXAMPLES, example_path
+from pcfpga.golden.graph import Graph
+from pcfpga.golden.params import init_params
+from pcfpga.golden.random_graph import random_graph, random_sample
+from pcfpga.hdl.fit import count_multipliers, estimate
+from pcfpga.hdl.fold import FoldedEdgePE, check_reuse, fold_plan
+from pcfpga.hdl.network import Network
+from pcfpga.hdl.serial import SerialNodePE
+from pcfpga.sim.pysim import simulate_against_golden
+
+MODES = {"exact": {}, "fpa": {"eta_v": 0.5, "ticks": 3}, "standard": {"eta_v": 0.5, "ticks": 2}}
+SERIAL = "serial"
+
+
+def _graph(name, mode="exact", rounding="nearest"):
+    return Graph.from_toml(str(example_path(name))).with_settings(mode=mode, rounding=rounding,
+                                                                  **MODES[mode])
+
+
+def _check(g, runner, seed=1, steps=3):
+    print(f"{g.name} mode {g.learning.mode} rounding {g.formats.rounding} serial seed {seed}")
+    rng = np.random.default_rng(seed)
+    return simulate_against_golden(g, init_params(g, seed),
+                                   [random_sample(g, rng) for _ in range(steps)],
+                                   runner=runner)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_examples_serial_every_register(name, mode, sim_runner):
+    rounding = {"exact": "nearest", "fpa": "stochastic", "standard": "truncate"}[mode]
+    g = _graph(name, mode, rounding)
+    _check(g, sim_runner(g, reuse=SERIAL))
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_random_graphs_serial(seed, sim_runner):
+    _random_case(seed, sim_runner)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(4, 24))
+def test_random_graphs_serial_long(seed, sim_runner):
+    _random_case(seed, sim_runner)
+
+
+def _random_case(seed, sim_runner, simulator="amaranth"):
+    mode = list(MODES)[seed % 3]
+    rounding = ("nearest", "stochastic", "truncate")[(seed // 3) % 3]
+    g = random_graph(seed, mode=mode).with_settings(mode=mode, rounding=rounding,
+                                                    **MODES[mode])
+    _check(g, sim_runner(g, simulator, reuse=SERIAL), seed=seed)
+
+
+@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
+@pytest.mark.parametrize("name", ["xor", "iris"])
+def test_serial_verilog_on_cocotb(name, simulator, sim_runner):
+    g = _graph(name, "fpa", "stochastic")
+    _check(g, sim_runner(g, simulator, reuse=SERIAL), steps=2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
+@pytest.mark.parametrize("seed", range(4))
+def test_random_graphs_serial_on_cocotb(seed, simulator, sim_runner):
+    _random_case(seed, sim_runner, simulator)
+
+
+@pytest.mark.parametrize("name", ["xor", "iris", "dag"])
+def test_cycles_per_step_match_the_estimate(name, sim_runner):
+    """Cycles the hardware counts for two free-running steps (no pause) against the
+    fitter's estimate."""
+    g = _graph(name)
+    res = _check(g, sim_runner(g, reuse=SERIAL, pause=False), steps=2)
+    assert res["cycles"] == 2 * estimate(g, SERIAL).cycles_per_step
+
+
+@pytest.mark.parametrize("name", ["xor", "iris", "dag"])
+def test_estimate_equals_yosys_multipliers(name):
+    g = _graph(name)
+    est = estimate(g, SERIAL)
+    assert est.multipliers == count_multipliers(g, SERIAL)
+    assert est.serial and est.register_bits == 0
+
+
+def test_serial_needs_fewer_flip_flops_than_folding():
+    g = _graph("iris")
+    serial, folded = estimate(g, SERIAL), estimate(g, 1000)
+    assert serial.ff_bits < folded.ff_bits / 2
+    assert serial.multipliers <= folded.multipliers
+    assert serial.cycles_per_step > folded.cycles_per_step
+
+
+def test_streaming_is_not_serial():
+    g = _graph("xor").with_settings(mode="streaming")
+    with pytest.raises(ValueError, match="The serial architecture is not available in "
+                                         "streaming mode"):
+        check_reuse(g, SERIAL)
+    with pytest.raises(ValueError, match="The serial architecture is not available in "
+                                         "streaming mode"):
+        SerialNodePE(g, "h")
+
+
+def test_a_serial_edge_has_one_lane():
+    g = _graph("iris")
+    plan = fold_plan(g, 2)
+    fold = plan.edges[("h", "x")]
+    with pytest.raises(ValueError, match=f"A serial edge has one lane, not {fold.lanes}"):
+        FoldedEdgePE(g, fold, plan.work[("h", "x")], serial=True)
+
+
+def test_every_register_is_in_a_memory():
+    net = Network(_graph("iris"), SERIAL)
+    net._MustUse__silence = True
+    assert set(net.fields) == {f"{n}.sat" for n in ("x", "h", "y")}
+
+
+def test_cli_reuse_serial(tmp_path, capsys):
+    code = main(["sim", str(example_path("xor")), "--data",
+                 str(example_path("xor").parent / "data" / "xor.npz"), "--steps", "2",
+                 "--simulator", "amaranth", "--reuse", "serial",
+                 "--out", str(tmp_path / "o.npz")])
+    out = capsys.readouterr().out
+    assert code == 0 and "match:" in out and "architecture: serial" in out
+
+
+def test_cli_reuse_bad_text(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["check", str(example_path("xor")), "--reuse", "lots"])
+    assert e.value.code == 2
+    assert "expected a positive integer or 'serial', not 'lots'" in capsys.readouterr().err
