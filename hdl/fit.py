@@ -14,11 +14,24 @@ uses (:func:`~.fold.fold_plan`):
   tables of folded tanh/sigmoid nodes, and the **weight register bits** of parallel edges;
 * **cycles** per tick and per training step (:func:`~.controller.cycles_per_step`).
 
-:func:`fit` chooses a reuse factor per dense node for a :class:`~pcfpga.boards.devices.
-Device`: every edge starts fully folded (one lane), which must fit; then, greedily, the
-node whose unfolding saves the most cycles per step while the design still fits is given
-more lanes, until nothing more fits. The result minimises cycles per training step among
-the configurations the greedy walk visits.
+* **flip-flop bits** of registers kept in the fabric: node registers (except in the serial
+  architecture), parallel weights, folded edges' row sums and messages; and **block RAMs**
+  (iCE40 geometry, 256 words of 16 bits per memory or part of one).
+
+A design fits a :class:`~pcfpga.boards.devices.Device` (:func:`shortfalls`) when it needs
+at most its DSPs, 75 % of its RAM bits, on an iCE40 its block RAMs less 4 for the SoC, and
+at most :data:`FF_SHARE` flip-flop bits per LUT: LUTs are bounded through the registers,
+which is where they go (a register bit costs a flip-flop and about two LUTs of read
+multiplexer and update logic); the slow synthesis tests hold every fitted design under
+90 % of the device's LUTs.
+
+:func:`fit` chooses a reuse factor per dense node: every edge starts fully folded (one
+lane), and, greedily, the node whose unfolding saves the most cycles per step while the
+design still fits is given more lanes, until nothing more fits. When even the fully folded
+design does not fit (its registers need too many LUTs: Iris and the 64-16-10 digits net on
+an iCE40UP5K), the fitter takes the serial architecture (:mod:`.serial`), which keeps
+every register in block RAM. The result minimises cycles per training step among the
+configurations the walk visits.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from pcfpga.golden.stream import schedule
 from .controller import Controller, cycles_per_step, cycles_per_tick, micro_steps
 from .fold import FoldedEdgePE, fold_plan
 from .memmap import ID_VALUE, build_memory_map
-from .pe import EdgePE, InputPE, NodePE
+from .pe import EdgePE, InputPE, NodePE, _or
 from .serial import SerialInputPE, SerialNodePE
 
 __all__ = ["Network", "cycles_per_step", "cycles_per_tick"]
@@ -141,9 +141,7 @@ class Network(wiring.Component):
             m.d.comb += self.pes[name].fold_cnt.eq(ctl.fold_cnt)
         if self.plan.serial:
             edge_phases = {ph for w in self.plan.work.values() for ph in sum(w.values(), [])}
-            ph_edge = Const(0, 1)
-            for ph in sorted(edge_phases):
-                ph_edge = ph_edge | getattr(ctl, f"st_{ph}")
+            ph_edge = _or([getattr(ctl, f"st_{ph}") for ph in sorted(edge_phases)])
             for pe in self.pes.values():
                 m.d.comb += [pe.fold_cnt.eq(ctl.fold_cnt), pe.ph_edge.eq(ph_edge),
                              pe.ph_any.eq(ctl.busy & ~ctl.paused)]
@@ -217,7 +215,6 @@ class Network(wiring.Component):
         if not folded:
             m.d.comb += self.r_data.eq(word)
             return
-        from_memory = word
-        for e in folded:
-            from_memory = Mux(e.host_rsel, e.host_rdata, from_memory)
-        m.d.comb += self.r_data.eq(from_memory)
+        # at most one memory is selected: an OR of the selected words (a balanced tree)
+        memories = _or([Mux(e.host_rsel, e.host_rdata, 0) for e in folded])
+        m.d.comb += self.r_data.eq(Mux(_or([e.host_rsel for e in folded]), memories, word))

@@ -664,11 +664,12 @@ def _node_of(graph, name, pe=None):
 
 
 def _or(values):
-    """The OR of one-bit values (0 for none)."""
+    """The OR of values (0 for none): one-bit flags, or words of which at most one is not
+    zero."""
     values = list(values)
     if not values:
         return Const(0, 1)
-    out = values[0]
-    for v in values[1:]:
-        out = out | v
-    return out
+    while len(values) > 1:          # a balanced tree: shallow logic, shallow simulator code
+        values = [values[i] | values[i + 1] if i + 1 < len(values) else values[i]
+                  for i in range(0, len(values), 2)]
+    return values[0]

@@ -44,7 +44,7 @@ from pcfpga.golden.lfsr import SITE_VHAT
 
 from .arith import saturate, table_index
 from .controller import micro_steps
-from .pe import _Ctx, InputPE, NodePE, register_shape
+from .pe import _Ctx, _or, InputPE, NodePE, register_shape
 
 __all__ = ["SERIAL", "serial_phases", "SerialInputPE", "SerialNodePE", "TABLE_ACTS"]
 
@@ -202,10 +202,10 @@ class _SerialPE:
                     row = self._edge_rows(m, s)[:bits]
                     if k == 0:
                         address = Mux(self.ph_edge, row, address)
-                        m.d.comb += self.sd_0_alias(s).eq(rd.data)
+                        m.d.comb += getattr(self, f"sd_{s}").eq(rd.data)
                     else:
                         extra = self._memories[reg][0].read_port()
-                        m.d.comb += [extra.addr.eq(row), self.sd_0_alias(s).eq(extra.data)]
+                        m.d.comb += [extra.addr.eq(row), getattr(self, f"sd_{s}").eq(extra.data)]
             m.d.comb += rd.addr.eq(address)
             if reg in self.own:
                 m.d.comb += getattr(self, f"sr_{reg}").eq(rd.data)
@@ -232,13 +232,8 @@ class _SerialPE:
                 m.d.comb += [t.eq(v) for t, v in zip(targets, values)]
         for signal, value in ctx.syncs:
             m.d.sync += signal.eq(value)
-        out = 0
-        for q, data in rsel:
-            out = Mux(q, data, out)
-        m.d.comb += [self.host_rdata.eq(out), self.host_rsel.eq(_any(q for q, _ in rsel))]
-
-    def sd_0_alias(self, s):
-        return getattr(self, f"sd_{s}")
+        m.d.comb += [self.host_rdata.eq(_or([Mux(q, data, 0).as_signed() for q, data in rsel])),
+                     self.host_rsel.eq(_or([q for q, _ in rsel]))]
 
     def _edge_cols(self, m, modulus):
         """j = fold_cnt mod ``modulus``, counted (the column an edge out of here reads)."""
@@ -330,9 +325,3 @@ class SerialNodePE(_SerialPE, NodePE):
             ctx.syncs.append((late, v[0]))
             ctx.put(step, r["v"], [late], when=LATE)
 
-
-def _any(bits):
-    out = 0
-    for b in bits:
-        out = out | b
-    return out
