@@ -27,7 +27,14 @@ from pcfpga.golden.activations import LEAKY_SHIFT, ActTable
 from pcfpga.golden.lfsr import (SITE_A, SITE_B, SITE_DELTA, SITE_EPS, SITE_V, SITE_VHAT,
                                 SITE_W0, site_id)
 
-__all__ = ["HdlArith", "xorshift32_hdl", "mix_hdl", "table_index", "saturate"]
+__all__ = ["HdlArith", "xorshift32_hdl", "mix_hdl", "table_index", "saturate", "BLOCK_RAM"]
+
+#: Attributes of the memories that hold registers and weights: block RAM even when small
+#: (else Yosys builds small ones from flip-flops), and no read-during-write emulation. No
+#: datapath reads an address in the cycle it is written (reads run a cycle or more ahead of
+#: the writes they feed); the host bus reads the address it writes, but nothing uses that
+#: read. Without ``no_rw_check`` Yosys adds about 20 flip-flops of bypass logic per memory.
+BLOCK_RAM = {"ram_style": "block", "no_rw_check": 1}
 
 _M32 = 0xFFFFFFFF
 

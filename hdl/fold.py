@@ -56,7 +56,7 @@ from pcfpga.golden.engine import node_registers
 from pcfpga.golden.lfsr import SITE_W0
 from pcfpga.golden.stream import forward_levels
 
-from .arith import _sum, saturate
+from .arith import BLOCK_RAM, _sum, saturate
 from .pe import _PE, _node_of, _or, message_width, partial_width
 from .serial import SERIAL, _SerialCtx, serial_phases
 
@@ -256,7 +256,7 @@ class FoldedEdgePE(_PE):
         M, D, rows, cols = fo.lanes, fo.depth, fo.rows, fo.cols
         groups = D // cols
         c = g.node(self.child)
-        mem = Memory(shape=M * Ww, depth=D, init=[])
+        mem = Memory(shape=M * Ww, depth=D, init=[], attrs=BLOCK_RAM)
         m.submodules.weights = mem
         rd = mem.read_port()
         wr = mem.write_port(granularity=Ww)

@@ -42,7 +42,7 @@ from amaranth.lib.wiring import In, Out
 from pcfpga.golden.activations import ActTable
 from pcfpga.golden.lfsr import SITE_VHAT
 
-from .arith import saturate, table_index
+from .arith import BLOCK_RAM, saturate, table_index
 from .controller import micro_steps
 from .pe import _Ctx, _or, InputPE, NodePE, register_shape
 
@@ -174,7 +174,7 @@ class _SerialPE:
                      ctx.valid2.eq((cnt > 1) & (ctx.t2 < size))]
         self._memories = {}
         for reg, (field, shape, _) in self._memory_fields().items():
-            mem = Memory(shape=shape, depth=size, init=[])
+            mem = Memory(shape=shape, depth=size, init=[], attrs=BLOCK_RAM)
             m.submodules[f"mem_{reg}"] = mem
             self._memories[reg] = (mem, mem.read_port(), mem.write_port())
 
