@@ -12,6 +12,11 @@ ECP5-25F       28     24,288   56 EBR × 18 kbit = 1,032,192 bits     —
 =============  =====  =======  ====================================  ===================
 
 A DSP here is one 16×16 multiplier: an iCE40 SB_MAC16 or an ECP5 MULT18X18D.
+
+Boards (``amaranth-boards`` platforms, each with a USB-UART and LEDs): iCEBreaker
+(iCE40UP5K, 12 MHz, iceprog or openFPGALoader), ULX3S (ECP5-85F, 25 MHz, openFPGALoader),
+iCESugar-Pro (ECP5-25F, 25 MHz, openFPGALoader over its DAPLink). The OrangeCrab was
+dropped: its platform has no UART and needs dfu-suffix.
 """
 
 from __future__ import annotations
@@ -36,11 +41,20 @@ class Device:
 
 @dataclass(frozen=True)
 class Board:
-    """A development board: its device and clock."""
+    """A development board: its device, clock, ``amaranth-boards`` platform
+    (``module:Class``) and the programmer that flashes it."""
 
     name: str
     device: Device
     clock_hz: float
+    platform: str
+    programmer: str
+
+    def platform_class(self):
+        import importlib
+
+        module, cls = self.platform.split(":")
+        return getattr(importlib.import_module(module), cls)
 
 
 DEVICES = {
@@ -50,9 +64,12 @@ DEVICES = {
 }
 
 BOARDS = {
-    "icebreaker": Board("icebreaker", DEVICES["iCE40UP5K"], 12e6),
-    "ulx3s": Board("ulx3s", DEVICES["ECP5-85F"], 25e6),
-    "orangecrab": Board("orangecrab", DEVICES["ECP5-25F"], 48e6),
+    "icebreaker": Board("icebreaker", DEVICES["iCE40UP5K"], 12e6,
+                        "amaranth_boards.icebreaker:ICEBreakerPlatform", "iceprog"),
+    "ulx3s": Board("ulx3s", DEVICES["ECP5-85F"], 25e6,
+                   "amaranth_boards.ulx3s:ULX3S_85F_Platform", "openFPGALoader"),
+    "icesugar_pro": Board("icesugar_pro", DEVICES["ECP5-25F"], 25e6,
+                          "amaranth_boards.icesugar_pro:ICESugarProPlatform", "openFPGALoader"),
 }
 
 

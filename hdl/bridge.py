@@ -1,0 +1,233 @@
+"""The frame bridge: UART bytes in, memory-map bus operations, reply frames out.
+
+It implements :mod:`.protocol` (frames, commands, statuses, CRC: the constants are
+imported from there, never repeated). Receiving::
+
+    IDLE --SYNC--> LEN --> CODE --> PAYLOAD (LEN bytes, into a 256-byte buffer)
+         --> CRC_HI --> CRC_LO --> (CRC matches) EXEC --> reply
+    any other byte in IDLE, a framing error, LEN > MAX_PAYLOAD --> DISCARD: wait for an
+    idle line, then reply GARBAGE / LENGTH
+    idle line in the middle of a frame --> reply TIMEOUT
+
+The payload waits in the buffer until the CRC has checked, and only then is a WRITE carried
+out: a rejected frame changes nothing. READ (and PING, a READ of the id word at address 0)
+reads each word over the registered bus (address in one cycle, data two cycles later) and
+sends it, little-endian, as the reply goes out; the reply's CRC is computed byte by byte as
+it is sent. Bytes that arrive while a reply is being sent are dropped (the host waits for
+the reply).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .arith import BLOCK_RAM
+from .protocol import (CRC_INIT, CRC_POLY, IDLE_BYTES, MAX_PAYLOAD, MAX_WORDS, SYNC, Command,
+                       Status)
+
+__all__ = ["FrameBridge", "crc16_step"]
+
+
+def crc16_step(crc, byte):
+    """The CRC-16/CCITT-FALSE register after one more byte (:func:`.protocol.crc16`)."""
+    c = (crc ^ (byte << 8))[:16]
+    for _ in range(8):
+        c = Mux(c[15], (c << 1) ^ CRC_POLY, c << 1)[:16]
+    return c
+
+
+class FrameBridge(wiring.Component):
+    """Ports: the UART's ``rx_data``/``rx_valid``/``rx_error`` and ``tx_data``/``tx_start``/
+    ``tx_ready``; the bus master ``addr``, ``w_data``, ``w_en``, ``r_data``.
+
+    ``divisor``: clock cycles per UART bit (the idle timeout is :data:`.protocol.IDLE_BYTES`
+    byte times); ``addr_width``: the memory map's.
+    """
+
+    def __init__(self, divisor: int, addr_width: int):
+        if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor < 4:
+            raise ValueError(f"Divisor must be an integer of at least 4 cycles per bit, not "
+                             f"{divisor!r}")
+        if not isinstance(addr_width, int) or not 1 <= addr_width <= 16:
+            raise ValueError(f"The protocol's addresses have 16 bits; a memory map of "
+                             f"{addr_width}-bit addresses does not fit")
+        self.divisor, self.addr_width = divisor, addr_width
+        self.idle_cycles = IDLE_BYTES * 10 * divisor
+        super().__init__({
+            "rx_data": In(8), "rx_valid": In(1), "rx_error": In(1),
+            "tx_data": Out(8), "tx_start": Out(1), "tx_ready": In(1),
+            "addr": Out(addr_width), "w_data": Out(32), "w_en": Out(1), "r_data": In(32),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        buf = Memory(shape=8, depth=MAX_PAYLOAD + 4, init=[], attrs=BLOCK_RAM)
+        m.submodules.buffer = buf
+        wr, rd = buf.write_port(), buf.read_port()
+
+        idle = Signal(range(self.idle_cycles + 1))
+        got = self.rx_valid | self.rx_error
+        with m.If(got):
+            m.d.sync += idle.eq(0)
+        with m.Elif(idle != self.idle_cycles):
+            m.d.sync += idle.eq(idle + 1)
+        quiet = idle == self.idle_cycles
+
+        length, code, index, status = (Signal(8) for _ in range(4))
+        crc, crc_hi = Signal(16), Signal(8)
+        args = [Signal(8, name=f"arg{i}") for i in range(3)]
+        base = Signal(16)
+        count = Signal(range(MAX_WORDS + 1))
+        k = Signal(range(MAX_WORDS + 1))
+        word, byte = Signal(32), Signal(2)
+        ptr = Signal(8)
+        reply_len = Signal(8)
+        tx_crc = Signal(16)
+        m.d.comb += [wr.addr.eq(index), wr.data.eq(self.rx_data), rd.addr.eq(ptr),
+                     self.addr.eq(base + k), self.w_data.eq(word)]
+        nwords = (length - 2) >> 2
+
+        def send(value, then, crc_too=True):
+            with m.If(self.tx_ready):
+                m.d.comb += [self.tx_data.eq(value), self.tx_start.eq(1)]
+                if crc_too:
+                    m.d.sync += tx_crc.eq(crc16_step(tx_crc, value))
+                m.next = then
+
+        def reply(code_value, n_bytes):
+            m.d.sync += [status.eq(code_value), reply_len.eq(n_bytes), tx_crc.eq(CRC_INIT)]
+            m.next = "R_SYNC"
+
+        def discard(code_value):
+            m.d.sync += status.eq(code_value)
+            m.next = "DISCARD"
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.rx_valid & (self.rx_data == SYNC)):
+                    m.d.sync += crc.eq(CRC_INIT)
+                    m.next = "LEN"
+                with m.Elif(got):
+                    discard(Status.GARBAGE)
+            for state, nxt in (("LEN", "CODE"), ("CODE", None), ("PAYLOAD", None),
+                               ("CRC_HI", "CRC_LO"), ("CRC_LO", None)):
+                with m.State(state):
+                    with m.If(self.rx_error):
+                        discard(Status.GARBAGE)
+                    with m.Elif(self.rx_valid):
+                        if state in ("LEN", "CODE", "PAYLOAD"):
+                            m.d.sync += crc.eq(crc16_step(crc, self.rx_data))
+                        if state == "LEN":
+                            m.d.sync += length.eq(self.rx_data)
+                            with m.If(self.rx_data > MAX_PAYLOAD):
+                                discard(Status.LENGTH)
+                            with m.Else():
+                                m.next = nxt
+                        elif state == "CODE":
+                            m.d.sync += [code.eq(self.rx_data), index.eq(0)]
+                            with m.If(length == 0):
+                                m.next = "CRC_HI"
+                            with m.Else():
+                                m.next = "PAYLOAD"
+                        elif state == "PAYLOAD":
+                            m.d.comb += wr.en.eq(1)
+                            for i, a in enumerate(args):
+                                with m.If(index == i):
+                                    m.d.sync += a.eq(self.rx_data)
+                            m.d.sync += index.eq(index + 1)
+                            with m.If(index + 1 == length):
+                                m.next = "CRC_HI"
+                        elif state == "CRC_HI":
+                            m.d.sync += crc_hi.eq(self.rx_data)
+                            m.next = nxt
+                        else:
+                            with m.If((crc_hi == crc[8:]) & (self.rx_data == crc[:8])):
+                                m.next = "EXEC"
+                            with m.Else():
+                                reply(Status.CRC, 0)
+                    with m.Elif(quiet):
+                        reply(Status.TIMEOUT, 0)
+            with m.State("DISCARD"):
+                with m.If(quiet):
+                    reply(status, 0)
+            with m.State("EXEC"):
+                m.d.sync += [k.eq(0), base.eq(Const(0, 16)), count.eq(1)]
+                with m.If(code == Command.PING):
+                    with m.If(length == 0):
+                        reply(Status.OK, 4)
+                    with m.Else():
+                        reply(Status.ARGUMENT, 0)
+                with m.Elif(code == Command.READ):
+                    m.d.sync += [base.eq(args[0] | (args[1] << 8)), count.eq(args[2])]
+                    with m.If((length == 3) & (args[2] >= 1) & (args[2] <= MAX_WORDS)):
+                        reply(Status.OK, args[2] << 2)
+                    with m.Else():
+                        reply(Status.ARGUMENT, 0)
+                with m.Elif(code == Command.WRITE):
+                    m.d.sync += [base.eq(args[0] | (args[1] << 8)), ptr.eq(2), byte.eq(0)]
+                    with m.If((length >= 6) & ((length - 2)[:2] == 0)):
+                        m.next = "W_READ"
+                    with m.Else():
+                        reply(Status.ARGUMENT, 0)
+                with m.Else():
+                    reply(Status.COMMAND, 0)
+            # WRITE: two cycles per byte from the buffer, then one bus write per word
+            with m.State("W_READ"):
+                m.next = "W_TAKE"
+            with m.State("W_TAKE"):
+                for b in range(4):
+                    with m.If(byte == b):
+                        m.d.sync += word[8 * b:8 * b + 8].eq(rd.data)
+                m.d.sync += [ptr.eq(ptr + 1), byte.eq(byte + 1)]
+                with m.If(byte == 3):
+                    m.next = "W_BUS"
+                with m.Else():
+                    m.next = "W_READ"
+            with m.State("W_BUS"):
+                m.d.comb += self.w_en.eq(1)
+                m.d.sync += k.eq(k + 1)
+                with m.If(k + 1 == nwords):
+                    reply(Status.OK, 0)
+                with m.Else():
+                    m.next = "W_READ"
+            # the reply
+            with m.State("R_SYNC"):
+                send(SYNC, "R_LEN", crc_too=False)
+            with m.State("R_LEN"):
+                send(reply_len, "R_CODE")
+            with m.State("R_CODE"):
+                with m.If(reply_len == 0):
+                    send(status, "R_CRC_HI")
+                with m.Else():
+                    send(status, "R_ADDR")
+            with m.State("R_ADDR"):            # the bus shows base + k from this cycle
+                m.d.sync += byte.eq(0)
+                m.next = "R_WAIT"
+            with m.State("R_WAIT"):            # the registered read
+                m.next = "R_LATCH"
+            with m.State("R_LATCH"):
+                m.d.sync += word.eq(self.r_data)
+                m.next = "R_WORD"
+            with m.State("R_WORD"):
+                with m.If(self.tx_ready):
+                    m.d.comb += [self.tx_data.eq(word[:8]), self.tx_start.eq(1)]
+                    m.d.sync += [tx_crc.eq(crc16_step(tx_crc, word[:8])), word.eq(word >> 8),
+                                 byte.eq(byte + 1)]
+                    with m.If(byte == 3):
+                        m.d.sync += k.eq(k + 1)
+                        with m.If(k + 1 == count):
+                            m.next = "R_CRC_HI"
+                        with m.Else():
+                            m.next = "R_ADDR"
+            with m.State("R_CRC_HI"):
+                send(tx_crc[8:], "R_CRC_LO", crc_too=False)
+            with m.State("R_CRC_LO"):
+                send(tx_crc[:8], "R_DONE", crc_too=False)
+            with m.State("R_DONE"):            # the last byte leaves; then listen again
+                with m.If(self.tx_ready):
+                    m.d.sync += idle.eq(0)
+                    m.next = "IDLE"
+        return m
