@@ -220,15 +220,25 @@ class FoldedEdgePE(_PE):
             if fold.lanes != 1:
                 raise ValueError(f"A serial edge has one lane, not {fold.lanes}")
             self.serial, self._ctx_class = True, _SerialCtx
+        #: serial, one parent: each row's sum goes straight to the child (:mod:`.serial`)
+        self.fused = serial and len(c.inputs) == 1
         self.child, self.parent = fold.child, fold.parent
         self.k = c.inputs.index(fold.parent)
         self.key = f"{fold.child}.W.{fold.parent}"
         members = self._setup(graph)
         super().__init__(members)
 
+    fused = False
+
     def _extra_members(self, dry):
-        return {"w_over": Out(1), "fold_cnt": In(16), "host_rdata": Out(32),
-                "host_rsel": Out(1)}
+        members = {"w_over": Out(1), "fold_cnt": In(16), "host_rdata": Out(32),
+                   "host_rsel": Out(1)}
+        if self.fused:
+            g = self.graph
+            members.update({
+                "fwd_total": Out(signed(partial_width(g, self.child, self.parent))),
+                "fwd_row": Out(16), "fwd_done": Out(1)})
+        return members
 
     def _build(self, ctx, arith):
         g, fo = self.graph, self.fold
@@ -240,9 +250,14 @@ class FoldedEdgePE(_PE):
                 ctx.put(ph, [], [])
         ctx.put("UPD", [], [])
         fw, mw = partial_width(g, c.name, p.name), message_width(g, c.name, p.name)
-        self._acc_f = [Signal(signed(fw), name=f"fwd_acc{i}") for i in range(fo.rows)]
-        ctx.output("fwd", self._acc_f, (fw, fo.rows))
-        if "msg" in self.work:
+        self._fw = fw
+        if not self.fused:
+            self._acc_f = [Signal(signed(fw), name=f"fwd_acc{i}") for i in range(fo.rows)]
+            ctx.output("fwd", self._acc_f, (fw, fo.rows))
+        if "msg" in self.work and self.serial:      # one column at a time, from a memory
+            self._msg_out = Signal(signed(mw), name="msg_out")
+            ctx.output("msg", [self._msg_out], (mw, 1))
+        elif "msg" in self.work:
             self._acc_m = [Signal(signed(mw), name=f"msg_acc{j}") for j in range(fo.cols)]
             ctx.output("msg", self._acc_m, (mw, fo.cols))
 
@@ -326,17 +341,23 @@ class FoldedEdgePE(_PE):
 
         # forward: lane k sums row grp·M + k over j and writes it at the row's last column
         for k in range(M):
-            run = Signal(signed(len(self._acc_f[0])), name=f"row_sum{k}")
+            run = Signal(signed(self._fw), name=f"row_sum{k}")
             total = Mux(j == 0, 0, run) + prods[k]
             with m.If(vf):
                 m.d.sync += run.eq(total)
+            if self.fused:                  # the child takes row grp's sum now
+                m.d.comb += [self.fwd_total.eq(total), self.fwd_row.eq(grp),
+                             self.fwd_done.eq(vf & last)]
+                continue
             for grp_i in range(groups):
                 i = grp_i * M + k
                 if i < rows:
                     with m.If(vf & last & (grp == grp_i)):
                         m.d.sync += self._acc_f[i].eq(total)
         # message: column j gathers the lanes' products, over the row groups
-        if "msg" in self.work:
+        if "msg" in self.work and self.serial:
+            self._serial_messages(m, prods[0], vm, grp, j)
+        elif "msg" in self.work:
             acc = self._acc_m
             current = Array(acc)[j] if cols > 1 else acc[0]
             column = Mux(grp == 0, 0, current) + _sum(
@@ -356,3 +377,28 @@ class FoldedEdgePE(_PE):
             wr.en.eq(Mux(vu, Cat(*valids), Cat(*host_en))),
         ]
 
+
+    def _serial_messages(self, m, prod, vm, grp, j):
+        """Serial edges: message column j accumulates over the rows in a memory
+        (read-modify-write: column j is read while the word before it is processed, so a
+        read never meets the write of its own address when there are two columns or more);
+        the parent reads column t of it in its relaxation step. One column: a register."""
+        cols = self.fold.cols
+        if cols == 1:
+            acc = Signal.like(self._msg_out, name="msg_acc")
+            with m.If(vm):
+                m.d.sync += acc.eq(Mux(grp == 0, 0, acc) + prod)
+            m.d.comb += self._msg_out.eq(acc)
+            return
+        mem = Memory(shape=self._msg_out.shape(), depth=cols, init=[], attrs=BLOCK_RAM)
+        m.submodules.messages = mem
+        rd, wr = mem.read_port(), mem.write_port()
+        cnt = self.fold_cnt
+        bits = max(1, (cols - 1).bit_length())
+        col = Signal(range(cols), name="msg_col")          # column of word fold_cnt
+        ahead = Mux(cnt == 0, 0, col)
+        m.d.sync += col.eq(Mux(ahead == cols - 1, 0, ahead + 1))
+        m.d.comb += [rd.addr.eq(Mux(self._phase("msg"), ahead, cnt[:bits])),
+                     self._msg_out.eq(rd.data),
+                     wr.addr.eq(j), wr.data.eq(Mux(grp == 0, 0, rd.data) + prod),
+                     wr.en.eq(vm)]

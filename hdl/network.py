@@ -151,8 +151,13 @@ class Network(wiring.Component):
             node = self.pes[c]
             k = g.node(c).inputs.index(p)
             m.d.comb += getattr(node, f"w_over_{k}").eq(e.w_over)
-            for a, b in zip(getattr(node, f"fwd_{p}"), e.fwd):
-                m.d.comb += a.eq(b)
+            if e.fused:
+                m.d.comb += [getattr(node, f"fwd_total_{p}").eq(e.fwd_total),
+                             getattr(node, f"fwd_row_{p}").eq(e.fwd_row),
+                             getattr(node, f"fwd_done_{p}").eq(e.fwd_done)]
+            else:
+                for a, b in zip(getattr(node, f"fwd_{p}"), e.fwd):
+                    m.d.comb += a.eq(b)
             if g.node(p).is_hidden:
                 for a, b in zip(getattr(self.pes[p], f"msg_{c}"), e.msg):
                     m.d.comb += a.eq(b)

@@ -195,7 +195,7 @@ class _PE(wiring.Component):
                 g.node(self.owner).size)
         for name, child in dry.messages.items():
             members[name] = In(signed(message_width(g, child, self.owner))).array(
-                1 if self.serial and g.node(child).op != "dense" else g.node(self.owner).size)
+                1 if self.serial else g.node(self.owner).size)
         for name, width in dry.outputs.items():
             members[name] = Out(signed(width[0])).array(width[1])
         members.update(self._extra_members(dry))

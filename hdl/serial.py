@@ -44,7 +44,7 @@ from pcfpga.golden.lfsr import SITE_VHAT
 
 from .arith import BLOCK_RAM, saturate, table_index
 from .controller import micro_steps
-from .pe import _Ctx, _or, InputPE, NodePE, register_shape
+from .pe import _Ctx, _or, InputPE, NodePE, message_width, partial_width, register_shape
 
 __all__ = ["SERIAL", "serial_phases", "SerialInputPE", "SerialNodePE", "TABLE_ACTS"]
 
@@ -113,16 +113,16 @@ class _SerialCtx(_Ctx):
         return [full[0] if self.dry else Array(full)[self.t1]]
 
     def message(self, child):
-        if self.pe.graph.node(child).op == "dense":
-            full = super().message(child)
-            return [full[0] if self.dry else Array(full)[self.t1]]
+        """One element: a dense child's edge keeps its columns in a memory read at the
+        step's element; a mul child computes it from elements."""
         g, i = self.pe.graph, self.pe.owner
-        from .pe import message_width
         name = f"msg_{child}"
         self.messages[name] = child
         return super()._port(name, 1, signed(message_width(g, child, i)))
 
     def put(self, step, targets, values, when=None):
+        """``when``: None (element of this cycle's step, latency 1), :data:`LATE` (latency 2)
+        or ``(element, valid)`` (a row sum handed over by a fused edge)."""
         regs = [self.target_of[id(t)] for t in targets] if not self.dry else targets
         super().put(step, regs, values, when)
 
@@ -196,6 +196,9 @@ class _SerialPE:
             address = Mux(self.ph_any, cnt[:bits], elem)
             if reg == "v":
                 address = Mux(self.ph_edge, self._edge_cols(m, size)[:bits], address)
+            if reg == "b" and self._fused:          # b[row] for the row sum handed over
+                cols = g.node(n.inputs[0]).size
+                address = Mux(self.ph_edge, self._edge_rows(m, cols)[:bits], address)
             if reg == "delta":
                 sizes = self._delta_sizes()
                 for k, s in enumerate(sizes):
@@ -222,10 +225,12 @@ class _SerialPE:
                     if r != reg:
                         continue
                     strobe = getattr(self, f"st_{step}")
-                    late = when == LATE
-                    w_addr = Mux(strobe, (ctx.t2 if late else ctx.t1)[:bits], w_addr)
+                    element, valid = ((ctx.t2, ctx.valid2) if when == LATE else
+                                      when if isinstance(when, tuple) else
+                                      (ctx.t1, ctx.valid1))
+                    w_addr = Mux(strobe, element[:bits], w_addr)
                     w_data = Mux(strobe, value, w_data)
-                    w_en = Mux(strobe, ctx.valid2 if late else ctx.valid1, w_en)
+                    w_en = Mux(strobe, valid, w_en)
             m.d.comb += [wr.addr.eq(w_addr), wr.data.eq(w_data), wr.en.eq(w_en)]
         for step, targets, values, when in ctx.writes:
             if step == "comb":
@@ -290,7 +295,36 @@ class SerialNodePE(_SerialPE, NodePE):
         if n.op == "dense":
             members.update({f"w_over_{k}": In(1) for k in range(len(n.inputs))})
             members["st_upd"] = In(1)
+        if self._fused:
+            p = n.inputs[0]
+            members.update({f"fwd_total_{p}": In(signed(partial_width(g, n.name, p))),
+                            f"fwd_row_{p}": In(16), f"fwd_done_{p}": In(1)})
         return members
+
+    @property
+    def _fused(self):
+        """A dense node with one parent takes each row sum from its edge as it completes
+        (in the edge's phase, PF<level> or PFT): no row sums are stored."""
+        n = self.graph.node(self.owner)
+        return n.op == "dense" and len(n.inputs) == 1
+
+    def _predict(self, ctx, arith, n, r, b, lags=None):
+        if not self._fused:
+            return super()._predict(ctx, arith, n, r, b, lags)
+        p = n.inputs[0]
+        names = (f"fwd_total_{p}", f"fwd_row_{p}", f"fwd_done_{p}")
+        if ctx.dry:
+            total, row, done = (Signal(signed(partial_width(self.graph, n.name, p))),
+                                Signal(16), Signal())
+        else:
+            total, row, done = (getattr(self, name) for name in names)
+        step = {"TA": "PFT"}.get(arith.step, arith.step.replace("FA", "PF"))
+        saved = arith.step, arith.element, arith.enable
+        arith.step, arith.element, arith.enable = step, row, done
+        a = arith.dense_sum(n, [total], b)
+        arith.step, arith.element, arith.enable = saved
+        ctx.put(step, r["a"], a, when=(row, done))
+        return {}
 
     def _act(self, ctx, arith, n, r, step, v):
         """Tables (tanh, sigmoid) in block RAM: the entry of a[c] arrives a cycle after
