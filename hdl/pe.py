@@ -584,6 +584,9 @@ class NodePE(_PE):
 class EdgePE(_PE):
     """The weights of one dense edge parent -> child and their three products."""
 
+    #: row sums handed to the child as they complete (serial edges, :mod:`.fold`)
+    fused = False
+
     def __init__(self, graph, child: str, parent: str):
         c = _node_of(graph, child, self)
         if c.op != "dense":

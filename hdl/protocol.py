@@ -39,9 +39,9 @@ from __future__ import annotations
 import enum
 import struct
 
-__all__ = ["SYNC", "MAX_PAYLOAD", "MAX_WORDS", "IDLE_BYTES", "Command", "Status", "crc16",
-           "encode", "decode", "FrameError", "read_request", "write_request", "ping_request",
-           "parse_words"]
+__all__ = ["DEFAULT_BAUD", "SYNC", "MAX_PAYLOAD", "MAX_WORDS", "IDLE_BYTES", "Command", "Status",
+           "crc16", "encode", "decode", "FrameError", "read_request", "write_request",
+           "ping_request", "parse_words"]
 
 SYNC = 0xA5
 MAX_PAYLOAD = 252
@@ -49,6 +49,8 @@ MAX_PAYLOAD = 252
 MAX_WORDS = 63
 #: Idle line, in byte times, that ends a truncated frame or a run of garbage.
 IDLE_BYTES = 20
+#: The serial line's default rate (every supported board's USB-UART bridge runs it).
+DEFAULT_BAUD = 115200
 CRC_POLY = 0x1021
 CRC_INIT = 0xFFFF
 

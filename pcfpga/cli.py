@@ -21,6 +21,9 @@ from .golden.float_model import FloatPC
 from .golden.graph import Graph, GraphError
 from .golden.params import DataError, init_params, load_dataset, load_params, save_npz
 from .golden.training import TrainingDiverged, sample, train
+from .boards.build import SynthesisFailed
+from .boards.devices import BOARDS
+from .hdl.protocol import DEFAULT_BAUD
 from .sim.session import SIMULATOR_CHOICES, Mismatch, SimulationFailed
 
 __all__ = ["main", "CliError"]
@@ -328,6 +331,29 @@ def cmd_verilog(args) -> int:
     return 0
 
 
+def cmd_synth(args) -> int:
+    folder = args.o
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise CliError(f"-o {folder}: exists and is not a folder")
+    g = _load_graph(args.net)
+    from .boards.build import ToolchainMissing, report_table, synthesize
+
+    reuse, est = _folding(g, args)
+    try:
+        report = synthesize(g, args.board, folder, reuse, args.baud,
+                            log=lambda s: print(s, flush=True))
+    except (ToolchainMissing, ValueError) as e:
+        raise CliError(str(e)) from None
+    _table(report_table(report))
+    print(f"wrote {os.path.join(folder, report['bitstream'])} and "
+          f"{os.path.join(folder, 'report.json')}")
+    if not report["timing_met"]:
+        print(f"pcfpga: timing not met: {report['fmax_mhz']:.1f} MHz < "
+              f"{report['required_mhz']:g} MHz", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_sim(args) -> int:
     out = _out_path(args.out, ".npz", "--out")
     from .sim.runner import WAVE_SUFFIX
@@ -460,8 +486,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _fold_options(c, prefix=""):
-    from .boards.devices import BOARDS
-
     c.add_argument("--board", choices=sorted(BOARDS),
                    help=f"{prefix}fold the network to fit this board (the fitter chooses the "
                         f"reuse factors)")
@@ -541,6 +565,17 @@ def build_parser() -> argparse.ArgumentParser:
     _fold_options(c)
     c.set_defaults(func=cmd_verilog)
 
+    c = sub.add_parser("synth", help="synthesise, place and route the network's SoC for a "
+                                     "board (YoWASP tools) and report resources and Fmax")
+    c.add_argument("net", help="graph file (.toml)")
+    c.add_argument("--board", required=True, choices=sorted(BOARDS), help="target board")
+    c.add_argument("-o", required=True, help="output folder (bitstream, logs, report.json)")
+    c.add_argument("--reuse", type=_reuse, help="reuse factor or 'serial' (overrides the "
+                                                "fitter)")
+    c.add_argument("--baud", type=_positive, default=DEFAULT_BAUD,
+                   help=f"UART baud rate (default {DEFAULT_BAUD})")
+    c.set_defaults(func=cmd_synth)
+
     c = sub.add_parser("demo", help="train the bundled default network (fixed point)")
     c.add_argument("--out", default=os.path.join("out", "demo"), help="output folder")
     c.add_argument("--epochs", type=_positive, default=300, help="epochs (default 300)")
@@ -561,6 +596,9 @@ def main(argv=None) -> int:
         print(f"pcfpga: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
     except TrainingDiverged as e:
+        print(f"pcfpga: {e}", file=sys.stderr)
+        return 1
+    except SynthesisFailed as e:   # yosys or nextpnr stopped: too big, timing, ...
         print(f"pcfpga: {e}", file=sys.stderr)
         return 1
     except SimulationFailed as e:  # a simulator that failed to build or stopped

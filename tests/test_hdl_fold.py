@@ -38,9 +38,8 @@ def _check(g, reuse, runner, seed=1, steps=3):
 
 
 def digits_graph():
-    """The 8x8-digits net of the folding issue: 64-16-10."""
-    return (GraphBuilder("digits").input("x", 64).dense("h", ["x"], 16, act="tanh")
-            .dense("y", ["h"], 10, act="sigmoid", output=True).build())
+    """The 8x8-digits net of the folding issue: 64-16-10 (examples/digits.toml)."""
+    return Graph.from_toml(str(example_path("digits")))
 
 
 @pytest.mark.parametrize("reuse", [2, 3, 1000])
@@ -129,8 +128,9 @@ def test_fits_up5k_with_at_most_8_multipliers(graph):
         e = estimate(g, r)
         if not shortfalls(e, up5k):
             assert est.cycles_per_step <= e.cycles_per_step
-    # folded registers overflow the LUTs of Iris and digits (measured: make bench-fold)
-    assert est.serial == (graph != "xor")
+    # registers in flip-flops overflow the UP5K's logic cells even for XOR folded (5,480 of
+    # 5,280 measured with nextpnr, whole SoC): the serial architecture keeps them in RAM
+    assert est.serial
 
 
 def test_iris_fully_parallel_on_ecp5_85f():
