@@ -164,7 +164,7 @@ def synthesize(graph, board_name: str, out_dir: str, reuse=None, baud: int = DEF
         f"{est.architecture}; yosys and nextpnr take a few minutes")
     opts = {"nextpnr_opts": f"--report {name}.report.json"}
     if family == "ice40":
-        opts["synth_opts"] = "-dsp"
+        opts["synth_opts"] = "-dsp -spram"
     start = time.perf_counter()
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

@@ -57,7 +57,7 @@ def core_stats(graph, family: str, reuse=1) -> dict:
     if family not in CELLS:
         raise ValueError(f"Family must be one of {', '.join(CELLS)}, not {family!r}")
     yosys = find_yosys()
-    script = "synth_ice40 -dsp" if family == "ice40" else "synth_ecp5"
+    script = "synth_ice40 -dsp -spram" if family == "ice40" else "synth_ecp5"
     with tempfile.TemporaryDirectory() as tmp:
         v_path, _ = write_verilog(graph, tmp, reuse)
         start = time.perf_counter()

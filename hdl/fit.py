@@ -83,6 +83,7 @@ class Estimate:
     lanes: dict = field(default_factory=dict)       # folded edge -> (lanes, depth)
     ff_bits: int = 0            # flip-flop bits of registers, weights and accumulators
     ram_blocks: int = 0         # block RAMs (iCE40 EBR geometry: 256 words of 16 bits)
+    spram_blocks: int = 0       # single-port weight memories (iCE40UP5K SPRAM)
     serial: bool = False
 
     @property
@@ -130,7 +131,10 @@ def estimate(graph, reuse=1) -> Estimate:
                 if fo is not None:
                     count = fo.lanes
                     est.ram_bits += fo.depth * fo.lanes * Ww
-                    est.ram_blocks += math.ceil(fo.lanes * Ww / 16) * _blocks(fo.depth, 16)
+                    if (n.name, p) in plan.single_port:     # SPRAM on an iCE40UP5K
+                        est.spram_blocks += 1
+                    else:
+                        est.ram_blocks += math.ceil(fo.lanes * Ww / 16) * _blocks(fo.depth, 16)
                     est.lanes[key] = (fo.lanes, fo.depth)
                     est.ff_bits += _sums_ff_bits(graph, plan, n, p, rows, cols, est)
                 else:

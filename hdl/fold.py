@@ -53,7 +53,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from amaranth.hdl import Array, Cat, Const, Mux, Signal, signed
+from types import SimpleNamespace as _Port
+
+from amaranth.hdl import Array, Cat, ClockSignal, Const, Instance, Mux, Signal, signed
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -65,7 +67,8 @@ from .arith import BLOCK_RAM, _sum, saturate
 from .pe import _PE, _node_of, _or, message_width, partial_width
 from .serial import SERIAL, _SerialCtx, serial_phases
 
-__all__ = ["FoldPlan", "EdgeFold", "fold_plan", "FoldedEdgePE", "check_reuse", "MAX_PHASE"]
+__all__ = ["FoldPlan", "EdgeFold", "fold_plan", "FoldedEdgePE", "check_reuse", "MAX_PHASE",
+           "SINGLE_PORT_WORDS"]
 
 #: The longest folded phase the controller's 16-bit cycle counter can run.
 MAX_PHASE = (1 << 16) - 1
@@ -97,6 +100,9 @@ class FoldPlan:
     gates: dict = field(default_factory=dict)      # node -> (lanes, depth) of δ = ε ⊙ g
     acts: dict = field(default_factory=dict)       # node -> table bits held in block RAM
     serial: bool = False                           # registers in memories (:mod:`.serial`)
+    #: serial edges whose weights sit in a single-port memory (SPRAM on an iCE40UP5K);
+    #: with any of them, PU runs at half rate: word t read in cycle 2t, written in 2t + 1
+    single_port: set = field(default_factory=set)
 
     @property
     def folded(self) -> bool:
@@ -183,9 +189,16 @@ def fold_plan(graph, reuse=1) -> FoldPlan:
     return plan
 
 
+#: Serial edges of at least this many weights go to a single-port memory, which Yosys maps
+#: to an iCE40UP5K's SPRAM (16K words each) instead of 4 or more of its 30 block RAMs.
+SINGLE_PORT_WORDS = 1024
+
+
 def _serial_plan(graph) -> FoldPlan:
     """Every node step element by element, every dense edge on one lane."""
     plan = FoldPlan(serial=True, phases=serial_phases(graph))
+    plan.single_port = {(n.name, p) for n in graph.nodes if n.op == "dense" for p in n.inputs
+                        if n.size * graph.node(p).size >= SINGLE_PORT_WORDS}
     level = forward_levels(graph)
     standard = graph.learning.mode == "standard"
     for n in graph.nodes:
@@ -201,7 +214,9 @@ def _serial_plan(graph) -> FoldPlan:
             plan.work[(n.name, p)] = work
             for names in work.values():
                 for ph in names:
-                    plan.phases[ph] = max(plan.phases.get(ph, 0), rows * cols + 1)
+                    half = ph == "PU" and plan.single_port
+                    plan.phases[ph] = max(plan.phases.get(ph, 0),
+                                          (2 if half else 1) * rows * cols + 1)
     longest = max(plan.phases.values())
     if longest > MAX_PHASE:
         raise ValueError(f"Network too large for the serial architecture: a phase would last "
@@ -214,7 +229,8 @@ class FoldedEdgePE(_PE):
     docstring). Ports as :class:`~.pe.EdgePE`'s, plus ``fold_cnt`` (the phase's cycle),
     ``host_rdata`` and ``host_rsel`` (the host's registered weight read)."""
 
-    def __init__(self, graph, fold: EdgeFold, work: dict, serial: bool = False):
+    def __init__(self, graph, fold: EdgeFold, work: dict, serial: bool = False,
+                 single_port: bool = False, half_update: bool = False):
         c = _node_of(graph, fold.child, self)
         if c.op != "dense" or fold.parent not in c.inputs:
             raise ValueError(f"FoldedEdgePE: {fold.parent!r} -> {fold.child!r} is not a dense "
@@ -225,6 +241,8 @@ class FoldedEdgePE(_PE):
             if fold.lanes != 1:
                 raise ValueError(f"A serial edge has one lane, not {fold.lanes}")
             self.serial, self._ctx_class = True, _SerialCtx
+        #: weights in a single-port memory (SPRAM); PU at half rate (see FoldPlan)
+        self.single_port, self.half_update = single_port, half_update or single_port
         #: serial, one parent: each row's sum goes straight to the child (:mod:`.serial`)
         self.fused = serial and len(c.inputs) == 1
         self.child, self.parent = fold.child, fold.parent
@@ -233,7 +251,7 @@ class FoldedEdgePE(_PE):
         members = self._setup(graph)
         super().__init__(members)
 
-    fused = False
+    fused = single_port = half_update = False
 
     def _extra_members(self, dry):
         members = {"w_over": Out(1), "fold_cnt": In(16), "host_rdata": Out(32),
@@ -271,18 +289,18 @@ class FoldedEdgePE(_PE):
 
     def _finish(self, m, arith):
         g, fo = self.graph, self.fold
+        platform = self._platform
         f = g.formats
         Ww = f.weight.width
         M, D, rows, cols = fo.lanes, fo.depth, fo.rows, fo.cols
         groups = D // cols
         c = g.node(self.child)
-        mem = Memory(shape=M * Ww, depth=D, init=[], attrs=BLOCK_RAM)
-        m.submodules.weights = mem
-        rd = mem.read_port()
-        wr = mem.write_port(granularity=Ww)
+        rd, wr = self._weight_memory(m, platform, M * Ww, Ww, D)
         cnt = self.fold_cnt
         ph_f, ph_m, ph_u = self._phase("fwd"), self._phase("msg"), self._phase("upd")
         active = ph_f | ph_m | ph_u
+        # the word read this cycle: fold_cnt, or fold_cnt / 2 in a half-rate update
+        now = Mux(ph_u, cnt >> 1, cnt) if self.half_update else cnt
 
         # the host's view: W[i][j] is lane i mod M of word (i div M)·cols + j
         base = self.memmap[self.key].addr
@@ -297,7 +315,8 @@ class FoldedEdgePE(_PE):
                         with m.Case(base + i * cols + j):
                             m.d.comb += [hit.eq(1), word.eq((i // M) * cols + j),
                                          lane.eq(i % M)]
-        m.d.comb += rd.addr.eq(Mux(active, cnt, word))
+        address = Mux(active, now, word)
+        m.d.comb += rd.addr.eq(address)
         hit_q, lane_q = Signal(), Signal.like(lane)
         m.d.sync += [hit_q.eq(hit & ~active), lane_q.eq(lane)]
         words = [rd.data[k * Ww:(k + 1) * Ww].as_signed() for k in range(M)]
@@ -307,8 +326,9 @@ class FoldedEdgePE(_PE):
         # where (grp, j) = divmod(t, cols) and ebase = grp·M·cols + j are counted
         t = Signal(range(max(D, 2)))
         vf, vm, vu = Signal(), Signal(), Signal()
-        m.d.sync += [t.eq(cnt), vf.eq(ph_f & (cnt < D)), vm.eq(ph_m & (cnt < D)),
-                     vu.eq(ph_u & (cnt < D))]
+        reading = ~cnt[0] if self.half_update else 1       # half rate: even cycles read
+        m.d.sync += [t.eq(now), vf.eq(ph_f & (cnt < D)), vm.eq(ph_m & (cnt < D)),
+                     vu.eq(ph_u & (now < D) & reading)]
         busy = vf | vm | vu
         grp, j = Signal(range(max(groups, 2))), Signal(range(max(cols, 2)))
         ebase = Signal(range(max(rows * cols + M * cols, 2)))
@@ -377,10 +397,34 @@ class FoldedEdgePE(_PE):
 
         host_en = [self.host_we & hit & (lane == k) for k in range(M)]
         m.d.comb += [
-            wr.addr.eq(Mux(vu, t, word)),
+            # one address for both ports of a single-port memory (t equals it when vu), whose
+            # read data holds while it writes (SPRAM's "no change")
+            wr.addr.eq(address if self.single_port else Mux(vu, t, word)),
             wr.data.eq(Mux(vu, Cat(*new_words), Cat(*[self.host_data[:Ww]] * M))),
             wr.en.eq(Mux(vu, Cat(*valids), Cat(*host_en))),
         ]
+        if self.single_port:
+            m.d.comb += rd.en.eq(~wr.en.any())
+
+    def _weight_memory(self, m, platform, width, granularity, depth):
+        """The weights' read and write ports: a block-RAM memory; a single-port edge on an
+        iCE40UP5K platform gets an SB_SPRAM256KA (Yosys cannot infer one from a memory with
+        initial contents, and amaranth's always have some), which the memory it stands for
+        models exactly: one address, read data held while writing ("no change")."""
+        if not (self.single_port and getattr(platform, "device", "").startswith("iCE40UP")
+                and width == 16 and depth <= 1 << 14):
+            mem = Memory(shape=width, depth=depth, init=[], attrs=BLOCK_RAM)
+            m.submodules.weights = mem
+            return mem.read_port(), mem.write_port(granularity=granularity)
+        rd = _Port(addr=Signal(14, name="sp_addr"), data=Signal(16, name="sp_rdata"),
+                   en=Signal(name="sp_ren"))
+        wr = _Port(addr=Signal(14, name="sp_waddr"), data=Signal(16, name="sp_wdata"),
+                   en=Signal(1, name="sp_wen"))
+        m.submodules.weights = Instance(
+            "SB_SPRAM256KA", i_ADDRESS=rd.addr, i_DATAIN=wr.data, i_MASKWREN=Const(0xF, 4),
+            i_WREN=wr.en, i_CHIPSELECT=1, i_CLOCK=ClockSignal(), i_STANDBY=0, i_SLEEP=0,
+            i_POWEROFF=1, o_DATAOUT=rd.data)
+        return rd, wr
 
 
     def _serial_messages(self, m, prod, vm, grp, j):

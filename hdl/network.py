@@ -81,7 +81,9 @@ class Network(wiring.Component):
                                 NodePE(graph, n.name, plan.gates.get(n.name),
                                        plan.acts.get(n.name)))
         self.edges = {(n.name, p): (FoldedEdgePE(graph, plan.edges[(n.name, p)],
-                                                 plan.work[(n.name, p)], plan.serial)
+                                                 plan.work[(n.name, p)], plan.serial,
+                                                 (n.name, p) in plan.single_port,
+                                                 bool(plan.single_port))
                                     if (n.name, p) in plan.edges else EdgePE(graph, n.name, p))
                       for n in graph.nodes if n.op == "dense" for p in n.inputs}
         super().__init__({"addr": In(self.memmap.addr_width), "w_data": In(32),
@@ -142,9 +144,10 @@ class Network(wiring.Component):
         if self.plan.serial:
             edge_phases = {ph for w in self.plan.work.values() for ph in sum(w.values(), [])}
             ph_edge = _or([getattr(ctl, f"st_{ph}") for ph in sorted(edge_phases)])
+            half = ctl.st_PU if self.plan.single_port else 0
             for pe in self.pes.values():
                 m.d.comb += [pe.fold_cnt.eq(ctl.fold_cnt), pe.ph_edge.eq(ph_edge),
-                             pe.ph_any.eq(ctl.busy & ~ctl.paused)]
+                             pe.ph_any.eq(ctl.busy & ~ctl.paused), pe.ph_half.eq(half)]
         for (c, p), e in self.edges.items():
             if (c, p) in self.plan.edges:
                 m.d.comb += e.fold_cnt.eq(ctl.fold_cnt)

@@ -220,6 +220,7 @@ class _PE(wiring.Component):
         self._prepare(m, ctx, arith)
         self._build(ctx, arith)
         self._apply_writes(m, ctx)
+        self._platform = platform
         for signal, value in ctx.combs:
             m.d.comb += signal.eq(value)
         for i, (mem, ports) in enumerate(arith.roms):

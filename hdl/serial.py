@@ -155,7 +155,7 @@ class _SerialPE:
         return sorted({g.node(p).size for p in n.inputs})
 
     def _serial_members(self) -> dict:
-        members = {"fold_cnt": In(16), "ph_any": In(1), "ph_edge": In(1),
+        members = {"fold_cnt": In(16), "ph_any": In(1), "ph_edge": In(1), "ph_half": In(1),
                    "host_rdata": Out(32), "host_rsel": Out(1), "r_sat": Out(32)}
         for reg in self.own:
             members[f"sr_{reg}"] = Out(register_shape(self.graph, reg))
@@ -257,7 +257,9 @@ class _SerialPE:
             j = Mux(cnt == 0, 0, j_reg)
             i = Mux(cnt == 0, 0, i_reg)
             wrap = j == modulus - 1
-            m.d.sync += [j_reg.eq(Mux(wrap, 0, j + 1)), i_reg.eq(i + wrap)]
+            advance = ~self.ph_half | cnt[0]    # a half-rate update holds each word 2 cycles
+            m.d.sync += [j_reg.eq(Mux(advance, Mux(wrap, 0, j + 1), j)),
+                         i_reg.eq(Mux(advance, i + wrap, i))]
             cache[modulus] = (i, j)
         return cache[modulus]
 
