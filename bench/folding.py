@@ -10,8 +10,8 @@ Amaranth's simulator (2 training steps, checked bit for bit against the golden m
 hardware cycle counter, no pauses). For the boards' configurations, when Yosys is
 installed (``pip install 'pcfpga[synth]'``), the core is synthesised
 (:func:`pcfpga.boards.synth.core_stats`: ``synth_ice40 -dsp`` / ``synth_ecp5``) and the
-DSP, LUT4 and block-RAM cells are printed, LUTs also as a share of the device. Fmax needs
-place and route and comes with ``pcfpga synth`` (the boards issue).
+DSP, LUT4, flip-flop and block-RAM cells are printed, LUTs also as a share of the device.
+The whole SoC placed and routed, with Fmax: ``bench/synth.py`` (``make bench-synth``).
 """
 
 import sys

@@ -95,8 +95,9 @@ class Estimate:
                 if folded else "fully parallel")
 
     def summary(self) -> str:
+        spram = f" + {self.spram_blocks} single-port (SPRAM)" if self.spram_blocks else ""
         return (f"{self.multipliers} multipliers, {self.ram_bits:,} RAM bits in "
-                f"{self.ram_blocks} blocks, {self.ff_bits:,} flip-flop bits (of which "
+                f"{self.ram_blocks} blocks{spram}, {self.ff_bits:,} flip-flop bits (of which "
                 f"{self.register_bits:,} weights), {self.cycles_per_tick} cycles per tick, "
                 f"{self.cycles_per_step} per training step")
 
@@ -191,6 +192,10 @@ def shortfalls(est: Estimate, device) -> list:
     if est.ram_bits > RAM_SHARE * (device.bram_bits + device.spram_bits):
         short.append(f"{est.ram_bits:,} RAM bits > {RAM_SHARE:.0%} of the device's "
                      f"{device.bram_bits + device.spram_bits:,}")
+    sprams = device.spram_bits // (256 * 1024)
+    if device.family == "ice40" and est.spram_blocks > sprams:
+        short.append(f"{est.spram_blocks} single-port weight memories > the device's "
+                     f"{sprams} SPRAMs")
     if device.family == "ice40" and est.ram_blocks > device.bram_blocks - ICE40_SOC_BLOCKS:
         short.append(f"{est.ram_blocks} block RAMs > the {device.bram_blocks} of the device "
                      f"less {ICE40_SOC_BLOCKS} for the SoC")
