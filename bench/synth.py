@@ -1,15 +1,20 @@
 """Whole-SoC synthesis, placement and routing of XOR, Iris and the 8x8-digits net for every
 board, with the configuration the fitter chooses.
 
-    .venv/bin/python bench/synth.py            (make bench-synth; writes docs/synth.txt)
+    .venv/bin/python bench/synth.py [NET:BOARD[:REUSE] ...] [--reports]
+    make bench-synth                  (every net on every board; writes docs/synth.txt)
 
 Each build runs :func:`pcfpga.boards.build.synthesize` (YoWASP Yosys and nextpnr, as
-``pcfpga synth`` does) into ``build/synth/<net>-<board>`` and the table shows what nextpnr
-reports: DSPs, LUTs (iCE40: logic cells, each a LUT4 with its flip-flop; ECP5: LUT4s), block
-RAMs, the Fmax achieved against the board clock, and the fitter's cycles per training
-sample with the samples/s they give at that Fmax. A build that fails is a row saying why.
+``pcfpga synth`` does) into ``build/synth/<net>-<board>[-r<reuse>]`` and the table shows
+what nextpnr reports: DSPs, LUTs (iCE40: logic cells, each a LUT4 with its flip-flop; ECP5:
+LUT4s), block RAMs, the Fmax achieved against the board clock, and the fitter's cycles per
+training sample with the samples/s they give at that Fmax. A build that fails is a row
+saying why. Rows are printed as builds finish. ``--reports`` tabulates the reports already
+in ``build/synth`` without building.
 """
 
+import glob
+import json
 import os
 import sys
 import time
@@ -18,50 +23,65 @@ from pcfpga.boards.build import SynthesisFailed, synthesize
 from pcfpga.boards.devices import BOARDS
 from pcfpga.examples import example_path
 from pcfpga.golden.graph import Graph
-from pcfpga.hdl.fit import FitError, fit
+from pcfpga.hdl.fit import FitError
+
+NETS = ("xor", "iris", "digits")
+HEADER = ("network", "board", "architecture", "DSP", "LUT", "RAM", "Fmax MHz (needed)",
+          "cycles/sample", "samples/s @Fmax")
+WIDTHS = (8, 13, 30, 13, 20, 12, 18, 13, 15)
 
 
-def nets():
-    for name in ("xor", "iris", "digits"):
-        yield Graph.from_toml(str(example_path(name)))
+def _row(rep):
+    c = rep["cells"]
+
+    def used(col):
+        return (f"{c[col]['used']:,}/{c[col]['available']:,} "
+                f"({100 * c[col]['used'] / c[col]['available']:.0f}%)")
+    arch = rep["architecture"].split(" (")[0]
+    return (rep["network"], rep["board"], arch[:30], used("dsp"), used("lut"), used("bram"),
+            f"{rep['fmax_mhz']:.1f} ({rep['required_mhz']:g})"
+            + ("" if rep["timing_met"] else " NOT MET"),
+            str(rep["cycles_per_sample"]), f"{rep['samples_per_s_at_fmax']:,.0f}")
 
 
-def _reuse(est):
-    if isinstance(est.reuse, str):
-        return est.reuse
-    folded = {k: v for k, v in est.reuse.items() if v > 1}
-    return ", ".join(f"{k} {v}" for k, v in folded.items()) or "parallel"
+def _print(row):
+    print("  ".join(str(x).rjust(w) for x, w in zip(row, WIDTHS)), flush=True)
 
 
-def main():
-    rows = [("network", "board", "reuse", "DSP", "LUT", "RAM", "Fmax MHz", "cycles/sample",
-             "samples/s @Fmax", "build s")]
-    for g in nets():
-        for b in BOARDS.values():
-            t = time.perf_counter()
-            try:
-                est = fit(g, b.device)
-                rep = synthesize(g, b.name, os.path.join("build", "synth", f"{g.name}-{b.name}"),
-                                 log=lambda s: print(f"  {s}", file=sys.stderr, flush=True))
-            except (FitError, SynthesisFailed) as e:
-                rows.append((g.name, b.name, "-", "-", "-", "-", "-", "-", str(e)[:60], "-"))
-                continue
-            c = rep["cells"]
+def _jobs(args):
+    if not args:
+        return [(n, b, None) for n in NETS for b in BOARDS]
+    jobs = []
+    for a in args:
+        parts = a.split(":")
+        reuse = parts[2] if len(parts) > 2 else None
+        if reuse is not None and reuse != "serial":
+            reuse = int(reuse)
+        jobs.append((parts[0], parts[1], reuse))
+    return jobs
 
-            def used(col):
-                return (f"{c[col]['used']:,}/{c[col]['available']:,} "
-                        f"({100 * c[col]['used'] / c[col]['available']:.0f}%)")
-            rows.append((g.name, b.name, _reuse(est), used("dsp"), used("lut"), used("bram"),
-                         f"{rep['fmax_mhz']:.1f} ({rep['required_mhz']:g})"
-                         + ("" if rep["timing_met"] else " NOT MET"),
-                         str(rep["cycles_per_sample"]), f"{rep['samples_per_s_at_fmax']:,.0f}",
-                         f"{time.perf_counter() - t:.0f}"))
-            print(f"  {g.name} {b.name} done ({time.perf_counter() - t:.0f} s)",
-                  file=sys.stderr, flush=True)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+
+def main(argv):
+    _print(HEADER)
+    if "--reports" in argv:
+        for path in sorted(glob.glob(os.path.join("build", "synth", "*", "report.json"))):
+            with open(path) as f:
+                _print(_row(json.load(f)))
+        return
+    for name, board, reuse in _jobs(argv):
+        t = time.perf_counter()
+        g = Graph.from_toml(str(example_path(name)))
+        folder = f"{name}-{board}" + (f"-r{reuse}" if reuse is not None else "")
+        try:
+            rep = synthesize(g, board, os.path.join("build", "synth", folder), reuse,
+                             log=lambda s: print(f"  {s}", file=sys.stderr, flush=True))
+        except (FitError, SynthesisFailed) as e:
+            _print((name, board, "-", "-", "-", "-", "-", "-", str(e)[:60]))
+            continue
+        _print(_row(rep))
+        print(f"  {name} {board} done ({time.perf_counter() - t:.0f} s)", file=sys.stderr,
+              flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
