@@ -109,6 +109,15 @@ class FoldPlan:
         return bool(self.edges or self.gates or self.acts or self.serial)
 
 
+def _edge_work(graph, n, p, lv) -> dict:
+    """The phases of a folded edge p -> n at forward level ``lv``: {kind: [phases]}."""
+    work = {"fwd": [f"PF{lv}"] + (["PFT"] if graph.learning.mode == "standard" else []),
+            "upd": ["PU"]}
+    if graph.node(p).is_hidden:
+        work["msg"] = ["PM"]
+    return work
+
+
 def check_reuse(graph, reuse) -> dict:
     """``reuse`` as {dense node: factor}; a clear error for anything else.
 
@@ -174,11 +183,7 @@ def fold_plan(graph, reuse=1) -> FoldPlan:
             if depth <= 1:
                 continue                    # nothing to fold: stays parallel
             plan.edges[(n.name, p)] = EdgeFold(n.name, p, rows, cols, lanes, depth)
-            work = {"fwd": [f"PF{level[n.name]}"] + (["PFT"] if standard else []),
-                    "upd": ["PU"]}
-            if graph.node(p).is_hidden:
-                work["msg"] = ["PM"]
-            plan.work[(n.name, p)] = work
+            plan.work[(n.name, p)] = work = _edge_work(graph, n, p, level[n.name])
             for names in work.values():
                 for ph in names:
                     plan.phases[ph] = max(plan.phases.get(ph, 0), depth + 1)
@@ -200,18 +205,13 @@ def _serial_plan(graph) -> FoldPlan:
     plan.single_port = {(n.name, p) for n in graph.nodes if n.op == "dense" for p in n.inputs
                         if n.size * graph.node(p).size >= SINGLE_PORT_WORDS}
     level = forward_levels(graph)
-    standard = graph.learning.mode == "standard"
     for n in graph.nodes:
         if n.op != "dense":
             continue
         for p in n.inputs:
             rows, cols = n.size, graph.node(p).size
             plan.edges[(n.name, p)] = EdgeFold(n.name, p, rows, cols, 1, rows * cols)
-            work = {"fwd": [f"PF{level[n.name]}"] + (["PFT"] if standard else []),
-                    "upd": ["PU"]}
-            if graph.node(p).is_hidden:
-                work["msg"] = ["PM"]
-            plan.work[(n.name, p)] = work
+            plan.work[(n.name, p)] = work = _edge_work(graph, n, p, level[n.name])
             for names in work.values():
                 for ph in names:
                     half = ph == "PU" and plan.single_port

@@ -425,24 +425,8 @@ class NodePE(_PE):
             return
         cnt = ctx._port("fold_cnt", 1, 16)[0] if ctx.dry else self.fold_cnt
         f = self.graph.formats
-        V = f.value
-        if getattr(ctx, "_act_rom", None) is None:
-            table = ActTable.build(n.act, V, f.table_bits)
-            bits = max(1, (n.size - 1).bit_length())
-            addr = table_index(table, Array(r["a"])[cnt[:bits]])
-            if ctx.dry:
-                data = (Signal(signed(V.width)), Signal(signed(V.frac_bits + 2)))
-            else:
-                mems = (Memory(shape=signed(V.width), depth=len(table.f),
-                               init=[int(x) for x in table.f]),
-                        Memory(shape=signed(V.frac_bits + 2), depth=len(table.df),
-                               init=[int(x) for x in table.df]))
-                ports = [mem.read_port() for mem in mems]
-                self._act_roms = [(mem, port, addr) for mem, port in zip(mems, ports)]
-                data = tuple(port.data for port in ports)
-            value, over = saturate(data[0], V)
-            ctx._act_rom = (value, data[1], over)
-        value, gain, over = ctx._act_rom
+        bits = max(1, (n.size - 1).bit_length())
+        value, gain, over = self._table_lookup(ctx, n, lambda: Array(r["a"])[cnt[:bits]])
         arith.overflows.setdefault((step, n.index, SITE_VHAT), []).append(
             over & (cnt >= 1) & (cnt <= n.size))
         for t in range(n.size):
@@ -453,6 +437,29 @@ class NodePE(_PE):
                 ctx.put(step, [r["v"][t]], [value], when=when)
             elif v is not None:
                 ctx.put(step, [r["v"][t]], [v[t]], when=when)
+
+    def _table_lookup(self, ctx, n, element):
+        """(v̂, g, overflow) of the tanh/sigmoid entry of pre-activation ``element()``, read
+        from block RAM (registered: a cycle after the address); one pair of tables per
+        node, shared by its steps."""
+        if getattr(ctx, "_act_rom", None) is None:
+            f = self.graph.formats
+            V = f.value
+            if ctx.dry:
+                data = (Signal(signed(V.width)), Signal(signed(V.frac_bits + 2)))
+            else:
+                table = ActTable.build(n.act, V, f.table_bits)
+                addr = table_index(table, element())
+                mems = (Memory(shape=signed(V.width), depth=len(table.f),
+                               init=[int(x) for x in table.f]),
+                        Memory(shape=signed(V.frac_bits + 2), depth=len(table.df),
+                               init=[int(x) for x in table.df]))
+                ports = [mem.read_port() for mem in mems]
+                self._act_roms = [(mem, port, addr) for mem, port in zip(mems, ports)]
+                data = tuple(port.data for port in ports)
+            value, over = saturate(data[0], V)
+            ctx._act_rom = (value, data[1], over)
+        return ctx._act_rom
 
     def _error_gate(self, ctx, arith, n, r, se, sd):
         arith.step = se

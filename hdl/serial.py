@@ -39,10 +39,9 @@ from amaranth.hdl import Array, Mux, Signal, signed
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from pcfpga.golden.activations import ActTable
 from pcfpga.golden.lfsr import SITE_VHAT
 
-from .arith import BLOCK_RAM, saturate, table_index
+from .arith import BLOCK_RAM
 from .controller import micro_steps
 from .pe import _Ctx, _or, InputPE, NodePE, message_width, partial_width, register_shape
 
@@ -335,22 +334,7 @@ class SerialNodePE(_SerialPE, NodePE):
             return super()._act(ctx, arith, n, r, step, v)
         arith.step = step
         V = self.graph.formats.value
-        if getattr(ctx, "_table", None) is None:
-            if ctx.dry:
-                data = (Signal(signed(V.width)), Signal(signed(V.frac_bits + 2)))
-            else:
-                table = ActTable.build(n.act, V, self.graph.formats.table_bits)
-                addr = table_index(table, r["a"][0])
-                mems = (Memory(shape=signed(V.width), depth=len(table.f),
-                               init=[int(x) for x in table.f]),
-                        Memory(shape=signed(V.frac_bits + 2), depth=len(table.df),
-                               init=[int(x) for x in table.df]))
-                ports = [mem.read_port() for mem in mems]
-                self._act_roms = [(mem, port, addr) for mem, port in zip(mems, ports)]
-                data = tuple(port.data for port in ports)
-            value, over = saturate(data[0], V)
-            ctx._table = (value, data[1], over)
-        value, gain, over = ctx._table
+        value, gain, over = self._table_lookup(ctx, n, lambda: r["a"][0])
         arith.overflows.setdefault((step, n.index, SITE_VHAT), []).append(over & ctx.valid2)
         ctx.put(step, r["vhat"], [value], when=LATE)
         ctx.put(step, r["g"], [gain], when=LATE)
