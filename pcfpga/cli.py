@@ -78,6 +78,13 @@ def _out_path(path: str, suffix: str, option: str) -> str:
     return path
 
 
+def _out_folder(path: str) -> str:
+    """Check an output folder (``-o``) before any work: missing, or a folder."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise CliError(f"-o {path}: exists and is not a folder")
+    return path
+
+
 def _load_graph(path: str) -> Graph:
     return Graph.from_toml(path)
 
@@ -300,9 +307,7 @@ def _write_results(npz_path, params, png_path, histories, title):
 
 
 def cmd_verilog(args) -> int:
-    folder = args.o
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise CliError(f"-o {folder}: exists and is not a folder")
+    folder = _out_folder(args.o)
     g = _load_graph(args.net)
     from .hdl.controller import cycles_per_step, cycles_per_tick
     from .hdl.export import lint, top_name, write_verilog
@@ -332,17 +337,16 @@ def cmd_verilog(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    folder = args.o
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise CliError(f"-o {folder}: exists and is not a folder")
+    folder = _out_folder(args.o)
     g = _load_graph(args.net)
-    from .boards.build import ToolchainMissing, report_table, synthesize
+    from .boards.build import report_table, synthesize
+    from .boards.synth import ToolMissing
 
     reuse, est = _folding(g, args)
     try:
         report = synthesize(g, args.board, folder, reuse, args.baud,
                             log=lambda s: print(s, flush=True))
-    except (ToolchainMissing, ValueError) as e:
+    except (ToolMissing, ValueError) as e:
         raise CliError(str(e)) from None
     _table(report_table(report))
     print(f"wrote {os.path.join(folder, report['bitstream'])} and "

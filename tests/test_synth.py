@@ -9,7 +9,8 @@ import os
 
 import pytest
 
-from pcfpga.boards.build import ToolchainMissing, synthesize, toolchain_env
+from pcfpga.boards.build import synthesize, toolchain_env
+from pcfpga.boards.synth import ToolMissing
 from pcfpga.boards.devices import BOARDS
 from pcfpga.cli import main
 from pcfpga.examples import example_path
@@ -34,7 +35,7 @@ def test_synthesised_soc_fits_and_meets_timing(name, board_name, reuse, tmp_path
     cells as the fitter counts) and within the device's."""
     try:
         toolchain_env(BOARDS[board_name].device.family)
-    except ToolchainMissing as e:
+    except ToolMissing as e:
         if os.environ.get("CI"):
             raise
         pytest.skip(str(e))
