@@ -19,7 +19,7 @@ uses (:func:`~.fold.fold_plan`):
   (iCE40 geometry, 256 words of 16 bits per memory or part of one).
 
 A design fits a :class:`~pcfpga.boards.devices.Device` (:func:`shortfalls`) when it needs
-at most its DSPs, 75 % of its RAM bits, on an iCE40 its block RAMs less 1 for the SoC, and
+at most :data:`DSP_SHARE` of its DSPs (all on an iCE40, 80 % on an ECP5 so they route), 75 % of its RAM bits, on an iCE40 its block RAMs less 1 for the SoC, and
 at most :data:`FF_SHARE` flip-flop bits per LUT (per family): LUTs are bounded through the
 registers, which is where they go (a register bit costs a flip-flop and about two LUTs of read
 multiplexer and update logic); the slow synthesis tests hold every fitted design under
@@ -65,6 +65,13 @@ ICE40_SOC_BLOCKS = 1
 #: has flip-flops beside its LUTs (Yosys: digits folded h 3, y 32 on an ECP5-25F, 6,264
 #: bits, uses 52 % of the LUTs).
 FF_SHARE = {"ice40": 0.1, "ecp5": 0.35}
+
+#: Share of a device's DSPs the fitter lets a design use, per family. On an ECP5 the DSP
+#: columns' input and output buses must all be routed through the fabric around them:
+#: nextpnr-ecp5 routed XOR with 22 of the ECP5-25F's 28 DSPs (79 %) at 46 MHz, but gave up
+#: on the fully parallel Iris with 147 of the ECP5-85F's 156 (94 %), 65,000 wires still
+#: overused after 45 minutes. An iCE40UP5K's 8 DSPs sit beside the fabric and all route.
+DSP_SHARE = {"ice40": 1.0, "ecp5": 0.8}
 
 
 class FitError(ValueError):
@@ -189,6 +196,9 @@ def shortfalls(est: Estimate, device) -> list:
     short = []
     if est.multipliers > device.dsp:
         short.append(f"{est.multipliers} multipliers > {device.dsp} DSPs")
+    elif est.multipliers > DSP_SHARE[device.family] * device.dsp:
+        short.append(f"{est.multipliers} multipliers > {DSP_SHARE[device.family]:.0%} of "
+                     f"the device's {device.dsp} DSPs (routing)")
     if est.ram_bits > RAM_SHARE * (device.bram_bits + device.spram_bits):
         short.append(f"{est.ram_bits:,} RAM bits > {RAM_SHARE:.0%} of the device's "
                      f"{device.bram_bits + device.spram_bits:,}")

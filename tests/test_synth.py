@@ -15,7 +15,7 @@ from pcfpga.boards.devices import BOARDS
 from pcfpga.cli import main
 from pcfpga.examples import example_path
 from pcfpga.golden.graph import Graph
-from pcfpga.hdl.fit import estimate, fit
+from pcfpga.hdl.fit import fit
 
 
 def _graph(name):
@@ -23,14 +23,11 @@ def _graph(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, board_name, reuse", [
-    ("xor", "icebreaker", None), ("iris", "icebreaker", None), ("digits", "icebreaker", None),
-    # the fitter's choice, fully parallel (147 DSPs), had not finished routing after 45
-    # minutes (nextpnr-ecp5, 65,000 wires still overused): Iris at reuse 2 until the fitter
-    # models routing (issue 5 stays open for it)
-    ("iris", "ulx3s", 2), ("xor", "ulx3s", None), ("xor", "icesugar_pro", None)])
-def test_synthesised_soc_fits_and_meets_timing(name, board_name, reuse, tmp_path):
-    """The fitter's choice for the board (or ``reuse``), whole SoC: bitstream written,
+@pytest.mark.parametrize("name, board_name", [
+    ("xor", "icebreaker"), ("iris", "icebreaker"), ("digits", "icebreaker"), ("iris", "ulx3s"),
+    ("xor", "ulx3s"), ("xor", "icesugar_pro")])
+def test_synthesised_soc_fits_and_meets_timing(name, board_name, tmp_path):
+    """The fitter's choice for the board, whole SoC: bitstream written,
     timing met at the board clock, LUTs under 90 %, every multiplier in a DSP (as many DSP
     cells as the fitter counts) and within the device's."""
     try:
@@ -40,8 +37,8 @@ def test_synthesised_soc_fits_and_meets_timing(name, board_name, reuse, tmp_path
             raise
         pytest.skip(str(e))
     g, b = _graph(name), BOARDS[board_name]
-    est = fit(g, b.device) if reuse is None else estimate(g, reuse)
-    report = synthesize(g, board_name, str(tmp_path), reuse, log=print)
+    est = fit(g, b.device)
+    report = synthesize(g, board_name, str(tmp_path), log=print)
     print(json.dumps(report, indent=1))
     cells = report["cells"]
     assert os.path.getsize(tmp_path / report["bitstream"]) > 1000
