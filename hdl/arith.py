@@ -20,14 +20,17 @@ the cycle that step writes its registers.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Mux, signed
+from types import SimpleNamespace as _Port
+
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, Mux, Signal, signed
 from amaranth.lib.memory import Memory
 
 from pcfpga.golden.activations import LEAKY_SHIFT, ActTable
 from pcfpga.golden.lfsr import (SITE_A, SITE_B, SITE_DELTA, SITE_EPS, SITE_V, SITE_VHAT,
                                 SITE_W0, site_id)
 
-__all__ = ["HdlArith", "xorshift32_hdl", "mix_hdl", "table_index", "saturate", "BLOCK_RAM"]
+__all__ = ["HdlArith", "xorshift32_hdl", "mix_hdl", "table_index", "saturate", "BLOCK_RAM",
+           "single_port_ram"]
 
 #: Attributes of the memories that hold registers and weights: block RAM even when small
 #: (else Yosys builds small ones from flip-flops), and no read-during-write emulation. No
@@ -35,6 +38,28 @@ __all__ = ["HdlArith", "xorshift32_hdl", "mix_hdl", "table_index", "saturate", "
 #: the writes they feed); the host bus reads the address it writes, but nothing uses that
 #: read. Without ``no_rw_check`` Yosys adds about 20 flip-flops of bypass logic per memory.
 BLOCK_RAM = {"ram_style": "block", "no_rw_check": 1}
+
+
+def single_port_ram(m, platform, name: str, width: int, depth: int):
+    """An iCE40UP's SB_SPRAM256KA (16,384 words of 16 bits) as ``(read, write)`` ports that
+    share one address (the read port's), or ``None`` when ``platform`` is not an iCE40UP or
+    the memory does not fit one. Yosys cannot infer an SPRAM from an amaranth memory, which
+    always has initial contents; the caller's memory model for other platforms must behave
+    the same way: one address, read data registered and held while writing ("no change")."""
+    if not (getattr(platform, "device", "").startswith("iCE40UP") and width <= 16
+            and depth <= 1 << 14):
+        return None
+    rd = _Port(addr=Signal(14, name=f"{name}_addr"), data=Signal(width, name=f"{name}_rdata"),
+               en=Signal(name=f"{name}_ren"))
+    wr = _Port(addr=Signal(14, name=f"{name}_waddr"), data=Signal(width, name=f"{name}_wdata"),
+               en=Signal(1, name=f"{name}_wen"))
+    out = Signal(16, name=f"{name}_dataout")
+    m.submodules[name] = Instance(
+        "SB_SPRAM256KA", i_ADDRESS=rd.addr, i_DATAIN=Cat(wr.data, Const(0, 16 - width)),
+        i_MASKWREN=Const(0xF, 4), i_WREN=wr.en, i_CHIPSELECT=1, i_CLOCK=ClockSignal(),
+        i_STANDBY=0, i_SLEEP=0, i_POWEROFF=1, o_DATAOUT=out)
+    m.d.comb += rd.data.eq(out[:width])
+    return rd, wr
 
 _M32 = 0xFFFFFFFF
 

@@ -53,9 +53,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from types import SimpleNamespace as _Port
-
-from amaranth.hdl import Array, Cat, ClockSignal, Const, Instance, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Mux, Signal, signed
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -63,7 +61,7 @@ from pcfpga.golden.engine import node_registers
 from pcfpga.golden.lfsr import SITE_W0
 from pcfpga.golden.stream import forward_levels
 
-from .arith import BLOCK_RAM, _sum, saturate
+from .arith import BLOCK_RAM, _sum, saturate, single_port_ram
 from .pe import _PE, _node_of, _or, message_width, partial_width
 from .serial import SERIAL, _SerialCtx, serial_phases
 
@@ -407,25 +405,15 @@ class FoldedEdgePE(_PE):
             m.d.comb += rd.en.eq(~wr.en.any())
 
     def _weight_memory(self, m, platform, width, granularity, depth):
-        """The weights' read and write ports: a block-RAM memory; a single-port edge on an
-        iCE40UP5K platform gets an SB_SPRAM256KA (Yosys cannot infer one from a memory with
-        initial contents, and amaranth's always have some), which the memory it stands for
-        models exactly: one address, read data held while writing ("no change")."""
-        if not (self.single_port and getattr(platform, "device", "").startswith("iCE40UP")
-                and width == 16 and depth <= 1 << 14):
-            mem = Memory(shape=width, depth=depth, init=[], attrs=BLOCK_RAM)
-            m.submodules.weights = mem
-            return mem.read_port(), mem.write_port(granularity=granularity)
-        rd = _Port(addr=Signal(14, name="sp_addr"), data=Signal(16, name="sp_rdata"),
-                   en=Signal(name="sp_ren"))
-        wr = _Port(addr=Signal(14, name="sp_waddr"), data=Signal(16, name="sp_wdata"),
-                   en=Signal(1, name="sp_wen"))
-        m.submodules.weights = Instance(
-            "SB_SPRAM256KA", i_ADDRESS=rd.addr, i_DATAIN=wr.data, i_MASKWREN=Const(0xF, 4),
-            i_WREN=wr.en, i_CHIPSELECT=1, i_CLOCK=ClockSignal(), i_STANDBY=0, i_SLEEP=0,
-            i_POWEROFF=1, o_DATAOUT=rd.data)
-        return rd, wr
-
+        """The weights' read and write ports: a block-RAM memory, or for a single-port edge
+        on an iCE40UP5K platform an SB_SPRAM256KA (:func:`~.arith.single_port_ram`)."""
+        if self.single_port and width == 16:
+            ports = single_port_ram(m, platform, "weights", width, depth)
+            if ports:
+                return ports
+        mem = Memory(shape=width, depth=depth, init=[], attrs=BLOCK_RAM)
+        m.submodules.weights = mem
+        return mem.read_port(), mem.write_port(granularity=granularity)
 
     def _serial_messages(self, m, prod, vm, grp, j):
         """Serial edges: message column j accumulates over the rows in a memory
