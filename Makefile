@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SYNTH  := $(VENV)/.synth-stamp
 
-.PHONY: demo test test-slow bench bench-fold bench-synth bench-sim figures data clean
+# `setup` installs everything once (CI runs the demo and the suite side by side after it).
+.PHONY: setup demo test test-slow bench bench-fold bench-synth bench-sim figures data clean
 
 # (Re)install when the venv is missing or pyproject.toml changed.
 $(STAMP): pyproject.toml
@@ -18,9 +19,13 @@ $(SYNTH): $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[synth]'
 	@touch $(SYNTH)
 
-## demo: train the bundled default network (XOR) with the bit-exact fixed-point model
-demo: $(STAMP)
+setup: $(SYNTH)
+
+## demo: train the bundled default network (XOR) with the bit-exact fixed-point model, check
+## its Verilog against it, then synthesise its SoC for the iCEBreaker (bitstream and report)
+demo: $(SYNTH)
 	$(BIN)/pcfpga demo --out out/demo
+	$(BIN)/pcfpga synth examples/xor.toml --board icebreaker -o out/demo/icebreaker
 
 ## test: the default (fast) suite, doctests included
 test: $(STAMP)

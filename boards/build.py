@@ -141,7 +141,7 @@ def synthesize(graph, board_name: str, out_dir: str, reuse=None, baud: int = DEF
     from pcfpga.hdl.fit import estimate, fit
     from pcfpga.hdl.uart import divisor_for
 
-    from .soc import BoardTop, SoC
+    from .soc import DATASET_WORDS, BoardTop, SoC, dataset_capacity
 
     b = find_board(board_name)
     family = b.device.family
@@ -150,7 +150,8 @@ def synthesize(graph, board_name: str, out_dir: str, reuse=None, baud: int = DEF
     env = toolchain_env(family)
     name = f"pcfpga_{graph.name}"
     platform = b.platform_class()()
-    top = BoardTop(SoC(graph, est.reuse, divisor))
+    soc = SoC(graph, est.reuse, divisor, dataset_capacity(graph, DATASET_WORDS[family]))
+    top = BoardTop(soc)
     log(f"synthesising {graph.name} for {b.name} ({b.device.name}), "
         f"{est.architecture}; yosys and nextpnr take a few minutes")
     opts = {"nextpnr_opts": f"--report {name}.report.json"}
@@ -194,8 +195,12 @@ def synthesize(graph, board_name: str, out_dir: str, reuse=None, baud: int = DEF
         "baud": baud, "seconds": round(seconds, 1),
         "bitstream": f"{name}.bin" if family == "ice40" else f"{name}.bit",
     }
+    report["dataset_capacity"] = soc.capacity
+    report["memmap"] = "memmap.json"
     with open(os.path.join(tmp, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
+    with open(os.path.join(tmp, "memmap.json"), "w") as f:
+        f.write(soc.memmap.to_json())
     os.makedirs(out_dir, exist_ok=True)
     for entry in os.listdir(tmp):
         dst = os.path.join(out_dir, entry)

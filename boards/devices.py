@@ -42,13 +42,14 @@ class Device:
 @dataclass(frozen=True)
 class Board:
     """A development board: its device, clock, ``amaranth-boards`` platform
-    (``module:Class``) and the programmer that flashes it."""
+    (``module:Class``) and the programmers that load a bitstream into it, preferred first
+    (:mod:`.flash`)."""
 
     name: str
     device: Device
     clock_hz: float
     platform: str
-    programmer: str
+    programmers: tuple
 
     def platform_class(self):
         import importlib
@@ -65,11 +66,13 @@ DEVICES = {
 
 BOARDS = {
     "icebreaker": Board("icebreaker", DEVICES["iCE40UP5K"], 12e6,
-                        "amaranth_boards.icebreaker:ICEBreakerPlatform", "iceprog"),
+                        "amaranth_boards.icebreaker:ICEBreakerPlatform",
+                        ("iceprog", "openFPGALoader")),
     "ulx3s": Board("ulx3s", DEVICES["ECP5-85F"], 25e6,
-                   "amaranth_boards.ulx3s:ULX3S_85F_Platform", "openFPGALoader"),
+                   "amaranth_boards.ulx3s:ULX3S_85F_Platform", ("openFPGALoader",)),
     "icesugar_pro": Board("icesugar_pro", DEVICES["ECP5-25F"], 25e6,
-                          "amaranth_boards.icesugar_pro:ICESugarProPlatform", "openFPGALoader"),
+                          "amaranth_boards.icesugar_pro:ICESugarProPlatform",
+                          ("openFPGALoader",)),
 }
 
 

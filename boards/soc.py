@@ -1,62 +1,110 @@
-"""The SoC that goes on a board: the network, a UART and the frame bridge; LEDs.
+"""The SoC that goes on a board: the network, a UART, the frame bridge, the epoch runner.
 
-:class:`SoC` is a ``wiring.Component`` with the serial line (``rx``, ``tx``) and two status
-outputs (``busy``: the network is running; ``done``: a run has ended) so that tests can
-simulate it whole; :class:`BoardTop` puts it on an ``amaranth-boards`` platform: the
-board's ``uart`` resource and its first LEDs (or RGB LED: green busy, blue done).
+:class:`SoC` is a ``wiring.Component`` with the serial line (``rx``, ``tx``) and three
+status outputs (``busy``: the network is running; ``done``: a run has ended; ``learning``:
+the epoch runner is training from its dataset buffer) so that tests can simulate it whole;
+:class:`BoardTop` puts it on an ``amaranth-boards`` platform through ``lib.io`` buffers: the
+board's ``uart`` resource and its first LEDs (learning, done, busy) or RGB LED (green
+learning, blue done, red busy).
 
-The host talks to it with :mod:`pcfpga.hdl.protocol` frames (PING, READ, WRITE over the
-memory map, :mod:`pcfpga.hdl.memmap`).
+The host talks to it with :mod:`pcfpga.hdl.protocol` frames (PING, READ, WRITE) over the
+SoC's memory map (:func:`soc_memory_map`): the network's fields
+(:mod:`pcfpga.hdl.memmap`), then the runner's ``run.*`` words and its ``data`` buffer
+(:mod:`pcfpga.hdl.runner`). Two masters share the network's bus: the bridge (the host) and
+the runner, which writes only while the bridge is not using the bus.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Elaboratable, Module
-from amaranth.lib import wiring
+from amaranth.hdl import Elaboratable, Module, Mux
+from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out
 
 from pcfpga.hdl.bridge import FrameBridge
-from pcfpga.hdl.network import Network
+from pcfpga.hdl.memmap import with_dataset
+from pcfpga.hdl.network import Network, network_memory_map
+from pcfpga.hdl.runner import EpochRunner
 from pcfpga.hdl.uart import UARTRx, UARTTx
 
-__all__ = ["SoC", "BoardTop"]
+__all__ = ["SoC", "BoardTop", "DATASET_WORDS", "dataset_capacity", "soc_memory_map"]
+
+#: Words of the dataset buffer per FPGA family: one SPRAM (16,384 × 16 bits) on an
+#: iCE40UP5K; 8,192 words of block RAM on an ECP5 (8 of the 25F's 56 EBRs at 16 bits).
+DATASET_WORDS = {"ice40": 16384, "ecp5": 8192}
+
+
+def dataset_capacity(graph, words: int) -> int:
+    """Samples that ``words`` words of buffer hold (each the inputs and targets)."""
+    per = sum(n.size for n in graph.inputs) + sum(n.size for n in graph.outputs)
+    if words < per:
+        raise ValueError(f"A dataset buffer of {words} words holds no sample of "
+                         f"{graph.name} ({per} words each)")
+    return words // per
+
+
+def soc_memory_map(graph, capacity: int):
+    """The SoC's memory map (what the host driver uses): the network's, then ``run.*`` and
+    ``data``. It does not depend on the reuse factors."""
+    return with_dataset(network_memory_map(graph), capacity)
 
 
 class SoC(wiring.Component):
-    """Network + UART + bridge. ``divisor``: clock cycles per UART bit
-    (:func:`~pcfpga.hdl.uart.divisor_for` of the board clock and baud rate)."""
+    """Network + UART + bridge + epoch runner.
 
-    def __init__(self, graph, reuse, divisor: int):
+    Parameters
+    ----------
+    graph : Graph
+    reuse : int, dict or "serial"
+        As for :class:`~pcfpga.hdl.network.Network`.
+    divisor : int
+        Clock cycles per UART bit (:func:`~pcfpga.hdl.uart.divisor_for` of the board clock
+        and baud rate).
+    capacity : int
+        Samples the dataset buffer holds (:func:`dataset_capacity`).
+    """
+
+    def __init__(self, graph, reuse, divisor: int, capacity: int):
         self.network = Network(graph, reuse)
         try:
-            self.bridge = FrameBridge(divisor, self.network.memmap.addr_width)
+            self.memmap = with_dataset(self.network.memmap, capacity)
+            self.bridge = FrameBridge(divisor, self.memmap.addr_width)
             self.rx_uart, self.tx_uart = UARTRx(divisor), UARTTx(divisor)
-        except ValueError:
-            self.network._MustUse__silence = True
-            self._MustUse__silence = True
+            self.runner = EpochRunner(self.memmap)
+        except (ValueError, TypeError):
+            net = self.network                  # rejected: no design to warn about
+            for part in (net, net.controller, *net.pes.values(), *net.edges.values(), self):
+                part._MustUse__silence = True
             raise
-        self.divisor = divisor
+        self.divisor, self.capacity = divisor, capacity
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1),
-                          "done": Out(1)})
+                          "done": Out(1), "learning": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
-        net, br, urx, utx = self.network, self.bridge, self.rx_uart, self.tx_uart
-        m.submodules.network, m.submodules.bridge = net, br
+        net, br, run = self.network, self.bridge, self.runner
+        urx, utx = self.rx_uart, self.tx_uart
+        m.submodules.network, m.submodules.bridge, m.submodules.runner = net, br, run
         m.submodules.uart_rx, m.submodules.uart_tx = urx, utx
+        size = net.memmap.size
+        # the network's bus: the runner's writes, else the host's accesses in its range
+        addr = Mux(run.m_we, run.m_addr, br.addr)
+        in_net = addr < size
         m.d.comb += [
             urx.rx.eq(self.rx), self.tx.eq(utx.tx),
             br.rx_data.eq(urx.data), br.rx_valid.eq(urx.valid), br.rx_error.eq(urx.error),
             utx.data.eq(br.tx_data), utx.start.eq(br.tx_start), br.tx_ready.eq(utx.ready),
-            net.addr.eq(br.addr), net.w_data.eq(br.w_data), net.w_en.eq(br.w_en),
-            br.r_data.eq(net.r_data),
-            self.busy.eq(net.busy), self.done.eq(net.done),
+            net.addr.eq(addr), net.w_data.eq(Mux(run.m_we, run.m_data, br.w_data)),
+            net.w_en.eq(run.m_we | (br.w_en & in_net)),
+            run.addr.eq(br.addr), run.w_data.eq(br.w_data), run.w_en.eq(br.w_en),
+            run.hold.eq(br.bus_busy), run.net_busy.eq(net.busy),
+            br.r_data.eq(Mux(run.r_hit, run.r_data, net.r_data)),
+            self.busy.eq(net.busy), self.done.eq(net.done), self.learning.eq(run.busy),
         ]
         return m
 
 
 class BoardTop(Elaboratable):
-    """A :class:`SoC` on a platform's pins."""
+    """A :class:`SoC` on a platform's pins (``lib.io`` buffers)."""
 
     def __init__(self, soc: SoC):
         self.soc = soc
@@ -64,13 +112,23 @@ class BoardTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.submodules.soc = soc = self.soc
-        uart = platform.request("uart", 0)
-        m.d.comb += [soc.rx.eq(uart.rx.i), uart.tx.o.eq(soc.tx)]
+        res = platform.lookup("uart", 0)
+        uart = platform.request("uart", 0, dir={s.name: "-" for s in res.ios})
+        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [soc.rx.eq(rx.i), tx.o.eq(soc.tx)]
         names = {r.name for r in platform.resources.values()}
+        shows = (soc.learning, soc.done, soc.busy)
         if "led" in names:
-            m.d.comb += platform.request("led", 0).o.eq(soc.busy)
-            m.d.comb += platform.request("led", 1).o.eq(soc.done)
+            count = len({r.number for r in platform.resources.values() if r.name == "led"})
+            for i, signal in enumerate(shows[:count]):
+                buf = io.Buffer("o", platform.request("led", i, dir="-"))
+                m.submodules[f"led{i}"] = buf
+                m.d.comb += buf.o.eq(signal)
         elif "rgb_led" in names:
-            rgb = platform.request("rgb_led", 0)
-            m.d.comb += [rgb.g.o.eq(soc.busy), rgb.b.o.eq(soc.done)]
+            rgb = platform.request("rgb_led", 0, dir={"r": "-", "g": "-", "b": "-"})
+            for color, signal in zip("gbr", shows):
+                buf = io.Buffer("o", getattr(rgb, color))
+                m.submodules[f"led_{color}"] = buf
+                m.d.comb += buf.o.eq(signal)
         return m

@@ -25,6 +25,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .arith import BLOCK_RAM
+from .uart import check_divisor
 from .protocol import (CRC_INIT, CRC_POLY, IDLE_BYTES, MAX_PAYLOAD, MAX_WORDS, SYNC, Command,
                        Status)
 
@@ -41,17 +42,17 @@ def crc16_step(crc, byte):
 
 class FrameBridge(wiring.Component):
     """Ports: the UART's ``rx_data``/``rx_valid``/``rx_error`` and ``tx_data``/``tx_start``/
-    ``tx_ready``; the bus master ``addr``, ``w_data``, ``w_en``, ``r_data``.
+    ``tx_ready``; the bus master ``addr``, ``w_data``, ``w_en``, ``r_data``, and ``bus_busy``
+    (a read or write is on the bus: another master must wait).
 
     ``divisor``: clock cycles per UART bit (the idle timeout is :data:`.protocol.IDLE_BYTES`
     byte times); ``addr_width``: the memory map's.
     """
 
     def __init__(self, divisor: int, addr_width: int):
-        if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor < 4:
-            raise ValueError(f"Divisor must be an integer of at least 4 cycles per bit, not "
-                             f"{divisor!r}")
+        check_divisor(self, divisor)
         if not isinstance(addr_width, int) or not 1 <= addr_width <= 16:
+            self._MustUse__silence = True
             raise ValueError(f"The protocol's addresses have 16 bits; a memory map of "
                              f"{addr_width}-bit addresses does not fit")
         self.divisor, self.addr_width = divisor, addr_width
@@ -60,6 +61,7 @@ class FrameBridge(wiring.Component):
             "rx_data": In(8), "rx_valid": In(1), "rx_error": In(1),
             "tx_data": Out(8), "tx_start": Out(1), "tx_ready": In(1),
             "addr": Out(addr_width), "w_data": Out(32), "w_en": Out(1), "r_data": In(32),
+            "bus_busy": Out(1),
         })
 
     def elaborate(self, platform):
@@ -187,7 +189,7 @@ class FrameBridge(wiring.Component):
                 with m.Else():
                     m.next = "W_READ"
             with m.State("W_BUS"):
-                m.d.comb += self.w_en.eq(1)
+                m.d.comb += [self.w_en.eq(1), self.bus_busy.eq(1)]
                 m.d.sync += k.eq(k + 1)
                 with m.If(k + 1 == nwords):
                     reply(Status.OK, 0)
@@ -204,11 +206,14 @@ class FrameBridge(wiring.Component):
                 with m.Else():
                     send(status, "R_ADDR")
             with m.State("R_ADDR"):            # the bus shows base + k from this cycle
+                m.d.comb += self.bus_busy.eq(1)
                 m.d.sync += byte.eq(0)
                 m.next = "R_WAIT"
             with m.State("R_WAIT"):            # the registered read
+                m.d.comb += self.bus_busy.eq(1)
                 m.next = "R_LATCH"
             with m.State("R_LATCH"):
+                m.d.comb += self.bus_busy.eq(1)
                 m.d.sync += word.eq(self.r_data)
                 m.next = "R_WORD"
             with m.State("R_WORD"):

@@ -57,6 +57,10 @@ RAM_SHARE = 0.75
 #: (:mod:`.bridge`); datasets go to SPRAM.
 ICE40_SOC_BLOCKS = 1
 
+#: SPRAMs the fitter leaves to the SoC on an iCE40UP: the epoch runner's dataset buffer
+#: (:mod:`.runner`).
+ICE40_SOC_SPRAMS = 1
+
 #: Flip-flop bits of registers the fitter allows per LUT of the device, per family. A
 #: register bit in the fabric costs a flip-flop and, with its read multiplexer and update
 #: logic, about two LUTs. On an iCE40 a flip-flop takes a logic cell of its own more often
@@ -203,9 +207,9 @@ def shortfalls(est: Estimate, device) -> list:
         short.append(f"{est.ram_bits:,} RAM bits > {RAM_SHARE:.0%} of the device's "
                      f"{device.bram_bits + device.spram_bits:,}")
     sprams = device.spram_bits // (256 * 1024)
-    if device.family == "ice40" and est.spram_blocks > sprams:
+    if device.family == "ice40" and est.spram_blocks > sprams - ICE40_SOC_SPRAMS:
         short.append(f"{est.spram_blocks} single-port weight memories > the device's "
-                     f"{sprams} SPRAMs")
+                     f"{sprams} SPRAMs less {ICE40_SOC_SPRAMS} for the dataset")
     if device.family == "ice40" and est.ram_blocks > device.bram_blocks - ICE40_SOC_BLOCKS:
         short.append(f"{est.ram_blocks} block RAMs > the {device.bram_blocks} of the device "
                      f"less {ICE40_SOC_BLOCKS} for the SoC")

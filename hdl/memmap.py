@@ -30,6 +30,22 @@ Then, per node, ``{node}.sat`` (rw: sticky saturation flags, bits as in
 (rw), the parameters ``{node}.W.{parent}`` and ``{node}.b`` (rw), and every register of the
 golden trace ``{node}.{reg}`` and, in streaming mode, delay lines ``{node}.{reg}.line``
 (ro). Register names equal the golden trace's keys.
+
+A SoC with a dataset buffer (:func:`with_dataset`, :mod:`.runner`) appends, after every
+field of the network::
+
+    run.ctrl        rw   bit 0 START (self-clearing): run ``run.epochs`` epochs over the
+                         first ``run.samples`` samples of ``data``, one training step each
+    run.status      ro   bit 0 BUSY, bit 1 DONE (set when the epochs end, cleared by START)
+    run.samples     rw   samples per epoch (a value above ``run.capacity`` reads back as
+                         capacity + 1, and START then runs nothing)
+    run.epochs      rw   epochs per START (16 bits)
+    run.epoch       ro   epochs completed since the last START
+    run.sample      ro   steps completed in the current epoch: the runner has run
+                         ``run.epoch × run.samples + run.sample`` steps
+    run.capacity    ro   constant: samples the buffer holds
+    data            rw   (capacity, words) the samples: the words of ``in.*`` then
+                         ``target.*`` in map order, as the host would write them
 """
 
 from __future__ import annotations
@@ -40,8 +56,9 @@ from dataclasses import asdict, dataclass
 
 from pcfpga.golden.engine import node_registers
 
-__all__ = ["Field", "MemoryMap", "build_memory_map", "CONTROL", "CTRL_BITS", "STATUS_BITS",
-           "ID_VALUE"]
+__all__ = ["Field", "MemoryMap", "build_memory_map", "with_dataset", "sample_fields", "CONTROL",
+           "CTRL_BITS", "STATUS_BITS", "ID_VALUE", "RUN_CONTROL", "EPOCH_BITS",
+           "RUN_CTRL_BITS", "RUN_STATUS_BITS"]
 
 ID_VALUE = 0x50434650
 CONTROL = ("id", "ctrl", "status", "steps", "tick", "cycles", "steps_done", "lfsr",
@@ -49,6 +66,13 @@ CONTROL = ("id", "ctrl", "status", "steps", "tick", "cycles", "steps_done", "lfs
 CTRL_BITS = {"start": 0, "pause": 1, "continue": 2, "bubble": 3, "clear": 4}
 STATUS_BITS = {"busy": 0, "done": 1, "paused": 2}
 _RW_CONTROL = ("ctrl", "steps", "lfsr")
+RUN_CONTROL = ("run.ctrl", "run.status", "run.samples", "run.epochs", "run.epoch",
+               "run.sample", "run.capacity")
+#: Width of ``run.epochs`` and ``run.epoch``: at most 65,535 epochs per START.
+EPOCH_BITS = 16
+RUN_CTRL_BITS = {"start": 0}
+RUN_STATUS_BITS = {"busy": 0, "done": 1}
+_RUN_RW = ("run.ctrl", "run.samples", "run.epochs")
 
 
 @dataclass(frozen=True)
@@ -94,7 +118,8 @@ class MemoryMap:
     def to_json(self) -> str:
         return json.dumps({"name": self.name, "word_bits": 32, "addr_width": self.addr_width,
                            "meta": self.meta, "ctrl_bits": CTRL_BITS,
-                           "status_bits": STATUS_BITS, "id": ID_VALUE,
+                           "status_bits": STATUS_BITS, "run_ctrl_bits": RUN_CTRL_BITS,
+                           "run_status_bits": RUN_STATUS_BITS, "id": ID_VALUE,
                            "fields": [{**asdict(f), "shape": list(f.shape)}
                                       for f in self.fields]}, indent=1)
 
@@ -137,3 +162,31 @@ def build_memory_map(graph, lags: dict | None = None, meta: dict | None = None) 
             if depth:
                 add(f"{n.name}.{r}.line", (depth, n.size), width, frac, "ro", "line")
     return MemoryMap(graph.name, fields, meta)
+
+
+def sample_fields(mm: MemoryMap) -> list:
+    """The ``in.*`` then ``target.*`` fields: one sample's words, consecutive in the map."""
+    fields = [f for f in mm.fields if f.kind in ("input", "target")]
+    for a, b in zip(fields, fields[1:]):
+        assert b.addr == a.addr + a.count, "sample fields are not consecutive"
+    return fields
+
+
+def with_dataset(mm: MemoryMap, capacity: int) -> MemoryMap:
+    """``mm`` and, after it, the run-control words and a buffer of ``capacity`` samples
+    (see the module docstring)."""
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+        raise ValueError(f"Dataset capacity must be a positive integer of samples, not "
+                         f"{capacity!r}")
+    sample = sample_fields(mm)
+    words = sum(f.count for f in sample)
+    addr = mm.size
+    fields = list(mm.fields)
+    for name in RUN_CONTROL:
+        fields.append(Field(name, addr, (1,), 32, 0, "rw" if name in _RUN_RW else "ro",
+                            "control"))
+        addr += 1
+    fields.append(Field("data", addr, (capacity, words), sample[0].width, sample[0].frac,
+                        "rw", "dataset"))
+    return MemoryMap(mm.name, fields, {**mm.meta, "dataset_capacity": capacity,
+                                       "sample_words": words})

@@ -38,7 +38,27 @@ from .memmap import ID_VALUE, build_memory_map
 from .pe import EdgePE, InputPE, NodePE, _or
 from .serial import SerialInputPE, SerialNodePE
 
-__all__ = ["Network", "cycles_per_step", "cycles_per_tick"]
+__all__ = ["Network", "network_memory_map", "cycles_per_step", "cycles_per_tick"]
+
+
+def network_memory_map(graph, plan=None, sched=None):
+    """The memory map of ``graph``'s network with folding ``plan`` (default: fully
+    parallel), and its manifest's meta data; the addresses do not depend on the plan."""
+    plan = plan if plan is not None else fold_plan(graph, 1)
+    if graph.learning.mode == "streaming" and sched is None:
+        sched = schedule(graph)
+    lags = sched.lags if sched is not None else None
+    meta = {"mode": graph.learning.mode, "ticks": graph.ticks, "depth": graph.depth,
+            "cycles_per_tick": cycles_per_tick(graph, plan),
+            "cycles_per_step": cycles_per_step(graph, plan),
+            "micro_steps": micro_steps(graph, plan),
+            "fold_phases": dict(plan.phases),
+            "folded_edges": {f"{c}.W.{p}": {"lanes": e.lanes, "depth": e.depth}
+                             for (c, p), e in plan.edges.items()},
+            "formats": {k: str(getattr(graph.formats, k))
+                        for k in ("value", "error", "weight")},
+            "rounding": graph.formats.rounding, "seed": graph.formats.seed}
+    return build_memory_map(graph, lags, meta)
 
 
 class Network(wiring.Component):
@@ -57,18 +77,7 @@ class Network(wiring.Component):
         self.graph = graph
         self.streaming = graph.learning.mode == "streaming"
         self.schedule = schedule(graph) if self.streaming else None
-        lags = self.schedule.lags if self.streaming else None
-        meta = {"mode": graph.learning.mode, "ticks": graph.ticks, "depth": graph.depth,
-                "cycles_per_tick": cycles_per_tick(graph, plan),
-                "cycles_per_step": cycles_per_step(graph, plan),
-                "micro_steps": micro_steps(graph, plan),
-                "fold_phases": dict(plan.phases),
-                "folded_edges": {f"{c}.W.{p}": {"lanes": e.lanes, "depth": e.depth}
-                                 for (c, p), e in plan.edges.items()},
-                "formats": {k: str(getattr(graph.formats, k))
-                            for k in ("value", "error", "weight")},
-                "rounding": graph.formats.rounding, "seed": graph.formats.seed}
-        self.memmap = build_memory_map(graph, lags, meta)
+        self.memmap = network_memory_map(graph, plan, self.schedule)
         self.controller = Controller(graph, self.schedule.latency if self.streaming else 0,
                                      plan)
         self.pes = {}

@@ -18,7 +18,7 @@ from amaranth.lib import wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["UARTRx", "UARTTx", "divisor_for"]
+__all__ = ["UARTRx", "UARTTx", "divisor_for", "check_divisor"]
 
 
 def divisor_for(clock_hz: float, baud: int) -> int:
@@ -37,8 +37,11 @@ def divisor_for(clock_hz: float, baud: int) -> int:
     return divisor
 
 
-def _check_divisor(divisor):
+def check_divisor(component, divisor):
+    """Reject a divisor below 4 (the receiver samples mid-bit); the rejected ``component``
+    is not reported as an unused elaboratable."""
     if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor < 4:
+        component._MustUse__silence = True
         raise ValueError(f"Divisor must be an integer of at least 4 cycles per bit, not "
                          f"{divisor!r}")
 
@@ -47,7 +50,7 @@ class UARTRx(wiring.Component):
     """Ports: ``rx`` (the line, idle high), ``data``, ``valid``, ``error``."""
 
     def __init__(self, divisor: int):
-        _check_divisor(divisor)
+        check_divisor(self, divisor)
         self.divisor = divisor
         super().__init__({"rx": In(1, init=1), "data": Out(8), "valid": Out(1),
                           "error": Out(1)})
@@ -98,7 +101,7 @@ class UARTTx(wiring.Component):
     """Ports: ``data``, ``start``, ``ready``, ``tx`` (the line, idle high)."""
 
     def __init__(self, divisor: int):
-        _check_divisor(divisor)
+        check_divisor(self, divisor)
         self.divisor = divisor
         super().__init__({"data": In(8), "start": In(1), "ready": Out(1),
                           "tx": Out(1, init=1)})

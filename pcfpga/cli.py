@@ -245,10 +245,12 @@ def _train_run(graph, model, label, params, args, train_set, test_set, log_every
 def cmd_train(args) -> int:
     out = _out_path(args.out or f"{_stem(args.net)}_trained.npz", ".npz", "--out")
     plot = _out_path(args.plot or out[:-4] + ".png", ".png", "--plot")
-    for option in ("simulator", "check", "build", "reuse", "board"):
-        if getattr(args, option) is not None and args.backend != "sim":
-            raise CliError(f"--{option} applies to --backend sim only, not --backend "
-                           f"{args.backend}")
+    for option, backends in (("simulator", "sim"), ("check", "sim"), ("build", "sim"),
+                             ("reuse", "sim board"), ("board", "sim board"),
+                             ("port", "board"), ("baud", "board")):
+        if getattr(args, option) is not None and args.backend not in backends.split():
+            raise CliError(f"--{option} applies to --backend {' or '.join(backends.split())} "
+                           f"only, not --backend {args.backend}")
     g = _load_graph(args.net)
     model, label = _make_model(g, args.backend, args.backprop)
     train_set = load_dataset(args.data, g)
@@ -257,6 +259,11 @@ def cmd_train(args) -> int:
     model.to_model(params)  # reject unrepresentable parameters before training
     if args.backend == "sim":
         return _train_sim(g, params, args, train_set, test_set, out, plot)
+    if args.backend == "board":
+        from .board_cmds import train_board
+
+        args.baud = args.baud or DEFAULT_BAUD
+        return train_board(g, params, args, train_set, test_set, out, plot)
     final, hist = _train_run(g, model, label, params, args, train_set, test_set,
                              max(1, args.epochs // 20))
     _write_results(out, final, plot, {label: hist}, f"{g.name}: {label}")
@@ -337,25 +344,15 @@ def cmd_verilog(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    folder = _out_folder(args.o)
-    g = _load_graph(args.net)
-    from .boards.build import report_table, synthesize
-    from .boards.synth import ToolMissing
+    from .board_cmds import cmd_synth as synth
 
-    reuse, est = _folding(g, args)
-    try:
-        report = synthesize(g, args.board, folder, reuse, args.baud,
-                            log=lambda s: print(s, flush=True))
-    except (ToolMissing, ValueError) as e:
-        raise CliError(str(e)) from None
-    _table(report_table(report))
-    print(f"wrote {os.path.join(folder, report['bitstream'])} and "
-          f"{os.path.join(folder, 'report.json')}")
-    if not report["timing_met"]:
-        print(f"pcfpga: timing not met: {report['fmax_mhz']:.1f} MHz < "
-              f"{report['required_mhz']:g} MHz", file=sys.stderr)
-        return 1
-    return 0
+    return synth(args, _load_graph(args.net))
+
+
+def cmd_flash(args) -> int:
+    from .board_cmds import cmd_flash as flash
+
+    return flash(args)
 
 
 def cmd_sim(args) -> int:
@@ -525,17 +522,22 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("net", help="graph file (.toml)")
     c.add_argument("--data", required=True, help="training set (.npz)")
     c.add_argument("--test", help="test set (.npz)")
-    c.add_argument("--backend", choices=("float", "fixed", "sim"), default="float",
-                   help="float PC, the bit-exact fixed-point model, or the cycle-accurate "
+    c.add_argument("--backend", choices=("float", "fixed", "sim", "board"), default="float",
+                   help="float PC, the bit-exact fixed-point model, the cycle-accurate "
                         "simulation of the generated Verilog checked against it as it "
-                        "goes (default float)")
+                        "goes, or a board (epochs on chip, checked after each) "
+                        "(default float)")
     c.add_argument("--simulator", choices=SIMULATOR_CHOICES,
                    help="with --backend sim (default verilator)")
     c.add_argument("--check", choices=("ticks", "params"),
                    help="with --backend sim: compare every register after every tick "
                         "(ticks, default) or parameters and flags only (params)")
     c.add_argument("--build", help=f"with --backend sim: build folder (default {_SIM_BUILD})")
-    _fold_options(c, "with --backend sim: ")
+    _fold_options(c, "with --backend sim or board: ")
+    c.add_argument("--port", help="with --backend board: the board's serial port (e.g. "
+                                  "/dev/ttyUSB1), or sim: the SoC in the Amaranth simulator")
+    c.add_argument("--baud", type=_positive,
+                   help=f"with --backend board: UART baud rate (default {DEFAULT_BAUD})")
     c.add_argument("--backprop", action="store_true",
                    help="train the same net with the float backprop reference")
     c.add_argument("--params", help="initial parameters (.npz); default: init from --seed")
@@ -579,6 +581,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--baud", type=_positive, default=DEFAULT_BAUD,
                    help=f"UART baud rate (default {DEFAULT_BAUD})")
     c.set_defaults(func=cmd_synth)
+
+    c = sub.add_parser("flash", help="load a bitstream built by pcfpga synth into its board")
+    c.add_argument("build", help="the folder pcfpga synth wrote (-o), with report.json")
+    c.add_argument("--dry-run", action="store_true", help="print the command, do not run it")
+    c.add_argument("--persist", action="store_true",
+                   help="write the board's flash (kept at power-off) instead of the SRAM")
+    c.set_defaults(func=cmd_flash)
 
     c = sub.add_parser("demo", help="train the bundled default network (fixed point)")
     c.add_argument("--out", default=os.path.join("out", "demo"), help="output folder")

@@ -123,10 +123,14 @@ class BusDriver:
         for i, v in enumerate(np.ravel(values)):
             await self.write(base + i, int(v) & _M32)
 
+    async def read_block(self, addr: int, count: int) -> list:
+        """``count`` unsigned words from ``addr`` on (a link with bursts overrides this)."""
+        return [int(await self.read(addr + i)) & _M32 for i in range(count)]
+
     async def read_field(self, name: str):
         f = self.mm[name]
-        vals = [await self.read_word(f.addr + i, signed=f.kind != "flags")
-                for i in range(f.count)]
+        vals = [v - (1 << 32) if f.kind != "flags" and v >= 1 << 31 else v
+                for v in await self.read_block(f.addr, f.count)]
         arr = np.array(vals, dtype=np.int64)
         if f.kind == "flags":
             return arr[0]

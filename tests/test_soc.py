@@ -74,7 +74,7 @@ def _run(soc, body):
 
 
 def _soc(reuse="serial"):
-    return SoC(Graph.from_toml(str(example_path("xor"))), reuse, DIVISOR)
+    return SoC(Graph.from_toml(str(example_path("xor"))), reuse, DIVISOR, capacity=2)
 
 
 def test_crc_and_frames_on_the_host():

@@ -1,0 +1,188 @@
+"""The host driver: the memory map of a SoC over :mod:`pcfpga.hdl.protocol` frames.
+
+:class:`Host` is a :class:`~pcfpga.sim.driver.BusDriver` whose bus is a byte link
+(:mod:`.link`): a serial port to a board, or the simulated SoC. Every field operation the
+simulators' drivers have (``load``, ``read_params``, ``run`` one step per sample, with or
+without traces) therefore works on a board unchanged, and fields go in frames of up to
+:data:`~pcfpga.hdl.protocol.MAX_WORDS` words. On top of that it drives the epoch runner
+(:mod:`pcfpga.hdl.runner`)::
+
+    host.upload(samples)                 the samples into the ``data`` buffer
+    host.run_epochs(n, epochs, progress) START the runner; poll its progress until done
+
+A reply with an error status raises :class:`HostError` naming it; a frame that is lost
+or corrupted on the line (no reply, a reply that does not decode) is sent again, up to
+``retries`` times: commands are idempotent (a WRITE writes the same words again), except a
+write of START, which is never repeated blindly (the status word tells whether it took).
+The coroutine methods of :class:`BusDriver` never wait on anything but the link, so
+:func:`run_sync` runs them from ordinary code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pcfpga.hdl import protocol as P
+from pcfpga.hdl.memmap import (EPOCH_BITS, ID_VALUE, RUN_CTRL_BITS, RUN_STATUS_BITS,
+                               sample_fields)
+from pcfpga.sim.driver import STEP_TIMEOUT, BusDriver, HardwareTimeout
+
+__all__ = ["Host", "HostError", "run_sync"]
+
+_M32 = 0xFFFFFFFF
+
+
+class HostError(RuntimeError):
+    """The SoC answered with an error, did not answer, or is not the expected one."""
+
+
+def run_sync(coro):
+    """Run a coroutine that never suspends (a :class:`Host` operation) to its result."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coro.close()
+    raise RuntimeError("a host operation waited on something other than its link")
+
+
+class Host(BusDriver):
+    """The SoC at the other end of ``link``, described by ``memmap`` (the SoC's map,
+    :func:`~pcfpga.boards.soc.soc_memory_map`).
+
+    ``clock_hz`` is the SoC's clock (for time-outs of on-chip runs); ``retries`` the
+    re-sends of a frame lost on the line.
+    """
+
+    def __init__(self, link, memmap, clock_hz: float, retries: int = 2):
+        super().__init__(memmap)
+        self.link, self.clock_hz, self.retries = link, clock_hz, retries
+        self.frames = 0
+
+    # ---------------------------------------------------------------- frames
+    def transact(self, frame: bytes, reply_len: int, repeat: bool = True) -> bytes:
+        """Send ``frame``; the payload of its reply, which must have ``reply_len`` bytes."""
+        seconds = ((len(frame) + reply_len + 5 + 2 * P.IDLE_BYTES) * 10 / self.link.baud
+                   + self.link.latency)
+        tries = 1 + (self.retries if repeat else 0)
+        problem = ""
+        for _ in range(tries):
+            self.link.write(frame)
+            self.frames += 1
+            head = self.link.read(2, seconds)
+            if len(head) < 2:
+                problem = "no reply"
+                continue
+            rest = self.link.read(head[1] + 3, seconds)
+            try:
+                status, payload = P.decode(head + rest)
+            except P.FrameError as e:
+                problem = f"a corrupted reply ({e})"
+                self.link.read(4096, P.IDLE_BYTES * 10 / self.link.baud)   # drain the line
+                continue
+            if status != P.Status.OK:
+                name = P.Status(status).name if status in P.Status._value2member_map_ else status
+                raise HostError(f"the SoC answered {name} to {frame[:8].hex()}…")
+            if len(payload) != reply_len:
+                raise HostError(f"a reply of {len(payload)} bytes, expected {reply_len}")
+            return payload
+        raise HostError(f"{problem} to {frame[:8].hex()}… after {tries} tries (is the board "
+                        f"programmed with this network, at {self.link.baud:.0f} baud?)")
+
+    def ping(self) -> int:
+        word = P.parse_words(self.transact(P.ping_request(), 4))[0]
+        if word != ID_VALUE:
+            raise HostError(f"not a pcfpga SoC: id word {word:#x}, expected {ID_VALUE:#x}")
+        return word
+
+    def read_words(self, addr: int, count: int) -> list:
+        out = []
+        while count:
+            n = min(count, P.MAX_WORDS)
+            out += P.parse_words(self.transact(P.read_request(addr, n), 4 * n))
+            addr, count = addr + n, count - n
+        return out
+
+    def write_words(self, addr: int, words, repeat: bool = True):
+        words = [int(w) & _M32 for w in words]
+        step = P.MAX_WORDS - 1
+        for i in range(0, len(words), step):
+            self.transact(P.write_request(addr + i, words[i:i + step]), 0, repeat)
+
+    # ---------------------------------------------------------------- BusDriver's bus
+    async def write(self, addr: int, value: int):
+        self.write_words(addr, [value], repeat=addr != self.mm["ctrl"].addr)
+
+    async def read(self, addr: int) -> int:
+        return self.read_words(addr, 1)[0]
+
+    async def clock(self):
+        """A frame takes far longer than a clock cycle: nothing to wait for."""
+
+    async def clocks(self, n: int):
+        pass
+
+    async def write_field(self, name: str, values):
+        self.write_words(self.mm[name].addr, np.ravel(values))
+
+    async def read_block(self, addr: int, count: int) -> list:
+        return self.read_words(addr, count)
+
+    # ---------------------------------------------------------------- the epoch runner
+    @property
+    def capacity(self) -> int:
+        return self.mm["data"].shape[0]
+
+    def check(self):
+        """The SoC answers, is a pcfpga SoC, and has this map's dataset buffer."""
+        self.ping()
+        got = self.read_words(self.mm["run.capacity"].addr, 1)[0]
+        if got != self.capacity:
+            raise HostError(f"the SoC's dataset buffer holds {got} samples, this memory map "
+                            f"{self.capacity}: it was built for another board or network")
+
+    def upload(self, samples: list):
+        """Integer ``(x, y)`` samples (dicts by node name) into the ``data`` buffer."""
+        if len(samples) > self.capacity:
+            raise ValueError(f"{len(samples)} samples do not fit the dataset buffer of "
+                             f"{self.capacity}")
+        words = []
+        for x, y in samples:
+            for f in sample_fields(self.mm):
+                node = f.name.split(".", 1)[1]
+                words += list(np.ravel((x if f.kind == "input" else y)[node]))
+        self.write_words(self.mm["data"].addr, words)
+
+    def progress(self) -> tuple:
+        """(steps the runner has run since START, ``run.status``), from one READ."""
+        status, samples, _, epoch, sample = self.read_words(self.mm["run.status"].addr, 5)
+        return epoch * samples + sample, status
+
+    def run_epochs(self, samples: int, epochs: int = 1, progress=None) -> int:
+        """Run ``epochs`` epochs over the first ``samples`` buffered samples on chip, one
+        training step each; ``progress(steps done)`` as they go. Returns the steps run."""
+        mm = self.mm
+        if not 1 <= epochs < 1 << EPOCH_BITS:
+            raise ValueError(f"Epochs per START must be 1 to {(1 << EPOCH_BITS) - 1}, not "
+                             f"{epochs}")
+        if not 1 <= samples <= self.capacity:
+            raise ValueError(f"Samples per epoch must be 1 to {self.capacity}, not {samples}")
+        total = samples * epochs
+        self.write_words(mm["run.samples"].addr, [samples, epochs])
+        cps = self.read_words(mm["cycles_per_step"].addr, 1)[0]
+        limit = STEP_TIMEOUT * total * cps / self.clock_hz + 10 * self.link.latency + 1.0
+        started = self.link.now()
+        self.write_words(mm["run.ctrl"].addr, [1 << RUN_CTRL_BITS["start"]], repeat=False)
+        busy, done = (1 << RUN_STATUS_BITS[k] for k in ("busy", "done"))
+        while True:
+            steps, status = self.progress()
+            if progress:
+                progress(steps)
+            if status & done and not status & busy:
+                break
+            if self.link.now() - started > limit:
+                raise HardwareTimeout(f"the SoC ran {steps} of {total} steps in "
+                                      f"{limit:.1f} s")
+        if steps != total:
+            raise HostError(f"the SoC ran {steps} steps, expected {total}")
+        return steps

@@ -1,0 +1,284 @@
+"""The host driver (``pcfpga.host``) and the epoch runner, end to end on the simulated SoC.
+
+The SoC (boards/soc.py) runs in the Amaranth simulator behind a :class:`SimLink`, its serial
+line driven and sampled bit by bit; the host driver is the one that talks to boards.
+``ref_*`` values come from the golden model and the protocol definition, ``rtl_*`` from the
+simulated chip, compared exactly.
+"""
+
+import random
+
+import numpy as np
+import pytest
+
+from pcfpga.boards.soc import SoC, dataset_capacity, soc_memory_map
+from pcfpga.cli import main
+from pcfpga.examples import data_path, example_path
+from pcfpga.golden.fixed_model import FixedPC
+from pcfpga.golden.graph import Graph
+from pcfpga.golden.params import init_params, load_dataset
+from pcfpga.golden.training import sample, train
+from pcfpga.hdl import protocol as P
+from pcfpga.hdl.memmap import RUN_CTRL_BITS, RUN_STATUS_BITS, with_dataset
+from pcfpga.hdl.network import network_memory_map
+from pcfpga.hdl.runner import EpochRunner
+from pcfpga.host import BoardPC, Host, HostError, SimLink, run_sync
+from pcfpga.host.link import Link
+from pcfpga.sim.pysim import quantize
+
+DIVISOR = 4
+SEED = 11
+#: Samples the simulated SoC's buffer holds: XOR's 4 make an epoch of two chunks.
+CAPACITY = 3
+
+
+def _xor():
+    g = Graph.from_toml(str(example_path("xor")))
+    return g, load_dataset(str(data_path("xor")), g)
+
+
+def _host(g, reuse="serial", capacity=CAPACITY):
+    soc = SoC(g, reuse, DIVISOR, capacity)
+    link = SimLink(soc)
+    return Host(link, soc.memmap, link.clock_hz), link
+
+
+@pytest.fixture(scope="module")
+def chip():
+    """One simulated XOR SoC (serial, as on the iCEBreaker) for the module: building the
+    simulation takes some 14 s. Each test sets up the state it needs."""
+    g, _ = _xor()
+    return _host(g)
+
+
+def _train_on_chip(host, epochs):
+    print(f"parameter seed 1, order seed {SEED}")
+    g, data = _xor()
+    p0 = init_params(g, 1)
+    ref_params, ref_hist = train(FixedPC(g), p0, data, epochs=epochs, seed=SEED,
+                                 log=lambda s: None)
+    steps_before = host.read_words(host.mm["steps_done"].addr, 1)[0]
+    model = BoardPC(g, host)
+    rtl_params, rtl_hist = train(model, p0, data, epochs=epochs, seed=SEED,
+                                 log=lambda s: None)
+    for k in ref_params:
+        assert np.array_equal(rtl_params[k], ref_params[k]), k
+    assert rtl_hist.train_loss == ref_hist.train_loss
+    assert model.steps == 4 * epochs
+    assert host.read_words(host.mm["steps_done"].addr, 1)[0] - steps_before == 4 * epochs
+
+
+def test_host_trains_xor_on_chip_bit_exact(chip):
+    """Two epochs of XOR through the host driver, each run on chip from the dataset buffer
+    (3 samples: every epoch is two chunks), equal the golden model's bit for bit:
+    parameters, saturation flags (compared inside after every epoch) and losses."""
+    host, _ = chip
+    _train_on_chip(host, 2)
+
+
+@pytest.mark.slow
+def test_host_trains_xor_on_chip_bit_exact_parallel():
+    g, _ = _xor()
+    host, _ = _host(g, reuse=1)
+    _train_on_chip(host, 3)
+
+
+def test_host_reads_while_the_chip_runs_epochs(chip):
+    """START 10 epochs of 3 samples; the host polls the id word and the progress while the
+    runner has the network (the bridge and the runner share the bus), sees progress, and
+    the parameters afterwards equal 30 golden steps."""
+    g, (x, y, _) = _xor()
+    n, epochs = CAPACITY, 10
+    host, _ = chip
+    mm = host.mm
+    BoardPC(g, host).reset()                   # LFSR seed, flags clear, as the golden model
+    p0 = FixedPC(g).to_model(init_params(g, 2))
+    run_sync(host.load(p0))
+    ints = [(quantize(g, sample(x, i)), quantize(g, sample(y, i))) for i in range(n)]
+    host.upload(ints)
+    host.write_words(mm["run.samples"].addr, [n, epochs])
+    host.write_words(mm["run.ctrl"].addr, [1 << RUN_CTRL_BITS["start"]])
+    seen = []
+    while True:
+        assert host.read_words(mm["id"].addr, 1) == [0x50434650]
+        done, status = host.progress()
+        seen.append(done)
+        if status == 1 << RUN_STATUS_BITS["done"]:
+            break
+    assert seen == sorted(seen) and seen[-1] == n * epochs
+    assert any(0 < s < n * epochs for s in seen), seen    # read during the run
+    ref = FixedPC(g)
+    ref_params = p0
+    V = g.formats.value
+    for _ in range(epochs):
+        for xi, yi in ints:
+            ref_params, _ = ref.step(ref_params, {k: V.to_float(v) for k, v in xi.items()},
+                                     {k: V.to_float(v) for k, v in yi.items()})
+    rtl_params = run_sync(host.read_params(list(ref_params)))
+    for k in ref_params:
+        assert np.array_equal(rtl_params[k], ref_params[k]), k
+
+
+def test_runner_refuses_more_samples_than_it_holds(chip):
+    host, _ = chip
+    mm = host.mm
+    before = host.read_words(mm["h.W.x"].addr, 4)
+    host.write_words(mm["run.samples"].addr, [4, 1])
+    host.write_words(mm["run.ctrl"].addr, [1])
+    assert host.read_words(mm["run.status"].addr, 4) == [2, 4, 1, 0]    # done, no step
+    assert host.read_words(mm["h.W.x"].addr, 4) == before
+    with pytest.raises(ValueError, match="4 samples do not fit the dataset buffer of 3"):
+        host.upload([({"x": [0, 0]}, {"y": [0]})] * 4)
+
+
+def _state(host) -> list:
+    """Every word from the id word to the last parameter, and every run word and buffered
+    sample (two READs): all the host can write, and the control words beside it."""
+    mm = host.mm
+    params = [f for f in mm.fields if f.kind == "param"]
+    last = max(f.addr + f.count for f in params)
+    return (host.read_words(0, last)
+            + host.read_words(mm["run.ctrl"].addr, mm.size - mm["run.ctrl"].addr))
+
+
+KINDS = ("garbage", "truncated", "crc", "long", "command", "argument")
+
+
+def _fuzz_frame(rng, host, kind):
+    """A rejected frame of a random kind and the status it must get."""
+    mm = host.mm
+    target = mm[rng.choice(["h.W.x", "y.b", "data", "lfsr", "run.samples"])]
+    words = [rng.randrange(1 << 32) for _ in range(rng.randrange(1, 5))]
+    good = P.write_request(target.addr, words)
+    if kind == "garbage":
+        frame = bytes([rng.choice([b for b in range(256) if b != P.SYNC])]) + bytes(
+            rng.randrange(256) for _ in range(rng.randrange(0, 12)))
+        return kind, frame, P.Status.GARBAGE
+    if kind == "truncated":
+        return kind, good[:rng.randrange(1, len(good))], P.Status.TIMEOUT
+    if kind == "crc":
+        frame = bytearray(good)
+        frame[rng.randrange(2, len(frame))] ^= 1 << rng.randrange(8)    # CODE..CRC
+        return kind, bytes(frame), P.Status.CRC
+    if kind == "long":
+        return kind, bytes([P.SYNC, rng.randrange(P.MAX_PAYLOAD + 1, 256), P.Command.WRITE]
+                           + [rng.randrange(256) for _ in range(8)]), P.Status.LENGTH
+    if kind == "command":
+        code = rng.choice([c for c in range(256) if c not in set(P.Command)])
+        return kind, P.encode(code, good[3:-2]), P.Status.COMMAND
+    bad = rng.choice([P.encode(P.Command.READ, bytes([0, 0])),
+                      P.encode(P.Command.READ, bytes([0, 0, 0])),
+                      P.encode(P.Command.READ, bytes([0, 0, P.MAX_WORDS + 1])),
+                      P.encode(P.Command.WRITE, good[3:-3]),                # not whole words
+                      P.encode(P.Command.PING, bytes([1]))])
+    return kind, bad, P.Status.ARGUMENT
+
+
+@pytest.mark.parametrize("rounds", [1, pytest.param(20, marks=pytest.mark.slow)])
+def test_protocol_fuzz_rejected_frames_change_nothing(chip, rounds):
+    """Random rejected frames (garbage, truncated, bad CRC, over-long, unknown command, bad
+    arguments) aimed at parameters, the dataset buffer and run words: each gets its error
+    status, every writable word is unchanged after it, and a valid command then works."""
+    seed = SEED + rounds
+    print(f"fuzz seed {seed}")
+    rng = random.Random(seed)
+    host, link = chip
+    before = _state(host)
+    order = [k for _ in range(rounds) for k in rng.sample(KINDS, len(KINDS))]
+    for i, kind in enumerate(order):
+        kind, frame, expected = _fuzz_frame(rng, host, kind)
+        link.write(frame)
+        wait = (2 * P.IDLE_BYTES + 60) * 10 * DIVISOR / link.clock_hz
+        head = link.read(2, wait)
+        reply = head + link.read(head[1] + 3 if len(head) == 2 else 0, wait)
+        status, payload = P.decode(reply)
+        assert status == expected, (f"seed {seed}, case {i} ({kind})", frame.hex(), status)
+        assert _state(host) == before, f"seed {seed}, case {i} ({kind}) changed state"
+    base = host.mm["y.b"].addr
+    host.write_words(base, [0x1234])
+    assert host.read_words(base, 1) == [0x1234]
+
+
+class _DeadLink(Link):
+    """A line where nothing answers."""
+
+    baud = 115200
+
+    def __init__(self):
+        self.sent = []
+
+    def write(self, data):
+        self.sent.append(data)
+
+    def read(self, n, timeout):
+        return b""
+
+
+def test_host_errors_name_the_problem(chip):
+    g, _ = _xor()
+    mm = soc_memory_map(g, 2)
+    dead = _DeadLink()
+    with pytest.raises(HostError, match=r"no reply to a5.* after 3 tries \(is the board "
+                                        r"programmed with this network, at 115200 baud\?\)"):
+        Host(dead, mm, 12e6).ping()
+    assert len(dead.sent) == 3
+    host, _ = chip
+    with pytest.raises(HostError, match="the SoC answered COMMAND"):
+        host.transact(P.encode(0x42), 0)
+    other = Host(host.link, soc_memory_map(g, 5), 12e6)
+    with pytest.raises(HostError, match="the SoC's dataset buffer holds 3 samples, this "
+                                        "memory map 5"):
+        other.check()
+
+
+def test_dataset_parameters_are_checked():
+    g, _ = _xor()
+    with pytest.raises(ValueError, match="Dataset capacity must be a positive integer of "
+                                         "samples, not 0"):
+        SoC(g, 1, DIVISOR, 0)
+    with pytest.raises(ValueError, match="A dataset buffer of 2 words holds no sample of xor "
+                                         r"\(3 words each\)"):
+        dataset_capacity(g, 2)
+    net_map = network_memory_map(g)
+    with pytest.raises(TypeError, match="EpochRunner needs a memory map with a dataset buffer"):
+        EpochRunner(net_map)
+    mm = with_dataset(net_map, 7)
+    assert mm["data"].shape == (7, 3) and mm["run.capacity"].addr == mm["run.ctrl"].addr + 6
+    assert mm["run.ctrl"].addr == net_map.size
+    assert soc_memory_map(g, 7).to_json() == mm.to_json()
+
+
+def _xor_args(*extra):
+    return ["train", str(example_path("xor")), "--data", str(data_path("xor")), *extra]
+
+
+def test_cli_trains_on_the_simulated_board(tmp_path, capsys):
+    out = tmp_path / "xor.npz"
+    code = main(_xor_args("--backend", "board", "--board", "icebreaker", "--port", "sim",
+                          "--epochs", "1", "--out", str(out)))
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert "the simulated icebreaker SoC (serial" in text
+    assert "match: 4 steps on the board equal the golden model" in text
+    assert out.exists() and (tmp_path / "xor.png").exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--backend", "board", "--port", "sim"], "--backend board needs --board (the board the "
+                                              "bitstream was built for)"),
+    (["--backend", "board", "--board", "ulx3s"], "--backend board needs --port: the board's "
+                                                 "serial port"),
+    (["--backend", "board", "--board", "ulx3s", "--port", "/dev/null", "--reuse", "2"],
+     "--reuse applies to --port sim only: on a board, the bitstream fixes the architecture"),
+    (["--backend", "fixed", "--port", "sim"], "--port applies to --backend board only, not "
+                                              "--backend fixed"),
+    (["--backend", "sim", "--baud", "9600"], "--baud applies to --backend board only"),
+    (["--backend", "board", "--board", "ulx3s", "--port", "/nonexistent/tty"],
+     "cannot open serial port /nonexistent/tty"),
+])
+def test_cli_board_training_errors(extra, message, tmp_path, capsys):
+    out = tmp_path / "x.npz"
+    assert main(_xor_args(*extra, "--out", str(out))) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()
