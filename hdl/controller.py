@@ -26,7 +26,7 @@ from amaranth.lib.wiring import In, Out
 from pcfpga.golden.lfsr import POLY
 from pcfpga.golden.stream import forward_levels
 
-from .memmap import CTRL_BITS
+from .memmap import CTRL_BITS, STEPS_BITS
 
 __all__ = ["Controller", "micro_steps", "node_levels", "step_cycles", "cycles_per_tick",
            "cycles_per_step"]
@@ -113,8 +113,10 @@ class Controller(wiring.Component):
         g = self.graph
         streaming = g.learning.mode == "streaming"
         lfsr = Signal(32, init=g.formats.seed)
-        steps = Signal(32, init=1)
-        tick, cycles, steps_done, remaining = (Signal(32) for _ in range(4))
+        steps = Signal(STEPS_BITS, init=1)
+        remaining = Signal(STEPS_BITS)
+        tick = Signal(range(g.ticks + 1))
+        cycles, steps_done = Signal(32), Signal(32)
         pause, bubble, done, busy, paused = (Signal() for _ in range(5))
         lfsr_next = Mux(lfsr[0], (lfsr >> 1) ^ POLY, lfsr >> 1)
         start = self.ctrl_we & self.ctrl_data[CTRL_BITS["start"]]

@@ -19,8 +19,9 @@ uses (:func:`~.fold.fold_plan`):
   (iCE40 geometry, 256 words of 16 bits per memory or part of one).
 
 A design fits a :class:`~pcfpga.boards.devices.Device` (:func:`shortfalls`) when it needs
-at most :data:`DSP_SHARE` of its DSPs (all on an iCE40, 80 % on an ECP5 so they route), 75 % of its RAM bits, on an iCE40 its block RAMs less 1 for the SoC, and
-at most :data:`FF_SHARE` flip-flop bits per LUT (per family): LUTs are bounded through the
+at most :data:`DSP_SHARE` of its DSPs (all on an iCE40, 80 % on an ECP5 so they route),
+75 % of its RAM bits, on an iCE40 its block RAMs less 1 and its SPRAMs less 1 for the SoC,
+and at most :data:`FF_SHARE` flip-flop bits per LUT (per family): LUTs are bounded through the
 registers, which is where they go (a register bit costs a flip-flop and about two LUTs of read
 multiplexer and update logic); the slow synthesis tests hold every fitted design under
 90 % of the device's LUTs.
@@ -45,7 +46,7 @@ from pcfpga.golden.engine import node_registers
 from .controller import cycles_per_step, cycles_per_tick
 from .fold import check_reuse, fold_plan
 from .pe import message_width, partial_width, register_shape
-from .serial import SERIAL, TABLE_ACTS
+from .serial import SERIAL_KINDS, TABLE_ACTS
 
 __all__ = ["Estimate", "estimate", "fit", "FitError", "count_multipliers", "reuse_choices",
            "shortfalls"]
@@ -100,7 +101,8 @@ class Estimate:
     @property
     def architecture(self) -> str:
         if self.serial:
-            return "serial (registers in block RAM, one element per cycle)"
+            return ("serial (registers in block RAM, one element per cycle"
+                    + (", large edges' weights in SPRAM)" if self.spram_blocks else ")"))
         folded = {k: v for k, v in self.reuse.items() if v > 1}
         return ("folded: " + ", ".join(f"{k} reuse {v}" for k, v in folded.items())
                 if folded else "fully parallel")
@@ -239,10 +241,11 @@ def fit(graph, device) -> Estimate:
     best = estimate(graph, current)
     short = shortfalls(best, device)
     if short:
-        serial = estimate(graph, SERIAL)
-        short_serial = shortfalls(serial, device)
-        if not short_serial:
-            return serial
+        for kind in SERIAL_KINDS:   # block RAM only (faster), else large edges in SPRAM
+            serial = estimate(graph, kind)
+            short_serial = shortfalls(serial, device)
+            if not short_serial:
+                return serial
         raise FitError(f"{graph.name} does not fit {device.name} even fully folded "
                        f"({'; '.join(short)}) or serial ({'; '.join(short_serial)})")
     while True:

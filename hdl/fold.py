@@ -37,7 +37,8 @@ edge.
 
 ``reuse="serial"`` (:mod:`.serial`) puts every edge on one lane and, besides, hands each
 row sum of a one-parent node straight to the child as it completes and keeps the message
-columns in a memory.
+columns in a memory; ``"serial-spram"`` also puts the weights of edges of at least
+:data:`SINGLE_PORT_WORDS` in single-port memories (SPRAM on an iCE40UP5K).
 
 The host reaches the weights through the same memory-map addresses: writes go to the
 memory's write port (lane-enabled) while the network is idle; reads use its read port
@@ -63,7 +64,7 @@ from pcfpga.golden.stream import forward_levels
 
 from .arith import BLOCK_RAM, _sum, saturate, single_port_ram
 from .pe import _PE, _node_of, _or, message_width, partial_width
-from .serial import SERIAL, _SerialCtx, serial_phases
+from .serial import SERIAL, SERIAL_KINDS, SERIAL_SPRAM, _SerialCtx, serial_phases
 
 __all__ = ["FoldPlan", "EdgeFold", "fold_plan", "FoldedEdgePE", "check_reuse", "MAX_PHASE",
            "SINGLE_PORT_WORDS"]
@@ -120,18 +121,19 @@ def check_reuse(graph, reuse) -> dict:
     """``reuse`` as {dense node: factor}; a clear error for anything else.
 
     ``reuse`` is a positive integer (every dense node) or a dict {node: positive integer}
-    (nodes not named keep 1, fully parallel), or ``"serial"`` (:mod:`.serial`: returned
-    as it is).
+    (nodes not named keep 1, fully parallel), or ``"serial"`` or ``"serial-spram"``
+    (:mod:`.serial`: returned as it is).
     """
     dense = [n.name for n in graph.nodes if n.op in ("dense", "act")]
-    if reuse == SERIAL:
+    if isinstance(reuse, str) and reuse in SERIAL_KINDS:
         if graph.learning.mode == "streaming":
             raise ValueError("The serial architecture is not available in streaming mode, "
                              "where every tick is one clock cycle; use reuse 1")
-        return SERIAL
+        return reuse
     if isinstance(reuse, bool) or not isinstance(reuse, (int, dict)):
         raise ValueError(f"Reuse factor must be a positive integer, a dict of them per "
-                         f"dense or act node, or {SERIAL!r}, not {reuse!r}")
+                         f"dense or act node, or {SERIAL!r} or {SERIAL_SPRAM!r}, not "
+                         f"{reuse!r}")
     table = {n: reuse for n in dense} if isinstance(reuse, int) else dict(reuse)
     for name, r in table.items():
         if name not in dense:
@@ -149,8 +151,8 @@ def check_reuse(graph, reuse) -> dict:
 def fold_plan(graph, reuse=1) -> FoldPlan:
     """Lanes, depth and phases for ``reuse`` (see :func:`check_reuse`)."""
     table = check_reuse(graph, reuse)
-    if table == SERIAL:
-        return _serial_plan(graph)
+    if isinstance(table, str):
+        return _serial_plan(graph, table == SERIAL_SPRAM)
     plan = FoldPlan()
     level = forward_levels(graph)
     standard = graph.learning.mode == "standard"
@@ -197,11 +199,13 @@ def fold_plan(graph, reuse=1) -> FoldPlan:
 SINGLE_PORT_WORDS = 1024
 
 
-def _serial_plan(graph) -> FoldPlan:
-    """Every node step element by element, every dense edge on one lane."""
+def _serial_plan(graph, single_port: bool) -> FoldPlan:
+    """Every node step element by element, every dense edge on one lane; with
+    ``single_port``, edges of at least :data:`SINGLE_PORT_WORDS` weights keep them in a
+    single-port memory."""
     plan = FoldPlan(serial=True, phases=serial_phases(graph))
     plan.single_port = {(n.name, p) for n in graph.nodes if n.op == "dense" for p in n.inputs
-                        if n.size * graph.node(p).size >= SINGLE_PORT_WORDS}
+                        if single_port and n.size * graph.node(p).size >= SINGLE_PORT_WORDS}
     level = forward_levels(graph)
     for n in graph.nodes:
         if n.op != "dense":

@@ -17,7 +17,7 @@ Control words (fixed addresses, see :data:`CONTROL`)::
                          bit 4 CLEAR (self-clearing): clear every saturation flag
     status          ro   bit 0 BUSY, bit 1 DONE (set when a run ends, cleared by START),
                          bit 2 PAUSED
-    steps           rw   steps per START (default 1)
+    steps           rw   steps per START (default 1; 16 bits)
     tick            ro   ticks done in the current step (0 after the forward sweep)
     cycles          ro   clock cycles since the last START
     steps_done      ro   steps completed since reset
@@ -57,7 +57,7 @@ from dataclasses import asdict, dataclass
 from pcfpga.golden.engine import node_registers
 
 __all__ = ["Field", "MemoryMap", "build_memory_map", "with_dataset", "sample_fields", "CONTROL",
-           "CTRL_BITS", "STATUS_BITS", "ID_VALUE", "RUN_CONTROL", "EPOCH_BITS",
+           "CTRL_BITS", "STATUS_BITS", "ID_VALUE", "RUN_CONTROL", "EPOCH_BITS", "STEPS_BITS",
            "RUN_CTRL_BITS", "RUN_STATUS_BITS"]
 
 ID_VALUE = 0x50434650
@@ -68,6 +68,8 @@ STATUS_BITS = {"busy": 0, "done": 1, "paused": 2}
 _RW_CONTROL = ("ctrl", "steps", "lfsr")
 RUN_CONTROL = ("run.ctrl", "run.status", "run.samples", "run.epochs", "run.epoch",
                "run.sample", "run.capacity")
+#: Width of ``steps``: at most 65,535 steps per START.
+STEPS_BITS = 16
 #: Width of ``run.epochs`` and ``run.epoch``: at most 65,535 epochs per START.
 EPOCH_BITS = 16
 RUN_CTRL_BITS = {"start": 0}

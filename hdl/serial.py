@@ -45,10 +45,15 @@ from .arith import BLOCK_RAM
 from .controller import micro_steps
 from .pe import _Ctx, _or, InputPE, NodePE, message_width, partial_width, register_shape
 
-__all__ = ["SERIAL", "serial_phases", "SerialInputPE", "SerialNodePE", "TABLE_ACTS"]
+__all__ = ["SERIAL", "SERIAL_SPRAM", "SERIAL_KINDS", "serial_phases", "SerialInputPE", "SerialNodePE", "TABLE_ACTS"]
 
 #: The reuse value that selects this architecture.
 SERIAL = "serial"
+#: The serial architecture with the weights of large edges (at least
+#: :data:`~.fold.SINGLE_PORT_WORDS`) in single-port memories: SPRAM on an iCE40UP5K, which
+#: saves block RAMs and costs a half-rate weight update (and logic for it).
+SERIAL_SPRAM = "serial-spram"
+SERIAL_KINDS = (SERIAL, SERIAL_SPRAM)
 
 #: Activations read from a table in block RAM (one more cycle of latency).
 TABLE_ACTS = ("tanh", "sigmoid")

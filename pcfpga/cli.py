@@ -14,7 +14,6 @@ import sys
 import numpy as np
 
 from . import __version__
-from .examples import DEFAULT, data_path, example_path
 from .golden.backprop import Backprop
 from .golden.fixed_model import FixedPC, SaturationError
 from .golden.float_model import FloatPC
@@ -24,6 +23,7 @@ from .golden.training import TrainingDiverged, sample, train
 from .boards.build import SynthesisFailed
 from .boards.devices import BOARDS
 from .hdl.protocol import DEFAULT_BAUD
+from .hdl.serial import SERIAL_KINDS
 from .sim.session import SIMULATOR_CHOICES, Mismatch, SimulationFailed
 
 __all__ = ["main", "CliError"]
@@ -53,14 +53,14 @@ _positive = _int_at_least(1, "a positive integer")
 
 
 def _reuse(text: str):
-    """``--reuse``: a positive integer, or ``serial``."""
-    if text == "serial":
+    """``--reuse``: a positive integer, ``serial`` or ``serial-spram``."""
+    if text in SERIAL_KINDS:
         return text
     try:
         return _positive(text)
     except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'serial', not "
-                                         f"{text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a positive integer, 'serial' or "
+                                         f"'serial-spram', not {text!r}") from None
 _non_negative = _int_at_least(0, "a non-negative integer")
 
 _SIM_BUILD = os.path.join("build", "sim")
@@ -406,76 +406,9 @@ def _stem(path: str) -> str:
 
 
 def cmd_demo(args) -> int:
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise CliError(f"--out {args.out}: exists and is not a folder")
-    os.makedirs(args.out, exist_ok=True)
-    net = str(example_path(DEFAULT))
-    g = _load_graph(net)
-    data = load_dataset(str(data_path(DEFAULT)), g)
-    print(f"pcfpga {__version__} demo: the bundled {g.name} network ({net})")
-    cmd_check(argparse.Namespace(net=net, board=None, reuse=None))
-    print()
-    model, label = FixedPC(g), "fixed-point PC"
-    final, hist = _train_run(g, model, label, init_params(g, args.seed), args, data, None,
-                             max(1, args.epochs // 10))
-    pred = model.predict(model.to_model(final), data[0])
-    print("\nresult (fixed-point golden model):")
-    rows = [("x", "target", "prediction")]
-    for i in range(data[2]):
-        rows.append((" ".join(f"{v:g}" for v in data[0]["x"][i]),
-                     " ".join(f"{v:g}" for v in data[1]["y"][i]),
-                     " ".join(f"{v:.4f}" for v in pred["y"][i])))
-    _table(rows)
-    params_out = os.path.join(args.out, f"{g.name}_trained.npz")
-    plot_out = os.path.join(args.out, f"{g.name}_loss.png")
-    _write_results(params_out, final, plot_out, {label: hist}, f"{g.name}: {label}")
-    _report_flags(model)
-    print(f"final accuracy {100 * hist.train_acc[-1]:.0f} %, loss {hist.train_loss[-1]:.5f}")
-    print(f"wrote {params_out} and {plot_out}")
-    return _demo_hardware(g, final, data, args.out)
+    from .demo import cmd_demo as demo
 
-
-def _demo_hardware(g, params, data, folder) -> int:
-    """Generate the network's Verilog and check one simulated training step."""
-    from .hdl.controller import cycles_per_step
-    from .hdl.export import lint, top_name, write_verilog
-    from .sim.pysim import simulate_against_golden
-
-    print(f"\nhardware: generating {g.name}'s Verilog ...", flush=True)
-    v_path, j_path = write_verilog(g, folder)
-    errors = lint(v_path, top_name(g))
-    print(f"wrote {v_path} and {j_path}; verilator lint: "
-          f"{'no errors' if not errors else f'{len(errors)} errors'}")
-    sample = ({k: v[0] for k, v in data[0].items()}, {k: v[0] for k, v in data[1].items()})
-    print("simulating one training step (Amaranth simulator) against the golden model ...",
-          flush=True)
-    try:
-        simulate_against_golden(g, params, [sample])
-    except Mismatch as e:
-        print(f"pcfpga: hardware differs from the golden model: {e}", file=sys.stderr)
-        return 1
-    print(f"hardware == golden: every register after the forward sweep and each of "
-          f"{g.ticks} tick(s), and the updated weights; {cycles_per_step(g)} clock cycles "
-          f"per training sample")
-    from .sim.runner import CocotbRunner, available
-
-    if not available("verilator"):
-        print("verilator is not available here: the Verilog run is skipped", file=sys.stderr)
-        return 1
-    print("the generated Verilog on Verilator (cocotb), same step, same check ...",
-          flush=True)
-    runner = CocotbRunner(g, "verilator", build_root=os.path.join(folder, "sim"),
-                          log=lambda s: print(s, flush=True))
-    try:
-        simulate_against_golden(g, params, [sample], runner=runner)
-    except Mismatch as e:
-        print(f"pcfpga: the Verilog differs from the golden model: {e}", file=sys.stderr)
-        return 1
-    except SimulationFailed as e:
-        print(f"pcfpga: {e}", file=sys.stderr)
-        return 1
-    print(f"Verilog == golden on Verilator ({runner.seconds:.1f} s)")
-    return 1 if errors else 0
+    return demo(args)
 
 
 # ---------------------------------------------------------------------------- parser
@@ -491,9 +424,10 @@ def _fold_options(c, prefix=""):
                    help=f"{prefix}fold the network to fit this board (the fitter chooses the "
                         f"reuse factors)")
     c.add_argument("--reuse", type=_reuse,
-                   help=f"{prefix}reuse factor of every dense and act node, or 'serial' "
-                        f"(registers in block RAM, one element per cycle); overrides the "
-                        f"fitter; default 1, fully parallel")
+                   help=f"{prefix}reuse factor of every dense and act node, 'serial' "
+                        f"(registers in block RAM, one element per cycle) or 'serial-spram' "
+                        f"(large edges' weights in SPRAM too); overrides the fitter; "
+                        f"default 1, fully parallel")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -576,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("net", help="graph file (.toml)")
     c.add_argument("--board", required=True, choices=sorted(BOARDS), help="target board")
     c.add_argument("-o", required=True, help="output folder (bitstream, logs, report.json)")
-    c.add_argument("--reuse", type=_reuse, help="reuse factor or 'serial' (overrides the "
+    c.add_argument("--reuse", type=_reuse, help="reuse factor, 'serial' or 'serial-spram' (overrides the "
                                                 "fitter)")
     c.add_argument("--baud", type=_positive, default=DEFAULT_BAUD,
                    help=f"UART baud rate (default {DEFAULT_BAUD})")

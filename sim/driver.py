@@ -35,7 +35,7 @@ import struct
 
 import numpy as np
 
-from pcfpga.hdl.memmap import CTRL_BITS, ID_VALUE, STATUS_BITS, MemoryMap
+from pcfpga.hdl.memmap import CTRL_BITS, ID_VALUE, STATUS_BITS, STEPS_BITS, MemoryMap
 
 __all__ = ["BusDriver", "encode", "decode", "send_message", "receive_message", "run_request",
            "STEP_TIMEOUT", "HardwareTimeout"]
@@ -178,6 +178,8 @@ class BusDriver:
         if repeat != 1:
             if trace:
                 raise ValueError("repeat needs trace off")
+            if not 1 <= repeat < 1 << STEPS_BITS:
+                raise ValueError(f"Repeat must be 1 to {(1 << STEPS_BITS) - 1}, not {repeat}")
             await self.write(mm["steps"].addr, repeat)
         pause = trace and not self.streaming
         around = trace and self.streaming

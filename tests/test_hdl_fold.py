@@ -162,7 +162,7 @@ def test_reuse_choices():
 @pytest.mark.parametrize("reuse, message", [
     (0, "Reuse factor must be a positive integer, not 0 (node 'h')"),
     ("2", "Reuse factor must be a positive integer, a dict of them per dense or act node, "
-          "or 'serial', not '2'"),
+          "or 'serial' or 'serial-spram', not '2'"),
     ({"x": 2}, "Reuse factor given for 'x', which is not a dense or act node "
                "(those are: h, y)"),
     ({"h": 1.5}, "Reuse factor must be a positive integer, not 1.5 (node 'h')"),

@@ -20,7 +20,7 @@ from pcfpga.hdl.serial import SerialNodePE
 from pcfpga.sim.pysim import simulate_against_golden
 
 MODES = {"exact": {}, "fpa": {"eta_v": 0.5, "ticks": 3}, "standard": {"eta_v": 0.5, "ticks": 2}}
-SERIAL = "serial"
+SERIAL, SERIAL_SPRAM = "serial", "serial-spram"
 
 
 def _graph(name, mode="exact", rounding="nearest"):
@@ -139,22 +139,22 @@ def test_cli_reuse_bad_text(capsys):
     with pytest.raises(SystemExit) as e:
         main(["check", str(example_path("xor")), "--reuse", "lots"])
     assert e.value.code == 2
-    assert "expected a positive integer or 'serial', not 'lots'" in capsys.readouterr().err
+    assert "expected a positive integer, 'serial' or 'serial-spram', not 'lots'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("name", ["xor", "iris", "dag"])
 def test_single_port_weights_every_register(name, mode, sim_runner, monkeypatch):
-    """Edges of at least SINGLE_PORT_WORDS weights keep them in a single-port memory (SPRAM
+    """Edges of at least SINGLE_PORT_WORDS weights (serial-spram) keep them in a single-port memory (SPRAM
     on a UP5K) and the update runs at half rate; lowered here so that every edge does."""
     import pcfpga.hdl.fold as fold
 
     monkeypatch.setattr(fold, "SINGLE_PORT_WORDS", 2)
     g = _graph(name, mode, "stochastic")
-    assert fold_plan(g, SERIAL).single_port
-    _check(g, sim_runner(g, reuse=SERIAL), steps=2)
-    res = _check(g, sim_runner(g, reuse=SERIAL, pause=False), steps=2)
-    assert res["cycles"] == 2 * estimate(g, SERIAL).cycles_per_step
+    assert fold_plan(g, SERIAL_SPRAM).single_port
+    _check(g, sim_runner(g, reuse=SERIAL_SPRAM), steps=2)
+    res = _check(g, sim_runner(g, reuse=SERIAL_SPRAM, pause=False), steps=2)
+    assert res["cycles"] == 2 * estimate(g, SERIAL_SPRAM).cycles_per_step
 
 
 def test_digits_weights_go_to_spram_on_a_up5k():
@@ -164,9 +164,10 @@ def test_digits_weights_go_to_spram_on_a_up5k():
     from amaranth_boards.icebreaker import ICEBreakerPlatform
 
     g = Graph.from_toml(str(example_path("digits")))
-    assert fold_plan(g, SERIAL).single_port == {("h", "x")}
-    est = estimate(g, SERIAL)
+    assert fold_plan(g, SERIAL_SPRAM).single_port == {("h", "x")}
+    assert not fold_plan(g, SERIAL).single_port
+    est = estimate(g, SERIAL_SPRAM)
     assert est.spram_blocks == 1 and est.ram_blocks == 25      # Yosys: 25 SB_RAM40_4K
-    text = rtlil.convert(Network(g, SERIAL), name="top", platform=ICEBreakerPlatform())
+    text = rtlil.convert(Network(g, SERIAL_SPRAM), name="top", platform=ICEBreakerPlatform())
     assert text.count("SB_SPRAM256KA") == 1
-    assert "SB_SPRAM256KA" not in rtlil.convert(Network(g, SERIAL), name="top")
+    assert "SB_SPRAM256KA" not in rtlil.convert(Network(g, SERIAL_SPRAM), name="top")

@@ -1,0 +1,96 @@
+"""``pcfpga demo``: the bundled default network from training to its checked Verilog.
+
+It trains the network with the bit-exact fixed-point model, prints the result, writes the
+parameters and the loss plot, then generates the Verilog, lints it, and checks one training
+step in Amaranth's simulator and on Verilator against the golden model. (``make demo`` then
+synthesises the network's SoC for the iCEBreaker with ``pcfpga synth``.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from . import __version__
+from .cli import (CliError, _load_graph, _report_flags, _table, _train_run, _write_results,
+                  cmd_check)
+from .examples import DEFAULT, data_path, example_path
+from .golden.fixed_model import FixedPC
+from .golden.params import init_params, load_dataset
+from .sim.session import Mismatch, SimulationFailed
+
+__all__ = ["cmd_demo"]
+
+
+def cmd_demo(args) -> int:
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise CliError(f"--out {args.out}: exists and is not a folder")
+    os.makedirs(args.out, exist_ok=True)
+    net = str(example_path(DEFAULT))
+    g = _load_graph(net)
+    data = load_dataset(str(data_path(DEFAULT)), g)
+    print(f"pcfpga {__version__} demo: the bundled {g.name} network ({net})")
+    cmd_check(argparse.Namespace(net=net, board=None, reuse=None))
+    print()
+    model, label = FixedPC(g), "fixed-point PC"
+    final, hist = _train_run(g, model, label, init_params(g, args.seed), args, data, None,
+                             max(1, args.epochs // 10))
+    pred = model.predict(model.to_model(final), data[0])
+    print("\nresult (fixed-point golden model):")
+    rows = [("x", "target", "prediction")]
+    for i in range(data[2]):
+        rows.append((" ".join(f"{v:g}" for v in data[0]["x"][i]),
+                     " ".join(f"{v:g}" for v in data[1]["y"][i]),
+                     " ".join(f"{v:.4f}" for v in pred["y"][i])))
+    _table(rows)
+    params_out = os.path.join(args.out, f"{g.name}_trained.npz")
+    plot_out = os.path.join(args.out, f"{g.name}_loss.png")
+    _write_results(params_out, final, plot_out, {label: hist}, f"{g.name}: {label}")
+    _report_flags(model)
+    print(f"final accuracy {100 * hist.train_acc[-1]:.0f} %, loss {hist.train_loss[-1]:.5f}")
+    print(f"wrote {params_out} and {plot_out}")
+    return _demo_hardware(g, final, data, args.out)
+
+
+def _demo_hardware(g, params, data, folder) -> int:
+    """Generate the network's Verilog and check one simulated training step."""
+    from .hdl.controller import cycles_per_step
+    from .hdl.export import lint, top_name, write_verilog
+    from .sim.pysim import simulate_against_golden
+
+    print(f"\nhardware: generating {g.name}'s Verilog ...", flush=True)
+    v_path, j_path = write_verilog(g, folder)
+    errors = lint(v_path, top_name(g))
+    print(f"wrote {v_path} and {j_path}; verilator lint: "
+          f"{'no errors' if not errors else f'{len(errors)} errors'}")
+    sample = ({k: v[0] for k, v in data[0].items()}, {k: v[0] for k, v in data[1].items()})
+    print("simulating one training step (Amaranth simulator) against the golden model ...",
+          flush=True)
+    try:
+        simulate_against_golden(g, params, [sample])
+    except Mismatch as e:
+        print(f"pcfpga: hardware differs from the golden model: {e}", file=sys.stderr)
+        return 1
+    print(f"hardware == golden: every register after the forward sweep and each of "
+          f"{g.ticks} tick(s), and the updated weights; {cycles_per_step(g)} clock cycles "
+          f"per training sample")
+    from .sim.runner import CocotbRunner, available
+
+    if not available("verilator"):
+        print("verilator is not available here: the Verilog run is skipped", file=sys.stderr)
+        return 1
+    print("the generated Verilog on Verilator (cocotb), same step, same check ...",
+          flush=True)
+    runner = CocotbRunner(g, "verilator", build_root=os.path.join(folder, "sim"),
+                          log=lambda s: print(s, flush=True))
+    try:
+        simulate_against_golden(g, params, [sample], runner=runner)
+    except Mismatch as e:
+        print(f"pcfpga: the Verilog differs from the golden model: {e}", file=sys.stderr)
+        return 1
+    except SimulationFailed as e:
+        print(f"pcfpga: {e}", file=sys.stderr)
+        return 1
+    print(f"Verilog == golden on Verilator ({runner.seconds:.1f} s)")
+    return 1 if errors else 0
