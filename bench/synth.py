@@ -28,7 +28,7 @@ from pcfpga.hdl.fit import FitError
 NETS = ("xor", "iris", "digits")
 HEADER = ("network", "board", "architecture", "DSP", "LUT", "RAM", "Fmax MHz (needed)",
           "cycles/sample", "samples/s @Fmax")
-WIDTHS = (8, 13, 30, 13, 20, 12, 18, 13, 15)
+WIDTHS = (8, 13, 30, 13, 20, 20, 18, 13, 15)
 
 
 def _row(rep):
@@ -38,7 +38,9 @@ def _row(rep):
         return (f"{c[col]['used']:,}/{c[col]['available']:,} "
                 f"({100 * c[col]['used'] / c[col]['available']:.0f}%)")
     arch = rep["architecture"].split(" (")[0]
-    return (rep["network"], rep["board"], arch[:30], used("dsp"), used("lut"), used("bram"),
+    ram = used("bram") + (f" +{c['spram']['used']} SPRAM" if c.get("spram", {}).get("used")
+                          else "")
+    return (rep["network"], rep["board"], arch[:30], used("dsp"), used("lut"), ram,
             f"{rep['fmax_mhz']:.1f} ({rep['required_mhz']:g})"
             + ("" if rep["timing_met"] else " NOT MET"),
             str(rep["cycles_per_sample"]), f"{rep['samples_per_s_at_fmax']:,.0f}")

@@ -16,7 +16,7 @@ the runner, which writes only while the bridge is not using the bus.
 
 from __future__ import annotations
 
-from amaranth.hdl import Elaboratable, Module, Mux
+from amaranth.hdl import Cat, Elaboratable, Module, Mux
 from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -86,6 +86,7 @@ class SoC(wiring.Component):
         m.submodules.network, m.submodules.bridge, m.submodules.runner = net, br, run
         m.submodules.uart_rx, m.submodules.uart_tx = urx, utx
         size = net.memmap.size
+        low = max(run.width, 8)
         # the network's bus: the runner's writes, else the host's accesses in its range
         addr = Mux(run.m_we, run.m_addr, br.addr)
         in_net = addr < size
@@ -93,7 +94,11 @@ class SoC(wiring.Component):
             urx.rx.eq(self.rx), self.tx.eq(utx.tx),
             br.rx_data.eq(urx.data), br.rx_valid.eq(urx.valid), br.rx_error.eq(urx.error),
             utx.data.eq(br.tx_data), utx.start.eq(br.tx_start), br.tx_ready.eq(utx.ready),
-            net.addr.eq(addr), net.w_data.eq(Mux(run.m_we, run.m_data, br.w_data)),
+            # the runner writes sample words (value width) and START (bit 0): the bits above
+            # are the host's, which no field the runner writes keeps
+            net.addr.eq(addr),
+            net.w_data.eq(Cat(Mux(run.m_we, run.m_data[:low], br.w_data[:low]),
+                              br.w_data[low:])),
             net.w_en.eq(run.m_we | (br.w_en & in_net)),
             run.addr.eq(br.addr), run.w_data.eq(br.w_data), run.w_en.eq(br.w_en),
             run.hold.eq(br.bus_busy), run.net_busy.eq(net.busy),

@@ -87,7 +87,11 @@ class FrameBridge(wiring.Component):
         word, byte = Signal(32), Signal(2)
         ptr = Signal(8)
         reply_len = Signal(8)
-        tx_crc = Signal(16)
+        # one CRC register and one CRC step for both directions: a reply starts only after
+        # the request's CRC has been checked, and bytes that arrive during it are dropped
+        crc_in = Signal(8)
+        crc_next = Signal(16)
+        m.d.comb += crc_next.eq(crc16_step(crc, crc_in))
         m.d.comb += [wr.addr.eq(index), wr.data.eq(self.rx_data), rd.addr.eq(ptr),
                      self.addr.eq(base + k), self.w_data.eq(word)]
         nwords = (length - 2) >> 2
@@ -96,11 +100,12 @@ class FrameBridge(wiring.Component):
             with m.If(self.tx_ready):
                 m.d.comb += [self.tx_data.eq(value), self.tx_start.eq(1)]
                 if crc_too:
-                    m.d.sync += tx_crc.eq(crc16_step(tx_crc, value))
+                    m.d.comb += crc_in.eq(value)
+                    m.d.sync += crc.eq(crc_next)
                 m.next = then
 
         def reply(code_value, n_bytes):
-            m.d.sync += [status.eq(code_value), reply_len.eq(n_bytes), tx_crc.eq(CRC_INIT)]
+            m.d.sync += [status.eq(code_value), reply_len.eq(n_bytes), crc.eq(CRC_INIT)]
             m.next = "R_SYNC"
 
         def discard(code_value):
@@ -121,7 +126,8 @@ class FrameBridge(wiring.Component):
                         discard(Status.GARBAGE)
                     with m.Elif(self.rx_valid):
                         if state in ("LEN", "CODE", "PAYLOAD"):
-                            m.d.sync += crc.eq(crc16_step(crc, self.rx_data))
+                            m.d.comb += crc_in.eq(self.rx_data)
+                            m.d.sync += crc.eq(crc_next)
                         if state == "LEN":
                             m.d.sync += length.eq(self.rx_data)
                             with m.If(self.rx_data > MAX_PAYLOAD):
@@ -219,7 +225,8 @@ class FrameBridge(wiring.Component):
             with m.State("R_WORD"):
                 with m.If(self.tx_ready):
                     m.d.comb += [self.tx_data.eq(word[:8]), self.tx_start.eq(1)]
-                    m.d.sync += [tx_crc.eq(crc16_step(tx_crc, word[:8])), word.eq(word >> 8),
+                    m.d.comb += crc_in.eq(word[:8])
+                    m.d.sync += [crc.eq(crc_next), word.eq(word >> 8),
                                  byte.eq(byte + 1)]
                     with m.If(byte == 3):
                         m.d.sync += k.eq(k + 1)
@@ -228,9 +235,9 @@ class FrameBridge(wiring.Component):
                         with m.Else():
                             m.next = "R_ADDR"
             with m.State("R_CRC_HI"):
-                send(tx_crc[8:], "R_CRC_LO", crc_too=False)
+                send(crc[8:], "R_CRC_LO", crc_too=False)
             with m.State("R_CRC_LO"):
-                send(tx_crc[:8], "R_DONE", crc_too=False)
+                send(crc[:8], "R_DONE", crc_too=False)
             with m.State("R_DONE"):            # the last byte leaves; then listen again
                 with m.If(self.tx_ready):
                     m.d.sync += idle.eq(0)

@@ -175,7 +175,8 @@ class Controller(wiring.Component):
             with m.Else():
                 proceed(ticks_done)
 
-        fold_cnt = Signal(16)
+        longest = max([step_cycles(x, self.plan) for x in self.names] + [2])
+        fold_cnt = Signal(range(longest))          # counts 0 .. length - 1 in a phase
         m.d.comb += self.fold_cnt.eq(fold_cnt)
 
         def sequence(names, last):
@@ -186,7 +187,7 @@ class Controller(wiring.Component):
                     if length == 1:
                         advance(names, i, last)
                         continue
-                    with m.If(fold_cnt < length - 1):     # a folded phase's cycles
+                    with m.If(fold_cnt != length - 1):    # a folded phase's cycles
                         m.d.sync += fold_cnt.eq(fold_cnt + 1)
                     with m.Else():
                         m.d.sync += fold_cnt.eq(0)

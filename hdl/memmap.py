@@ -32,7 +32,8 @@ golden trace ``{node}.{reg}`` and, in streaming mode, delay lines ``{node}.{reg}
 (ro). Register names equal the golden trace's keys.
 
 A SoC with a dataset buffer (:func:`with_dataset`, :mod:`.runner`) appends, after every
-field of the network::
+field of the network and aligned so that the hardware decodes them from the high address
+bits (the run words to 8 words, the buffer to its size rounded up to a power of two)::
 
     run.ctrl        rw   bit 0 START (self-clearing): run ``run.epochs`` epochs over the
                          first ``run.samples`` samples of ``data``, one training step each
@@ -182,13 +183,20 @@ def with_dataset(mm: MemoryMap, capacity: int) -> MemoryMap:
                          f"{capacity!r}")
     sample = sample_fields(mm)
     words = sum(f.count for f in sample)
-    addr = mm.size
+    run = 1 << (len(RUN_CONTROL) - 1).bit_length()
+    addr = -(-mm.size // run) * run                     # aligned: a word's index is addr[:3]
     fields = list(mm.fields)
     for name in RUN_CONTROL:
         fields.append(Field(name, addr, (1,), 32, 0, "rw" if name in _RUN_RW else "ro",
                             "control"))
         addr += 1
-    fields.append(Field("data", addr, (capacity, words), sample[0].width, sample[0].frac,
+    span = 1 << (capacity * words - 1).bit_length()    # aligned: an offset is addr[:k]
+    base = -(-addr // span) * span
+    if base + capacity * words > 1 << 16:
+        raise ValueError(f"A dataset buffer of {capacity} samples of {words} words does not "
+                         f"fit the protocol's 16-bit addresses after the network's "
+                         f"{mm.size} words")
+    fields.append(Field("data", base, (capacity, words), sample[0].width, sample[0].frac,
                         "rw", "dataset"))
     return MemoryMap(mm.name, fields, {**mm.meta, "dataset_capacity": capacity,
                                        "sample_words": words})

@@ -92,17 +92,19 @@ class EpochRunner(wiring.Component):
         ptr = Signal(range(depth + 1))            # data word of (sample, k)
 
         a = self.addr
-        data_base = mm["data"].addr
-        in_data = (a >= data_base) & (a < data_base + depth)
+        data_base, run_base = mm["data"].addr, mm["run.ctrl"].addr
+        span = (depth - 1).bit_length()          # the buffer and run words are aligned
+        hit_data = a[span:] == data_base >> span
+        hit_run = a[3:] == run_base >> 3
+        in_data = hit_data & (a[:span] < depth)
         host_we = self.w_en & ~busy
 
         def at(name):
-            return a == mm[name].addr
+            return hit_run & (a[:3] == mm[name].addr - run_base)
 
         # the buffer: one address (the runner's while it runs, the host's otherwise)
-        offset = (a - data_base)[:len(rd.addr)]
         m.d.comb += [
-            rd.addr.eq(Mux(busy, ptr, offset)),
+            rd.addr.eq(Mux(busy, ptr, a[:span])),
             wr.addr.eq(rd.addr), wr.data.eq(self.w_data),
             wr.en.eq(host_we & in_data),
         ]
@@ -111,23 +113,19 @@ class EpochRunner(wiring.Component):
         # the host's registered reads of run.* and data: the address is registered, the
         # word chosen from it (counters show their value of the cycle after the address)
         words_of = (Const(0), Cat(busy, done), samples, epochs, epoch, sample, Const(cap))
-        sel = Signal(range(len(words_of)))
-        with m.Switch(a):
-            for i, name in enumerate(RUN_CONTROL):
-                with m.Case(mm[name].addr):
-                    m.d.sync += sel.eq(i)
-        hit_ctl = (a >= mm["run.ctrl"].addr) & (a < data_base)
+        sel = Signal(3)
         is_data = Signal()
-        m.d.sync += [self.r_hit.eq(hit_ctl | in_data), is_data.eq(in_data)]
+        m.d.sync += [self.r_hit.eq(hit_run | hit_data), is_data.eq(hit_data), sel.eq(a[:3])]
         word = Signal(32)
         with m.Switch(sel):
-            for i, value in enumerate(words_of):
-                with m.Case(i):
+            for name, value in zip(RUN_CONTROL, words_of):
+                with m.Case(mm[name].addr - run_base):
                     m.d.comb += word.eq(value)
         m.d.comb += self.r_data.eq(Mux(is_data, rd.data, word))
 
         with m.If(host_we & at("run.samples")):
-            m.d.sync += samples.eq(Mux(self.w_data > cap, cap + 1, self.w_data))
+            too_many = self.w_data[len(samples):].any() | (self.w_data[:len(samples)] > cap)
+            m.d.sync += samples.eq(Mux(too_many, cap + 1, self.w_data))
         with m.If(host_we & at("run.epochs")):
             m.d.sync += epochs.eq(self.w_data)
         start = host_we & at("run.ctrl") & self.w_data[RUN_CTRL_BITS["start"]]

@@ -45,7 +45,8 @@ from .arith import BLOCK_RAM
 from .controller import micro_steps
 from .pe import _Ctx, _or, InputPE, NodePE, message_width, partial_width, register_shape
 
-__all__ = ["SERIAL", "SERIAL_SPRAM", "SERIAL_KINDS", "serial_phases", "SerialInputPE", "SerialNodePE", "TABLE_ACTS"]
+__all__ = ["SERIAL", "SERIAL_SPRAM", "SERIAL_KINDS", "serial_phases", "SerialInputPE",
+           "SerialNodePE", "TABLE_ACTS"]
 
 #: The reuse value that selects this architecture.
 SERIAL = "serial"

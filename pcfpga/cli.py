@@ -510,8 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("net", help="graph file (.toml)")
     c.add_argument("--board", required=True, choices=sorted(BOARDS), help="target board")
     c.add_argument("-o", required=True, help="output folder (bitstream, logs, report.json)")
-    c.add_argument("--reuse", type=_reuse, help="reuse factor, 'serial' or 'serial-spram' (overrides the "
-                                                "fitter)")
+    c.add_argument("--reuse", type=_reuse,
+                   help="reuse factor, 'serial' or 'serial-spram' (overrides the fitter)")
     c.add_argument("--baud", type=_positive, default=DEFAULT_BAUD,
                    help=f"UART baud rate (default {DEFAULT_BAUD})")
     c.set_defaults(func=cmd_synth)

@@ -139,14 +139,16 @@ def test_cli_reuse_bad_text(capsys):
     with pytest.raises(SystemExit) as e:
         main(["check", str(example_path("xor")), "--reuse", "lots"])
     assert e.value.code == 2
-    assert "expected a positive integer, 'serial' or 'serial-spram', not 'lots'" in capsys.readouterr().err
+    assert ("expected a positive integer, 'serial' or 'serial-spram', not 'lots'"
+            in capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("name", ["xor", "iris", "dag"])
 def test_single_port_weights_every_register(name, mode, sim_runner, monkeypatch):
-    """Edges of at least SINGLE_PORT_WORDS weights (serial-spram) keep them in a single-port memory (SPRAM
-    on a UP5K) and the update runs at half rate; lowered here so that every edge does."""
+    """With serial-spram, edges of at least SINGLE_PORT_WORDS weights keep them in a
+    single-port memory (SPRAM on a UP5K) and the update runs at half rate; lowered here so
+    that every edge does."""
     import pcfpga.hdl.fold as fold
 
     monkeypatch.setattr(fold, "SINGLE_PORT_WORDS", 2)

@@ -249,7 +249,12 @@ def test_dataset_parameters_are_checked():
         EpochRunner(net_map)
     mm = with_dataset(net_map, 7)
     assert mm["data"].shape == (7, 3) and mm["run.capacity"].addr == mm["run.ctrl"].addr + 6
-    assert mm["run.ctrl"].addr == net_map.size
+    run, data = mm["run.ctrl"].addr, mm["data"].addr     # aligned for the decoder
+    assert run % 8 == 0 and net_map.size <= run < net_map.size + 8
+    assert data % 32 == 0 and run + 7 <= data                 # 21 words -> 32
+    with pytest.raises(ValueError, match="A dataset buffer of 30000 samples of 3 words does "
+                                         "not fit the protocol's 16-bit addresses"):
+        with_dataset(net_map, 30000)
     assert soc_memory_map(g, 7).to_json() == mm.to_json()
 
 

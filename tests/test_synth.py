@@ -16,6 +16,7 @@ from pcfpga.cli import main
 from pcfpga.examples import example_path
 from pcfpga.golden.graph import Graph
 from pcfpga.hdl.fit import fit
+from pcfpga.hdl.memmap import MemoryMap
 
 
 def _graph(name):
@@ -46,6 +47,15 @@ def test_synthesised_soc_fits_and_meets_timing(name, board_name, tmp_path):
     assert report["timing_met"] and report["fmax_mhz"] >= b.clock_hz / 1e6
     assert cells["lut"]["used"] < 0.9 * cells["lut"]["available"]
     assert cells["dsp"]["used"] == est.multipliers <= b.device.dsp
+    if b.device.family == "ice40":      # the dataset buffer in an SPRAM of its own
+        assert cells["spram"]["used"] == est.spram_blocks + 1
+    # the SoC's memory map, as the host driver builds it for this board
+    from pcfpga.boards.soc import DATASET_WORDS, dataset_capacity, soc_memory_map
+
+    capacity = dataset_capacity(g, DATASET_WORDS[b.device.family])
+    assert report["dataset_capacity"] == capacity
+    assert MemoryMap.from_json((tmp_path / "memmap.json").read_text()).fields == \
+        soc_memory_map(g, capacity).fields
 
 
 def test_cli_synth_without_a_toolchain(tmp_path, capsys, monkeypatch):
