@@ -25,13 +25,14 @@ from __future__ import annotations
 from pcfpga.golden.fixed_model import FixedPC
 from pcfpga.hdl.memmap import CTRL_BITS
 from pcfpga.sim.pysim import Mismatch, compare_params, quantize
+from pcfpga.sim.training import BesideGolden
 
 from .driver import Host, HostError, run_sync
 
 __all__ = ["BoardPC"]
 
 
-class BoardPC:
+class BoardPC(BesideGolden):
     """A training model whose epochs run on the SoC behind ``host``
     (:class:`~.driver.Host`)."""
 
@@ -41,19 +42,6 @@ class BoardPC:
         self.steps = 0
         self.epoch = 0
         self._loaded = None
-
-    # the model interface shared with the golden models
-    def to_model(self, params: dict) -> dict:
-        return self.golden.to_model(params)
-
-    def to_float(self, params: dict) -> dict:
-        return self.golden.to_float(params)
-
-    def predict(self, params, x) -> dict:
-        return self.golden.predict(params, x)
-
-    def flags(self) -> dict:
-        return self.golden.flags()
 
     def reset(self):
         """A fresh golden model, and the board's LFSR, flags and ``steps`` to match it."""

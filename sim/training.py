@@ -29,13 +29,33 @@ from pcfpga.golden.fixed_model import FixedPC
 from .pysim import Mismatch, compare_params, compare_traces, quantize
 from .session import open_session
 
-__all__ = ["SimulatedPC", "CHECKS"]
+__all__ = ["SimulatedPC", "BesideGolden", "CHECKS"]
 
 #: What is compared with the golden model during training.
 CHECKS = ("ticks", "params")
 
 
-class SimulatedPC:
+class BesideGolden:
+    """A training model whose steps run on hardware while the bit-exact golden model
+    (``self.golden``, a :class:`FixedPC`) runs the same steps beside it: conversions,
+    predictions and flags are the golden model's, whose parameters equal the hardware's."""
+
+    golden: FixedPC
+
+    def to_model(self, params: dict) -> dict:
+        return self.golden.to_model(params)
+
+    def to_float(self, params: dict) -> dict:
+        return self.golden.to_float(params)
+
+    def predict(self, params, x) -> dict:
+        return self.golden.predict(params, x)
+
+    def flags(self) -> dict:
+        return self.golden.flags()
+
+
+class SimulatedPC(BesideGolden):
     """A training model whose steps run on a simulator (see the module docstring).
 
     Parameters
@@ -65,19 +85,6 @@ class SimulatedPC:
         self.epoch = 0
         self.cycles = 0
         self.seconds = 0.0
-
-    # the model interface shared with the golden models
-    def to_model(self, params: dict) -> dict:
-        return self.golden.to_model(params)
-
-    def to_float(self, params: dict) -> dict:
-        return self.golden.to_float(params)
-
-    def predict(self, params, x) -> dict:
-        return self.golden.predict(params, x)
-
-    def flags(self) -> dict:
-        return self.golden.flags()
 
     def reset(self):
         """Start from a freshly reset chip and a fresh golden model."""
