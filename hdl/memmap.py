@@ -57,9 +57,9 @@ from dataclasses import asdict, dataclass
 
 from pcfpga.golden.engine import node_registers
 
-__all__ = ["Field", "MemoryMap", "build_memory_map", "with_dataset", "sample_fields", "CONTROL",
-           "CTRL_BITS", "STATUS_BITS", "ID_VALUE", "RUN_CONTROL", "EPOCH_BITS", "STEPS_BITS",
-           "RUN_CTRL_BITS", "RUN_STATUS_BITS"]
+__all__ = ["Field", "MemoryMap", "build_memory_map", "with_dataset", "sample_fields",
+           "align_bits", "CONTROL", "CTRL_BITS", "STATUS_BITS", "ID_VALUE", "RUN_CONTROL",
+           "EPOCH_BITS", "STEPS_BITS", "RUN_CTRL_BITS", "RUN_STATUS_BITS"]
 
 ID_VALUE = 0x50434650
 CONTROL = ("id", "ctrl", "status", "steps", "tick", "cycles", "steps_done", "lfsr",
@@ -167,6 +167,12 @@ def build_memory_map(graph, lags: dict | None = None, meta: dict | None = None) 
     return MemoryMap(graph.name, fields, meta)
 
 
+def align_bits(count: int) -> int:
+    """Low address bits that index a block of ``count`` words; :func:`with_dataset` aligns
+    the run words and the buffer to them, and the runner decodes with them."""
+    return (count - 1).bit_length()
+
+
 def sample_fields(mm: MemoryMap) -> list:
     """The ``in.*`` then ``target.*`` fields: one sample's words, consecutive in the map."""
     fields = [f for f in mm.fields if f.kind in ("input", "target")]
@@ -183,14 +189,14 @@ def with_dataset(mm: MemoryMap, capacity: int) -> MemoryMap:
                          f"{capacity!r}")
     sample = sample_fields(mm)
     words = sum(f.count for f in sample)
-    run = 1 << (len(RUN_CONTROL) - 1).bit_length()
-    addr = -(-mm.size // run) * run                     # aligned: a word's index is addr[:3]
+    run = 1 << align_bits(len(RUN_CONTROL))
+    addr = -(-mm.size // run) * run                     # a word's index: its low bits
     fields = list(mm.fields)
     for name in RUN_CONTROL:
         fields.append(Field(name, addr, (1,), 32, 0, "rw" if name in _RUN_RW else "ro",
                             "control"))
         addr += 1
-    span = 1 << (capacity * words - 1).bit_length()    # aligned: an offset is addr[:k]
+    span = 1 << align_bits(capacity * words)            # an offset: the low bits
     base = -(-addr // span) * span
     if base + capacity * words > 1 << 16:
         raise ValueError(f"A dataset buffer of {capacity} samples of {words} words does not "

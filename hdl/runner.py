@@ -34,7 +34,7 @@ from amaranth.lib.wiring import In, Out
 
 from .arith import BLOCK_RAM, single_port_ram
 from .memmap import (CTRL_BITS, EPOCH_BITS, RUN_CONTROL, RUN_CTRL_BITS, MemoryMap,
-                     sample_fields)
+                     align_bits, sample_fields)
 
 __all__ = ["EpochRunner"]
 
@@ -93,14 +93,14 @@ class EpochRunner(wiring.Component):
 
         a = self.addr
         data_base, run_base = mm["data"].addr, mm["run.ctrl"].addr
-        span = (depth - 1).bit_length()          # the buffer and run words are aligned
+        span, low = align_bits(depth), align_bits(len(RUN_CONTROL))   # aligned blocks
         hit_data = a[span:] == data_base >> span
-        hit_run = a[3:] == run_base >> 3
+        hit_run = a[low:] == run_base >> low
         in_data = hit_data & (a[:span] < depth)
         host_we = self.w_en & ~busy
 
         def at(name):
-            return hit_run & (a[:3] == mm[name].addr - run_base)
+            return hit_run & (a[:low] == mm[name].addr - run_base)
 
         # the buffer: one address (the runner's while it runs, the host's otherwise)
         m.d.comb += [
@@ -113,9 +113,9 @@ class EpochRunner(wiring.Component):
         # the host's registered reads of run.* and data: the address is registered, the
         # word chosen from it (counters show their value of the cycle after the address)
         words_of = (Const(0), Cat(busy, done), samples, epochs, epoch, sample, Const(cap))
-        sel = Signal(3)
+        sel = Signal(low)
         is_data = Signal()
-        m.d.sync += [self.r_hit.eq(hit_run | hit_data), is_data.eq(hit_data), sel.eq(a[:3])]
+        m.d.sync += [self.r_hit.eq(hit_run | hit_data), is_data.eq(hit_data), sel.eq(a[:low])]
         word = Signal(32)
         with m.Switch(sel):
             for name, value in zip(RUN_CONTROL, words_of):

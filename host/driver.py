@@ -81,7 +81,10 @@ class Host(BusDriver):
                 self.link.read(4096, P.IDLE_BYTES * 10 / self.link.baud)   # drain the line
                 continue
             if status != P.Status.OK:
-                name = P.Status(status).name if status in P.Status._value2member_map_ else status
+                try:
+                    name = P.Status(status).name
+                except ValueError:
+                    name = f"status {status}"
                 raise HostError(f"the SoC answered {name} to {frame[:8].hex()}…")
             if len(payload) != reply_len:
                 raise HostError(f"a reply of {len(payload)} bytes, expected {reply_len}")
@@ -111,7 +114,7 @@ class Host(BusDriver):
 
     # ---------------------------------------------------------------- BusDriver's bus
     async def write(self, addr: int, value: int):
-        self.write_words(addr, [value], repeat=addr != self.mm["ctrl"].addr)
+        await self.write_block(addr, [value])
 
     async def read(self, addr: int) -> int:
         return self.read_words(addr, 1)[0]
@@ -122,8 +125,8 @@ class Host(BusDriver):
     async def clocks(self, n: int):
         pass
 
-    async def write_field(self, name: str, values):
-        self.write_words(self.mm[name].addr, np.ravel(values))
+    async def write_block(self, addr: int, words: list):
+        self.write_words(addr, words, repeat=addr != self.mm["ctrl"].addr)
 
     async def read_block(self, addr: int, count: int) -> list:
         return self.read_words(addr, count)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from pcfpga.golden.fixed_model import FixedPC
 from pcfpga.hdl.memmap import CTRL_BITS
-from pcfpga.sim.pysim import Mismatch, compare_params, quantize
+from pcfpga.sim.pysim import quantize
 from pcfpga.sim.training import BesideGolden
 
 from .driver import Host, HostError, run_sync
@@ -113,10 +113,5 @@ class BoardPC(BesideGolden):
         return params, traces
 
     def _compare(self, params, when: str):
-        names = list(params) + [f"{n.name}.sat" for n in self.graph.nodes]
-        got = run_sync(self.host.read_params(names))
-        compare_params(got, params, f"board, {when}")
-        for n in self.graph.nodes:
-            hw, ref = int(got[f"{n.name}.sat"]), int(self.golden.arith.flags[n.index])
-            if hw != ref:
-                raise Mismatch(f"board, {when}: {n.name}.sat is {hw:#x}, golden {ref:#x}")
+        got = run_sync(self.host.read_params(self.state_names(params)))
+        self.compare_state(got, params, f"board, {when}")

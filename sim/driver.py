@@ -45,6 +45,11 @@ _M32 = 0xFFFFFFFF
 STEP_TIMEOUT = 64
 
 
+def _signed(word: int) -> int:
+    """A 32-bit bus word as a two's-complement integer."""
+    return word - (1 << 32) if word >= 1 << 31 else word
+
+
 class HardwareTimeout(RuntimeError):
     """The network did not finish a step in time."""
 
@@ -116,12 +121,15 @@ class BusDriver:
     # ---------------------------------------------------------------- fields
     async def read_word(self, addr: int, signed: bool = True) -> int:
         v = int(await self.read(addr)) & _M32
-        return v - (1 << 32) if signed and v >= 1 << 31 else v
+        return _signed(v) if signed else v
+
+    async def write_block(self, addr: int, words: list):
+        """Words to ``addr`` on, in order (a link with bursts overrides this)."""
+        for i, w in enumerate(words):
+            await self.write(addr + i, w)
 
     async def write_field(self, name: str, values):
-        base = self.mm[name].addr
-        for i, v in enumerate(np.ravel(values)):
-            await self.write(base + i, int(v) & _M32)
+        await self.write_block(self.mm[name].addr, [int(v) & _M32 for v in np.ravel(values)])
 
     async def read_block(self, addr: int, count: int) -> list:
         """``count`` unsigned words from ``addr`` on (a link with bursts overrides this)."""
@@ -129,7 +137,7 @@ class BusDriver:
 
     async def read_field(self, name: str):
         f = self.mm[name]
-        vals = [v - (1 << 32) if f.kind != "flags" and v >= 1 << 31 else v
+        vals = [_signed(v) if f.kind != "flags" else v
                 for v in await self.read_block(f.addr, f.count)]
         arr = np.array(vals, dtype=np.int64)
         if f.kind == "flags":

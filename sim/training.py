@@ -54,6 +54,19 @@ class BesideGolden:
     def flags(self) -> dict:
         return self.golden.flags()
 
+    def compare_state(self, got: dict, params: dict, where: str):
+        """``got`` (the parameters and every node's ``{node}.sat`` word, read from the
+        hardware) against ``params`` and the golden model's flags; :class:`Mismatch`."""
+        compare_params(got, params, where)
+        for n in self.golden.graph.nodes:
+            hw, ref = int(got[f"{n.name}.sat"]), int(self.golden.arith.flags[n.index])
+            if hw != ref:
+                raise Mismatch(f"{where}: {n.name}.sat is {hw:#x}, golden {ref:#x}")
+
+    def state_names(self, params: dict) -> list:
+        """What :meth:`compare_state` needs read: the parameters and the flag words."""
+        return list(params) + [f"{n.name}.sat" for n in self.golden.graph.nodes]
+
 
 class SimulatedPC(BesideGolden):
     """A training model whose steps run on a simulator (see the module docstring).
@@ -167,14 +180,8 @@ class SimulatedPC(BesideGolden):
 
     def _compare_state(self, params, when: str):
         """Parameters and every node's saturation flags, read from the hardware."""
-        names = list(params) + [f"{n.name}.sat" for n in self.graph.nodes]
-        got = self.session.read(names)
-        compare_params(got, params, f"{self._where()}{when}")
-        for n in self.graph.nodes:
-            hw, ref = int(got[f"{n.name}.sat"]), int(self.golden.arith.flags[n.index])
-            if hw != ref:
-                raise Mismatch(f"{self._where()}{when}: {n.name}.sat is {hw:#x}, "
-                               f"golden {ref:#x}")
+        got = self.session.read(self.state_names(params))
+        self.compare_state(got, params, f"{self._where()}{when}")
 
     def _account(self):
         if self.session is not None:
