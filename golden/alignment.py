@@ -24,7 +24,13 @@ from .float_model import FloatPC
 from .params import init_params
 from .random_graph import random_graph, random_sample
 
-__all__ = ["update_alignment", "alignment_study", "main"]
+__all__ = ["update_alignment", "alignment_study", "network_alignment", "ALIGNMENT_MODES",
+           "main"]
+
+#: The float modes of :func:`network_alignment`: (label, mode, η_v).
+ALIGNMENT_MODES = (("exact (float, η_v = 1)", "exact", 1.0),
+                   ("fpa (float, η_v = 1/2)", "fpa", 0.5),
+                   ("standard (float, η_v = 1/10)", "standard", 0.1))
 
 
 def _flat(d: dict, keys) -> np.ndarray:
@@ -41,6 +47,53 @@ def update_alignment(graph, params, x, y, mode: str, eta_v: float, ticks: int):
     bp = -eta * _flat(dparams, keys)
     cos = float(pc @ bp / (np.linalg.norm(pc) * np.linalg.norm(bp)))
     return cos, float(np.linalg.norm(pc - bp) / np.linalg.norm(bp))
+
+
+def _cosine(a, b) -> float:
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    return float(a @ b / (na * nb)) if na > 0 and nb > 0 else float("nan")
+
+
+def network_alignment(graph, params, x: dict, y: dict, ticks, samples: int = 16) -> dict:
+    """Cosine similarity of one step's parameter update to backprop's, against inference
+    ticks, on a network's own data: ``{label: array (samples, len(ticks))}``.
+
+    Rows are the first ``samples`` rows of ``(x, y)``, each stepped from ``params``. The
+    float modes are :data:`ALIGNMENT_MODES`; when the graph's own mode is exact, fpa or
+    standard, the bit-exact fixed-point model in that mode is added ("fixed point, …"), its
+    update being the exact real difference of its parameters and backprop's taken at those
+    (quantised) parameters. An update of zero (e.g. every product rounded away) gives NaN.
+    Streaming has no per-sample tick count (each sample's errors are exact mode's after the
+    pipeline latency) and is not a row here.
+    """
+    from .fixed_model import FixedPC
+
+    if not isinstance(samples, int) or samples < 1:
+        raise ValueError(f"Samples must be a positive integer, not {samples!r}")
+    n = min(samples, len(next(iter(x.values()))))
+    keys = list(params)
+    eta = graph.learning.eta_theta
+    out = {}
+    rows = [({k: v[i] for k, v in x.items()}, {k: v[i] for k, v in y.items()})
+            for i in range(n)]
+    for label, mode, eta_v in ALIGNMENT_MODES:
+        out[label] = np.array([[update_alignment(graph, params, xi, yi, mode, eta_v, t)[0]
+                                for t in ticks] for xi, yi in rows])
+    if graph.learning.mode in ("exact", "fpa", "standard"):
+        lr = graph.learning
+        label = f"fixed point ({lr.mode}, η_v = {lr.eta_v:g}, {graph.formats.value})"
+        cos = np.empty((n, len(ticks)))
+        for j, t in enumerate(ticks):
+            model = FixedPC(graph, ticks=t)
+            p = model.to_model(params)
+            before = model.to_float(p)
+            for i, (xi, yi) in enumerate(rows):
+                new, _ = model.step(p, xi, yi)
+                after = model.to_float(new)
+                bp = -eta * _flat(gradients(graph, before, xi, yi)[0], keys)
+                cos[i, j] = _cosine(_flat({k: after[k] - before[k] for k in keys}, keys), bp)
+        out[label] = cos
+    return out
 
 
 def alignment_study(ticks, graphs: int = 12, error_scale: float = 0.01, eta_v: float = 0.1,

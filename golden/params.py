@@ -139,5 +139,5 @@ def atomic_write(path, write):
 
 
 def save_npz(path, arrays: dict):
-    """Write arrays to an ``.npz`` atomically."""
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    """Write arrays to an ``.npz`` atomically (compressed)."""
+    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))

@@ -46,14 +46,18 @@ def plot_history(histories: dict, path, title: str):
     has_acc = any(not np.all(np.isnan(h.train_acc)) for h in histories.values())
     fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(11 if has_acc else 6, 4),
                              squeeze=False)
+    # Runs that agree (exact PC and backprop; the hardware and the golden model) overlap:
+    # each later run is drawn thinner on top, so every one stays visible.
+    widths = {label: 1.0 + 2.5 * (len(histories) - 1 - i) / max(1, len(histories) - 1)
+              for i, label in enumerate(histories)}
     ax = axes[0, 0]
     for label, h in histories.items():
         a = h.as_arrays()
         (line,) = ax.semilogy(a["epochs"], np.maximum(a["train_loss"], 1e-12),
-                              label=f"{label} train")
+                              lw=widths[label], label=f"{label} train")
         if not np.all(np.isnan(a["test_loss"])):
             ax.semilogy(a["epochs"], np.maximum(a["test_loss"], 1e-12), "--",
-                        color=line.get_color(), label=f"{label} test")
+                        lw=widths[label], color=line.get_color(), label=f"{label} test")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss  ½‖y − ŷ‖² (mean)")
     ax.grid(True, which="both", alpha=0.3)
@@ -62,10 +66,11 @@ def plot_history(histories: dict, path, title: str):
         ax = axes[0, 1]
         for label, h in histories.items():
             a = h.as_arrays()
-            (line,) = ax.plot(a["epochs"], 100 * a["train_acc"], label=f"{label} train")
+            (line,) = ax.plot(a["epochs"], 100 * a["train_acc"], lw=widths[label],
+                              label=f"{label} train")
             if not np.all(np.isnan(a["test_acc"])):
-                ax.plot(a["epochs"], 100 * a["test_acc"], "--", color=line.get_color(),
-                        label=f"{label} test")
+                ax.plot(a["epochs"], 100 * a["test_acc"], "--", lw=widths[label],
+                        color=line.get_color(), label=f"{label} test")
         ax.set_xlabel("epoch")
         ax.set_ylabel("accuracy (%)")
         ax.set_ylim(0, 102)
@@ -97,4 +102,4 @@ def plot_alignment(ticks, curves: dict, path, title: str, ylabel: str):
     ax.legend(fontsize=8)
     ax.set_title(title)
     fig.tight_layout()
-    save_figure(fig, path)
+    return save_figure(fig, path)

@@ -1,4 +1,4 @@
-"""The ``pcfpga`` command line: check, golden, train, verilog, sim, demo.
+"""The ``pcfpga`` command line: check, golden, train, verilog, sim, synth, flash, report, demo.
 
 Bad input (a graph, parameter or data file that does not fit, a bad option) ends with one
 line ``pcfpga: error: ...`` on stderr and exit code 2, before any output file is written;
@@ -405,6 +405,12 @@ def _stem(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
 
+def cmd_report(args) -> int:
+    from .report import cmd_report as report
+
+    return report(args)
+
+
 def cmd_demo(args) -> int:
     from .demo import cmd_demo as demo
 
@@ -522,6 +528,28 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--persist", action="store_true",
                    help="write the board's flash (kept at power-off) instead of the SRAM")
     c.set_defaults(func=cmd_flash)
+
+    c = sub.add_parser("report", help="train one network with float backprop, float PC, "
+                                      "the fixed-point model and the hardware simulation "
+                                      "side by side; plots of curves, alignment and ranges")
+    c.add_argument("net", help="graph file (.toml)")
+    c.add_argument("--data", required=True, help="training set (.npz)")
+    c.add_argument("--test", help="test set (.npz)")
+    c.add_argument("-o", required=True, help="output folder (plots, report.json, report.txt)")
+    c.add_argument("--epochs", type=_positive, default=20, help="epochs (default 20)")
+    c.add_argument("--seed", type=_non_negative, default=0,
+                   help="seed of initial parameters and sample order (default 0)")
+    c.add_argument("--params", help="initial parameters (.npz); default: init from --seed")
+    c.add_argument("--simulator", choices=SIMULATOR_CHOICES + ("none",), default="verilator",
+                   help="hardware simulation (default verilator; none leaves it out)")
+    c.add_argument("--reuse", type=_reuse,
+                   help="folding of the simulated hardware (default: parallel, folded only "
+                        "beyond 512 multipliers)")
+    c.add_argument("--build", default=_SIM_BUILD, help=f"simulation build folder (default "
+                                                       f"{_SIM_BUILD})")
+    c.add_argument("--samples", type=_positive, default=64,
+                   help="training rows for the alignment and range plots (default 64)")
+    c.set_defaults(func=cmd_report)
 
     c = sub.add_parser("demo", help="train the bundled default network (fixed point)")
     c.add_argument("--out", default=os.path.join("out", "demo"), help="output folder")
