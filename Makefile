@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 SYNTH  := $(VENV)/.synth-stamp
 
 # `setup` installs everything once (CI runs the demo and the suite side by side after it).
-.PHONY: setup demo test test-slow bench bench-fold bench-synth bench-sim figures data clean
+.PHONY: setup demo test test-slow bench bench-fold bench-synth bench-sim results figures data clean
 
 # (Re)install when the venv is missing or pyproject.toml changed.
 $(STAMP): pyproject.toml
@@ -41,7 +41,8 @@ bench: $(STAMP)
 
 ## bench-synth: the SoC of XOR, Iris and digits placed and routed for every board (Fmax, LUTs)
 bench-synth: $(SYNTH)
-	$(BIN)/python bench/synth.py > docs/synth.txt.tmp
+	$(BIN)/python bench/synth.py
+	$(BIN)/python bench/synth.py --reports --json docs/synth.json > docs/synth.txt.tmp
 	mv docs/synth.txt.tmp docs/synth.txt && cat docs/synth.txt
 
 ## bench-fold: multipliers, RAM and cycles per sample against the reuse factor and per board
@@ -52,6 +53,11 @@ bench-fold: $(SYNTH)
 ## bench-sim: simulation speed of Verilator, Icarus and Amaranth's simulator, side by side
 bench-sim: $(STAMP)
 	$(BIN)/python bench/simspeed.py 200
+
+## results: learning results (backprop, PC, fixed point, hardware), regression MSE, throughput
+## against the CPU, resources per edge; tables and plots in docs/results/ (about 30 min)
+results: $(SYNTH)
+	$(BIN)/python bench/results.py
 
 ## figures: regenerate docs/alignment.png and docs/alignment.txt
 figures: $(STAMP)

@@ -10,7 +10,8 @@ what nextpnr reports: DSPs, LUTs (iCE40: logic cells, each a LUT4 with its flip-
 LUT4s), block RAMs, the Fmax achieved against the board clock, and the fitter's cycles per
 training sample with the samples/s they give at that Fmax. A build that fails is a row
 saying why. Rows are printed as builds finish. ``--reports`` tabulates the reports already
-in ``build/synth`` without building.
+in ``build/synth`` without building; ``--json FILE`` also writes them all to FILE (the
+committed ``docs/synth.json`` that ``bench/throughput.py`` reads).
 """
 
 import glob
@@ -63,12 +64,30 @@ def _jobs(args):
     return jobs
 
 
+def _reports() -> list:
+    out = []
+    for path in sorted(glob.glob(os.path.join("build", "synth", "*", "report.json"))):
+        with open(path) as f:
+            out.append(json.load(f))
+    return out
+
+
 def main(argv):
+    json_out = None
+    if "--json" in argv:
+        i = argv.index("--json")
+        if i + 1 >= len(argv):
+            raise SystemExit("--json needs a file name")
+        json_out = argv[i + 1]
+        argv = argv[:i] + argv[i + 2:]
     _print(HEADER)
     if "--reports" in argv:
-        for path in sorted(glob.glob(os.path.join("build", "synth", "*", "report.json"))):
-            with open(path) as f:
-                _print(_row(json.load(f)))
+        for rep in _reports():
+            _print(_row(rep))
+        if json_out:
+            with open(json_out + ".tmp", "w") as f:
+                json.dump(_reports(), f, indent=1)
+            os.replace(json_out + ".tmp", json_out)
         return
     for name, board, reuse in _jobs(argv):
         t = time.perf_counter()
