@@ -86,7 +86,8 @@ def largest(family, costs):
 
 
 def main():
-    print(__doc__.split("\n\n")[1].strip())
+    print("fully parallel dense nets i-h-o (tanh hidden, sigmoid output, Q4.12 / Q2.14); "
+          "edges = i*h + h*o weights, units = h + o neurons")
     for family, device in FAMILIES.items():
         dev = DEVICES[device]
         rows = []
