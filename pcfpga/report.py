@@ -66,12 +66,14 @@ def compare_training(graph, params, train_set, test_set, epochs, seed, simulator
     """Train with every backend; returns ``(histories, finals, info)``.
 
     ``histories`` and ``finals`` map a label to the :class:`~pcfpga.golden.training.History`
-    and the final float parameters; ``info`` holds the hardware simulation's cycles, speed,
-    steps checked, reuse and whether its final parameters equal the fixed model's.
+    and the final float parameters; ``info`` holds the fixed model's saturation ``flags``
+    and, with a simulator, under ``hardware``: its cycles, seconds, steps checked, reuse and
+    whether its final parameters equal the fixed model's.
     """
+    fixed = FixedPC(graph)
     models = [("float backprop", Backprop(graph)), (f"float PC ({graph.learning.mode})",
                                                     FloatPC(graph)),
-              ("fixed-point PC (golden)", FixedPC(graph))]
+              ("fixed-point PC (golden)", fixed)]
     sim = None
     if simulator:
         from .sim.training import SimulatedPC
@@ -80,7 +82,7 @@ def compare_training(graph, params, train_set, test_set, epochs, seed, simulator
         sim = SimulatedPC(graph, simulator, check="params", build_root=build_root,
                           log=lambda s: log(f"  {s}"), reuse=reuse)
         models.append((f"hardware simulation ({simulator})", sim))
-    histories, finals, info = {}, {}, {}
+    histories, finals, info = {}, {}, {"hardware": {}}
     every = max(1, epochs // 5)
     for label, model in models:
         log(f"{label}: {epochs} epochs of {train_set[2]} samples, seed {seed}")
@@ -96,11 +98,12 @@ def compare_training(graph, params, train_set, test_set, epochs, seed, simulator
             if model is sim:
                 sim.close()
         if model is sim:
-            fixed = finals["fixed-point PC (golden)"]
-            info = {"simulator": simulator, "reuse": reuse, "cycles": sim.cycles,
-                    "seconds": sim.seconds, "steps_checked": sim.steps_checked,
-                    "equals_golden": all(np.array_equal(finals[label][k], fixed[k])
-                                         for k in fixed)}
+            ref = finals["fixed-point PC (golden)"]
+            info["hardware"] = {"simulator": simulator, "reuse": reuse, "cycles": sim.cycles,
+                                "seconds": sim.seconds, "steps_checked": sim.steps_checked,
+                                "equals_golden": all(np.array_equal(finals[label][k], ref[k])
+                                                     for k in ref)}
+    info["flags"] = fixed.flags()
     return histories, finals, info
 
 
@@ -156,10 +159,7 @@ def cmd_report(args) -> int:
     print("value and error ranges against the formats ...", flush=True)
     fixed_label = "fixed-point PC (golden)"
     prof = profile_ranges(g, [params, finals[fixed_label]], x, y, args.samples)
-    fixed = FixedPC(g)
-    train(fixed, params, train_set, None, epochs=args.epochs, seed=args.seed,
-          log=lambda s: None, progress=lambda d, t: None)
-    flags = fixed.flags()
+    flags, hw = info["flags"], info["hardware"]
 
     # Render everything first: a failure leaves nothing written.
     pngs = {
@@ -177,10 +177,10 @@ def cmd_report(args) -> int:
         align_rows.append((label,) + tuple(f"{v:.4f}" for v in np.nanmedian(cos, axis=0)))
     text = [f"{g.name}: {args.epochs} epochs, seed {args.seed}", "", "final metrics:",
             _text_table(finals_rows)]
-    if info:
-        same = "equal" if info["equals_golden"] else "DIFFER FROM"
-        text += ["", f"hardware simulation ({info['simulator']}, reuse {info['reuse']}): "
-                     f"{info['steps_checked']} steps, {info['cycles']:,} cycles; final "
+    if hw:
+        same = "equal" if hw["equals_golden"] else "DIFFER FROM"
+        text += ["", f"hardware simulation ({hw['simulator']}, reuse {hw['reuse']}): "
+                     f"{hw['steps_checked']} steps, {hw['cycles']:,} cycles; final "
                      f"parameters {same} the fixed golden model's bit for bit"]
     text += ["", f"cosine similarity to backprop's update (median of {args.samples} samples, "
                  f"initial parameters):", _text_table(align_rows), "",
@@ -191,7 +191,7 @@ def cmd_report(args) -> int:
     report = {"network": g.name, "epochs": args.epochs, "seed": args.seed,
               "final": {label: {k: float(v[-1]) for k, v in h.as_arrays().items()}
                         for label, h in histories.items()},
-              "hardware": info,
+              "hardware": hw,
               "alignment": {"ticks": list(ALIGN_TICKS),
                             "median_cosine": {k: np.nanmedian(v, 0).tolist()
                                               for k, v in align.items()}},
@@ -206,7 +206,7 @@ def cmd_report(args) -> int:
                  lambda f: f.write(json.dumps(report, indent=1).encode()))
     atomic_write(os.path.join(out, "report.txt"),
                  lambda f: f.write(("\n".join(text) + "\n").encode()))
-    if info and not info["equals_golden"]:
+    if hw and not hw["equals_golden"]:
         print("pcfpga: the hardware simulation's parameters differ from the golden model's",
               file=sys.stderr)
         return 1

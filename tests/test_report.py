@@ -199,7 +199,7 @@ def test_hardware_accuracy_within_two_points_of_backprop(need_simulator, sim_bui
     g, (tr, te) = _split(name)
     hist, finals, info = compare_training(g, init_params(g, 0), tr, te, epochs, 0,
                                           "verilator", build_root=sim_build, log=print)
-    assert info["equals_golden"]
+    assert info["hardware"]["equals_golden"]
     bp = hist["float backprop"].test_acc[-1]
     hw = hist["hardware simulation (verilator)"].test_acc[-1]
     assert bp > 0.9 and abs(hw - bp) <= 0.02, (bp, hw)
