@@ -81,25 +81,37 @@ def plot_history(histories: dict, path, title: str):
     return save_figure(fig, path)
 
 
-def plot_alignment(ticks, curves: dict, path, title: str, ylabel: str):
+def plot_alignment(ticks, curves: dict, path, title: str, ylabel: str, gap: bool = False):
     """Curves over inference ticks, e.g. cosine similarity to backprop or relative error.
 
     ``curves`` maps a label to an array of the same length as ``ticks``; with several
-    rows (one per sample) the median is drawn with the 10-90 % band shaded.
+    rows (one per sample) the median is drawn with the 10-90 % band shaded. With ``gap``
+    (for cosines) a second panel shows 1 - cos on a log scale, where curves that all look
+    like 1 part: float exact mode (~1e-16) from fixed point (its rounding).
     """
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, c in curves.items():
-        c = np.atleast_2d(np.asarray(c, dtype=np.float64))
-        med = np.median(c, axis=0)
-        (line,) = ax.plot(ticks, med, label=label)
-        if c.shape[0] > 1:
-            lo, hi = np.percentile(c, [10, 90], axis=0)
-            ax.fill_between(ticks, lo, hi, color=line.get_color(), alpha=0.2)
-    ax.set_xscale("symlog", linthresh=1)
-    ax.set_xlabel("inference ticks T")
-    ax.set_ylabel(ylabel)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title)
+    fig, axes = plt.subplots(1, 2 if gap else 1, figsize=(12 if gap else 7, 4.5),
+                             squeeze=False)
+    styles = ("-", "--", "-.", ":")
+    for panel, ax in enumerate(axes[0]):
+        for i, (label, c) in enumerate(curves.items()):
+            c = np.atleast_2d(np.asarray(c, dtype=np.float64))
+            if panel:
+                c = np.maximum(1 - c, 1e-17)
+            med = np.nanmedian(c, axis=0)
+            (line,) = ax.plot(ticks, med, styles[i % len(styles)], marker="o", markersize=3,
+                              label=label)
+            if c.shape[0] > 1:
+                lo, hi = np.nanpercentile(c, [10, 90], axis=0)
+                ax.fill_between(ticks, lo, hi, color=line.get_color(), alpha=0.15)
+        ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlabel("inference ticks T")
+        ax.grid(True, which="both", alpha=0.3)
+        if panel:
+            ax.set_yscale("log")
+            ax.set_ylabel("1 - cosine (log scale)")
+        else:
+            ax.set_ylabel(ylabel)
+            ax.legend(fontsize=8)
+    fig.suptitle(title)
     fig.tight_layout()
     return save_figure(fig, path)

@@ -167,7 +167,8 @@ def cmd_report(args) -> int:
                                                     f"hardware"),
         "alignment.png": plot_alignment(list(ALIGN_TICKS), align, None,
                                         f"{g.name}: PC update vs backprop",
-                                        "cosine similarity to backprop's update"),
+                                        "cosine similarity to backprop's update",
+                                        gap=True),
         "ranges.png": plot_ranges(prof, None, f"{g.name}: float values and errors against "
                                               f"the formats (initial and trained)", flags),
     }
