@@ -10,8 +10,9 @@ and weights, Q2.14 errors, exact mode, as the examples), every edge fully parall
 1. Measured: each sweep net's network core (no SoC) is synthesised with Yosys
    (``synth_ice40 -dsp`` / ``synth_ecp5``, :func:`pcfpga.boards.synth.core_stats`) and a
    least-squares fit  cells ≈ a·edges + b·units + c  gives the cost per edge (a) and per
-   unit (b) of LUT4s, flip-flops and DSPs. The multiplier count is exact from the
-   architecture (:func:`pcfpga.hdl.fit.count_multipliers`), so the DSP fit checks it.
+   unit (b) of LUT4s and flip-flops. DSPs need no fit: they must equal the architecture's
+   multiplier count 2·i·h + 3·h·o + h + o (:func:`pcfpga.hdl.fit.count_multipliers`), and
+   the table says whether they do.
 2. Largest: among i, h, o in 1..64 the net with the most edges that the fitter accepts fully
    parallel (:func:`pcfpga.hdl.fit.shortfalls`: DSPs, with ECP5 kept to 80 % for routing;
    flip-flops; RAM) and whose LUTs by the fit stay within 75 % of the device; also the
@@ -46,13 +47,20 @@ def shape(i, h, o):
     return i * h + h * o, h + o
 
 
+def multipliers(i, h, o) -> int:
+    """Fully parallel: forward product and weight update per weight, the error message
+    back per weight from a hidden neuron, δ = ε ⊙ f'(a) per neuron."""
+    return 2 * i * h + 3 * h * o + h + o
+
+
 def fit_costs(rows):
     """Least squares cells ≈ a·edges + b·units + c for each column of ``rows``."""
     A = np.array([[*shape(*net), 1] for net, _ in rows], dtype=float)
     out = {}
-    for col in ("lut", "ff", "dsp"):
+    for col in ("lut", "ff"):
         y = np.array([stats[col] for _, stats in rows], dtype=float)
-        out[col] = np.linalg.lstsq(A, y, rcond=None)[0]
+        coef = np.linalg.lstsq(A, y, rcond=None)[0]
+        out[col] = (coef, float(np.max(np.abs(A @ coef - y))))
     return out
 
 
@@ -104,10 +112,16 @@ def main():
                           f"{st['ff']:,}", f"{st['seconds']:.0f}"))
             print(f"  {'-'.join(map(str, net))} synthesised", file=sys.stderr, flush=True)
         _print(table)
+        same = all(st["dsp"] == count_multipliers(dense_net(*net), 1) == multipliers(*net)
+                   for net, st in rows)
+        print(f"DSPs equal the architecture's multipliers, 2*i*h + 3*h*o + h + o, on every "
+              f"net: {'yes' if same else 'NO'}")
         costs = fit_costs(rows)
         print("fit  cells = a * edges + b * units + c:")
-        _print([("cells", "a (per edge)", "b (per unit)", "c")] +
-               [(col, f"{a:.1f}", f"{b:.1f}", f"{c:.0f}") for col, (a, b, c) in costs.items()])
+        _print([("cells", "a (per edge)", "b (per unit)", "c", "largest residual")] +
+               [(col, f"{coef[0]:.1f}", f"{coef[1]:.1f}", f"{coef[2]:.0f}", f"{res:.0f}")
+                for col, (coef, res) in costs.items()])
+        costs = {col: coef for col, (coef, _) in costs.items()}
         t = time.perf_counter()
         best, square = largest(family, costs)
         print(f"largest fully parallel dense nets that fit (fitter budgets, LUTs by the fit "
