@@ -53,8 +53,24 @@ def layers(graph):
     return out
 
 
+def sgd_step(Ws, bs, acts, x, y, eta):
+    """One per-sample SGD step of backprop on L = ½‖v_out − y‖², in place."""
+    v, vs, As = x, [x], []
+    for W, b, (f, _) in zip(Ws, bs, acts):
+        a = W @ v + b
+        v = f(a)
+        As.append(a)
+        vs.append(v)
+    delta = (v - y) * acts[-1][1](As[-1], v)
+    for j in range(len(Ws) - 1, -1, -1):
+        prev = (Ws[j].T @ delta) * acts[j - 1][1](As[j - 1], vs[j]) if j else None
+        Ws[j] -= eta * np.outer(delta, vs[j])
+        bs[j] -= eta * delta
+        delta = prev
+
+
 def numpy_sgd(graph, seconds: float, eta: float) -> float:
-    """Samples/s of per-sample SGD backprop in NumPy."""
+    """Samples/s of per-sample SGD backprop in NumPy (:func:`sgd_step` in a loop)."""
     rng = np.random.default_rng(0)
     ls = layers(graph)
     Ws = [rng.normal(0, 0.3, (o, i)) for i, o, _ in ls]
@@ -65,18 +81,7 @@ def numpy_sgd(graph, seconds: float, eta: float) -> float:
     count, t0 = 0, time.perf_counter()
     while True:
         for k in range(256):
-            v, vs, As = X[k], [X[k]], []
-            for W, b, (f, _) in zip(Ws, bs, acts):
-                a = W @ v + b
-                v = f(a)
-                As.append(a)
-                vs.append(v)
-            delta = (v - Y[k]) * acts[-1][1](As[-1], v)
-            for j in range(len(Ws) - 1, -1, -1):
-                prev = (Ws[j].T @ delta) * acts[j - 1][1](As[j - 1], vs[j]) if j else None
-                Ws[j] -= eta * np.outer(delta, vs[j])
-                bs[j] -= eta * delta
-                delta = prev
+            sgd_step(Ws, bs, acts, X[k], Y[k], eta)
         count += 256
         if time.perf_counter() - t0 >= seconds:
             return count / (time.perf_counter() - t0)
