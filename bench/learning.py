@@ -29,7 +29,8 @@ BACKPROP, HARDWARE = "float backprop", "hardware simulation"
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("nets", nargs="*", default=list(EPOCHS))
+    ap.add_argument("nets", nargs="*", default=list(EPOCHS), choices=list(EPOCHS),
+                    metavar="NET", help=f"any of {', '.join(EPOCHS)} (default all)")
     ap.add_argument("--out", default=os.path.join("docs", "results"))
     ap.add_argument("--simulator", default="verilator")
     args = ap.parse_args(argv)

@@ -36,6 +36,12 @@ from pcfpga.hdl.controller import cycles_per_step
 PUBLISHED = {"teacher_2_4_3": (0.341, 0.0048), "tanh_2_2_1": (0.107, 0.0044)}
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
+    return int(text)
+
+
 def _quiet(*_):
     pass
 
@@ -51,7 +57,7 @@ def run_task(name, epochs, seeds, simulator):
     outputs = sum(n.size for n in g.outputs)
     cps = cycles_per_step(g)
     before_pub, after_pub = PUBLISHED[name]
-    rows = []
+    rows, finals = [], []
     for seed in range(seeds):
         p = init_params(g, seed)
         t0 = time.perf_counter()
@@ -75,6 +81,7 @@ def run_task(name, epochs, seeds, simulator):
                                  f"the golden model's")
             hw_cycles = f"{sim.cycles:,}"
         m_bp, m_fx = mse_curve(bp, outputs), mse_curve(fx, outputs)
+        finals.append(float(m_fx[-1]))
         hit = np.nonzero(m_fx <= after_pub)[0]
         reached = (f"epoch {hit[0]}, {hit[0] * train_set[2] * cps:,} cyc" if hit.size
                    else "not reached")
@@ -83,7 +90,7 @@ def run_task(name, epochs, seeds, simulator):
                      f"{epochs * train_set[2] * cps:,}", hw_cycles,
                      f"{time.perf_counter() - t0:.0f}"))
         print(f"  {name} seed {seed} done", file=sys.stderr, flush=True)
-    finals = np.array([float(r[4]) for r in rows])
+    finals = np.array(finals)
     ok = int(np.sum(finals <= after_pub))
     summary = (f"{name}: published {before_pub} -> {after_pub}; fixed point / hardware "
                f"after {epochs} epochs: median {np.median(finals):.5f}, best "
@@ -93,8 +100,8 @@ def run_task(name, epochs, seeds, simulator):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--epochs", type=int, default=200)
-    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--epochs", type=_positive, default=200)
+    ap.add_argument("--seeds", type=_positive, default=5)
     ap.add_argument("--simulator", default="verilator",
                     help="verilator, icarus, amaranth, or none (golden model only)")
     args = ap.parse_args(argv)

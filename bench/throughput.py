@@ -48,6 +48,9 @@ def layers(graph):
             continue
         if n.op != "dense" or len(n.inputs) != 1:
             raise ValueError(f"{graph.name}: not a chain of dense layers ({n.name})")
+        if n.act not in ACT:
+            raise ValueError(f"{graph.name}: node {n.name} has activation {n.act!r}; the "
+                             f"CPU baselines have {', '.join(ACT)}")
         fan_in = graph.node(n.inputs[0]).size
         out.append((fan_in, n.size, n.act))
     return out

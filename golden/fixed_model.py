@@ -30,6 +30,8 @@ Python integers (dtype object) otherwise.
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 
 from .activations import act_fixed
@@ -183,10 +185,10 @@ def _max_bits(graph) -> int:
 class FixedPC:
     """Bit-exact fixed-point PC on a graph with its own formats, mode and shifts.
 
-    ``ticks`` overrides the graph's inference ticks per step (the alignment study varies it;
-    the hardware runs the graph's own). Parameters and data cross the boundary as floats: :meth:`to_model` quantises
-    parameters (they must be representable; :class:`SaturationError` otherwise),
-    :meth:`to_float` gives their exact real values.
+    ``ticks`` overrides the graph's inference ticks per step (the alignment study varies
+    it; the hardware runs the graph's own). Parameters and data cross the boundary as
+    floats: :meth:`to_model` quantises parameters (they must be representable;
+    :class:`SaturationError` otherwise), :meth:`to_float` gives their exact real values.
     """
 
     def __init__(self, graph, ticks=None):
@@ -194,10 +196,11 @@ class FixedPC:
         self.arith = FixedArith(graph)
         lr = graph.learning
         self.mode = lr.mode
-        if ticks is not None and (not isinstance(ticks, int) or ticks < 0):
+        if ticks is not None and (isinstance(ticks, bool) or not isinstance(ticks, Integral)
+                                  or ticks < 0):
             raise ValueError(f"Ticks must be a non-negative integer, not {ticks!r}")
         self.engine = make_engine(graph, self.arith, lr.mode, lr.shift_v, lr.shift_theta,
-                                  graph.ticks if ticks is None else ticks)
+                                  graph.ticks if ticks is None else int(ticks))
 
     def to_model(self, params: dict) -> dict:
         W = self.arith.W

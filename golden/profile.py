@@ -4,9 +4,11 @@ The float model is run on training samples and every register it writes is colle
 forward sweep and every inference tick, for every node. Each register belongs to a quantity
 class with its own format (spec §5):
 
-    values   V   v, a, v̂, g = f'(a)
-    errors   E   ε, δ = ε ⊙ f'(a)
-    weights  W   every parameter
+    values   V     v, a, v̂
+    gains    Q2.n  g = f'(a), with the value format's fraction bits n (the hardware's
+                   gain registers; |f'| <= 1 for every table activation)
+    errors   E     ε, δ = ε ⊙ f'(a)
+    weights  W     every parameter
 
 For one row (a node's register, or a parameter) over all collected entries x:
 
@@ -36,11 +38,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .float_model import FloatPC
+from .qformat import QFormat
 
 __all__ = ["Row", "Profile", "profile_ranges", "plot_ranges", "FORMAT_OF"]
 
 #: The format class of each register (spec §5).
-FORMAT_OF = {"v": "value", "a": "value", "vhat": "value", "g": "value",
+FORMAT_OF = {"v": "value", "a": "value", "vhat": "value", "g": "gain",
              "eps": "error", "delta": "error"}
 
 
@@ -123,7 +126,8 @@ def profile_ranges(graph, param_sets, x: dict, y: dict, samples: int = 64) -> Pr
                 if reg in FORMAT_OF:
                     collected.setdefault(key, []).append(np.ravel(val))
     f = graph.formats
-    fmts = {"value": f.value, "error": f.error, "weight": f.weight}
+    fmts = {"value": f.value, "error": f.error, "weight": f.weight,
+            "gain": QFormat(2, f.value.frac_bits)}
     rows = []
     for node in graph.nodes:
         for key in [k for k in collected if k.split(".")[0] == node.name]:

@@ -9,7 +9,7 @@ The same graph, initial parameters (``--seed``) and seeded sample order are trai
   (:class:`~pcfpga.sim.training.SimulatedPC`, parameters and flags compared with the golden
   model after every batch of steps); ``--simulator none`` leaves it out.
 
-Written to ``-o DIR`` (all rendered first, then written, so a failure leaves no part):
+Written to ``-o DIR``:
 
 * ``curves.png``: loss and accuracy per epoch, every backend, train and test;
 * ``alignment.png``: cosine similarity of one step's update to backprop's against
@@ -20,6 +20,8 @@ Written to ``-o DIR`` (all rendered first, then written, so a failure leaves no 
   (:mod:`pcfpga.golden.profile`);
 * ``report.json`` and ``report.txt``: the tables printed.
 
+Everything is rendered first and written into a temporary folder beside ``-o``, then moved
+in, so a failure leaves ``-o`` as it was.
 The hardware simulation's parameters must equal the fixed golden model's at the end (they
 are compared bit for bit during training, and again here); the report says so.
 """
@@ -36,7 +38,7 @@ from .golden.alignment import network_alignment
 from .golden.backprop import Backprop
 from .golden.fixed_model import FixedPC
 from .golden.float_model import FloatPC
-from .golden.params import atomic_write, load_dataset
+from .golden.params import load_dataset
 from .golden.profile import plot_ranges, profile_ranges
 from .golden.training import train
 
@@ -139,9 +141,9 @@ def cmd_report(args) -> int:
     if simulator is None and args.reuse is not None:
         raise CliError("--reuse applies to the hardware simulation; it cannot be combined "
                        "with --simulator none")
-    if simulator:
-        from .sim.runner import SimulatorMissing, available
+    from .sim.runner import SimulatorMissing, available
 
+    if simulator:
         if simulator != "amaranth" and not available(simulator):
             raise CliError(f"--simulator {simulator}: not installed; pass --simulator none "
                            f"to leave the hardware simulation out")
@@ -155,6 +157,7 @@ def cmd_report(args) -> int:
 
     print("alignment of one step's update with backprop's, against ticks ...", flush=True)
     x, y = train_set[0], train_set[1]
+    used = min(args.samples, train_set[2])   # rows of the alignment and range studies
     align = network_alignment(g, params, x, y, ALIGN_TICKS, args.samples)
     print("value and error ranges against the formats ...", flush=True)
     fixed_label = "fixed-point PC (golden)"
@@ -183,9 +186,10 @@ def cmd_report(args) -> int:
         text += ["", f"hardware simulation ({hw['simulator']}, reuse {hw['reuse']}): "
                      f"{hw['steps_checked']} steps, {hw['cycles']:,} cycles; final "
                      f"parameters {same} the fixed golden model's bit for bit"]
-    text += ["", f"cosine similarity to backprop's update (median of {args.samples} samples, "
+    text += ["", f"cosine similarity to backprop's update (median of {used} samples, "
                  f"initial parameters):", _text_table(align_rows), "",
-             "ranges (float model, initial and trained parameters):",
+             f"ranges (float model, {used} samples at the initial and at the trained "
+             f"parameters, pooled):",
              _text_table(prof.table())]
     text += ["", "fixed-point saturation flags after training: " +
              ("; ".join(f"{k}: {', '.join(v)}" for k, v in flags.items()) or "none")]
@@ -200,13 +204,10 @@ def cmd_report(args) -> int:
                           "clipped": r.clipped, "underflow": r.underflow} for r in prof.rows],
               "clipping": prof.clipping(), "flags": flags}
     print("\n" + "\n".join(text))
-    os.makedirs(out, exist_ok=True)
-    for name, png in pngs.items():
-        atomic_write(os.path.join(out, name), lambda f, png=png: f.write(png))
-    atomic_write(os.path.join(out, "report.json"),
-                 lambda f: f.write(json.dumps(report, indent=1).encode()))
-    atomic_write(os.path.join(out, "report.txt"),
-                 lambda f: f.write(("\n".join(text) + "\n").encode()))
+    files = dict(pngs)
+    files["report.json"] = json.dumps(report, indent=1).encode()
+    files["report.txt"] = ("\n".join(text) + "\n").encode()
+    _write_all(out, files)
     if hw and not hw["equals_golden"]:
         print("pcfpga: the hardware simulation's parameters differ from the golden model's",
               file=sys.stderr)
@@ -214,3 +215,23 @@ def cmd_report(args) -> int:
     print(f"\nwrote {', '.join(list(pngs) + ['report.json', 'report.txt'])} to {out}")
     return 0
 
+
+
+def _write_all(out: str, files: dict):
+    """Write every file into a temporary folder beside ``out`` first (a full disk fails
+    there, leaving ``out`` as it was), then move them into ``out``."""
+    import shutil
+    import tempfile
+
+    parent = os.path.dirname(os.path.abspath(out))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".report-", dir=parent)
+    try:
+        for name, data in files.items():
+            with open(os.path.join(tmp, name), "wb") as f:
+                f.write(data)
+        os.makedirs(out, exist_ok=True)
+        for name in files:
+            os.replace(os.path.join(tmp, name), os.path.join(out, name))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

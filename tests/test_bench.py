@@ -9,7 +9,7 @@ import pytest
 
 from pcfpga.examples import example_path
 from pcfpga.golden.backprop import Backprop
-from pcfpga.golden.graph import Graph
+from pcfpga.golden.graph import Graph, GraphBuilder
 from pcfpga.golden.params import init_params
 from pcfpga.golden.training import History
 
@@ -58,3 +58,12 @@ def test_regression_mse_is_twice_the_loss_per_output():
     h = History(test_loss=[0.3, 0.003])
     assert np.allclose(rg.mse_curve(h, 3), [0.2, 0.002])
     assert rg.PUBLISHED == {"teacher_2_4_3": (0.341, 0.0048), "tanh_2_2_1": (0.107, 0.0044)}
+
+
+def test_baseline_refuses_an_activation_it_does_not_have():
+    tp = _load("throughput")
+    g = (GraphBuilder("r").input("x", 2).dense("y", ["x"], 1, act="relu", output=True)
+         .build())
+    with pytest.raises(ValueError, match=r"r: node y has activation 'relu'; the CPU "
+                                         r"baselines have tanh, sigmoid, identity"):
+        tp.layers(g)

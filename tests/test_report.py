@@ -44,17 +44,24 @@ def test_ranges_flag_clipping_and_underflow():
 
 
 def test_ranges_cover_every_register_and_parameter(example):
+    from pcfpga.golden.engine import node_registers
+    from pcfpga.golden.profile import FORMAT_OF
+
     p = init_params(example, 0)
     rng = np.random.default_rng(3)
     x = {n.name: rng.uniform(-1, 1, (3, n.size)) for n in example.inputs}
     y = {n.name: rng.uniform(0, 1, (3, n.size)) for n in example.outputs}
     prof = profile_ranges(example, [p, p], x, y, samples=3)
-    names = prof.names()
-    assert all(k in names for k in p)
-    for n in example.nodes:
-        if n.op != "input" and n.name not in [o.name for o in example.outputs]:
-            assert f"{n.name}.eps" in names
-    assert prof.row(next(iter(p))).values.size == 2 * np.size(p[next(iter(p))])
+    regs = [f"{n.name}.{r}" for n in example.nodes for r in node_registers(n)
+            if r in FORMAT_OF]
+    assert prof.names() == regs + list(p)
+    f = example.formats
+    want = {"value": str(f.value), "error": str(f.error), "gain": f"Q2.{f.value.frac_bits}"}
+    for r in prof.rows:
+        reg = r.name.split(".", 1)[1]
+        assert r.fmt == (want[FORMAT_OF[reg]] if reg in FORMAT_OF else str(f.weight)), r.name
+    k = next(iter(p))
+    assert prof.row(k).values.size == 2 * np.size(p[k])
 
 
 def test_ranges_plot_and_errors():
@@ -219,3 +226,32 @@ def test_regressions_reach_the_published_mse(name, published):
     pred = m.predict(m.to_model(params), te[0])
     mse = np.mean([np.mean((te[1][k] - pred[k]) ** 2) for k in te[1]])
     assert mse <= published, mse
+
+
+def test_report_failure_in_training_is_one_line(capsys, tmp_path, monkeypatch):
+    import pcfpga.report as report
+    from pcfpga.golden.training import TrainingDiverged
+
+    def diverge(*a, **k):
+        raise TrainingDiverged("training diverged at epoch 3 (train loss nan)")
+    monkeypatch.setattr(report, "compare_training", diverge)
+    out = tmp_path / "rep"
+    code = main(["report", XOR, "--data", XOR_DATA, "-o", str(out), "--simulator", "none"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.strip() == "pcfpga: training diverged at epoch 3 (train loss nan)"
+    assert not out.exists()
+
+
+def test_report_files_land_together_or_not_at_all(tmp_path):
+    from pcfpga.report import _write_all
+
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "report.txt").write_text("old")
+    with pytest.raises(OSError):
+        _write_all(str(out), {"report.txt": b"new", "no/such/folder.png": b"x"})
+    assert os.listdir(out) == ["report.txt"] and (out / "report.txt").read_text() == "old"
+    assert os.listdir(tmp_path) == ["rep"]          # no temporary folder left
+    _write_all(str(out), {"report.txt": b"new", "a.png": b"x"})
+    assert sorted(os.listdir(out)) == ["a.png", "report.txt"]
+    assert (out / "report.txt").read_text() == "new"
