@@ -29,7 +29,7 @@ BACKPROP, HARDWARE = "float backprop", "hardware simulation"
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("nets", nargs="*", default=list(EPOCHS), choices=list(EPOCHS),
+    ap.add_argument("nets", nargs="*", choices=list(EPOCHS),
                     metavar="NET", help=f"any of {', '.join(EPOCHS)} (default all)")
     ap.add_argument("--out", default=os.path.join("docs", "results"))
     ap.add_argument("--simulator", default="verilator")
@@ -37,7 +37,7 @@ def main(argv=None):
     rows = [("network", "epochs", "metric", "backprop", "float PC", "fixed point", "hardware",
              "hw - backprop")]
     failed = []
-    for net in args.nets:
+    for net in args.nets or list(EPOCHS):
         train, test = split_paths(net)
         folder = os.path.join(args.out, net)
         print(f"== {net}", flush=True)
