@@ -29,11 +29,14 @@ BACKPROP, HARDWARE = "float backprop", "hardware simulation"
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("nets", nargs="*", choices=list(EPOCHS),
-                    metavar="NET", help=f"any of {', '.join(EPOCHS)} (default all)")
+    ap.add_argument("nets", nargs="*", metavar="NET",
+                    help=f"any of {', '.join(EPOCHS)} (default all)")
     ap.add_argument("--out", default=os.path.join("docs", "results"))
     ap.add_argument("--simulator", default="verilator")
     args = ap.parse_args(argv)
+    for net in args.nets:
+        if net not in EPOCHS:
+            ap.error(f"no learning run for {net!r}; expected any of {', '.join(EPOCHS)}")
     rows = [("network", "epochs", "metric", "backprop", "float PC", "fixed point", "hardware",
              "hw - backprop")]
     failed = []
