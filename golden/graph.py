@@ -66,6 +66,12 @@ class Formats:
     table_bits: int
     seed: int
 
+    @property
+    def gain(self) -> QFormat:
+        """Gains g = f'(a): Q2.n with the value format's fraction bits (|f'| <= 1 for every
+        table activation; the golden model, the hardware's registers and tables use it)."""
+        return QFormat(2, self.value.frac_bits)
+
 
 @dataclass(frozen=True)
 class Learning:

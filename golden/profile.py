@@ -38,7 +38,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .float_model import FloatPC
-from .qformat import QFormat
 
 __all__ = ["Row", "Profile", "profile_ranges", "plot_ranges", "FORMAT_OF"]
 
@@ -127,7 +126,7 @@ def profile_ranges(graph, param_sets, x: dict, y: dict, samples: int = 64) -> Pr
                     collected.setdefault(key, []).append(np.ravel(val))
     f = graph.formats
     fmts = {"value": f.value, "error": f.error, "weight": f.weight,
-            "gain": QFormat(2, f.value.frac_bits)}
+            "gain": f.gain}
     rows = []
     for node in graph.nodes:
         for key in [k for k in collected if k.split(".")[0] == node.name]:

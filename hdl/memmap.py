@@ -137,7 +137,7 @@ def build_memory_map(graph, lags: dict | None = None, meta: dict | None = None) 
     """The map of a graph. ``lags`` ({(node, reg): depth}) adds streaming delay lines."""
     fmt = graph.formats
     V, E, W = fmt.value, fmt.error, fmt.weight
-    gain = (V.frac_bits + 2, V.frac_bits)
+    gain = (fmt.gain.width, fmt.gain.frac_bits)
     streaming = graph.learning.mode == "streaming"
     fields, addr = [], 0
 

@@ -54,7 +54,7 @@ def register_shape(graph, reg: str):
     if reg in ("eps", "delta"):
         return signed(f.error.width)
     if reg == "g":
-        return signed(f.value.frac_bits + 2)
+        return signed(f.gain.width)
     return signed(f.value.width)
 
 
@@ -446,13 +446,13 @@ class NodePE(_PE):
             f = self.graph.formats
             V = f.value
             if ctx.dry:
-                data = (Signal(signed(V.width)), Signal(signed(V.frac_bits + 2)))
+                data = (Signal(signed(V.width)), Signal(signed(f.gain.width)))
             else:
                 table = ActTable.build(n.act, V, f.table_bits)
                 addr = table_index(table, element())
                 mems = (Memory(shape=signed(V.width), depth=len(table.f),
                                init=[int(x) for x in table.f]),
-                        Memory(shape=signed(V.frac_bits + 2), depth=len(table.df),
+                        Memory(shape=signed(f.gain.width), depth=len(table.df),
                                init=[int(x) for x in table.df]))
                 ports = [mem.read_port() for mem in mems]
                 self._act_roms = [(mem, port, addr) for mem, port in zip(mems, ports)]
