@@ -193,10 +193,15 @@ def cmd_check(args) -> int:
     return 0
 
 
-def _table(rows, out=sys.stdout):
+def _table_text(rows) -> str:
+    """Rows of strings as left-aligned columns, each line indented by two spaces."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip(), file=out)
+    return "\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+                     for r in rows)
+
+
+def _table(rows, out=sys.stdout):
+    print(_table_text(rows), file=out)
 
 
 def cmd_golden(args) -> int:

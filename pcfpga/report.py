@@ -121,14 +121,8 @@ def _final_rows(histories):
     return rows
 
 
-def _text_table(rows) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
-                     for r in rows)
-
-
 def cmd_report(args) -> int:
-    from .cli import CliError, _initial_params, _load_graph, _out_folder
+    from .cli import CliError, _initial_params, _load_graph, _out_folder, _table_text
     from .golden.plots import plot_alignment, plot_history
 
     out = _out_folder(args.o)
@@ -180,17 +174,17 @@ def cmd_report(args) -> int:
     for label, cos in align.items():
         align_rows.append((label,) + tuple(f"{v:.4f}" for v in np.nanmedian(cos, axis=0)))
     text = [f"{g.name}: {args.epochs} epochs, seed {args.seed}", "", "final metrics:",
-            _text_table(finals_rows)]
+            _table_text(finals_rows)]
     if hw:
         same = "equal" if hw["equals_golden"] else "DIFFER FROM"
         text += ["", f"hardware simulation ({hw['simulator']}, reuse {hw['reuse']}): "
                      f"{hw['steps_checked']} steps, {hw['cycles']:,} cycles; final "
                      f"parameters {same} the fixed golden model's bit for bit"]
     text += ["", f"cosine similarity to backprop's update (median of {used} samples, "
-                 f"initial parameters):", _text_table(align_rows), "",
+                 f"initial parameters):", _table_text(align_rows), "",
              f"ranges (float model, {used} samples at the initial and at the trained "
              f"parameters, pooled):",
-             _text_table(prof.table())]
+             _table_text(prof.table())]
     text += ["", "fixed-point saturation flags after training: " +
              ("; ".join(f"{k}: {', '.join(v)}" for k, v in flags.items()) or "none")]
     report = {"network": g.name, "epochs": args.epochs, "seed": args.seed,
