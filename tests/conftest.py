@@ -82,3 +82,44 @@ def need_simulator():
 def sim_build():
     """The suite's simulation build folder (builds are reused between runs)."""
     return SIM_BUILD
+
+
+def tree_state(root) -> dict:
+    """Every file and folder under ``root``: {relative path: (size, mtime_ns)}."""
+    root = Path(root)
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): (p.stat().st_size if p.is_file() else -1,
+                                       p.stat().st_mtime_ns)
+            for p in root.rglob("*")}
+
+
+@pytest.fixture
+def rejects(capsys, tmp_path):
+    """``rejects(args, message=None, watch=tmp_path)``: run ``pcfpga ARGS`` in-process and
+    assert what the README promises for bad input: exit code 2, exactly one line
+    ``pcfpga: error: ...`` on stderr (containing ``message``), no traceback, no warning,
+    and nothing created, changed or removed under ``watch``. Returns that line."""
+    import warnings
+
+    from pcfpga.cli import main
+
+    def check(args, message=None, watch=tmp_path):
+        before = tree_state(watch)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as e:           # argparse's own errors
+                code = e.code
+        out, err = capsys.readouterr()
+        lines = err.strip().splitlines()
+        where = f"pcfpga {' '.join(map(str, args))}\nstdout: {out}\nstderr: {err}"
+        assert code == 2, f"exit code {code}, expected 2\n{where}"
+        assert len(lines) == 1 and lines[0].startswith("pcfpga: error: "), where
+        assert not caught, f"warnings {[str(w.message) for w in caught]}\n{where}"
+        if message is not None:
+            assert message in lines[0], where
+        assert tree_state(watch) == before, f"files changed under {watch}\n{where}"
+        return lines[0]
+    return check
