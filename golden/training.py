@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["train", "evaluate", "is_classification", "History", "sample", "TrainingDiverged"]
+__all__ = ["train", "evaluate", "is_classification", "History", "sample", "TrainingDiverged",
+           "diverged", "check_finite"]
 
 
 class TrainingDiverged(ArithmeticError):
@@ -81,6 +82,8 @@ def train(model, params, train_set, test_set=None, epochs: int = 10, seed: int =
     ``train_set`` and ``test_set`` are ``(x, y, n)`` tuples from
     :func:`~.params.load_dataset`. ``log`` receives one line per epoch; ``progress``
     (default: a bar on stderr when it is a terminal) is called as ``progress(done, total)``.
+    A loss that is not finite raises :class:`TrainingDiverged` (:func:`diverged`); NumPy's
+    floating-point warnings are silenced, so that this one message is all the user sees.
     """
     if progress is None:
         progress = _bar if sys.stderr.isatty() else (lambda done, total: None)
@@ -102,25 +105,48 @@ def train(model, params, train_set, test_set=None, epochs: int = 10, seed: int =
         log(f"epoch {epoch:4d}  train loss {_fmt(tl)}  acc {_fmt(ta)}  "
             f"test loss {_fmt(el)}  acc {_fmt(ea)}  ({seconds:.2f} s)")
         if not np.isfinite(tl):
-            raise TrainingDiverged(f"training diverged at epoch {epoch} (train loss {tl}); "
-                                   f"try a smaller learning.eta_theta or eta_v")
+            raise diverged(f"at epoch {epoch} (train loss {tl})", epoch == 0)
 
     total = epochs * n
-    record(0, 0.0)
-    for epoch in range(1, epochs + 1):
-        start = time.perf_counter()
-        order = rng.permutation(n)
-        if hasattr(model, "run_epoch"):  # a simulator runs the epoch in batches
-            mp = model.run_epoch(mp, [(sample(x, i), sample(y, i)) for i in order],
-                                 progress=lambda j: progress((epoch - 1) * n + j, total))
-        else:
-            for j, i in enumerate(order):
-                mp, _ = model.step(mp, sample(x, i), sample(y, i))
-                progress((epoch - 1) * n + j + 1, total)
-        if epoch == epochs:
-            mp = model.drain(mp)
-        record(epoch, time.perf_counter() - start)
+    with np.errstate(all="ignore"):
+        record(0, 0.0)
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            order = rng.permutation(n)
+            if hasattr(model, "run_epoch"):  # a simulator runs the epoch in batches
+                mp = model.run_epoch(mp, [(sample(x, i), sample(y, i)) for i in order],
+                                     progress=lambda j: progress((epoch - 1) * n + j, total))
+            else:
+                for j, i in enumerate(order):
+                    mp, _ = model.step(mp, sample(x, i), sample(y, i))
+                    progress((epoch - 1) * n + j + 1, total)
+            if epoch == epochs:
+                mp = model.drain(mp)
+            record(epoch, time.perf_counter() - start)
     return model.to_float(mp), hist
+
+
+def diverged(where: str, data_fault: bool) -> TrainingDiverged:
+    """The error for a float run whose numbers stopped being finite ``where``. When that
+    happens from the initial parameters (the first step, or the loss before training), no
+    learning rate is to blame: the data is too large for the float model. Otherwise the
+    learning rates are the likely cause."""
+    if data_fault:
+        return TrainingDiverged(f"the float model overflows {where}, from the initial "
+                                f"parameters: the data is too large for it; scale the "
+                                f"inputs and targets")
+    return TrainingDiverged(f"training diverged {where}; try a smaller learning.eta_theta "
+                            f"or eta_v")
+
+
+def check_finite(trace: dict, params: dict, step: int):
+    """Raise :func:`diverged` when a float step's ``trace`` (its registers) or the
+    ``params`` after it hold a value that is not finite (``step`` counts from 0; in step
+    0 it is the data's fault)."""
+    bad = next((k for arrays in (trace, params) for k, v in arrays.items()
+                if not np.all(np.isfinite(v))), None)
+    if bad is not None:
+        raise diverged(f"at step {step + 1} ({bad} is not finite)", step == 0)
 
 
 def _bar(done: int, total: int):

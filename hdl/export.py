@@ -23,7 +23,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from pcfpga.golden.params import atomic_write
+from pcfpga.golden.outputs import write_all
 
 from .network import Network
 
@@ -41,15 +41,15 @@ def top_name(graph) -> str:
 
 
 def write_verilog(graph, folder, reuse=1) -> tuple:
-    """Write ``folder/<name>.v`` and ``folder/<name>.json``; returns both paths.
+    """Write ``folder/<name>.v`` and ``folder/<name>.json`` (both or neither; the folder is
+    created if missing); returns both paths.
     ``reuse`` folds the dense edges (:mod:`.fold`)."""
     net = Network(graph, reuse)
     text = verilog.convert(net, name=top_name(graph), emit_src=False)
     v_path = os.path.join(folder, f"{graph.name}.v")
     j_path = os.path.join(folder, f"{graph.name}.json")
     manifest = net.memmap.to_json()
-    atomic_write(v_path, lambda f: f.write(text.encode()))
-    atomic_write(j_path, lambda f: f.write(manifest.encode()))
+    write_all({v_path: text, j_path: manifest})
     return v_path, j_path
 
 

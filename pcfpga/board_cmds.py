@@ -15,7 +15,8 @@ import os
 import shlex
 import sys
 
-from .cli import CliError, _folding, _out_folder, _table, _train_run, _write_results
+from .cli import CliError, _folding, _table, _train_run, _write_results
+from .golden.outputs import check_folder
 
 __all__ = ["cmd_synth", "cmd_flash", "train_board", "SIM_DIVISOR"]
 
@@ -24,7 +25,7 @@ SIM_DIVISOR = 4
 
 
 def cmd_synth(args, graph) -> int:
-    folder = _out_folder(args.o)
+    folder = check_folder(args.o, "-o")
     from .boards.build import report_table, synthesize
     from .boards.synth import ToolMissing
 

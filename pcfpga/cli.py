@@ -18,8 +18,9 @@ from .golden.backprop import Backprop
 from .golden.fixed_model import FixedPC, SaturationError
 from .golden.float_model import FloatPC
 from .golden.graph import Graph, GraphError
+from .golden.outputs import OutputError, check_file, check_folder, write_all
 from .golden.params import DataError, init_params, load_dataset, load_params, save_npz
-from .golden.training import TrainingDiverged, sample, train
+from .golden.training import TrainingDiverged, check_finite, sample, train
 from .boards.build import SynthesisFailed
 from .boards.devices import BOARDS
 from .hdl.protocol import DEFAULT_BAUD
@@ -64,25 +65,6 @@ def _reuse(text: str):
 _non_negative = _int_at_least(0, "a non-negative integer")
 
 _SIM_BUILD = os.path.join("build", "sim")
-
-
-def _out_path(path: str, suffix: str, option: str) -> str:
-    """Check an output path before any work: suffix and an existing folder."""
-    if not path.endswith(suffix):
-        raise CliError(f"{option} {path}: expected a file name ending in {suffix}")
-    if os.path.isdir(path):
-        raise CliError(f"{option} {path}: is a folder; expected a file name")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise CliError(f"{option} {path}: folder {folder} does not exist")
-    return path
-
-
-def _out_folder(path: str) -> str:
-    """Check an output folder (``-o``) before any work: missing, or a folder."""
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise CliError(f"-o {path}: exists and is not a folder")
-    return path
 
 
 def _load_graph(path: str) -> Graph:
@@ -156,11 +138,14 @@ def _make_model(graph, backend: str, backprop: bool = False):
     return FloatPC(graph), "float PC"
 
 
-def _report_flags(model, out=sys.stdout):
-    flags = model.flags() if hasattr(model, "flags") else {}
+def _report_flags(model, out=None):
+    """Print the saturation flags of ``model`` (or a dict of them) as one warning line."""
+    flags = model if isinstance(model, dict) else (
+        model.flags() if hasattr(model, "flags") else {})
     if flags:
         text = "; ".join(f"{k}: {', '.join(v)}" for k, v in flags.items())
-        print(f"warning: saturation (values clipped to their format) in {text}", file=out)
+        print(f"warning: saturation (values clipped to their format) in {text}",
+              file=out or sys.stdout)
     return flags
 
 
@@ -200,23 +185,26 @@ def _table_text(rows) -> str:
                      for r in rows)
 
 
-def _table(rows, out=sys.stdout):
-    print(_table_text(rows), file=out)
+def _table(rows, out=None):
+    print(_table_text(rows), file=out or sys.stdout)
 
 
 def cmd_golden(args) -> int:
-    out = _out_path(args.out, ".npz", "--out")
+    out = check_file(args.out, ".npz", "--out")
     g = _load_graph(args.net)
     params = _initial_params(g, args)
     x, y, n = load_dataset(args.data, g)
     model = FixedPC(g) if args.fixed else FloatPC(g)
     mp = model.to_model(params)
     traces, after = [], []
-    for step in range(args.steps):
-        i = step % n
-        mp, trace = model.step(mp, sample(x, i), sample(y, i))
-        traces.append(trace)
-        after.append(mp)
+    with np.errstate(all="ignore"):     # a float overflow is reported below, once
+        for step in range(args.steps):
+            i = step % n
+            mp, trace = model.step(mp, sample(x, i), sample(y, i))
+            traces.append(trace)
+            after.append(mp)
+            if not args.fixed:
+                check_finite(trace, mp, step)
     arrays = dict(model.to_float(mp))
     for k in traces[0]:
         arrays[f"trace.{k}"] = np.stack([t[k] for t in traces])
@@ -248,8 +236,8 @@ def _train_run(graph, model, label, params, args, train_set, test_set, log_every
 
 
 def cmd_train(args) -> int:
-    out = _out_path(args.out or f"{_stem(args.net)}_trained.npz", ".npz", "--out")
-    plot = _out_path(args.plot or out[:-4] + ".png", ".png", "--plot")
+    out = check_file(args.out or f"{_stem(args.net)}_trained.npz", ".npz", "--out")
+    plot = check_file(args.plot or out[:-4] + ".png", ".png", "--plot")
     for option, backends in (("simulator", "sim"), ("check", "sim"), ("build", "sim"),
                              ("reuse", "sim board"), ("board", "sim board"),
                              ("port", "board"), ("baud", "board")):
@@ -309,23 +297,21 @@ def _train_sim(g, params, args, train_set, test_set, out, plot) -> int:
 
 
 def _write_results(npz_path, params, png_path, histories, title):
-    """Render the plot first, so a failure leaves neither file; then write both."""
-    from .golden.params import atomic_write
+    """Render the plot first, then write both files together (or neither)."""
     from .golden.plots import plot_history
 
     png = plot_history(histories, None, title)
-    save_npz(npz_path, params)
-    atomic_write(png_path, lambda f: f.write(png))
+    write_all({npz_path: lambda f: np.savez_compressed(f, **params), png_path: png})
 
 
 def cmd_verilog(args) -> int:
-    folder = _out_folder(args.o)
+    folder = check_folder(args.o, "-o")
     g = _load_graph(args.net)
+    check_folder(folder, "-o", [f"{g.name}.v", f"{g.name}.json"])
     from .hdl.controller import cycles_per_step, cycles_per_tick
     from .hdl.export import lint, top_name, write_verilog
 
     reuse, est = _folding(g, args)
-    os.makedirs(folder, exist_ok=True)
     print(f"elaborating {g.name} (mode {g.learning.mode}) ...", flush=True)
     v_path, j_path = write_verilog(g, folder, reuse)
     print(f"wrote {v_path} (module {top_name(g)}) and {j_path} (memory map)")
@@ -361,7 +347,7 @@ def cmd_flash(args) -> int:
 
 
 def cmd_sim(args) -> int:
-    out = _out_path(args.out, ".npz", "--out")
+    out = check_file(args.out, ".npz", "--out")
     from .sim.runner import WAVE_SUFFIX
 
     suffix = WAVE_SUFFIX[args.simulator]
@@ -369,7 +355,7 @@ def cmd_sim(args) -> int:
         raise CliError(f"--waves {args.waves}: {args.simulator} writes {suffix} files; "
                        f"expected a name ending in {suffix}")
     if args.waves:
-        _out_path(args.waves, suffix, "--waves")
+        check_file(args.waves, suffix, "--waves")
     g = _load_graph(args.net)
     params = _initial_params(g, args)
     x, y, n = load_dataset(args.data, g)
@@ -402,6 +388,7 @@ def cmd_sim(args) -> int:
     print(f"{runner.cycles} clock cycles ({res['cycles'] // max(args.steps, 1)} per step "
           f"incl. pauses for reading), {args.steps * g.ticks} ticks; simulation "
           f"{runner.seconds:.2f} s, {speed:,.0f} cycles/s")
+    _report_flags(res["flags"])
     print(f"wrote {out}" + (f" and {args.waves}" if args.waves else ""))
     return 0
 
@@ -568,7 +555,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (GraphError, DataError, SaturationError, CliError) as e:
+    except (GraphError, DataError, SaturationError, CliError, OutputError) as e:
         print(f"pcfpga: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:        # an output that cannot be written, a full disk, ...

@@ -13,10 +13,11 @@ import os
 import sys
 
 from . import __version__
-from .cli import (CliError, _load_graph, _report_flags, _table, _train_run, _write_results,
+from .cli import (_load_graph, _report_flags, _table, _train_run, _write_results,
                   cmd_check)
 from .examples import DEFAULT, data_path, example_path
 from .golden.fixed_model import FixedPC
+from .golden.outputs import check_folder
 from .golden.params import init_params, load_dataset
 from .sim.session import Mismatch, SimulationFailed
 
@@ -24,9 +25,7 @@ __all__ = ["cmd_demo"]
 
 
 def cmd_demo(args) -> int:
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise CliError(f"--out {args.out}: exists and is not a folder")
-    os.makedirs(args.out, exist_ok=True)
+    check_folder(args.out, "--out")
     net = str(example_path(DEFAULT))
     g = _load_graph(net)
     data = load_dataset(str(data_path(DEFAULT)), g)

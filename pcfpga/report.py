@@ -20,8 +20,9 @@ Written to ``-o DIR``:
   (:mod:`pcfpga.golden.profile`);
 * ``report.json`` and ``report.txt``: the tables printed.
 
-Everything is rendered first and written into a temporary folder beside ``-o``, then moved
-in, so a failure leaves ``-o`` as it was.
+``-o`` is checked before any work; everything is rendered first and then written all
+together or not at all (:func:`~pcfpga.golden.outputs.write_all`), so a failure leaves
+``-o`` as it was.
 The hardware simulation's parameters must equal the fixed golden model's at the end (they
 are compared bit for bit during training, and again here); the report says so.
 """
@@ -37,13 +38,17 @@ import numpy as np
 from .golden.alignment import network_alignment
 from .golden.backprop import Backprop
 from .golden.fixed_model import FixedPC
+from .golden.outputs import check_folder, write_all
 from .golden.float_model import FloatPC
 from .golden.params import load_dataset
 from .golden.profile import plot_ranges, profile_ranges
 from .golden.training import train
 
 __all__ = ["cmd_report", "compare_training", "sim_reuse", "ALIGN_TICKS",
-           "SIM_MULTIPLIER_LIMIT"]
+           "SIM_MULTIPLIER_LIMIT", "REPORT_FILES"]
+
+#: The files ``pcfpga report`` writes into its folder.
+REPORT_FILES = ("curves.png", "alignment.png", "ranges.png", "report.json", "report.txt")
 
 #: Inference ticks of the alignment plot.
 ALIGN_TICKS = (0, 1, 2, 3, 4, 6, 10, 20, 50, 100)
@@ -122,10 +127,10 @@ def _final_rows(histories):
 
 
 def cmd_report(args) -> int:
-    from .cli import CliError, _initial_params, _load_graph, _out_folder, _table_text
+    from .cli import CliError, _initial_params, _load_graph, _table_text
     from .golden.plots import plot_alignment, plot_history
 
-    out = _out_folder(args.o)
+    out = check_folder(args.o, "-o", REPORT_FILES)
     g = _load_graph(args.net)
     train_set = load_dataset(args.data, g)
     test_set = load_dataset(args.test, g) if args.test else None
@@ -201,31 +206,12 @@ def cmd_report(args) -> int:
     files = dict(pngs)
     files["report.json"] = json.dumps(report, indent=1).encode()
     files["report.txt"] = ("\n".join(text) + "\n").encode()
-    _write_all(out, files)
+    assert tuple(files) == REPORT_FILES
+    write_all({os.path.join(out, name): data for name, data in files.items()})
     if hw and not hw["equals_golden"]:
         print("pcfpga: the hardware simulation's parameters differ from the golden model's",
               file=sys.stderr)
         return 1
-    print(f"\nwrote {', '.join(list(pngs) + ['report.json', 'report.txt'])} to {out}")
+    print(f"\nwrote {', '.join(REPORT_FILES)} to {out}")
     return 0
 
-
-
-def _write_all(out: str, files: dict):
-    """Write every file into a temporary folder beside ``out`` first (a full disk fails
-    there, leaving ``out`` as it was), then move them into ``out``."""
-    import shutil
-    import tempfile
-
-    parent = os.path.dirname(os.path.abspath(out))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".report-", dir=parent)
-    try:
-        for name, data in files.items():
-            with open(os.path.join(tmp, name), "wb") as f:
-                f.write(data)
-        os.makedirs(out, exist_ok=True)
-        for name in files:
-            os.replace(os.path.join(tmp, name), os.path.join(out, name))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

@@ -187,7 +187,8 @@ def simulate_against_golden(graph, params: dict, samples: list, pause: bool = Tr
     ``runner`` is any object with ``run(params, samples) -> (params, traces)`` and
     ``cycles`` (default: a :class:`PySimRunner`; see also ``sim.runner.CocotbRunner``).
     Returns a dict: ``params`` (integers), ``cycles`` (clock cycles of the run, counted by
-    the hardware), ``steps``.
+    the hardware), ``steps`` and ``flags`` (the sticky saturation flags, as
+    :meth:`FixedPC.flags`; the hardware's ``{node}.sat`` words equal them after every tick).
     """
     from pcfpga.golden.fixed_model import FixedPC
 
@@ -204,4 +205,5 @@ def simulate_against_golden(graph, params: dict, samples: list, pause: bool = Tr
         if pause:
             compare_traces(hw_traces[s], trace, s)
     compare_params(hw_params, q, f"after {len(ints)} steps")
-    return {"params": hw_params, "cycles": runner.cycles, "steps": len(ints)}
+    return {"params": hw_params, "cycles": runner.cycles, "steps": len(ints),
+            "flags": model.flags()}

@@ -85,12 +85,13 @@ def sim_build():
 
 
 def tree_state(root) -> dict:
-    """Every file and folder under ``root``: {relative path: (size, mtime_ns)}."""
+    """Every file and folder under ``root``: {relative path: (size, mtime_ns)} of a file,
+    None for a folder (whose time changes when a file is probed in it and removed)."""
     root = Path(root)
     if not root.exists():
         return {}
-    return {str(p.relative_to(root)): (p.stat().st_size if p.is_file() else -1,
-                                       p.stat().st_mtime_ns)
+    return {str(p.relative_to(root)): ((p.stat().st_size, p.stat().st_mtime_ns)
+                                       if p.is_file() else None)
             for p in root.rglob("*")}
 
 

@@ -240,18 +240,3 @@ def test_report_failure_in_training_is_one_line(capsys, tmp_path, monkeypatch):
     err = capsys.readouterr().err
     assert code == 1 and err.strip() == "pcfpga: training diverged at epoch 3 (train loss nan)"
     assert not out.exists()
-
-
-def test_report_files_land_together_or_not_at_all(tmp_path):
-    from pcfpga.report import _write_all
-
-    out = tmp_path / "rep"
-    out.mkdir()
-    (out / "report.txt").write_text("old")
-    with pytest.raises(OSError):
-        _write_all(str(out), {"report.txt": b"new", "no/such/folder.png": b"x"})
-    assert os.listdir(out) == ["report.txt"] and (out / "report.txt").read_text() == "old"
-    assert os.listdir(tmp_path) == ["rep"]          # no temporary folder left
-    _write_all(str(out), {"report.txt": b"new", "a.png": b"x"})
-    assert sorted(os.listdir(out)) == ["a.png", "report.txt"]
-    assert (out / "report.txt").read_text() == "new"
