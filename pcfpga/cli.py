@@ -244,6 +244,8 @@ def cmd_train(args) -> int:
         if getattr(args, option) is not None and args.backend not in backends.split():
             raise CliError(f"--{option} applies to --backend {' or '.join(backends.split())} "
                            f"only, not --backend {args.backend}")
+    if args.backend == "sim":
+        check_folder(args.build or _SIM_BUILD, "--build")
     g = _load_graph(args.net)
     model, label = _make_model(g, args.backend, args.backprop)
     train_set = load_dataset(args.data, g)
@@ -356,6 +358,8 @@ def cmd_sim(args) -> int:
                        f"expected a name ending in {suffix}")
     if args.waves:
         check_file(args.waves, suffix, "--waves")
+    if args.simulator != "amaranth":
+        check_folder(args.build, "--build")
     g = _load_graph(args.net)
     params = _initial_params(g, args)
     x, y, n = load_dataset(args.data, g)

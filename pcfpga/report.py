@@ -131,6 +131,8 @@ def cmd_report(args) -> int:
     from .golden.plots import plot_alignment, plot_history
 
     out = check_folder(args.o, "-o", REPORT_FILES)
+    if args.simulator not in ("none", "amaranth"):
+        check_folder(args.build, "--build")
     g = _load_graph(args.net)
     train_set = load_dataset(args.data, g)
     test_set = load_dataset(args.test, g) if args.test else None

@@ -92,7 +92,7 @@ def test_check_folder(tmp_path):
 # ------------------------------------------------------------------ every output path first
 @pytest.mark.parametrize("case", ["train plot", "train out", "golden out", "verilog",
                                   "sim waves", "report", "report file is a folder", "demo",
-                                  "synth"])
+                                  "synth", "sim build", "train build", "report build"])
 def test_unwritable_outputs_are_refused_before_any_work(rejects, tmp_path, monkeypatch,
                                                         case):
     """An output that cannot be written is named (as the user gave it) before any work is
@@ -124,7 +124,15 @@ def test_unwritable_outputs_are_refused_before_any_work(rejects, tmp_path, monke
         "demo": (["demo", "--out", bad], f"--out {bad}: cannot write in {NO_WRITE}"),
         "synth": (["synth", XOR, "--board", "icebreaker", "-o", bad],
                   f"-o {bad}: cannot write in {NO_WRITE}"),
+        "sim build": (["sim", XOR, "--data", XOR_DATA, "--out", ok, "--build", bad],
+                      f"--build {bad}: cannot write in {NO_WRITE}"),
+        "train build": (["train", XOR, "--data", XOR_DATA, "--backend", "sim", "--build",
+                         tmp_path / "afile"], f"--build {tmp_path}/afile: exists and is not "
+                                              "a folder"),
+        "report build": (["report", XOR, "--data", XOR_DATA, "-o", tmp_path / "r",
+                          "--build", bad], f"--build {bad}: cannot write in {NO_WRITE}"),
     }[case]
+    (tmp_path / "afile").write_text("")
     (tmp_path / "rep" / "ranges.png").mkdir(parents=True)
     rejects(args, message)
 
