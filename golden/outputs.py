@@ -49,6 +49,9 @@ def check_file(path: str, suffix: str, option: str) -> str:
     files.
     """
     what = f"{option} {path}"
+    if not path:
+        raise OutputError(f"{option}: expected a file name ending in {suffix}, not an empty "
+                          f"string")
     if not path.endswith(suffix):
         raise OutputError(f"{what}: expected a file name ending in {suffix}")
     if os.path.isdir(path):
@@ -68,6 +71,8 @@ def check_folder(path: str, option: str, names=()) -> str:
     new files, and none of ``names`` (the files to be written into it) may be a folder.
     """
     what = f"{option} {path}"
+    if not path:
+        raise OutputError(f"{option}: expected a folder name, not an empty string")
     if os.path.exists(path) and not os.path.isdir(path):
         raise OutputError(f"{what}: exists and is not a folder")
     probe = os.path.abspath(path)

@@ -42,7 +42,8 @@ def _int_at_least(low: int, what: str):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, not {text!r}")
+            shown = text if len(text) <= 40 else f"{text[:20]}...{text[-10:]}"
+            raise argparse.ArgumentTypeError(f"expected {what}, not {shown!r}")
         if value < low:
             raise argparse.ArgumentTypeError(f"expected {what}, not {value}")
         return value
@@ -236,8 +237,9 @@ def _train_run(graph, model, label, params, args, train_set, test_set, log_every
 
 
 def cmd_train(args) -> int:
-    out = check_file(args.out or f"{_stem(args.net)}_trained.npz", ".npz", "--out")
-    plot = check_file(args.plot or out[:-4] + ".png", ".png", "--plot")
+    out = check_file(f"{_stem(args.net)}_trained.npz" if args.out is None else args.out,
+                     ".npz", "--out")
+    plot = check_file(out[:-4] + ".png" if args.plot is None else args.plot, ".png", "--plot")
     for option, backends in (("simulator", "sim"), ("check", "sim"), ("build", "sim"),
                              ("reuse", "sim board"), ("board", "sim board"),
                              ("port", "board"), ("baud", "board")):

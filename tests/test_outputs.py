@@ -62,10 +62,11 @@ def test_write_all_names_the_path_when_the_folder_refuses(tmp_path):
     ("d.npz", ".npz", "--out {p}: is a folder; expected a file name"),
     ("no/o.npz", ".npz", "--out {p}: folder {t}/no does not exist"),
     (f"{NO_WRITE}/o.npz", ".npz", f"--out {{p}}: cannot write in {NO_WRITE} ("),
+    ("", ".npz", "--out: expected a file name ending in .npz, not an empty string"),
 ])
 def test_check_file(tmp_path, path, suffix, message):
     (tmp_path / "d.npz").mkdir()
-    p = path if path.startswith("/") else str(tmp_path / path)
+    p = path if path.startswith("/") or not path else str(tmp_path / path)
     with pytest.raises(OutputError) as info:
         check_file(p, suffix, "--out")
     assert str(info.value).startswith(message.format(p=p, t=tmp_path))
@@ -78,6 +79,8 @@ def test_check_folder(tmp_path):
     (tmp_path / "out" / "report.json").mkdir(parents=True)
     with pytest.raises(OutputError, match="exists and is not a folder"):
         check_folder(str(tmp_path / "f"), "-o")
+    with pytest.raises(OutputError, match="^-o: expected a folder name, not an empty string"):
+        check_folder("", "-o")
     with pytest.raises(OutputError, match=r"/f is not a folder"):
         check_folder(str(tmp_path / "f" / "sub"), "-o")
     with pytest.raises(OutputError, match=f"cannot write in {NO_WRITE}"):
