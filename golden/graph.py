@@ -16,19 +16,36 @@ Node kinds (see the spec, section 1)::
 
 Outputs (``output = true``) are sinks clamped to the target; every node must lead to one.
 ``depth`` D is the longest path from a hidden node to an output (0 without hidden nodes).
+
+Names (the graph's and every node's) are ASCII identifiers ``[A-Za-z_][A-Za-z0-9_]*`` of at
+most :data:`MAX_NAME` characters: the hardware makes Python attribute, Verilog and file names
+of them (``pcfpga_<graph>``, ``<graph>.v``, ports ``fwd_<parent>``, ``msg_<child>``, blocks
+``pe_<node>``, ``edge_<child>_<parent>``, memory-map fields ``<node>.<register>``,
+``in.<input>``, ``target.<output>``), and Amaranth takes ASCII identifiers only. Names that
+would make two of those equal are rejected too (a node ``in`` with a register ``v`` beside
+an input ``v``; edges ``c -> a_b`` and ``b_c -> a``).
+
+Validation takes time linear in the description's size; messages show bad values
+shortened (:func:`show`).
 """
 
 from __future__ import annotations
 
 import math
+import re
+import reprlib
+import sys
 import tomllib
 from dataclasses import dataclass, field
 
+from .engine import node_registers
 from .lfsr import MAX_PARENTS
-from .qformat import QFormat, ROUNDING_MODES
+from .qformat import MAX_WIDTH, QFormat, ROUNDING_MODES
 
 __all__ = ["Graph", "GraphBuilder", "GraphError", "Node", "Formats", "Learning",
-           "OPS", "ACTIVATIONS", "MODES", "DEFAULT_FORMAT", "DEFAULT_LEARNING"]
+           "OPS", "ACTIVATIONS", "MODES", "DEFAULT_FORMAT", "DEFAULT_LEARNING", "MAX_NODES",
+           "MAX_ELEMENTS", "MAX_SHIFT", "MAX_NAME", "MAX_VALUE_FRAC", "hardware_names",
+           "read_toml", "show"]
 
 OPS = ("input", "dense", "act", "add", "mul")
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "hardtanh", "hardsigmoid", "tanh", "sigmoid")
@@ -51,6 +68,16 @@ _ACT_MIN_FRAC = {"leaky_relu": 6, "hardsigmoid": 2}
 MAX_NODES = 2048
 MAX_ELEMENTS = 1 << 16
 MAX_SHIFT = 24
+#: Longest graph or node name: file names (``<name>.json``, ``<name>_trained.npz``, build
+#: folders) and generated identifiers stay short, and so do messages.
+MAX_NAME = 64
+#: Most fraction bits of format.value: gains f'(a) are Q2.n, one 32-bit bus word at most.
+MAX_VALUE_FRAC = MAX_WIDTH - 2
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SHOW = reprlib.Repr()
+_SHOW.maxstring, _SHOW.maxother, _SHOW.maxlong = 60, 60, 40
+_SHOW.maxlist = _SHOW.maxtuple = 8
+_SHOW.maxdict, _SHOW.maxlevel = 4, 3
 
 
 class GraphError(ValueError):
@@ -116,6 +143,44 @@ def _kind(value) -> str:
     return type(value).__name__
 
 
+def show(value) -> str:
+    """``repr(value)`` shortened for a one-line message (long strings and lists cut in the
+    middle, deep nesting as ``...``).
+
+    >>> show("x" * 100)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxx...xxxxxxxxxxxxxxxxxxxxxxxxxxxx'"
+    >>> show([[[[1]]]]), show(list(range(20)))
+    ('[[[...]]]', '[0, 1, 2, 3, 4, 5, 6, 7, ...]')
+    """
+    try:
+        return _SHOW.repr(value)
+    except ValueError:                  # an int beyond sys.get_int_max_str_digits()
+        if isinstance(value, int):
+            return f"an integer of {value.bit_length()} bits"
+        return f"a {_kind(value)} holding an integer too long to show"
+
+
+def _listing(names, limit: int = 10, sep: str = ", ") -> str:
+    """Names joined by ``sep``: the first ``limit`` of them and a count beyond that."""
+    names = list(names)
+    if len(names) <= limit:
+        return sep.join(names)
+    return f"{sep.join(names[:limit])}{sep}... ({len(names)} in all)"
+
+
+def _check_name(name, what: str) -> str:
+    """``name`` when it can name a graph or node in every generated file, else GraphError."""
+    if name is None:
+        raise GraphError(f"{what} is missing; it must be an identifier such as \"xor\"")
+    if isinstance(name, str) and len(name) > MAX_NAME:
+        raise GraphError(f"{what} {show(name)} has {len(name)} characters; at most "
+                         f"{MAX_NAME}")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise GraphError(f"{what} must be an identifier of ASCII letters, digits and _, not "
+                         f"starting with a digit, such as \"xor\"; not {show(name)}")
+    return name
+
+
 @dataclass(frozen=True)
 class Graph:
     """A validated graph; ``nodes`` are in topological order. Build with :meth:`from_dict`."""
@@ -129,21 +194,8 @@ class Graph:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_toml(cls, path) -> "Graph":
-        """Read and validate a TOML graph file."""
-        try:
-            with open(path, "rb") as f:
-                data = tomllib.load(f)
-        except FileNotFoundError:
-            raise GraphError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise GraphError(f"{path}: is a folder, not a graph file") from None
-        except OSError as e:
-            raise GraphError(f"{path}: cannot read it ({e.strerror})") from None
-        except UnicodeDecodeError:
-            raise GraphError(f"{path}: not valid TOML: not UTF-8 text") from None
-        except tomllib.TOMLDecodeError as e:
-            raise GraphError(f"{path}: not valid TOML: {e}") from None
-        return cls.from_dict(data)
+        """Read and validate a TOML graph file (UTF-8, a leading byte-order mark allowed)."""
+        return cls.from_dict(read_toml(path))
 
     @classmethod
     def from_dict(cls, data: dict) -> "Graph":
@@ -151,17 +203,19 @@ class Graph:
         if not isinstance(data, dict):
             raise GraphError(f"a graph is a table of keys, not {_kind(data)}")
         _check_keys(data, _TOP_KEYS, "at top level")
-        name = data.get("name")
-        if not isinstance(name, str) or not name.isidentifier():
-            raise GraphError(f"name must be an identifier string such as \"xor\", not {name!r}")
+        name = _check_name(data.get("name"), "name")
         formats = _parse_formats(data.get("format", {}))
         raw_nodes = data.get("node", [])
+        if isinstance(raw_nodes, dict):
+            raise GraphError("node must be an array of tables, [[node]], not one table, "
+                             "[node]")
         if not isinstance(raw_nodes, list) or not raw_nodes:
             raise GraphError("graph has no nodes; add [[node]] tables")
         nodes = _parse_nodes(raw_nodes, formats)
         learning = _parse_learning(data.get("learning", {}), formats)
         graph = cls(name, formats, learning, nodes, source=data)
         graph._check_learning()
+        graph._check_hardware_names()
         return graph
 
     def with_settings(self, **changes) -> "Graph":
@@ -184,9 +238,12 @@ class Graph:
 
     # ------------------------------------------------------------------ structure
     def __post_init__(self):
+        children = {n.name: [] for n in self.nodes}
+        for c in self.nodes:                    # topological order: so are the lists
+            for p in c.inputs:
+                children[p].append(c)
         object.__setattr__(self, "_by_name", {n.name: n for n in self.nodes})
-        object.__setattr__(self, "_children", {
-            n.name: [c for c in self.nodes if n.name in c.inputs] for n in self.nodes})
+        object.__setattr__(self, "_children", children)
 
     def node(self, name: str) -> Node:
         return self._by_name[name]
@@ -250,12 +307,94 @@ class Graph:
             raise GraphError(f"learning.ticks = {lr.ticks} is less than the depth D = "
                              f"{self.depth}; mode 'exact' needs at least D ticks (0 means D)")
 
+    def _check_hardware_names(self):
+        """Reject names the hardware would use twice (see the module docstring)."""
+        fields = {}
+        for key, what in hardware_names(self):
+            if key in fields:
+                raise GraphError(f"the memory map would have two fields {key!r}, "
+                                 f"{fields[key]} and {what}; rename one of the nodes")
+            fields[key] = what
+        blocks = {}
+        for n in self.nodes:
+            for p in n.inputs if n.op == "dense" else ():
+                block = f"edge_{n.name}_{p}"
+                if block in blocks:
+                    raise GraphError(f"edges {blocks[block]} and {p} -> {n.name} would both "
+                                     f"be the hardware block {block!r} "
+                                     f"(edge_<child>_<parent>); rename one of the nodes")
+                blocks[block] = f"{p} -> {n.name}"
+        for n in self.nodes:
+            if n.op != "mul":
+                continue
+            takes = {c.name for c in self.children(n.name) if c.op in ("dense", "mul")}
+            for p in n.inputs:
+                if self.node(p).is_hidden and f"to_{p}" in takes:
+                    raise GraphError(f"mul node {n.name!r}: its message to input {p!r} "
+                                     f"and the one from its child 'to_{p}' would both be "
+                                     f"the port 'msg_to_{p}'; rename node 'to_{p}'")
+
+
+def hardware_names(graph):
+    """``(name, what)`` of every memory-map field named after a node, as
+    ``hdl/memmap.py`` names them (streaming delay lines ``<node>.<reg>.line`` aside: no
+    register is called ``W``, so they cannot meet ``<node>.W.<parent>``)."""
+    streaming = graph.learning.mode == "streaming"
+    for n in graph.nodes:
+        yield f"{n.name}.sat", f"the flags of node {n.name!r}"
+        if n.op == "input":
+            yield f"in.{n.name}", f"the input buffer of node {n.name!r}"
+        if n.output:
+            yield f"target.{n.name}", f"the target buffer of node {n.name!r}"
+        for p in n.inputs if n.op == "dense" else ():
+            yield f"{n.name}.W.{p}", f"the weights of node {n.name!r} from {p!r}"
+        if n.bias:
+            yield f"{n.name}.b", f"the bias of node {n.name!r}"
+        for r in node_registers(n, streaming):
+            yield f"{n.name}.{r}", f"register {r} of node {n.name!r}"
+
+
+def read_toml(path) -> dict:
+    """The table of a TOML file, or a :class:`GraphError` naming the file and the problem:
+    missing, unreadable, not UTF-8, not TOML, nested too deeply for the parser, a number
+    of more digits than Python converts, or empty. A leading UTF-8 byte-order mark is
+    skipped."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise GraphError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise GraphError(f"{path}: is a folder, not a graph file") from None
+    except OSError as e:
+        raise GraphError(f"{path}: cannot read it ({e.strerror})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise GraphError(f"{path}: not valid TOML: not UTF-8 text (byte {e.start})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise GraphError(f"{path}: not valid TOML: {e}") from None
+    except RecursionError:
+        raise GraphError(f"{path}: arrays or tables nested too deeply to read; a graph "
+                         f"nests them at most 3 levels deep") from None
+    except ValueError as e:     # int() of more digits than sys.get_int_max_str_digits()
+        if "digits" not in str(e):
+            raise GraphError(f"{path}: not valid TOML: {e}") from None
+        raise GraphError(f"{path}: a number of more than {sys.get_int_max_str_digits()} "
+                         f"digits; no graph key takes one that long") from None
+    if not data:
+        raise GraphError(f"{path}: the file is empty (no keys); a graph needs a name and "
+                         f"[[node]] tables")
+    return data
+
 
 # ---------------------------------------------------------------------- parsing helpers
 def _check_keys(table: dict, allowed, where: str):
     for key in table:
         if key not in allowed:
-            raise GraphError(f"unknown key {key!r} {where}; expected one of: "
+            raise GraphError(f"unknown key {show(key)} {where}; expected one of: "
                              f"{', '.join(allowed)}")
 
 
@@ -270,10 +409,15 @@ def _parse_formats(raw) -> Formats:
             fmts[key] = QFormat.parse(merged[key])
         except ValueError as e:
             raise GraphError(f"format.{key}: {e}") from None
+    if fmts["value"].frac_bits > MAX_VALUE_FRAC:
+        v = fmts["value"]
+        raise GraphError(f"format.value {v} has {v.frac_bits} fraction bits; at most "
+                         f"{MAX_VALUE_FRAC}: gains f'(a) are held as Q2.{v.frac_bits}, "
+                         f"{v.frac_bits + 2} bits, wider than the {MAX_WIDTH}-bit bus word")
     rounding = merged["rounding"]
     if rounding not in ROUNDING_MODES:
         raise GraphError(f"format.rounding must be one of {', '.join(ROUNDING_MODES)}, "
-                         f"not {rounding!r}")
+                         f"not {show(rounding)}")
     table_bits = _int_in(merged["table_bits"], 4, 14, "format.table_bits")
     seed = _int_in(merged["seed"], 1, 0xFFFFFFFF, "format.seed", " (the LFSR's start state)")
     return Formats(fmts["value"], fmts["error"], fmts["weight"], rounding, table_bits, seed)
@@ -281,7 +425,8 @@ def _parse_formats(raw) -> Formats:
 
 def _int_in(value, low: int, high: int, key: str, note: str = "") -> int:
     if type(value) is not int or not low <= value <= high:
-        raise GraphError(f"{key} must be an integer from {low} to {high}{note}, not {value!r}")
+        raise GraphError(f"{key} must be an integer from {low} to {high}{note}, not "
+                         f"{show(value)}")
     return value
 
 
@@ -289,7 +434,7 @@ def _parse_eta(raw, key: str, fmt: QFormat, fmt_name: str) -> float:
     eta = raw
     if type(eta) not in (int, float) or not 0 < eta <= 1 or _shift_of(eta) < 0:
         raise GraphError(f"learning.{key} must be 1 or a power of two 2^-k below 1 "
-                         f"(a shift), not {eta!r}")
+                         f"(a shift), not {show(eta)}")
     k = _shift_of(eta)
     if k > min(fmt.frac_bits, MAX_SHIFT):
         raise GraphError(f"learning.{key} = 2^-{k} is finer than format.{fmt_name} {fmt} "
@@ -304,7 +449,8 @@ def _parse_learning(raw, formats: Formats) -> Learning:
     merged = {**DEFAULT_LEARNING, **raw}
     mode = merged["mode"]
     if mode not in MODES:
-        raise GraphError(f"learning.mode must be one of {', '.join(MODES)}, not {mode!r}")
+        raise GraphError(f"learning.mode must be one of {', '.join(MODES)}, not "
+                         f"{show(mode)}")
     # eta_v scales an error update in fpa, a value update in standard and streaming.
     v_fmt, v_name = ((formats.error, "error") if mode in ("exact", "fpa")
                      else (formats.value, "value"))
@@ -326,42 +472,45 @@ def _parse_learning(raw, formats: Formats) -> Learning:
 def _parse_node(i: int, raw) -> dict:
     if not isinstance(raw, dict):
         raise GraphError(f"node #{i + 1} must be a table, not {_kind(raw)}")
-    name = raw.get("name")
-    if not isinstance(name, str) or not name.isidentifier():
-        raise GraphError(f"node #{i + 1}: name must be an identifier string, not {name!r}")
+    name = _check_name(raw.get("name"), f"node #{i + 1}: name")
     where = f"node {name!r}"
     op = raw.get("op")
+    if op is None:
+        raise GraphError(f"{where}: op is missing; it must be one of {', '.join(OPS)}")
     if op not in OPS:
-        raise GraphError(f"{where}: op must be one of {', '.join(OPS)}, not {op!r}")
+        raise GraphError(f"{where}: op must be one of {', '.join(OPS)}, not {show(op)}")
     _check_keys(raw, _NODE_KEYS[op], f"in {where} (op {op})")
     size = raw.get("size")
     if size is not None and (type(size) is not int or not 1 <= size < MAX_ELEMENTS):
         raise GraphError(f"{where}: size must be an integer from 1 to {MAX_ELEMENTS - 1}, "
-                         f"not {size!r}")
+                         f"not {show(size)}")
     if size is None and op in ("input", "dense"):
         raise GraphError(f"{where}: size is required for op {op}")
     inputs = raw.get("inputs", [])
     if not isinstance(inputs, list) or not all(isinstance(p, str) for p in inputs):
-        raise GraphError(f"{where}: inputs must be a list of node names, not {inputs!r}")
+        raise GraphError(f"{where}: inputs must be a list of node names, not "
+                         f"{show(inputs)}")
     if op != "input" and not inputs:
         raise GraphError(f"{where}: op {op} needs at least one entry in inputs")
-    for p in inputs:
-        if inputs.count(p) > 1:
-            raise GraphError(f"{where}: input {p!r} is listed twice")
     if op == "act" and len(inputs) != 1:
         raise GraphError(f"{where}: op act takes exactly one input, not {len(inputs)}")
     if op == "mul" and len(inputs) != 2:
         raise GraphError(f"{where}: op mul takes exactly two inputs, not {len(inputs)}")
     if len(inputs) > MAX_PARENTS:
         raise GraphError(f"{where}: {len(inputs)} inputs; at most {MAX_PARENTS}")
+    if len(set(inputs)) < len(inputs):
+        twice = next(p for k, p in enumerate(inputs) if p in inputs[:k])
+        raise GraphError(f"{where}: input {show(twice)} is listed twice")
     act = raw.get("act", "identity")
     if op == "act" and "act" not in raw:
         raise GraphError(f"{where}: op act needs an act such as \"tanh\"")
     if act not in ACTIVATIONS:
-        raise GraphError(f"{where}: act must be one of {', '.join(ACTIVATIONS)}, not {act!r}")
+        raise GraphError(f"{where}: act must be one of {', '.join(ACTIVATIONS)}, not "
+                         f"{show(act)}")
     for flag in ("bias", "output"):
         if flag in raw and type(raw[flag]) is not bool:
-            raise GraphError(f"{where}: {flag} must be true or false, not {raw[flag]!r}")
+            raise GraphError(f"{where}: {flag} must be true or false, not "
+                             f"{show(raw[flag])}")
     return dict(name=name, op=op, size=size, inputs=tuple(inputs), act=act,
                 bias=raw.get("bias", False), output=raw.get("output", False))
 
@@ -372,8 +521,8 @@ def _toposort(specs: list) -> list:
     for s in specs:
         for p in s["inputs"]:
             if p not in by_name:
-                raise GraphError(f"node {s['name']!r}: unknown input {p!r}; nodes are: "
-                                 f"{', '.join(names)}")
+                raise GraphError(f"node {s['name']!r}: unknown input {show(p)}; nodes are: "
+                                 f"{_listing(names)}")
     state, order = {}, []
     for root in names:              # iterative depth-first search: no recursion limit
         if state.get(root) == "done":
@@ -390,8 +539,8 @@ def _toposort(specs: list) -> list:
             elif state.get(p) == "open":
                 path = [n for n, _ in stack]
                 cycle = path[path.index(p):] + [p]
-                raise GraphError(f"cycle through nodes {' -> '.join(reversed(cycle))}; a "
-                                 f"graph must be acyclic")
+                raise GraphError(f"cycle through nodes {_listing(reversed(cycle), 12, ' -> ')}"
+                                 f"; a graph must be acyclic")
             elif state.get(p) != "done":
                 state[p] = "open"
                 stack.append((p, iter(by_name[p]["inputs"])))
@@ -399,6 +548,8 @@ def _toposort(specs: list) -> list:
 
 
 def _parse_nodes(raw_nodes: list, formats: Formats) -> tuple:
+    if len(raw_nodes) > MAX_NODES:
+        raise GraphError(f"graph has {len(raw_nodes)} nodes; at most {MAX_NODES}")
     specs = []
     seen = set()
     for i, raw in enumerate(raw_nodes):
@@ -407,9 +558,15 @@ def _parse_nodes(raw_nodes: list, formats: Formats) -> tuple:
             raise GraphError(f"node {spec['name']!r} is defined twice; names must be unique")
         seen.add(spec["name"])
         specs.append(spec)
-    if len(specs) > MAX_NODES:
-        raise GraphError(f"graph has {len(specs)} nodes; at most {MAX_NODES}")
     order = _toposort(specs)
+    _check_sizes(order, formats)
+    _check_sinks(order)
+    return tuple(Node(index=i, **s) for i, s in enumerate(order))
+
+
+def _check_sizes(order: list, formats: Formats):
+    """Fill in the sizes of act, add and mul nodes; check them, the weight matrices' and
+    the activations' fraction bits (``order``: topological)."""
     sizes = {}
     for s in order:
         where = f"node {s['name']!r}"
@@ -431,25 +588,30 @@ def _parse_nodes(raw_nodes: list, formats: Formats) -> tuple:
             raise GraphError(f"{where}: act {s['act']} needs at least {need} fraction bits "
                              f"in format.value, which is {formats.value}")
         sizes[s["name"]] = s["size"]
-    has_children = {p for s in order for p in s["inputs"]}
+
+
+def _check_sinks(order: list):
+    """Outputs are sinks, one exists, and every node reaches one (``order``: topological)."""
+    kids = {s["name"]: [] for s in order}
     for s in order:
-        if s["output"] and s["name"] in has_children:
-            kids = [c["name"] for c in order if s["name"] in c["inputs"]]
-            raise GraphError(f"node {s['name']!r} is an output but feeds {', '.join(kids)}; "
-                             f"outputs must be sinks")
+        for p in s["inputs"]:
+            kids[p].append(s["name"])
+    for s in order:
+        if s["output"] and kids[s["name"]]:
+            raise GraphError(f"node {s['name']!r} is an output but feeds "
+                             f"{_listing(kids[s['name']])}; outputs must be sinks")
     # An input node always exists here: every other op needs a parent, and an acyclic
     # graph has a node without parents.
     if not any(s["output"] for s in order):
         raise GraphError("graph has no output node; mark one with output = true")
     reaches = set()
     for s in reversed(order):
-        if s["output"] or any(c["name"] in reaches for c in order if s["name"] in c["inputs"]):
+        if s["output"] or any(c in reaches for c in kids[s["name"]]):
             reaches.add(s["name"])
     for s in order:
         if s["name"] not in reaches:
             raise GraphError(f"node {s['name']!r} leads to no output; every node must feed "
                              f"an output (mark it output = true or remove it)")
-    return tuple(Node(index=i, **s) for i, s in enumerate(order))
 
 
 class GraphBuilder:

@@ -32,6 +32,7 @@ array([ 1,  2, -1, -1])
 from __future__ import annotations
 
 import re
+import reprlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +45,8 @@ ROUNDING_MODES = ("truncate", "nearest", "stochastic")
 #: The widest register format this project accepts.
 MAX_WIDTH = 32
 
-_QRE = re.compile(r"^Q(-?\d+)\.(-?\d+)$")
+#: ASCII digits, at most 9 (more would not be a width; int() of thousands is refused)
+_QRE = re.compile(r"^Q(-?[0-9]{1,9})\.(-?[0-9]{1,9})$")
 
 
 @dataclass(frozen=True)
@@ -81,10 +83,11 @@ class QFormat:
         QFormat(int_bits=2, frac_bits=14)
         """
         if not isinstance(text, str):
-            raise ValueError(f"{text!r} is not a Q format string like 'Q4.12'")
+            raise ValueError(f"{reprlib.repr(text)} is not a Q format string like 'Q4.12'")
         match = _QRE.match(text.strip())
+        text = text.strip()
         if not match:
-            raise ValueError(f"{text!r} is not a Q format like 'Q4.12'")
+            raise ValueError(f"{reprlib.repr(text)} is not a Q format like 'Q4.12'")
         m, n = int(match.group(1)), int(match.group(2))
         if m < 1:
             raise ValueError(f"{text} has no integer bit (the sign needs one)")
