@@ -44,8 +44,8 @@ from .qformat import MAX_WIDTH, QFormat, ROUNDING_MODES
 
 __all__ = ["Graph", "GraphBuilder", "GraphError", "Node", "Formats", "Learning",
            "OPS", "ACTIVATIONS", "MODES", "DEFAULT_FORMAT", "DEFAULT_LEARNING", "MAX_NODES",
-           "MAX_ELEMENTS", "MAX_SHIFT", "MAX_NAME", "MAX_VALUE_FRAC", "hardware_names",
-           "read_toml", "show"]
+           "MAX_ELEMENTS", "MAX_SHIFT", "MAX_NAME", "MAX_VALUE_FRAC", "MAX_FILE_BYTES",
+           "MAX_KEY_PARTS", "hardware_names", "read_toml", "show"]
 
 OPS = ("input", "dense", "act", "add", "mul")
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "hardtanh", "hardsigmoid", "tanh", "sigmoid")
@@ -73,7 +73,16 @@ MAX_SHIFT = 24
 MAX_NAME = 64
 #: Most fraction bits of format.value: gains f'(a) are Q2.n, one 32-bit bus word at most.
 MAX_VALUE_FRAC = MAX_WIDTH - 2
+#: The largest graph file read: over twice the largest graph the format allows (2,048 nodes
+#: of 24 inputs with 64-character names, 3.6 MB); tomllib reads about 1 MB/s at worst.
+MAX_FILE_BYTES = 8 << 20
+#: Most parts of a dotted key read (a graph's keys have 2 at most, as format.value): tomllib
+#: takes time and memory quadratic in them (100,000 parts, 200 KB, ran out of memory).
+MAX_KEY_PARTS = 16
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: MAX_KEY_PARTS key parts, each followed by a dot (possessive: no backtracking)
+_DOTTED = re.compile(r"""(?<![A-Za-z0-9_-])(?:(?:[A-Za-z0-9_-]++|"(?:[^"\\\n]|\\.)*+"|"""
+                     r"""'[^'\n]*+')[ \t]*+\.[ \t]*+){%d}""" % MAX_KEY_PARTS)
 _SHOW = reprlib.Repr()
 _SHOW.maxstring, _SHOW.maxother, _SHOW.maxlong = 60, 60, 40
 _SHOW.maxlist = _SHOW.maxtuple = 8
@@ -354,14 +363,28 @@ def hardware_names(graph):
             yield f"{n.name}.{r}", f"register {r} of node {n.name!r}"
 
 
+def _check_text(path, raw: bytes, text: str):
+    """Refuse, before tomllib reads it, what would take it more than linear time: a file
+    over :data:`MAX_FILE_BYTES` (or endless, like /dev/zero) and long dotted keys."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise GraphError(f"{path}: larger than {MAX_FILE_BYTES:,} bytes; the largest graph "
+                         f"the format allows takes about 3.6 MB")
+    dotted = _DOTTED.search(text)
+    if dotted:
+        line = text.count("\n", 0, dotted.start()) + 1
+        raise GraphError(f"{path}: line {line}: a dotted key of more than {MAX_KEY_PARTS} "
+                         f"parts; a graph's keys have at most 2, such as format.value")
+
+
 def read_toml(path) -> dict:
     """The table of a TOML file, or a :class:`GraphError` naming the file and the problem:
-    missing, unreadable, not UTF-8, not TOML, nested too deeply for the parser, a number
-    of more digits than Python converts, or empty. A leading UTF-8 byte-order mark is
-    skipped."""
+    missing, unreadable, larger than :data:`MAX_FILE_BYTES`, not UTF-8, with a dotted key
+    of more than :data:`MAX_KEY_PARTS` parts, not TOML, nested too deeply for the parser,
+    a number of more digits than Python converts, or empty. A leading UTF-8 byte-order
+    mark is skipped. Time and memory are linear in the file's size."""
     try:
         with open(path, "rb") as f:
-            raw = f.read()
+            raw = f.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise GraphError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -372,6 +395,7 @@ def read_toml(path) -> dict:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise GraphError(f"{path}: not valid TOML: not UTF-8 text (byte {e.start})") from None
+    _check_text(path, raw, text)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

@@ -99,7 +99,7 @@ def _line_of(r: random.Random, lines: list, start: bytes) -> int:
 def _text_mutation(r: random.Random, raw: bytes) -> tuple:
     """One random change of the file's bytes: (new bytes, what was done)."""
     kind = r.choice(["flip", "cut", "delete", "bom", "bom inside", "non-ascii", "nest",
-                     "huge int", "double line", "swap lines", "garbage", "empty"])
+                     "dotted", "huge int", "double line", "swap lines", "garbage", "empty"])
     lines = raw.split(b"\n")
     i = r.randrange(len(raw) + 1)
     if kind == "flip" and raw:
@@ -125,6 +125,12 @@ def _text_mutation(r: random.Random, raw: bytes) -> tuple:
         k = _line_of(r, lines, b"name = ")
         return (b"\n".join(lines[:k] + [f"name = {deep}".encode()] + lines[k + 1:]),
                 f"nest {depth}")
+    if kind == "dotted":
+        parts = r.choice([2, 3, 16, 17, 5000])
+        key = ".".join(r.choice(["a", '"q"', "'p'", "format"]) for _ in range(parts))
+        line = f"[{key}]" if r.random() < 0.5 else f"{key} = 1"
+        k = r.randrange(len(lines))
+        return b"\n".join(lines[:k] + [line.encode()] + lines[k:]), f"dotted key of {parts}"
     if kind == "huge int":
         digits = r.choice([30, 4300, 4301, 6000])
         ints = [k for k, line in enumerate(lines)

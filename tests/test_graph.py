@@ -8,7 +8,8 @@ import pytest
 
 from pcfpga.cli import main
 from pcfpga.examples import EXAMPLES, example_path
-from pcfpga.golden.graph import MAX_NAME, Graph, GraphBuilder, GraphError
+from pcfpga.golden.graph import (MAX_FILE_BYTES, MAX_NAME, Graph, GraphBuilder,
+                                 GraphError)
 
 XOR = {
     "name": "xor",
@@ -367,6 +368,9 @@ XOR_TEXT = example_path("xor").read_text()
     (XOR_TEXT.replace("ticks = 0", "ticks = " + "7" * 4301),
      "a number of more than 4300 digits; no graph key takes one that long"),
     (XOR_TEXT.replace('"h"', '"\u540d\u524d"'), "node #2: name must be an identifier of ASCII"),
+    (".".join(["a"] * 100000) + " = 1\n", "line 1: a dotted key of more than 16 parts; a "
+                                         "graph's keys have at most 2, such as format.value"),
+    (XOR_TEXT + "[" + ".".join(['"n\\""'] * 17) + "]\n", "line 37: a dotted key of more"),
     ("\ufeff\ufeff" + XOR_TEXT, "not valid TOML: Invalid statement (at line 1, column 1)"),
 ])
 def test_unreadable_graph_text(tmp_path, rejects, text, message):
@@ -376,6 +380,25 @@ def test_unreadable_graph_text(tmp_path, rejects, text, message):
     line = rejects(["check", path], message)
     assert str(path) in line or "node #2" in line
     assert len(line) < 300
+
+
+def test_files_too_large_to_be_a_graph(tmp_path, rejects):
+    """Read up to the limit only: /dev/zero is refused, not read for ever."""
+    path = tmp_path / "big.toml"
+    path.write_text(XOR_TEXT + "#" * MAX_FILE_BYTES)
+    rejects(["check", path], "big.toml: larger than 8,388,608 bytes; the largest graph the "
+                             "format allows takes about 3.6 MB")
+    rejects(["check", "/dev/zero"], "/dev/zero: larger than 8,388,608 bytes")
+
+
+def test_dotted_keys_are_read_up_to_the_limit(tmp_path):
+    """16 parts still go to tomllib (and are an unknown key), 17 do not."""
+    path = tmp_path / "net.toml"
+    for parts, message in [(16, "unknown key 'a' at top level"),
+                           (17, "a dotted key of more than 16 parts")]:
+        path.write_text(".".join(["a"] * parts) + " = 1\n" + XOR_TEXT)
+        with pytest.raises(GraphError, match=message):
+            Graph.from_toml(path)
 
 
 def test_byte_order_mark_is_skipped(tmp_path, capsys):
