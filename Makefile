@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 SYNTH  := $(VENV)/.synth-stamp
 
 # `setup` installs everything once (CI runs the demo and the suite side by side after it).
-.PHONY: setup demo test test-slow bench bench-fold bench-synth bench-sim results figures data clean
+.PHONY: setup demo test test-slow bench bench-check bench-fold bench-synth bench-sim results figures data clean
 
 # (Re)install when the venv is missing or pyproject.toml changed.
 $(STAMP): pyproject.toml
@@ -38,6 +38,10 @@ test-slow: $(SYNTH)
 ## bench: cycles per tick and per training sample, measured in simulation vs the formula
 bench: $(STAMP)
 	$(BIN)/python bench/cycles.py exact fpa standard streaming
+
+## bench-check: pcfpga check on 0.5-2 MB graph files against reading their TOML alone
+bench-check: $(STAMP)
+	$(BIN)/python bench/check.py
 
 ## bench-synth: the SoC of XOR, Iris and digits placed and routed for every board (Fmax, LUTs)
 bench-synth: $(SYNTH)
