@@ -69,8 +69,14 @@ class DataError(ValueError):
 
 
 def init_params(graph, seed: int = 0) -> dict:
-    """Deterministic initial parameters for ``graph`` from ``seed``."""
+    """Deterministic initial parameters for ``graph`` from ``seed``.
+
+    A weight format narrower than the Glorot range (Q1.n holds [-1, 1)) clips the draws to
+    what it holds, so that every backend starts from the same representable parameters.
+    """
     rng = np.random.default_rng(seed)
+    W = graph.formats.weight
+    low, high = W.min_int * W.lsb, W.max_int * W.lsb
     params = {}
     for n in graph.nodes:
         if n.op != "dense":
@@ -78,7 +84,8 @@ def init_params(graph, seed: int = 0) -> dict:
         fan_in = sum(graph.node(p).size for p in n.inputs)
         r = np.sqrt(6.0 / (fan_in + n.size))
         for p in n.inputs:
-            params[f"{n.name}.W.{p}"] = rng.uniform(-r, r, (n.size, graph.node(p).size))
+            draw = rng.uniform(-r, r, (n.size, graph.node(p).size))
+            params[f"{n.name}.W.{p}"] = np.clip(draw, low, high)
         if n.bias:
             params[f"{n.name}.b"] = np.zeros(n.size)
     return params

@@ -326,3 +326,20 @@ def test_python2_headers_are_read_without_a_warning(tmp_path, capsys):
         warnings.simplefilter("error")
         x, y, n = load_dataset(path, G)
     assert np.array_equal(x["x"], data["x"]) and capsys.readouterr().err == ""
+
+
+def test_initial_weights_fit_a_narrow_weight_format():
+    """Glorot draws reach beyond Q1.15's [-1, 1): they are clipped to what it holds, so
+    every backend (the fixed model refuses unrepresentable parameters) starts from them;
+    within Q4.12 the draws are unchanged."""
+    from pcfpga.golden.fixed_model import FixedPC
+    from pcfpga.golden.graph import Graph
+    from pcfpga.examples import example_path
+
+    g = Graph.from_toml(str(example_path("xor")))
+    narrow = g.with_settings(weight="Q1.15")
+    wide, clipped = init_params(g, 0), init_params(narrow, 0)
+    assert max(np.abs(v).max() for v in wide.values()) > 1          # the draw goes past 1
+    for k, v in wide.items():
+        assert np.array_equal(clipped[k], np.clip(v, -1, 1 - 2.0 ** -15)), k
+    FixedPC(narrow).to_model(clipped)                                # representable
