@@ -10,8 +10,11 @@ learning, blue done, red busy).
 The host talks to it with :mod:`pcfpga.hdl.protocol` frames (PING, READ, WRITE) over the
 SoC's memory map (:func:`soc_memory_map`): the network's fields
 (:mod:`pcfpga.hdl.memmap`), then the runner's ``run.*`` words and its ``data`` buffer
-(:mod:`pcfpga.hdl.runner`). Two masters share the network's bus: the bridge (the host) and
-the runner, which writes only while the bridge is not using the bus.
+(:mod:`pcfpga.hdl.runner`). The bridge is given that whole map: it answers a frame that
+names a word outside it (past its end, past 0xFFFF, in the gaps before ``run.*`` and
+``data``) ARGUMENT, and a WRITE of a read-only word READONLY, before touching the bus, so no
+address aliases onto another on the narrower bus. Two masters share the network's bus: the
+bridge (the host) and the runner, which writes only while the bridge is not using the bus.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ class SoC(wiring.Component):
         self.network = Network(graph, reuse)
         try:
             self.memmap = with_dataset(self.network.memmap, capacity)
-            self.bridge = FrameBridge(divisor, self.memmap.addr_width)
+            self.bridge = FrameBridge(divisor, self.memmap)
             self.rx_uart, self.tx_uart = UARTRx(divisor), UARTTx(divisor)
             self.runner = EpochRunner(self.memmap)
         except (ValueError, TypeError):

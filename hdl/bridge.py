@@ -1,35 +1,41 @@
 """The frame bridge: UART bytes in, memory-map bus operations, reply frames out.
 
-It implements :mod:`.protocol` (frames, commands, statuses, CRC: the constants are
-imported from there, never repeated). Receiving::
+It implements :mod:`.protocol` (frames, commands, statuses, CRC, the address rule and when
+a reply is sent: the constants are imported from there, never repeated). Receiving::
 
     IDLE --SYNC--> LEN --> CODE --> PAYLOAD (LEN bytes, into a 256-byte buffer)
-         --> CRC_HI --> CRC_LO --> (CRC matches) EXEC --> reply
-    any other byte in IDLE, a framing error, LEN > MAX_PAYLOAD --> DISCARD: wait for an
-    idle line, then reply GARBAGE / LENGTH
+         --> CRC_HI --> CRC_LO --> (CRC matches) EXEC --> (READ, WRITE) CHECK --> reply
+    any other byte in IDLE, a framing error, LEN > MAX_PAYLOAD, a CRC that does not match
+    --> DISCARD: wait for an idle line, then reply GARBAGE / LENGTH / CRC
     idle line in the middle of a frame --> reply TIMEOUT
 
-The payload waits in the buffer until the CRC has checked, and only then is a WRITE carried
-out: a rejected frame changes nothing. READ (and PING, a READ of the id word at address 0)
-reads each word over the registered bus (address in one cycle, data two cycles later) and
-sends it, little-endian, as the reply goes out; the reply's CRC is computed byte by byte as
-it is sent. Bytes that arrive while a reply is being sent are dropped (the host waits for
-the reply).
+The payload waits in the buffer until the CRC has checked. CHECK then walks the frame's
+address range, one word per cycle, through a decoder of the memory map's words (the ranges
+of :class:`~.protocol.AddressSpace`: one constant comparator per range boundary, some
+sixteen for every network, on the 17-bit address ``base + k`` so that nothing wraps): a
+word outside the map makes the reply ARGUMENT, a read-only word in a WRITE READONLY, and
+only a range that passes is read or written. READ (and PING, a READ of the id word at
+address 0) reads each word over the registered bus (address in one cycle, data two cycles
+later) and sends it, little-endian, as the reply goes out; the reply's CRC is computed byte
+by byte as it is sent. Bytes that arrive from the end of a frame until its reply has gone
+are not received; they make the bridge discard the line once the reply has gone and answer
+GARBAGE.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .arith import BLOCK_RAM
+from .memmap import MemoryMap
 from .uart import check_divisor
-from .protocol import (CRC_INIT, CRC_POLY, IDLE_BYTES, MAX_PAYLOAD, MAX_WORDS, SYNC, Command,
-                       Status)
+from .protocol import (ADDRESS_BITS, CRC_INIT, CRC_POLY, IDLE_BYTES, MAX_PAYLOAD, MAX_WORDS,
+                       SYNC, AddressSpace, Command, Status)
 
-__all__ = ["FrameBridge", "crc16_step"]
+__all__ = ["FrameBridge", "crc16_step", "at_least"]
 
 
 def crc16_step(crc, byte):
@@ -40,29 +46,75 @@ def crc16_step(crc, byte):
     return c
 
 
+def at_least(value, c: int):
+    """``value >= c`` for an unsigned ``value`` and a constant ``c``, as a chain of gates
+    from the top bit down (a 1 bit of ``c`` needs the bit, a 0 bit is passed by it), which
+    maps to a few LUTs where ``>=`` would take a carry chain of the whole width."""
+    n = len(value)
+    if c <= 0:
+        return Const(1)
+    if c >= 1 << n:
+        return Const(0)
+    top, rest = value[n - 1], value[:n - 1]
+    if c >> (n - 1):
+        return top & at_least(rest, c - (1 << (n - 1)))
+    return top | at_least(rest, c)
+
+
 class FrameBridge(wiring.Component):
     """Ports: the UART's ``rx_data``/``rx_valid``/``rx_error`` and ``tx_data``/``tx_start``/
     ``tx_ready``; the bus master ``addr``, ``w_data``, ``w_en``, ``r_data``, and ``bus_busy``
     (a read or write is on the bus: another master must wait).
 
-    ``divisor``: clock cycles per UART bit (the idle timeout is :data:`.protocol.IDLE_BYTES`
-    byte times); ``addr_width``: the memory map's.
+    Parameters
+    ----------
+    divisor : int
+        Clock cycles per UART bit (the idle timeout is :data:`.protocol.IDLE_BYTES` byte
+        times).
+    memmap : MemoryMap
+        The memory map behind the bus: its words are those a frame may read, its read-write
+        words those it may write (:class:`~.protocol.AddressSpace`); ``addr`` has its
+        ``addr_width``.
     """
 
-    def __init__(self, divisor: int, addr_width: int):
+    def __init__(self, divisor: int, memmap: MemoryMap):
         check_divisor(self, divisor)
-        if not isinstance(addr_width, int) or not 1 <= addr_width <= 16:
+        if not isinstance(memmap, MemoryMap):
             self._MustUse__silence = True
-            raise ValueError(f"The protocol's addresses have 16 bits; a memory map of "
-                             f"{addr_width}-bit addresses does not fit")
-        self.divisor, self.addr_width = divisor, addr_width
+            raise TypeError(f"FrameBridge needs the MemoryMap behind its bus, not {memmap!r}")
+        if memmap.size > 1 << ADDRESS_BITS:
+            self._MustUse__silence = True
+            raise ValueError(f"The protocol's addresses have {ADDRESS_BITS} bits; a memory "
+                             f"map of {memmap.addr_width}-bit addresses does not fit")
+        self.divisor, self.memmap = divisor, memmap
+        self.space = AddressSpace.from_memmap(memmap)
+        self.addr_width = memmap.addr_width
         self.idle_cycles = IDLE_BYTES * 10 * divisor
         super().__init__({
             "rx_data": In(8), "rx_valid": In(1), "rx_error": In(1),
             "tx_data": Out(8), "tx_start": Out(1), "tx_ready": In(1),
-            "addr": Out(addr_width), "w_data": Out(32), "w_en": Out(1), "r_data": In(32),
-            "bus_busy": Out(1),
+            "addr": Out(self.addr_width), "w_data": Out(32), "w_en": Out(1),
+            "r_data": In(32), "bus_busy": Out(1),
         })
+
+    def _decoder(self, m, address):
+        """(mapped, writable): whether the word at ``address`` is one of the map's, and one
+        of its read-write ones; one comparator per distinct range boundary."""
+        space, ge = self.space, {}
+
+        def inside(ranges, name):
+            hits = []
+            for start, stop in ranges:
+                for c in (start, stop):
+                    if c not in ge:
+                        ge[c] = Signal(name=f"at_least_{c}")
+                        m.d.comb += ge[c].eq(at_least(address, c))
+                hits.append(ge[start] & ~ge[stop])
+            out = Signal(name=name)
+            m.d.comb += out.eq(Cat(*hits).any() if hits else 0)
+            return out
+
+        return inside(space.mapped, "mapped"), inside(space.writable, "writable")
 
     def elaborate(self, platform):
         m = Module()
@@ -87,14 +139,19 @@ class FrameBridge(wiring.Component):
         word, byte = Signal(32), Signal(2)
         ptr = Signal(8)
         reply_len = Signal(8)
+        # the word a frame names, without wrapping: base + k has 17 bits
+        address = Signal(ADDRESS_BITS + 1)
+        mapped, writable = self._decoder(m, address)
+        outside, readonly = Signal(), Signal()      # found by CHECK
+        dropped = Signal()                          # a byte arrived while busy with a frame
         # one CRC register and one CRC step for both directions: a reply starts only after
         # the request's CRC has been checked, and bytes that arrive during it are dropped
         crc_in = Signal(8)
         crc_next = Signal(16)
         m.d.comb += crc_next.eq(crc16_step(crc, crc_in))
-        m.d.comb += [wr.addr.eq(index), wr.data.eq(self.rx_data), rd.addr.eq(ptr),
-                     self.addr.eq(base + k), self.w_data.eq(word)]
-        nwords = (length - 2) >> 2
+        m.d.comb += [address.eq(base + k), wr.addr.eq(index), wr.data.eq(self.rx_data),
+                     rd.addr.eq(ptr), self.addr.eq(address), self.w_data.eq(word)]
+        is_write = code == Command.WRITE
 
         def send(value, then, crc_too=True):
             with m.If(self.tx_ready):
@@ -112,7 +169,7 @@ class FrameBridge(wiring.Component):
             m.d.sync += status.eq(code_value)
             m.next = "DISCARD"
 
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.If(self.rx_valid & (self.rx_data == SYNC)):
                     m.d.sync += crc.eq(CRC_INIT)
@@ -154,15 +211,16 @@ class FrameBridge(wiring.Component):
                         else:
                             with m.If((crc_hi == crc[8:]) & (self.rx_data == crc[:8])):
                                 m.next = "EXEC"
-                            with m.Else():
-                                reply(Status.CRC, 0)
+                            with m.Else():           # the rest of a damaged frame may follow
+                                discard(Status.CRC)
                     with m.Elif(quiet):
                         reply(Status.TIMEOUT, 0)
             with m.State("DISCARD"):
                 with m.If(quiet):
                     reply(status, 0)
             with m.State("EXEC"):
-                m.d.sync += [k.eq(0), base.eq(Const(0, 16)), count.eq(1)]
+                m.d.sync += [k.eq(0), base.eq(Const(0, 16)), count.eq(1), outside.eq(0),
+                             readonly.eq(0)]
                 with m.If(code == Command.PING):
                     with m.If(length == 0):
                         reply(Status.OK, 4)
@@ -171,17 +229,34 @@ class FrameBridge(wiring.Component):
                 with m.Elif(code == Command.READ):
                     m.d.sync += [base.eq(args[0] | (args[1] << 8)), count.eq(args[2])]
                     with m.If((length == 3) & (args[2] >= 1) & (args[2] <= MAX_WORDS)):
-                        reply(Status.OK, args[2] << 2)
+                        m.next = "CHECK"
                     with m.Else():
                         reply(Status.ARGUMENT, 0)
-                with m.Elif(code == Command.WRITE):
-                    m.d.sync += [base.eq(args[0] | (args[1] << 8)), ptr.eq(2), byte.eq(0)]
+                with m.Elif(is_write):
+                    m.d.sync += [base.eq(args[0] | (args[1] << 8)), count.eq((length - 2) >> 2),
+                                 ptr.eq(2), byte.eq(0)]
                     with m.If((length >= 6) & ((length - 2)[:2] == 0)):
-                        m.next = "W_READ"
+                        m.next = "CHECK"
                     with m.Else():
                         reply(Status.ARGUMENT, 0)
                 with m.Else():
                     reply(Status.COMMAND, 0)
+            # every word of the range, before any is read or written
+            with m.State("CHECK"):
+                m.d.sync += [k.eq(k + 1), outside.eq(outside | ~mapped),
+                             readonly.eq(readonly | ~writable)]
+                with m.If(k + 1 == count):
+                    m.next = "VERDICT"
+            with m.State("VERDICT"):
+                m.d.sync += k.eq(0)
+                with m.If(outside):
+                    reply(Status.ARGUMENT, 0)
+                with m.Elif(~is_write):
+                    reply(Status.OK, count << 2)
+                with m.Elif(readonly):
+                    reply(Status.READONLY, 0)
+                with m.Else():
+                    m.next = "W_READ"
             # WRITE: two cycles per byte from the buffer, then one bus write per word
             with m.State("W_READ"):
                 m.next = "W_TAKE"
@@ -197,7 +272,7 @@ class FrameBridge(wiring.Component):
             with m.State("W_BUS"):
                 m.d.comb += [self.w_en.eq(1), self.bus_busy.eq(1)]
                 m.d.sync += k.eq(k + 1)
-                with m.If(k + 1 == nwords):
+                with m.If(k + 1 == count):
                     reply(Status.OK, 0)
                 with m.Else():
                     m.next = "W_READ"
@@ -241,5 +316,11 @@ class FrameBridge(wiring.Component):
             with m.State("R_DONE"):            # the last byte leaves; then listen again
                 with m.If(self.tx_ready):
                     m.d.sync += idle.eq(0)
-                    m.next = "IDLE"
+                    with m.If(dropped | got):  # bytes sent into the frame or its reply
+                        discard(Status.GARBAGE)
+                    with m.Else():
+                        m.next = "IDLE"
+        listening = Cat(*(fsm.ongoing(s) for s in ("IDLE", "LEN", "CODE", "PAYLOAD", "CRC_HI",
+                                                     "CRC_LO", "DISCARD"))).any()
+        m.d.sync += dropped.eq(~listening & (dropped | got))
         return m

@@ -10,10 +10,15 @@ without traces) therefore works on a board unchanged, and fields go in frames of
     host.upload(samples)                 the samples into the ``data`` buffer
     host.run_epochs(n, epochs, progress) START the runner; poll its progress until done
 
-A reply with an error status raises :class:`HostError` naming it; a frame that is lost
-or corrupted on the line (no reply, a reply that does not decode) is sent again, up to
-``retries`` times: commands are idempotent (a WRITE writes the same words again), except a
-write of START, which is never repeated blindly (the status word tells whether it took).
+Every READ and WRITE is checked against the memory map before anything is sent (the
+rule of :class:`~pcfpga.hdl.protocol.AddressSpace`, which the SoC applies too): a range
+with a word outside the map, or a write of a read-only word, raises ``ValueError`` naming
+the range and the word. A reply with an error status raises :class:`HostError` naming it,
+except the statuses of a frame damaged on the line (:data:`~pcfpga.hdl.protocol.LINE_ERRORS`:
+nothing was carried out), after which the frame is sent again; so is a frame whose reply
+is lost or corrupted (no reply, a reply that does not decode), up to ``retries`` times in
+all: commands are idempotent (a WRITE writes the same words again), except a write of START,
+which is never repeated blindly after a lost reply (the status word tells whether it took).
 The coroutine methods of :class:`BusDriver` never wait on anything but the link, so
 :func:`run_sync` runs them from ordinary code.
 """
@@ -51,12 +56,13 @@ class Host(BusDriver):
     :func:`~pcfpga.boards.soc.soc_memory_map`).
 
     ``clock_hz`` is the SoC's clock (for time-outs of on-chip runs); ``retries`` the
-    re-sends of a frame lost on the line.
+    re-sends of a frame lost or damaged on the line.
     """
 
     def __init__(self, link, memmap, clock_hz: float, retries: int = 2):
         super().__init__(memmap)
         self.link, self.clock_hz, self.retries = link, clock_hz, retries
+        self.space = P.AddressSpace.from_memmap(memmap)
         self.frames = 0
 
     # ---------------------------------------------------------------- frames
@@ -64,9 +70,10 @@ class Host(BusDriver):
         """Send ``frame``; the payload of its reply, which must have ``reply_len`` bytes."""
         seconds = ((len(frame) + reply_len + 5 + 2 * P.IDLE_BYTES) * 10 / self.link.baud
                    + self.link.latency)
-        tries = 1 + (self.retries if repeat else 0)
-        problem = ""
-        for _ in range(tries):
+        problem, sent, safe = "", 0, True
+        while sent <= self.retries and (safe or repeat):
+            safe = False                       # unless the SoC says nothing was carried out
+            sent += 1
             self.link.write(frame)
             self.frames += 1
             head = self.link.read(2, seconds)
@@ -80,6 +87,9 @@ class Host(BusDriver):
                 problem = f"a corrupted reply ({e})"
                 self.link.read(4096, P.IDLE_BYTES * 10 / self.link.baud)   # drain the line
                 continue
+            if status in P.LINE_ERRORS:
+                problem, safe = f"{P.Status(status).name} (damaged on the line)", True
+                continue
             if status != P.Status.OK:
                 try:
                     name = P.Status(status).name
@@ -89,7 +99,7 @@ class Host(BusDriver):
             if len(payload) != reply_len:
                 raise HostError(f"a reply of {len(payload)} bytes, expected {reply_len}")
             return payload
-        raise HostError(f"{problem} to {frame[:8].hex()}… after {tries} tries (is the board "
+        raise HostError(f"{problem} to {frame[:8].hex()}… after {sent} tries (is the board "
                         f"programmed with this network, at {self.link.baud:.0f} baud?)")
 
     def ping(self) -> int:
@@ -98,7 +108,35 @@ class Host(BusDriver):
             raise HostError(f"not a pcfpga SoC: id word {word:#x}, expected {ID_VALUE:#x}")
         return word
 
+    def check_range(self, command, addr: int, count: int):
+        """``ValueError`` unless the READ or WRITE (``command``) of words ``addr`` to
+        ``addr + count - 1`` is one the SoC carries out: every word in the memory map, and
+        read-write for a WRITE. It names the range and the first word that is not."""
+        if count <= 0 or self.space.range_status(command, addr, count) == P.Status.OK:
+            return
+        verb = "WRITE to" if command == P.Command.WRITE else "READ of"
+        where = f"{verb} words {addr}..{addr + count - 1}"
+        mapped = self.space.mapped
+        for a in range(addr, addr + count):
+            field = next((f for f in self.mm.fields if f.addr <= a < f.addr + f.count), None)
+            if a < 0 or a >= 1 << P.ADDRESS_BITS:
+                why = f"outside the protocol's {P.ADDRESS_BITS}-bit addresses"
+            elif a >= self.mm.size:
+                why = f"past the end of the memory map (its last word is {self.mm.size - 1})"
+            elif field is None:
+                before = max(stop - 1 for _, stop in mapped if stop <= a)
+                after = min(start for start, _ in mapped if start > a)
+                why = (f"in a gap of the memory map (no field between words {before} and "
+                       f"{after})")
+            elif command == P.Command.WRITE and field.access != "rw":
+                why = f"in {field.name}, which is read-only"
+            else:
+                continue
+            raise ValueError(f"{where}: word {a} is {why}; nothing was sent")
+        raise AssertionError(f"{where} is refused, but no word is wrong")  # pragma: no cover
+
     def read_words(self, addr: int, count: int) -> list:
+        self.check_range(P.Command.READ, addr, count)
         out = []
         while count:
             n = min(count, P.MAX_WORDS)
@@ -108,6 +146,7 @@ class Host(BusDriver):
 
     def write_words(self, addr: int, words, repeat: bool = True):
         words = [int(w) & _M32 for w in words]
+        self.check_range(P.Command.WRITE, addr, len(words))
         step = P.MAX_WORDS - 1
         for i in range(0, len(words), step):
             self.transact(P.write_request(addr + i, words[i:i + step]), 0, repeat)

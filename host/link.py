@@ -123,9 +123,19 @@ class SimLink(Link):
                     self._got.append(recv_byte)
                     recv_bits = -1
 
+    @staticmethod
+    def levels(data: bytes) -> list:
+        """The line levels of ``data`` sent 8N1, one per bit time (start, 8 data bits LSB
+        first, stop)."""
+        return [b for byte in data for b in [0] + [(byte >> i) & 1 for i in range(8)] + [1]]
+
     def write(self, data: bytes):
-        for byte in data:
-            self._bits.extend([0] + [(byte >> i) & 1 for i in range(8)] + [1])
+        self.write_levels(self.levels(data))
+
+    def write_levels(self, levels):
+        """Drive the line with ``levels``, one per bit time (tests damage the line with
+        it: a low stop bit is a framing error)."""
+        self._bits.extend(int(bool(b)) for b in levels)
         while self._bits:
             self.sim.advance()
 

@@ -19,7 +19,8 @@ from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params, load_dataset
 from pcfpga.golden.training import sample, train
 from pcfpga.hdl import protocol as P
-from pcfpga.hdl.memmap import RUN_CTRL_BITS, RUN_STATUS_BITS, with_dataset
+from pcfpga.hdl.memmap import (ID_VALUE, RUN_CONTROL, RUN_CTRL_BITS, RUN_STATUS_BITS,
+                               with_dataset)
 from pcfpga.hdl.network import network_memory_map
 from pcfpga.hdl.runner import EpochRunner
 from pcfpga.host import BoardPC, Host, HostError, SimLink, run_sync
@@ -137,13 +138,15 @@ def test_runner_refuses_more_samples_than_it_holds(chip):
 
 
 def _state(host) -> list:
-    """Every word from the id word to the last parameter, and every run word and buffered
-    sample (two READs): all the host can write, and the control words beside it."""
+    """Every word from the id word to the last parameter, every run word and every buffered
+    sample (three READs, one per range of the map): all the host can write, and the control
+    words beside it."""
     mm = host.mm
     params = [f for f in mm.fields if f.kind == "param"]
     last = max(f.addr + f.count for f in params)
-    return (host.read_words(0, last)
-            + host.read_words(mm["run.ctrl"].addr, mm.size - mm["run.ctrl"].addr))
+    run, data = mm["run.ctrl"].addr, mm["data"]
+    return (host.read_words(0, last) + host.read_words(run, len(RUN_CONTROL))
+            + host.read_words(data.addr, data.count))
 
 
 KINDS = ("garbage", "truncated", "crc", "long", "command", "argument")
@@ -234,6 +237,84 @@ def test_host_errors_name_the_problem(chip):
     with pytest.raises(HostError, match="the SoC's dataset buffer holds 3 samples, this "
                                         "memory map 5"):
         other.check()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda h, mm: h.write_words(144, [1]), r"WRITE to words 144\.\.144: word 144 is past "
+     r"the end of the memory map \(its last word is 85\); nothing was sent"),
+    (lambda h, mm: h.write_words(0xFFFF, [1, 1]), r"WRITE to words 65535\.\.65536: word "
+     r"65535 is past the end of the memory map"),
+    (lambda h, mm: h.read_words(0xFFFF, 2), r"READ of words 65535\.\.65536: word 65535 is "
+     r"past the end"),
+    (lambda h, mm: h.read_words(0x10000, 1), r"word 65536 is outside the protocol's 16-bit "
+     r"addresses"),
+    (lambda h, mm: h.read_words(63, 3), r"READ of words 63\.\.65: word 65 is in a gap of "
+     r"the memory map \(no field between words 64 and 72\)"),
+    (lambda h, mm: h.read_words(0, mm.size), r"READ of words 0\.\.85: word 65 is in a gap"),
+    (lambda h, mm: h.write_words(mm["y.b"].addr, [1, 2]), r"WRITE to words 32\.\.33: word 33 "
+     r"is in x\.v, which is read-only"),
+    (lambda h, mm: run_sync(h.write_field("id", [0])), r"word 0 is in id, which is read-only"),
+    (lambda h, mm: h.write_words(mm["run.capacity"].addr, [0, 0]), r"word 78 is in "
+     r"run\.capacity, which is read-only"),
+])
+def test_host_refuses_ranges_outside_the_map(call, message):
+    """Issue 14: the host checks every READ and WRITE against its memory map before sending
+    (the SoC would answer ARGUMENT or READONLY): the error names the range and the first
+    word that is wrong, and nothing goes on the line."""
+    mm = soc_memory_map(_xor()[0], 2)
+    dead = _DeadLink()
+    host = Host(dead, mm, 12e6)
+    with pytest.raises(ValueError, match=message):
+        call(host, mm)
+    assert dead.sent == []
+
+
+class _ScriptedLink(Link):
+    """Answers each frame with the next of ``replies`` (frames, or None for no reply)."""
+
+    baud = 115200
+
+    def __init__(self, replies):
+        self.replies, self.sent, self.pending = list(replies), [], b""
+
+    def write(self, data):
+        self.sent.append(data)
+        reply = self.replies.pop(0)
+        self.pending = reply if reply is not None else b""
+
+    def read(self, n, timeout):
+        out, self.pending = self.pending[:n], self.pending[n:]
+        return out
+
+
+@pytest.mark.parametrize("repeat", [True, False])
+def test_host_sends_a_frame_damaged_on_the_line_again(repeat):
+    """A line error (CRC, LENGTH, TIMEOUT, GARBAGE: the frame was not carried out) is not the
+    SoC's answer: the host sends the frame again, even a START (``repeat=False``), which a
+    lost reply does not repeat; a READONLY is the answer, raised at once."""
+    mm = soc_memory_map(_xor()[0], 2)
+    id_word = P.encode(P.Status.OK, ID_VALUE.to_bytes(4, "little"))
+    link = _ScriptedLink([P.encode(P.Status.CRC), P.encode(P.Status.GARBAGE), id_word])
+    assert Host(link, mm, 12e6).ping() == ID_VALUE and len(link.sent) == 3
+    link = _ScriptedLink([P.encode(P.Status.TIMEOUT), P.encode(P.Status.OK)])
+    Host(link, mm, 12e6).transact(P.write_request(1, [1]), 0, repeat)
+    assert link.sent == [P.write_request(1, [1])] * 2
+    link = _ScriptedLink([None, P.encode(P.Status.OK)])
+    host = Host(link, mm, 12e6)
+    if repeat:
+        host.transact(P.write_request(1, [1]), 0, repeat)
+    else:
+        with pytest.raises(HostError, match="no reply to a5.* after 1 tries"):
+            host.transact(P.write_request(1, [1]), 0, repeat)
+    assert len(link.sent) == (2 if repeat else 1)
+    link = _ScriptedLink([P.encode(P.Status.READONLY)])
+    with pytest.raises(HostError, match="the SoC answered READONLY"):
+        Host(link, mm, 12e6).transact(P.write_request(0, [1]), 0, repeat)
+    assert len(link.sent) == 1
+    link = _ScriptedLink([P.encode(P.Status.LENGTH)] * 3)
+    with pytest.raises(HostError, match=r"LENGTH \(damaged on the line\) to a5.* after 3 "
+                                        r"tries"):
+        Host(link, mm, 12e6).ping()
 
 
 def test_dataset_parameters_are_checked():

@@ -8,14 +8,15 @@ protocol definition, ``rtl_*`` from the simulated chip.
 import random
 
 import pytest
+from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
 from pcfpga.boards.soc import SoC
 from pcfpga.examples import example_path
 from pcfpga.golden.graph import Graph
 from pcfpga.hdl import protocol as P
-from pcfpga.hdl.bridge import FrameBridge
-from pcfpga.hdl.memmap import ID_VALUE
+from pcfpga.hdl.bridge import FrameBridge, at_least
+from pcfpga.hdl.memmap import ID_VALUE, Field, MemoryMap
 from pcfpga.hdl.uart import UARTRx, divisor_for
 
 DIVISOR = 4
@@ -143,18 +144,44 @@ def test_rejected_frames_change_nothing_and_the_receiver_resynchronises():
     _run(soc, body)
 
 
+def test_at_least_is_the_unsigned_comparison():
+    """The bridge's address decoder compares with constants through :func:`at_least`: for
+    every 7-bit value and every constant from 0 to 130 (beyond the width: never)."""
+    value = Signal(7)
+    consts = range(131)
+    outs = [Signal(name=f"ge{c}") for c in consts]
+    m = Module()
+    m.d.comb += [o.eq(at_least(value, c)) for o, c in zip(outs, consts)]
+
+    async def tb(ctx):
+        for v in range(1 << 7):
+            ctx.set(value, v)
+            rtl = [ctx.get(o) for o in outs]
+            assert rtl == [int(v >= c) for c in consts], v
+    sim = Simulator(m)
+    sim.add_testbench(tb)
+    sim.run()
+
+
+def _map(words):
+    return MemoryMap("m", [Field("id", 0, (1,), 32, 0, "ro", "control"),
+                           Field("big", 1, (words - 1,), 32, 0, "rw", "param")])
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda: UARTRx(3), "Divisor must be an integer of at least 4 cycles per bit, not 3"),
-    (lambda: FrameBridge(2, 8), "Divisor must be an integer of at least 4 cycles per bit, "
-                                "not 2"),
-    (lambda: FrameBridge(104, 17), "The protocol's addresses have 16 bits; a memory map of "
-                                   "17-bit addresses does not fit"),
+    (lambda: FrameBridge(2, _map(8)), "Divisor must be an integer of at least 4 cycles per "
+                                      "bit, not 2"),
+    (lambda: FrameBridge(104, _map(65537)), "The protocol's addresses have 16 bits; a memory "
+                                            "map of 17-bit addresses does not fit"),
+    (lambda: FrameBridge(104, 17), "FrameBridge needs the MemoryMap behind its bus, not 17"),
     (lambda: divisor_for(12e6, 0), "Baud rate must be a positive integer, not 0"),
     (lambda: divisor_for(12e6, 4_000_000), "Baud rate 4000000 is too fast for a 12 MHz clock"),
     (lambda: divisor_for(12e6, 2_500_000), "Baud rate 2500000 is 4.0% off at 12 MHz"),
 ])
 def test_bad_parameters(make, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    pattern = message.replace("(", r"\(").replace(")", r"\)")
+    with pytest.raises((ValueError, TypeError), match=pattern):
         make()
 
 
