@@ -16,18 +16,27 @@ the LFSR mixer constants (:mod:`pcfpga.golden.lfsr`), and the activation tables
 Saturation: each rounding-and-saturation records an overflow bit under the *step* that is
 being built (:attr:`step`); the network ORs a step's bits into the sticky flag registers in
 the cycle that step writes its registers.
+
+**Shared results are signals.** Amaranth builds an expression again at every place it is
+used (lowering a module's domains rebuilds its expression trees), so a value used n times is
+n circuits in the netlist and the Verilog, until synthesis merges them. A saturation uses
+its input five times and an xorshift step twice, so a weight update's product, rounding and
+adder were elaborated five times and a stochastic rounding mixer (two xorshifts) 64 times,
+in every element: ``verilog`` of digits or of stochastic rounding took up to a minute.
+Such values are named signals (:meth:`HdlArith.wire`), and the mixer is split by linearity
+(:func:`mix_hdl`).
 """
 
 from __future__ import annotations
 
 from types import SimpleNamespace as _Port
 
-from amaranth.hdl import Cat, ClockSignal, Const, Instance, Mux, Signal, signed
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, Mux, Signal, Value, signed
 from amaranth.lib.memory import Memory
 
 from pcfpga.golden.activations import LEAKY_SHIFT, ActTable
 from pcfpga.golden.lfsr import (SITE_A, SITE_B, SITE_DELTA, SITE_EPS, SITE_V, SITE_VHAT,
-                                SITE_W0, site_id)
+                                SITE_W0, MAX_PARENTS, mix, site_id)
 
 __all__ = ["HdlArith", "xorshift32_hdl", "mix_hdl", "table_index", "saturate", "BLOCK_RAM",
            "single_port_ram"]
@@ -61,24 +70,40 @@ def single_port_ram(m, platform, name: str, width: int, depth: int):
     m.d.comb += rd.data.eq(out[:width])
     return rd, wr
 
-_M32 = 0xFFFFFFFF
+#: signal names of the rounding sites (golden/lfsr.py); weights: ``w<k>``
+_SITE_NAMES = {SITE_A: "a", SITE_VHAT: "vhat", SITE_EPS: "eps", SITE_DELTA: "delta",
+               SITE_V: "v", SITE_B: "b", **{SITE_W0 + k: f"w{k}" for k in range(MAX_PARENTS)}}
 
 
-def xorshift32_hdl(x):
-    """xorshift32 of a 32-bit unsigned value (see golden/lfsr.py)."""
-    x = (x ^ (x << 13))[:32]
-    x = (x ^ (x >> 17))[:32]
-    return (x ^ (x << 5))[:32]
+def _same(value, name):
+    return value
 
 
-def mix_hdl(state, site: int, element):
+def xorshift32_hdl(x, wire=_same):
+    """xorshift32 of a 32-bit unsigned value (see golden/lfsr.py). ``wire(value, name)``
+    may name each step's result (:meth:`HdlArith.wire`): a step uses its input twice."""
+    x = wire((x ^ (x << 13))[:32], "xorshift_a")
+    x = wire((x ^ (x >> 17))[:32], "xorshift_b")
+    return wire((x ^ (x << 5))[:32], "xorshift_c")
+
+
+def mix_hdl(state, site: int, element, wire=_same, mixed=None):
     """The mixer word of one element of one site from the LFSR state (golden/lfsr.mix);
-    ``element`` is a constant, or a signal where a folded datapath walks the elements."""
+    ``element`` is a constant, or a signal where a folded datapath walks the elements.
+
+    xorshift32 is linear over GF(2) (XORs and shifts of 32-bit words), so the word
+    X(state ^ salt), X = xorshift32∘xorshift32, is X(state) ^ X(salt): ``mixed`` is X(state)
+    when the caller has built it (one circuit for every site and element of a module), and
+    a constant salt's X(salt) is a constant, computed by the golden ``mix`` at state 0; a
+    walked element's is X(site << 16) ^ X(element). ``wire`` as in :func:`xorshift32_hdl`.
+    """
+    if mixed is None:
+        mixed = xorshift32_hdl(xorshift32_hdl(state, wire), wire)
     if isinstance(element, int):
-        salt = Const(((site << 16) ^ element) & _M32, 32)
-    else:
-        salt = Const((site << 16) & _M32, 32) ^ element
-    return xorshift32_hdl(xorshift32_hdl(state ^ salt))
+        return mixed ^ Const(int(mix(0, site, element)), 32)
+    el = (Const(0, 32) ^ element)[:32]          # the element's bits of the salt
+    el = xorshift32_hdl(xorshift32_hdl(el, wire), wire)
+    return mixed ^ el ^ Const(int(mix(0, site, 0)), 32)
 
 
 def saturate(x, fmt):
@@ -132,6 +157,18 @@ class HdlArith:
         #: the element index as a signal, for datapaths that walk a vector one element per
         #: cycle (:mod:`.serial`); None: the position in the list is the element
         self.element = None
+        #: (signal, value): the named results (:meth:`wire`), to be driven (``comb``) by
+        #: the module that uses them
+        self.combs = []
+        self._mixed = None          # X(LFSR state), see mix_hdl
+
+    def wire(self, value, name: str):
+        """``value`` as a signal that it drives (:attr:`combs`): one circuit however often
+        it is used (see the module docstring)."""
+        value = Value.cast(value)
+        sig = Signal(value.shape(), name=name)
+        self.combs.append((sig, value))
+        return sig
 
     # -- rounding, saturation, randomness
     def phase(self):
@@ -143,11 +180,16 @@ class HdlArith:
     def _rnd(self, node, site, x, shift, element):
         rand = None
         if self.rounding == "stochastic" and shift > 0:
-            rand = mix_hdl(self.lfsr_state, site_id(node.index, site), element)
+            if self._mixed is None:             # X(state): one for the whole module
+                self._mixed = xorshift32_hdl(xorshift32_hdl(self.lfsr_state, self.wire),
+                                             self.wire)
+            rand = mix_hdl(self.lfsr_state, site_id(node.index, site), element, self.wire,
+                           mixed=self._mixed)
         return _round(x, shift, self.rounding, rand)
 
     def _sat(self, node, site, x, fmt):
-        value, over = saturate(x, fmt)
+        value, over = saturate(self.wire(x, f"{node.name}_{_SITE_NAMES.get(site, site)}"),
+                               fmt)
         if self.enable is not None:
             over = over & self.enable
         self.overflows.setdefault((self.step, node.index, site), []).append(over)
@@ -196,7 +238,8 @@ class HdlArith:
                 f = Mux(x > one, one, Mux(x < -one, -one, x))
                 d = Mux((x > -one) & (x < one), one, 0)
             elif act == "hardsigmoid":
-                r = self._rnd(node, SITE_VHAT, x, 2, self._el(i)) + (one >> 1)
+                r = self.wire(self._rnd(node, SITE_VHAT, x, 2, self._el(i)) + (one >> 1),
+                              f"{node.name}_hardsigmoid")
                 f = Mux(r > one, one, Mux(r < 0, 0, r))
                 d = Mux((x > -2 * one) & (x < 2 * one), one >> 2, 0)
             else:

@@ -361,8 +361,9 @@ class FoldedEdgePE(_PE):
             m.d.comb += prod.eq(op1 * op2)      # the lane's one multiplier
             prods.append(prod)
             valids.append(valid)
-            new, over = saturate(words[k] + arith._rnd(c, site, prod, shift, ebase + k * cols),
-                                 f.weight)
+            new, over = saturate(arith.wire(words[k] + arith._rnd(c, site, prod, shift,
+                                                                   ebase + k * cols),
+                                            f"w_new{k}"), f.weight)
             overs.append(over & valid)
             new_words.append(new)
 

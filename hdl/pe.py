@@ -29,7 +29,7 @@ Parameters are checked first, e.g. ``NodePE(graph, "x")`` for an input node rais
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -227,6 +227,8 @@ class _PE(wiring.Component):
             m.submodules[f"rom{i}"] = mem
             m.d.comb += [port.addr.eq(addr) for port, addr in ports]
         self._finish(m, arith)
+        for signal, value in arith.combs:       # last: _finish may build datapaths too
+            m.d.comb += signal.eq(value)
         return m
 
     def _prepare(self, m, ctx, arith):
@@ -246,14 +248,18 @@ class _PE(wiring.Component):
         pass
 
     def _host_writes(self, m, fields: dict):
-        """Host writes into this PE's rw fields: {memmap name: list of signals}."""
+        """Host writes into this PE's rw fields: {memmap name: list of signals}.
+
+        One address comparison per signal, not one ``Switch``: the addresses are distinct,
+        and Amaranth writes a signal assigned in case k of a switch as a switch with cases
+        0..k (the cases before it decide too), so N signals were N²/2 cases (524,800 for
+        the 1,024 weights of digits' first edge, 25 MB of its Verilog)."""
         with m.If(self.host_we):
-            with m.Switch(self.host_addr):
-                for name, sigs in fields.items():
-                    f = self.memmap[name]
-                    for i, s in enumerate(sigs):
-                        with m.Case(f.addr + i):
-                            m.d.sync += s.eq(self.host_data[:len(s)])
+            for name, sigs in fields.items():
+                f = self.memmap[name]
+                for i, s in enumerate(sigs):
+                    with m.If(self.host_addr == f.addr + i):
+                        m.d.sync += s.eq(self.host_data[:len(s)])
 
 
 class InputPE(_PE):
@@ -449,7 +455,11 @@ class NodePE(_PE):
                 data = (Signal(signed(V.width)), Signal(signed(f.gain.width)))
             else:
                 table = ActTable.build(n.act, V, f.table_bits)
-                addr = table_index(table, element())
+                x = Value.cast(element())
+                if not isinstance(x, Signal):           # a multiplexer, used thrice
+                    ctx.combs.append((Signal(x.shape(), name="act_in"), x))
+                    x = ctx.combs[-1][0]
+                addr = table_index(table, x)
                 mems = (Memory(shape=signed(V.width), depth=len(table.f),
                                init=[int(x) for x in table.f]),
                         Memory(shape=signed(f.gain.width), depth=len(table.df),
@@ -494,8 +504,9 @@ class NodePE(_PE):
         gain = Array([r["g"][i] for i in idx])[cnt[:max(1, (depth - 1).bit_length())]]
         prod = Signal(signed(len(r["eps"][0]) + len(r["g"][0])), name=f"gate_prod{lane}")
         ctx.combs.append((prod, eps * gain))                   # the lane's one multiplier
-        value, over = saturate(arith._rnd(n, SITE_DELTA, prod, f.value.frac_bits,
-                                          cnt * lanes + lane), f.error)
+        value, over = saturate(arith.wire(arith._rnd(n, SITE_DELTA, prod, f.value.frac_bits,
+                                                     cnt * lanes + lane), f"gate_rnd{lane}"),
+                               f.error)
         valid = _or([cnt == t for t in range(depth) if t * lanes + lane < n.size])
         return value, over, valid
 

@@ -6,12 +6,14 @@ simulating one PE alone with its ports driven by the test; compared exactly.
 
 import numpy as np
 import pytest
+from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
 from pcfpga.examples import example_path
 from pcfpga.golden.fixed_model import FixedArith
 from pcfpga.golden.graph import Graph, GraphBuilder
-from pcfpga.golden.lfsr import Lfsr32
+from pcfpga.golden.lfsr import Lfsr32, mix
+from pcfpga.hdl.arith import mix_hdl, xorshift32_hdl
 from pcfpga.hdl.controller import Controller, micro_steps, node_levels
 from pcfpga.hdl.pe import EdgePE, InputPE, NodePE
 
@@ -240,3 +242,38 @@ def test_controller_sequence_and_lfsr(mode):
         else:
             phases.append(lfsr.state)
     assert [w for _, w in seen] == phases
+
+
+def test_mixer_is_the_golden_mix():
+    """mix_hdl by linearity, X(state) ^ X(salt), with X(state) shared (as HdlArith builds
+    it) or not, for constant and walked (signal) elements, equals golden mix."""
+    m = Module()
+
+    def wire(value, name):
+        sig = Signal(value.shape(), name=name)
+        m.d.comb += sig.eq(value)
+        return sig
+
+    state, element = Signal(32), Signal(16)
+    mixed = xorshift32_hdl(xorshift32_hdl(state, wire), wire)
+    outs = []
+    for site in (0, 33, 1000, 0xFFFF):
+        for e in (0, 1, 1023, 0xFFFF):
+            outs.append((site, e, mix_hdl(state, site, e, wire, mixed=mixed)))
+            outs.append((site, e, mix_hdl(state, site, e)))
+        outs.append((site, None, mix_hdl(state, site, element, wire, mixed=mixed)))
+        outs.append((site, None, mix_hdl(state, site, element)))
+    sigs = [wire(value, "out") for _, _, value in outs]
+    rng = np.random.default_rng(SEED)
+
+    async def bench(ctx):
+        for s, e in zip(rng.integers(0, 1 << 32, 50), rng.integers(0, 1 << 16, 50)):
+            ctx.set(state, int(s))
+            ctx.set(element, int(e))
+            for (site, el, _), sig in zip(outs, sigs):
+                want = int(mix(int(s), site, int(e) if el is None else el))
+                assert ctx.get(sig) == want, (site, el, s, e)
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()

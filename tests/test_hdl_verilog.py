@@ -52,3 +52,21 @@ def test_bad_graph_is_rejected_with_the_check_message(tmp_path, capsys):
 
 def test_verilator_is_found():
     assert os.path.exists(verilator_command()[0])
+
+
+def _xor_verilog(tmp_path, inputs=2, rounding="nearest"):
+    text = open(example_path("xor")).read().replace("size = 2", f"size = {inputs}")
+    path = tmp_path / f"xor_{inputs}_{rounding}.toml"
+    path.write_text(text.replace('rounding = "nearest"', f'rounding = "{rounding}"'))
+    folder = tmp_path / path.stem
+    folder.mkdir()
+    return os.path.getsize(write_verilog(Graph.from_toml(str(path)), str(folder))[0])
+
+
+def test_verilog_grows_linearly(tmp_path):
+    """Elaboration time follows the Verilog's size (issue 14): stochastic rounding adds a
+    little (it was 28 times nearest's: every element's mixer copied 320 times), and 4 times
+    the weights give at most 3.5 times the text (the host write decoder was quadratic)."""
+    nearest = _xor_verilog(tmp_path)
+    assert _xor_verilog(tmp_path, rounding="stochastic") < 1.5 * nearest
+    assert _xor_verilog(tmp_path, 64) < 3.5 * _xor_verilog(tmp_path, 16)
