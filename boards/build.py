@@ -29,7 +29,7 @@ from .devices import board as find_board
 from .synth import ToolMissing, find_tool
 
 __all__ = ["synthesize", "read_report", "TOOLS", "SynthesisFailed",
-           "report_table"]
+           "report_table", "loader_binary"]
 
 #: amaranth's variable -> the YoWASP command (per family).
 TOOLS = {
@@ -104,13 +104,21 @@ def toolchain_env(family: str) -> dict:
         env[var] = path
     if family == "ecp5" and not os.environ.get("OPENFPGALOADER"):
         # amaranth-boards' ULX3S platform requires openFPGALoader even to build
-        loader = _loader_binary()
+        loader = loader_binary()
         if loader:
             env["OPENFPGALOADER"] = loader
     return env
 
 
-def _loader_binary():
+def loader_binary():
+    """The openFPGALoader executable: on PATH, or the one the ``openfpgaloader`` package
+    (the ``synth`` extra) bundles; None when neither is found.
+
+    Returns
+    -------
+    str or None
+        Its path.
+    """
     found = find_tool("openFPGALoader")
     if found:
         return found

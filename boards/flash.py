@@ -53,9 +53,9 @@ class BadBuild(ValueError):
 
 def _programmer(name: str):
     if name == "openFPGALoader":
-        from .build import _loader_binary
+        from .build import loader_binary
 
-        return _loader_binary()
+        return loader_binary()
     return find_tool(name)
 
 

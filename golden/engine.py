@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Engine", "REGISTERS", "node_registers"]
+__all__ = ["Engine", "REGISTERS", "node_registers", "stack_snapshots"]
 
 #: The per-node registers a trace holds, in this order.
 REGISTERS = ("v", "a", "vhat", "g", "eps", "delta")
@@ -211,7 +211,7 @@ class Engine:
             snaps.append(self._snapshot(state))
         A.phase()
         new_params = self._update(params, state)
-        return new_params, _stack(snaps)
+        return new_params, stack_snapshots(snaps)
 
     def _relax_values(self, params, state):
         A = self.arith
@@ -229,5 +229,18 @@ class Engine:
         return params
 
 
-def _stack(snaps: list) -> dict:
+def stack_snapshots(snaps: list) -> dict:
+    """Snapshots (dicts of same-keyed arrays) stacked along a new first axis, key by key:
+    the trace of a step from its snapshot after each phase.
+
+    Parameters
+    ----------
+    snaps : list of dict
+        One dict per phase, every one with the same keys.
+
+    Returns
+    -------
+    dict
+        ``{key: np.stack([s[key] for s in snaps])}``.
+    """
     return {k: np.stack([s[k] for s in snaps]) for k in snaps[0]}

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import Engine, _stack, node_registers
+from .engine import Engine, node_registers, stack_snapshots
 
 __all__ = ["StreamEngine", "Schedule", "schedule", "levels", "forward_levels", "make_engine"]
 
@@ -217,7 +217,7 @@ class StreamEngine(Engine):
         for name, regs in R.items():
             self.hist[name].appendleft(regs)
         self.t += 1
-        return new, _stack([before, self._snapshot_hist()])
+        return new, stack_snapshots([before, self._snapshot_hist()])
 
     def _snapshot_hist(self) -> dict:
         """Every register and delay line; zeros where the stream has not reached yet."""

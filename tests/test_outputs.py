@@ -100,12 +100,14 @@ def test_unwritable_outputs_are_refused_before_any_work(rejects, tmp_path, monke
                                                         case):
     """An output that cannot be written is named (as the user gave it) before any work is
     done: no training, elaboration or simulation starts (they would fail the test)."""
-    from pcfpga import cli
+    from pcfpga.cli import COMMANDS, common
 
     def no_work(*a, **k):
         raise AssertionError("work started before the outputs were checked")
-    monkeypatch.setattr(cli, "train", no_work)
-    monkeypatch.setattr(cli, "_folding", no_work)
+    monkeypatch.setattr(common, "train", no_work)
+    for command in COMMANDS:      # each command module imported the helper by name
+        if hasattr(command, "folding"):
+            monkeypatch.setattr(command, "folding", no_work)
     ok = tmp_path / "o.npz"
     bad = f"{NO_WRITE}/x"
     args, message = {
@@ -151,7 +153,7 @@ def test_train_writes_both_files_or_neither(capsys, tmp_path, monkeypatch):
         files = dict(files)
         files[str(plot)] = lambda f: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full"))
         real(files)
-    monkeypatch.setattr("pcfpga.cli.write_all", full_disk)
+    monkeypatch.setattr("pcfpga.cli.common.write_all", full_disk)
     code, _, err = run(capsys, "train", XOR, "--data", XOR_DATA, "--epochs", "1", "--out",
                        out, "--plot", plot)
     assert code == 2 and err.strip() == f"pcfpga: error: {plot}: cannot write it (full)"

@@ -229,7 +229,7 @@ def test_regressions_reach_the_published_mse(name, published):
 
 
 def test_report_failure_in_training_is_one_line(capsys, tmp_path, monkeypatch):
-    import pcfpga.report as report
+    import pcfpga.cli.report as report
     from pcfpga.golden.training import TrainingDiverged
 
     def diverge(*a, **k):

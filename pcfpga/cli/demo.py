@@ -8,33 +8,42 @@ synthesises the network's SoC for the iCEBreaker with ``pcfpga synth``.)
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
-from . import __version__
-from .cli import (_load_graph, _report_flags, _table, _train_run, _write_results,
-                  cmd_check)
-from .examples import DEFAULT, data_path, example_path
-from .golden.fixed_model import FixedPC
-from .golden.outputs import check_folder
-from .golden.params import init_params, load_dataset
-from .sim.session import Mismatch, SimulationFailed
+from .. import __version__
+from ..examples import DEFAULT, data_path, example_path
+from ..golden.fixed_model import FixedPC
+from ..golden.outputs import check_folder
+from ..golden.params import init_params, load_dataset
+from ..sim.session import Mismatch, SimulationFailed
+from .common import (load_graph, non_negative_int, positive_int, print_graph, report_flags,
+                     table, train_run, write_results)
 
-__all__ = ["cmd_demo"]
+__all__ = ["register", "run"]
 
 
-def cmd_demo(args) -> int:
+def register(sub):
+    """Add the ``demo`` command to the subparsers ``sub``."""
+    c = sub.add_parser("demo", help="train the bundled default network (fixed point)")
+    c.add_argument("--out", default=os.path.join("out", "demo"), help="output folder")
+    c.add_argument("--epochs", type=positive_int, default=300, help="epochs (default 300)")
+    c.add_argument("--seed", type=non_negative_int, default=0, help="seed (default 0)")
+    c.set_defaults(func=run)
+
+
+def run(args) -> int:
+    """Train, write, generate and check; 0, or 1 when a check fails or cannot run."""
     check_folder(args.out, "--out")
     net = str(example_path(DEFAULT))
-    g = _load_graph(net)
+    g = load_graph(net)
     data = load_dataset(str(data_path(DEFAULT)), g)
     print(f"pcfpga {__version__} demo: the bundled {g.name} network ({net})")
-    cmd_check(argparse.Namespace(net=net, board=None, reuse=None))
+    print_graph(g)
     print()
     model, label = FixedPC(g), "fixed-point PC"
-    final, hist = _train_run(g, model, label, init_params(g, args.seed), args, data, None,
-                             max(1, args.epochs // 10))
+    final, hist = train_run(g, model, label, init_params(g, args.seed), args, data, None,
+                            max(1, args.epochs // 10))
     pred = model.predict(model.to_model(final), data[0])
     print("\nresult (fixed-point golden model):")
     rows = [("x", "target", "prediction")]
@@ -42,21 +51,21 @@ def cmd_demo(args) -> int:
         rows.append((" ".join(f"{v:g}" for v in data[0]["x"][i]),
                      " ".join(f"{v:g}" for v in data[1]["y"][i]),
                      " ".join(f"{v:.4f}" for v in pred["y"][i])))
-    _table(rows)
+    table(rows)
     params_out = os.path.join(args.out, f"{g.name}_trained.npz")
     plot_out = os.path.join(args.out, f"{g.name}_loss.png")
-    _write_results(params_out, final, plot_out, {label: hist}, f"{g.name}: {label}")
-    _report_flags(model)
+    write_results(params_out, final, plot_out, {label: hist}, f"{g.name}: {label}")
+    report_flags(model)
     print(f"final accuracy {100 * hist.train_acc[-1]:.0f} %, loss {hist.train_loss[-1]:.5f}")
     print(f"wrote {params_out} and {plot_out}")
-    return _demo_hardware(g, final, data, args.out)
+    return _hardware(g, final, data, args.out)
 
 
-def _demo_hardware(g, params, data, folder) -> int:
+def _hardware(g, params, data, folder) -> int:
     """Generate the network's Verilog and check one simulated training step."""
-    from .hdl.controller import cycles_per_step
-    from .hdl.export import lint, top_name, write_verilog
-    from .sim.pysim import simulate_against_golden
+    from ..hdl.controller import cycles_per_step
+    from ..hdl.export import lint, top_name, write_verilog
+    from ..sim.pysim import simulate_against_golden
 
     print(f"\nhardware: generating {g.name}'s Verilog ...", flush=True)
     v_path, j_path = write_verilog(g, folder)
@@ -74,7 +83,13 @@ def _demo_hardware(g, params, data, folder) -> int:
     print(f"hardware == golden: every register after the forward sweep and each of "
           f"{g.ticks} tick(s), and the updated weights; {cycles_per_step(g)} clock cycles "
           f"per training sample")
-    from .sim.runner import CocotbRunner, available
+    return _verilator(g, params, sample, folder, errors)
+
+
+def _verilator(g, params, sample, folder, errors) -> int:
+    """The same step on the generated Verilog under Verilator (cocotb)."""
+    from ..sim.pysim import simulate_against_golden
+    from ..sim.runner import CocotbRunner, available
 
     if not available("verilator"):
         print("verilator is not available here: the Verilog run is skipped", file=sys.stderr)
