@@ -63,6 +63,16 @@ def main() -> int:
             size = os.path.getsize(path)
             print(f"{size / 1e6:>8.2f}MB  {nodes:>6}  {t_read:>7.2f}s  {t_check:>11.2f}s  "
                   f"{t_check / t_read:5.1f}x")
+        # the worst text for the key scan: one string of escaped quotes (refused by the
+        # validator after reading, as an unknown key)
+        path = os.path.join(tmp, "quotes.toml")
+        with open(path, "w") as f:
+            f.write('x = "' + '\\"' * 1_000_000 + '"\n' + graph_text(FAN + 1))
+        start = time.perf_counter()
+        done = subprocess.run([exe, "check", path], capture_output=True)
+        took = time.perf_counter() - start
+        print(f"{os.path.getsize(path) / 1e6:>8.2f}MB  escaped quotes: pcfpga check "
+              f"{took:.2f}s (exit {done.returncode}: {done.stderr.decode().strip()[-40:]})")
     return 0
 
 

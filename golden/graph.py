@@ -80,9 +80,18 @@ MAX_FILE_BYTES = 8 << 20
 #: takes time and memory quadratic in them (100,000 parts, 200 KB, ran out of memory).
 MAX_KEY_PARTS = 16
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: MAX_KEY_PARTS key parts, each followed by a dot (possessive: no backtracking)
-_DOTTED = re.compile(r"""(?<![A-Za-z0-9_-])(?:(?:[A-Za-z0-9_-]++|"(?:[^"\\\n]|\\.)*+"|"""
-                     r"""'[^'\n]*+')[ \t]*+\.[ \t]*+){%d}""" % MAX_KEY_PARTS)
+#: One left-to-right scan for MAX_KEY_PARTS key parts each followed by a dot, outside
+#: strings and comments: ``finditer`` consumes every match, and the other alternatives
+#: match strings and comments whole, so no text is scanned more than a bounded number of
+#: times (a search restarting inside a string of escaped quotes was quadratic). Possessive
+#: quantifiers: no backtracking.
+_KEY_PART = r"""(?:[A-Za-z0-9_-]++|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+')"""
+_KEY_SCAN = re.compile(
+    r"(?<![A-Za-z0-9_-])(?P<dotted>(?:%s[ \t]*+\.[ \t]*+){%d})" % (_KEY_PART, MAX_KEY_PARTS)
+    + r'''|"""(?:[^"\\]|\\[\s\S]|"(?!""))*+"""'''      # multi-line basic string
+    + r"""|'''[\s\S]*?'''"""                            # multi-line literal string
+    + r"""|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+'"""           # one-line strings
+    + r"|#[^\n]*+")                                     # a comment
 _SHOW = reprlib.Repr()
 _SHOW.maxstring, _SHOW.maxother, _SHOW.maxlong = 60, 60, 40
 _SHOW.maxlist = _SHOW.maxtuple = 8
@@ -369,7 +378,7 @@ def _check_text(path, raw: bytes, text: str):
     if len(raw) > MAX_FILE_BYTES:
         raise GraphError(f"{path}: larger than {MAX_FILE_BYTES:,} bytes; the largest graph "
                          f"the format allows takes about 3.6 MB")
-    dotted = _DOTTED.search(text)
+    dotted = next((m for m in _KEY_SCAN.finditer(text) if m.group("dotted")), None)
     if dotted:
         line = text.count("\n", 0, dotted.start()) + 1
         raise GraphError(f"{path}: line {line}: a dotted key of more than {MAX_KEY_PARTS} "
