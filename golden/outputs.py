@@ -27,6 +27,10 @@ import tempfile
 
 __all__ = ["OutputError", "check_file", "check_folder", "write_all"]
 
+#: The process's file-creation mask (read once: setting it to read it is not thread-safe).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 class OutputError(ValueError):
     """An output path that cannot be written; the message names it."""
@@ -94,48 +98,83 @@ def _data(content) -> bytes:
 def write_all(files: dict):
     """Write ``{path: bytes, str or callable(file)}`` all together or not at all.
 
-    Missing folders are created (and removed again on failure). Every file is first
-    written to a temporary file beside its destination; only when all are written are they
-    renamed into place.
+    A destination that is a folder is refused before anything is written. Missing folders
+    are created (and removed again on failure). Every file is first written to a temporary
+    file beside its destination; only when all are written are they renamed into place,
+    and should a rename fail, the files already renamed are put back as they were.
     """
+    paths = [os.fspath(p) for p in files]
+    for path in paths:
+        if os.path.isdir(path):
+            raise OutputError(f"{path}: is a folder; expected a file name")
     staged, created = [], []
     done = False
     try:
-        for path, content in files.items():
-            path = os.fspath(path)
-            folder = os.path.dirname(os.path.abspath(path))
-            try:
-                _make_folders(folder, created)
-                fd, tmp = tempfile.mkstemp(prefix=".pcfpga-", suffix=os.path.splitext(path)[1],
-                                           dir=folder)
-            except OSError as e:
-                raise OutputError(f"{path}: cannot write it ({e.strerror or e})") from None
-            staged.append((tmp, path))
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    if callable(content):
-                        content(f)
-                    else:
-                        f.write(_data(content))
-                umask = os.umask(0)
-                os.umask(umask)
-                os.chmod(tmp, 0o666 & ~umask)
-            except OSError as e:
-                raise OutputError(f"{path}: cannot write it ({e.strerror or e})") from None
-        for tmp, path in staged:
-            os.replace(tmp, path)
+        for path, content in zip(paths, files.values()):
+            staged.append((_stage(path, content, created), path))
+        _put_in_place(staged)
         done = True
     finally:
         for tmp, _ in staged:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-        if not done:
-            for folder in reversed(created):
-                try:
-                    os.rmdir(folder)
-                except OSError:
-                    pass
+        for folder in reversed(created if not done else []):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                pass
 
+
+def _stage(path: str, content, created: list) -> str:
+    """Write ``content`` to a temporary file beside ``path``; its name."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        _make_folders(folder, created)
+        fd, tmp = tempfile.mkstemp(prefix=".pcfpga-", suffix=os.path.splitext(path)[1],
+                                   dir=folder)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write it ({e.strerror or e})") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if callable(content):
+                content(f)
+            else:
+                f.write(_data(content))
+        os.chmod(tmp, 0o666 & ~_UMASK)
+    except BaseException as e:
+        os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise OutputError(f"{path}: cannot write it ({e.strerror or e})") from None
+        raise
+    return tmp
+
+
+def _put_in_place(staged: list):
+    """Rename every ``(temporary, path)``; on a failure, undo the renames already done
+    (an old file is kept as a hard link until all are in place)."""
+    done = []                                   # [path, backup or None], renamed last
+    try:
+        for tmp, path in staged:
+            done.append([path, None])
+            if os.path.exists(path):
+                os.link(path, f"{tmp}.old")
+                done[-1][1] = f"{tmp}.old"
+            os.replace(tmp, path)
+    except OSError as e:
+        path, backup = done.pop()               # not renamed: the one that failed
+        if backup is not None:
+            os.unlink(backup)
+        for old_path, old_backup in reversed(done):
+            if old_backup is None:
+                os.unlink(old_path)
+            else:
+                os.replace(old_backup, old_path)
+        done.clear()
+        raise OutputError(f"{path}: cannot write it ({e.strerror or e})") from None
+    finally:
+        for _, backup in done:
+            if backup is not None and os.path.exists(backup):
+                os.unlink(backup)
 
 def _make_folders(folder: str, created: list):
     """Create ``folder`` and its missing ancestors, outermost first, appending each one

@@ -27,7 +27,7 @@ from pcfpga.golden.outputs import write_all
 
 from .network import Network
 
-__all__ = ["write_verilog", "lint", "verilator_command", "verilator_environment", "top_name",
+__all__ = ["write_verilog", "verilog_files", "lint", "verilator_command", "verilator_environment", "top_name",
            "VerilatorMissing"]
 
 
@@ -40,17 +40,21 @@ def top_name(graph) -> str:
     return f"pcfpga_{graph.name}"
 
 
-def write_verilog(graph, folder, reuse=1) -> tuple:
-    """Write ``folder/<name>.v`` and ``folder/<name>.json`` (both or neither; the folder is
-    created if missing); returns both paths.
-    ``reuse`` folds the dense edges (:mod:`.fold`)."""
+def verilog_files(graph, folder, reuse=1) -> dict:
+    """``{folder/<name>.v: Verilog text, folder/<name>.json: memory map}``, elaborated and
+    not yet written. ``reuse`` folds the dense edges (:mod:`.fold`)."""
     net = Network(graph, reuse)
     text = verilog.convert(net, name=top_name(graph), emit_src=False)
-    v_path = os.path.join(folder, f"{graph.name}.v")
-    j_path = os.path.join(folder, f"{graph.name}.json")
-    manifest = net.memmap.to_json()
-    write_all({v_path: text, j_path: manifest})
-    return v_path, j_path
+    return {os.path.join(folder, f"{graph.name}.v"): text,
+            os.path.join(folder, f"{graph.name}.json"): net.memmap.to_json()}
+
+
+def write_verilog(graph, folder, reuse=1) -> tuple:
+    """Write :func:`verilog_files` (both or neither; the folder is created if missing);
+    returns both paths."""
+    files = verilog_files(graph, folder, reuse)
+    write_all(files)
+    return tuple(files)
 
 
 def verilator_environment() -> None:

@@ -95,7 +95,8 @@ def test_check_folder(tmp_path):
 # ------------------------------------------------------------------ every output path first
 @pytest.mark.parametrize("case", ["train plot", "train out", "golden out", "verilog",
                                   "sim waves", "report", "report file is a folder", "demo",
-                                  "synth", "sim build", "train build", "report build"])
+                                  "synth", "sim build", "train build", "report build",
+                                  "demo file is a folder"])
 def test_unwritable_outputs_are_refused_before_any_work(rejects, tmp_path, monkeypatch,
                                                         case):
     """An output that cannot be written is named (as the user gave it) before any work is
@@ -136,9 +137,12 @@ def test_unwritable_outputs_are_refused_before_any_work(rejects, tmp_path, monke
                                               "a folder"),
         "report build": (["report", XOR, "--data", XOR_DATA, "-o", tmp_path / "r",
                           "--build", bad], f"--build {bad}: cannot write in {NO_WRITE}"),
+        "demo file is a folder": (["demo", "--out", tmp_path / "rep"],
+                                  "xor_loss.png in it is a folder"),
     }[case]
     (tmp_path / "afile").write_text("")
     (tmp_path / "rep" / "ranges.png").mkdir(parents=True)
+    (tmp_path / "rep" / "xor_loss.png").mkdir()
     rejects(args, message)
 
 
@@ -250,3 +254,28 @@ def test_sim_reports_the_saturation_flags_golden_reports(capsys, tmp_path):
         lines[command] = [s for s in out.splitlines() if s.startswith("warning: saturation")]
     assert lines["sim"] == lines["golden"] and len(lines["sim"]) == 1, lines
     assert "h: a" in lines["sim"][0], lines
+
+
+def test_a_failed_rename_puts_every_file_back(tmp_path, monkeypatch):
+    """The third rename fails: the first two files are back as they were (one replaced,
+    one new), no backup or temporary file is left, and the user's path is named."""
+    (tmp_path / "a.txt").write_text("old a")
+    real = os.replace
+
+    def third_fails(src, dst):
+        if str(dst).endswith("c.txt"):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        real(src, dst)
+    monkeypatch.setattr(os, "replace", third_fails)
+    with pytest.raises(OutputError, match=f"^{tmp_path / 'c.txt'}: cannot write it"):
+        write_all({tmp_path / "a.txt": "new a", tmp_path / "b.txt": "b",
+                   tmp_path / "c.txt": "c"})
+    assert sorted(os.listdir(tmp_path)) == ["a.txt"]
+    assert (tmp_path / "a.txt").read_text() == "old a"
+
+
+def test_a_destination_that_is_a_folder_is_refused_first(tmp_path):
+    (tmp_path / "b.v").mkdir()
+    with pytest.raises(OutputError, match=f"^{tmp_path / 'b.v'}: is a folder"):
+        write_all({tmp_path / "a.txt": "new", tmp_path / "b.v": "x"})
+    assert sorted(os.listdir(tmp_path)) == ["b.v"]

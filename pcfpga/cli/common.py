@@ -261,10 +261,11 @@ def train_run(graph, model, label, params, args, train_set, test_set, log_every)
                  log=log)
 
 
-def write_results(npz_path, params, png_path, histories, title):
-    """Render the loss/accuracy plot first, then write it and the parameters together (or
-    neither)."""
+def write_results(npz_path, params, png_path, histories, title, more=None):
+    """Render the loss/accuracy plot first, then write it and the parameters (and ``more``
+    files, ``{path: content}``) all together (or none)."""
     from ..golden.plots import plot_history
 
     png = plot_history(histories, None, title)
-    write_all({npz_path: lambda f: np.savez_compressed(f, **params), png_path: png})
+    write_all({npz_path: lambda f: np.savez_compressed(f, **params), png_path: png,
+               **(more or {})})

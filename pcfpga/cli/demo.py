@@ -34,9 +34,10 @@ def register(sub):
 
 def run(args) -> int:
     """Train, write, generate and check; 0, or 1 when a check fails or cannot run."""
-    check_folder(args.out, "--out")
     net = str(example_path(DEFAULT))
     g = load_graph(net)
+    names = [f"{g.name}_trained.npz", f"{g.name}_loss.png", f"{g.name}.v", f"{g.name}.json"]
+    check_folder(args.out, "--out", names)
     data = load_dataset(str(data_path(DEFAULT)), g)
     print(f"pcfpga {__version__} demo: the bundled {g.name} network ({net})")
     print_graph(g)
@@ -52,25 +53,26 @@ def run(args) -> int:
                      " ".join(f"{v:g}" for v in data[1]["y"][i]),
                      " ".join(f"{v:.4f}" for v in pred["y"][i])))
     table(rows)
-    params_out = os.path.join(args.out, f"{g.name}_trained.npz")
-    plot_out = os.path.join(args.out, f"{g.name}_loss.png")
-    write_results(params_out, final, plot_out, {label: hist}, f"{g.name}: {label}")
     report_flags(model)
     print(f"final accuracy {100 * hist.train_acc[-1]:.0f} %, loss {hist.train_loss[-1]:.5f}")
-    print(f"wrote {params_out} and {plot_out}")
-    return _hardware(g, final, data, args.out)
+    return _hardware(g, final, data, args.out, {label: hist})
 
 
-def _hardware(g, params, data, folder) -> int:
-    """Generate the network's Verilog and check one simulated training step."""
+def _hardware(g, params, data, folder, histories) -> int:
+    """Generate the network's Verilog, write it with the results (all four files or none),
+    and check one simulated training step."""
     from ..hdl.controller import cycles_per_step
-    from ..hdl.export import lint, top_name, write_verilog
+    from ..hdl.export import lint, top_name, verilog_files
     from ..sim.pysim import simulate_against_golden
 
     print(f"\nhardware: generating {g.name}'s Verilog ...", flush=True)
-    v_path, j_path = write_verilog(g, folder)
+    params_out = os.path.join(folder, f"{g.name}_trained.npz")
+    plot_out = os.path.join(folder, f"{g.name}_loss.png")
+    v_path, j_path = verilog = verilog_files(g, folder)
+    write_results(params_out, params, plot_out, histories, f"{g.name}: fixed-point PC",
+                  verilog)
     errors = lint(v_path, top_name(g))
-    print(f"wrote {v_path} and {j_path}; verilator lint: "
+    print(f"wrote {params_out}, {plot_out}, {v_path} and {j_path}; verilator lint: "
           f"{'no errors' if not errors else f'{len(errors)} errors'}")
     sample = ({k: v[0] for k, v in data[0].items()}, {k: v[0] for k, v in data[1].items()})
     print("simulating one training step (Amaranth simulator) against the golden model ...",
