@@ -18,7 +18,9 @@ except the statuses of a frame damaged on the line (:data:`~pcfpga.hdl.protocol.
 nothing was carried out), after which the frame is sent again; so is a frame whose reply
 is lost or corrupted (no reply, a reply that does not decode), up to ``retries`` times in
 all: commands are idempotent (a WRITE writes the same words again), except a write of START,
-which is never repeated blindly after a lost reply (the status word tells whether it took).
+which is never sent twice: a line error may be a stale reply to an earlier frame (bytes
+sent into a reply get a GARBAGE after it), so START could have been carried out. Before
+every frame, whatever is left on the line is drained.
 The coroutine methods of :class:`BusDriver` never wait on anything but the link, so
 :func:`run_sync` runs them from ordinary code.
 """
@@ -70,10 +72,10 @@ class Host(BusDriver):
         """Send ``frame``; the payload of its reply, which must have ``reply_len`` bytes."""
         seconds = ((len(frame) + reply_len + 5 + 2 * P.IDLE_BYTES) * 10 / self.link.baud
                    + self.link.latency)
-        problem, sent, safe = "", 0, True
-        while sent <= self.retries and (safe or repeat):
-            safe = False                       # unless the SoC says nothing was carried out
+        problem, sent = "", 0
+        while sent == 0 or (repeat and sent <= self.retries):
             sent += 1
+            self.link.read(4096, 0)            # a stale reply left on the line is not ours
             self.link.write(frame)
             self.frames += 1
             head = self.link.read(2, seconds)
@@ -87,8 +89,8 @@ class Host(BusDriver):
                 problem = f"a corrupted reply ({e})"
                 self.link.read(4096, P.IDLE_BYTES * 10 / self.link.baud)   # drain the line
                 continue
-            if status in P.LINE_ERRORS:
-                problem, safe = f"{P.Status(status).name} (damaged on the line)", True
+            if status in P.LINE_ERRORS:      # not carried out, or a stale reply: send again
+                problem = f"{P.Status(status).name} (damaged on the line)"
                 continue
             if status != P.Status.OK:
                 try:

@@ -289,16 +289,22 @@ class _ScriptedLink(Link):
 
 @pytest.mark.parametrize("repeat", [True, False])
 def test_host_sends_a_frame_damaged_on_the_line_again(repeat):
-    """A line error (CRC, LENGTH, TIMEOUT, GARBAGE: the frame was not carried out) is not the
-    SoC's answer: the host sends the frame again, even a START (``repeat=False``), which a
-    lost reply does not repeat; a READONLY is the answer, raised at once."""
+    """A line error (CRC, LENGTH, TIMEOUT, GARBAGE: the frame was not carried out, or it is a
+    stale reply to an earlier frame) is not the SoC's answer: the host sends the frame
+    again, but never a START (``repeat=False``), which may have been carried out; a lost
+    reply likewise; a READONLY is the answer, raised at once."""
     mm = soc_memory_map(_xor()[0], 2)
     id_word = P.encode(P.Status.OK, ID_VALUE.to_bytes(4, "little"))
     link = _ScriptedLink([P.encode(P.Status.CRC), P.encode(P.Status.GARBAGE), id_word])
     assert Host(link, mm, 12e6).ping() == ID_VALUE and len(link.sent) == 3
     link = _ScriptedLink([P.encode(P.Status.TIMEOUT), P.encode(P.Status.OK)])
-    Host(link, mm, 12e6).transact(P.write_request(1, [1]), 0, repeat)
-    assert link.sent == [P.write_request(1, [1])] * 2
+    if repeat:
+        Host(link, mm, 12e6).transact(P.write_request(1, [1]), 0, repeat)
+    else:
+        with pytest.raises(HostError, match=r"TIMEOUT \(damaged on the line\) to a5.* after "
+                                            r"1 tries"):
+            Host(link, mm, 12e6).transact(P.write_request(1, [1]), 0, repeat)
+    assert link.sent == [P.write_request(1, [1])] * (2 if repeat else 1)
     link = _ScriptedLink([None, P.encode(P.Status.OK)])
     host = Host(link, mm, 12e6)
     if repeat:
@@ -315,6 +321,16 @@ def test_host_sends_a_frame_damaged_on_the_line_again(repeat):
     with pytest.raises(HostError, match=r"LENGTH \(damaged on the line\) to a5.* after 3 "
                                         r"tries"):
         Host(link, mm, 12e6).ping()
+
+
+def test_a_stale_reply_on_the_line_is_drained_before_a_frame():
+    """A GARBAGE left on the line (the answer to bytes that were sent into an earlier reply)
+    is not taken for the answer to the next frame: START goes out once and its OK is read."""
+    mm = soc_memory_map(_xor()[0], 2)
+    link = _ScriptedLink([P.encode(P.Status.OK)])
+    link.pending = P.encode(P.Status.GARBAGE)
+    Host(link, mm, 12e6).transact(P.write_request(mm["ctrl"].addr, [1]), 0, repeat=False)
+    assert link.sent == [P.write_request(mm["ctrl"].addr, [1])]
 
 
 def test_dataset_parameters_are_checked():
