@@ -216,7 +216,7 @@ class FrameBridge(wiring.Component):
                     with m.Elif(quiet):
                         reply(Status.TIMEOUT, 0)
             with m.State("DISCARD"):
-                with m.If(quiet):
+                with m.If(quiet & ~got):        # a byte in this very cycle: still the error's
                     reply(status, 0)
             with m.State("EXEC"):
                 m.d.sync += [k.eq(0), base.eq(Const(0, 16)), count.eq(1), outside.eq(0),
