@@ -28,7 +28,6 @@ import math
 import os
 import stat
 import struct
-import tempfile
 import tokenize
 import warnings
 import zipfile
@@ -37,8 +36,10 @@ import zlib
 import numpy as np
 import numpy.lib.format as npformat
 
+from .outputs import write_all
+
 __all__ = ["init_params", "load_params", "save_npz", "load_dataset", "check_params",
-           "DataError", "atomic_write", "MAX_NPZ_BYTES", "MAX_HEADER_BYTES", "REAL_KINDS"]
+           "DataError", "MAX_NPZ_BYTES", "MAX_HEADER_BYTES", "REAL_KINDS"]
 
 #: The most array data one ``.npz`` file may declare, all the arrays read together, each
 #: value counted as at least 8 bytes (its float64 copy): 1 GiB, 2**27 values. The largest
@@ -336,25 +337,6 @@ def load_dataset(path, graph) -> tuple:
     return x, y, n
 
 
-def atomic_write(path, write):
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``;
-    on any failure nothing is left behind."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=os.path.splitext(path)[1], dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_npz(path, arrays: dict):
-    """Write arrays to an ``.npz`` atomically (compressed)."""
-    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+    """Write arrays to an ``.npz`` atomically (compressed; :func:`.outputs.write_all`)."""
+    write_all({path: lambda f: np.savez_compressed(f, **arrays)})

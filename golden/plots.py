@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .params import atomic_write  # noqa: E402
+from .outputs import write_all  # noqa: E402
 
 __all__ = ["plot_history", "plot_alignment", "save_figure", "render"]
 
@@ -33,7 +33,7 @@ def save_figure(fig, path):
     """Save ``fig`` as PNG atomically and close it; ``path`` None returns the PNG bytes."""
     png = render(fig)
     if path is not None:
-        atomic_write(path, lambda f: f.write(png))
+        write_all({path: png})
     return png
 
 
