@@ -32,8 +32,10 @@ shortened (:func:`show`).
 from __future__ import annotations
 
 import math
+import os
 import re
 import reprlib
+import stat
 import sys
 import tomllib
 from dataclasses import dataclass, field
@@ -392,6 +394,8 @@ def read_toml(path) -> dict:
     a number of more digits than Python converts, or empty. A leading UTF-8 byte-order
     mark is skipped. Time and memory are linear in the file's size."""
     try:
+        if stat.S_ISFIFO(os.stat(path).st_mode):   # would wait for a writer for ever
+            raise GraphError(f"{path}: a named pipe, not a graph file")
         with open(path, "rb") as f:
             raw = f.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:

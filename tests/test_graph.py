@@ -390,6 +390,15 @@ def test_files_too_large_to_be_a_graph(tmp_path, rejects):
     rejects(["check", "/dev/zero"], "/dev/zero: larger than 8,388,608 bytes")
 
 
+def test_a_named_pipe_is_refused_not_waited_on(tmp_path, rejects):
+    """Opening a FIFO waits for a writer for ever (the review's `pcfpga check FIFO` hung)."""
+    import os
+
+    fifo = tmp_path / "net.toml"
+    os.mkfifo(fifo)
+    rejects(["check", fifo], f"{fifo}: a named pipe, not a graph file")
+
+
 def test_dotted_keys_are_read_up_to_the_limit(tmp_path):
     """16 parts still go to tomllib (and are an unknown key), 17 do not."""
     path = tmp_path / "net.toml"
