@@ -77,7 +77,7 @@ def run(args) -> int:
             raise CliError(f"--{option} applies to --backend {' or '.join(backends.split())} "
                            f"only, not --backend {args.backend}")
     if args.backend == "sim":
-        check_folder(args.build or SIM_BUILD, "--build")
+        check_folder(SIM_BUILD if args.build is None else args.build, "--build")
     g = load_graph(args.net)
     model, label = _make_model(g, args.backend, args.backprop)
     train_set = load_dataset(args.data, g)
@@ -121,7 +121,8 @@ def _train_sim(g, params, args, train_set, test_set, out, plot) -> int:
     reuse, est = folding(g, args)
     if est is not None:
         print_folding(g, est, args.board)
-    model = SimulatedPC(g, simulator, check=check, build_root=args.build or SIM_BUILD,
+    build = SIM_BUILD if args.build is None else args.build
+    model = SimulatedPC(g, simulator, check=check, build_root=build,
                         log=lambda s: print(s, flush=True), reuse=reuse)
     label = f"hardware simulation ({simulator})"
     what = ("every register after every tick" if check == "ticks"
