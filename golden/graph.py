@@ -32,17 +32,14 @@ shortened (:func:`show`).
 from __future__ import annotations
 
 import math
-import os
 import re
-import reprlib
-import stat
-import sys
-import tomllib
 from dataclasses import dataclass, field
 
 from .engine import node_registers
 from .lfsr import MAX_PARENTS
+from .messages import kind, listing, show
 from .qformat import MAX_WIDTH, QFormat, ROUNDING_MODES
+from .tomlfile import MAX_FILE_BYTES, MAX_KEY_PARTS, TomlFileError, read_toml
 
 __all__ = ["Graph", "GraphBuilder", "GraphError", "Node", "Formats", "Learning",
            "OPS", "ACTIVATIONS", "MODES", "DEFAULT_FORMAT", "DEFAULT_LEARNING", "MAX_NODES",
@@ -75,31 +72,7 @@ MAX_SHIFT = 24
 MAX_NAME = 64
 #: Most fraction bits of format.value: gains f'(a) are Q2.n, one 32-bit bus word at most.
 MAX_VALUE_FRAC = MAX_WIDTH - 2
-#: The largest graph file read: over twice the largest graph the format allows (2,048 nodes
-#: of 24 inputs with 64-character names, 3.6 MB); tomllib reads about 1 MB/s at worst.
-MAX_FILE_BYTES = 8 << 20
-#: Most parts of a dotted key read (a graph's keys have 2 at most, as format.value): tomllib
-#: takes time and memory quadratic in them (100,000 parts, 200 KB, ran out of memory).
-MAX_KEY_PARTS = 16
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: One left-to-right scan for MAX_KEY_PARTS key parts each followed by a dot, outside
-#: strings and comments: ``finditer`` consumes every match, and the other alternatives
-#: match strings and comments whole, so no text is scanned more than a bounded number of
-#: times (a search restarting inside a string of escaped quotes was quadratic). Possessive
-#: quantifiers: no backtracking.
-_KEY_PART = r"""(?:[A-Za-z0-9_-]++|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+')"""
-_KEY_SCAN = re.compile(
-    r"(?<![A-Za-z0-9_-])(?P<dotted>(?:%s[ \t]*+\.[ \t]*+){%d})" % (_KEY_PART, MAX_KEY_PARTS)
-    + r'''|"""(?:[^"\\]|\\[\s\S]|"(?!""))*+"""'''      # multi-line basic string
-    + r"""|'''[\s\S]*?'''"""                            # multi-line literal string
-    + r"""|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+'"""           # one-line strings
-    + r"|#[^\n]*+")                                     # a comment
-_SHOW = reprlib.Repr()
-_SHOW.maxstring, _SHOW.maxother, _SHOW.maxlong = 60, 60, 40
-_SHOW.maxlist = _SHOW.maxtuple = 8
-_SHOW.maxdict, _SHOW.maxlevel = 4, 3
-
-
 class GraphError(ValueError):
     """A graph description that cannot be built; the message names what and where."""
 
@@ -159,35 +132,6 @@ def _shift_of(eta: float) -> int:
     return 1 - e if m == 0.5 else -1
 
 
-def _kind(value) -> str:
-    return type(value).__name__
-
-
-def show(value) -> str:
-    """``repr(value)`` shortened for a one-line message (long strings and lists cut in the
-    middle, deep nesting as ``...``).
-
-    >>> show("x" * 100)
-    "'xxxxxxxxxxxxxxxxxxxxxxxxxxx...xxxxxxxxxxxxxxxxxxxxxxxxxxxx'"
-    >>> show([[[[1]]]]), show(list(range(20)))
-    ('[[[...]]]', '[0, 1, 2, 3, 4, 5, 6, 7, ...]')
-    """
-    try:
-        return _SHOW.repr(value)
-    except ValueError:                  # an int beyond sys.get_int_max_str_digits()
-        if isinstance(value, int):
-            return f"an integer of {value.bit_length()} bits"
-        return f"a {_kind(value)} holding an integer too long to show"
-
-
-def _listing(names, limit: int = 10, sep: str = ", ") -> str:
-    """Names joined by ``sep``: the first ``limit`` of them and a count beyond that."""
-    names = list(names)
-    if len(names) <= limit:
-        return sep.join(names)
-    return f"{sep.join(names[:limit])}{sep}... ({len(names)} in all)"
-
-
 def _check_name(name, what: str) -> str:
     """``name`` when it can name a graph or node in every generated file, else GraphError."""
     if name is None:
@@ -215,13 +159,17 @@ class Graph:
     @classmethod
     def from_toml(cls, path) -> "Graph":
         """Read and validate a TOML graph file (UTF-8, a leading byte-order mark allowed)."""
-        return cls.from_dict(read_toml(path))
+        try:
+            data = read_toml(path)
+        except TomlFileError as e:
+            raise GraphError(str(e)) from None
+        return cls.from_dict(data)
 
     @classmethod
     def from_dict(cls, data: dict) -> "Graph":
         """Validate a plain dictionary (the TOML document's shape)."""
         if not isinstance(data, dict):
-            raise GraphError(f"a graph is a table of keys, not {_kind(data)}")
+            raise GraphError(f"a graph is a table of keys, not {kind(data)}")
         _check_keys(data, _TOP_KEYS, "at top level")
         name = _check_name(data.get("name"), "name")
         formats = _parse_formats(data.get("format", {}))
@@ -374,59 +322,6 @@ def hardware_names(graph):
             yield f"{n.name}.{r}", f"register {r} of node {n.name!r}"
 
 
-def _check_text(path, raw: bytes, text: str):
-    """Refuse, before tomllib reads it, what would take it more than linear time: a file
-    over :data:`MAX_FILE_BYTES` (or endless, like /dev/zero) and long dotted keys."""
-    if len(raw) > MAX_FILE_BYTES:
-        raise GraphError(f"{path}: larger than {MAX_FILE_BYTES:,} bytes; the largest graph "
-                         f"the format allows takes about 3.6 MB")
-    dotted = next((m for m in _KEY_SCAN.finditer(text) if m.group("dotted")), None)
-    if dotted:
-        line = text.count("\n", 0, dotted.start()) + 1
-        raise GraphError(f"{path}: line {line}: a dotted key of more than {MAX_KEY_PARTS} "
-                         f"parts; a graph's keys have at most 2, such as format.value")
-
-
-def read_toml(path) -> dict:
-    """The table of a TOML file, or a :class:`GraphError` naming the file and the problem:
-    missing, unreadable, larger than :data:`MAX_FILE_BYTES`, not UTF-8, with a dotted key
-    of more than :data:`MAX_KEY_PARTS` parts, not TOML, nested too deeply for the parser,
-    a number of more digits than Python converts, or empty. A leading UTF-8 byte-order
-    mark is skipped. Time and memory are linear in the file's size."""
-    try:
-        if stat.S_ISFIFO(os.stat(path).st_mode):   # would wait for a writer for ever
-            raise GraphError(f"{path}: a named pipe, not a graph file")
-        with open(path, "rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise GraphError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise GraphError(f"{path}: is a folder, not a graph file") from None
-    except OSError as e:
-        raise GraphError(f"{path}: cannot read it ({e.strerror})") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise GraphError(f"{path}: not valid TOML: not UTF-8 text (byte {e.start})") from None
-    _check_text(path, raw, text)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise GraphError(f"{path}: not valid TOML: {e}") from None
-    except RecursionError:
-        raise GraphError(f"{path}: arrays or tables nested too deeply to read; a graph "
-                         f"nests them at most 3 levels deep") from None
-    except ValueError as e:     # int() of more digits than sys.get_int_max_str_digits()
-        if "digits" not in str(e):
-            raise GraphError(f"{path}: not valid TOML: {e}") from None
-        raise GraphError(f"{path}: a number of more than {sys.get_int_max_str_digits()} "
-                         f"digits; no graph key takes one that long") from None
-    if not data:
-        raise GraphError(f"{path}: the file is empty (no keys); a graph needs a name and "
-                         f"[[node]] tables")
-    return data
-
-
 # ---------------------------------------------------------------------- parsing helpers
 def _check_keys(table: dict, allowed, where: str):
     for key in table:
@@ -437,7 +332,7 @@ def _check_keys(table: dict, allowed, where: str):
 
 def _parse_formats(raw) -> Formats:
     if not isinstance(raw, dict):
-        raise GraphError(f"[format] must be a table, not {_kind(raw)}")
+        raise GraphError(f"[format] must be a table, not {kind(raw)}")
     _check_keys(raw, tuple(DEFAULT_FORMAT), "in [format]")
     merged = {**DEFAULT_FORMAT, **raw}
     fmts = {}
@@ -481,7 +376,7 @@ def _parse_eta(raw, key: str, fmt: QFormat, fmt_name: str) -> float:
 
 def _parse_learning(raw, formats: Formats) -> Learning:
     if not isinstance(raw, dict):
-        raise GraphError(f"[learning] must be a table, not {_kind(raw)}")
+        raise GraphError(f"[learning] must be a table, not {kind(raw)}")
     _check_keys(raw, tuple(DEFAULT_LEARNING), "in [learning]")
     merged = {**DEFAULT_LEARNING, **raw}
     mode = merged["mode"]
@@ -508,7 +403,7 @@ def _parse_learning(raw, formats: Formats) -> Learning:
 
 def _parse_node(i: int, raw) -> dict:
     if not isinstance(raw, dict):
-        raise GraphError(f"node #{i + 1} must be a table, not {_kind(raw)}")
+        raise GraphError(f"node #{i + 1} must be a table, not {kind(raw)}")
     name = _check_name(raw.get("name"), f"node #{i + 1}: name")
     where = f"node {name!r}"
     op = raw.get("op")
@@ -559,7 +454,7 @@ def _toposort(specs: list) -> list:
         for p in s["inputs"]:
             if p not in by_name:
                 raise GraphError(f"node {s['name']!r}: unknown input {show(p)}; nodes are: "
-                                 f"{_listing(names)}")
+                                 f"{listing(names)}")
     state, order = {}, []
     for root in names:              # iterative depth-first search: no recursion limit
         if state.get(root) == "done":
@@ -576,7 +471,7 @@ def _toposort(specs: list) -> list:
             elif state.get(p) == "open":
                 path = [n for n, _ in stack]
                 cycle = path[path.index(p):] + [p]
-                raise GraphError(f"cycle through nodes {_listing(reversed(cycle), 12, ' -> ')}"
+                raise GraphError(f"cycle through nodes {listing(reversed(cycle), 12, ' -> ')}"
                                  f"; a graph must be acyclic")
             elif state.get(p) != "done":
                 state[p] = "open"
@@ -636,7 +531,7 @@ def _check_sinks(order: list):
     for s in order:
         if s["output"] and kids[s["name"]]:
             raise GraphError(f"node {s['name']!r} is an output but feeds "
-                             f"{_listing(kids[s['name']])}; outputs must be sinks")
+                             f"{listing(kids[s['name']])}; outputs must be sinks")
     # An input node always exists here: every other op needs a parent, and an acyclic
     # graph has a node without parents.
     if not any(s["output"] for s in order):
