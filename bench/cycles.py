@@ -20,7 +20,7 @@ from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params
 from pcfpga.golden.random_graph import random_sample
 from pcfpga.hdl.controller import cycles_per_step, cycles_per_tick, node_levels
-from pcfpga.sim.pysim import simulate_against_golden
+from pcfpga.sim.simulate import simulate_against_golden
 
 MODES = {"exact": {}, "fpa": {"eta_v": 0.5, "ticks": 8}, "standard": {"eta_v": 0.5,
                                                                       "ticks": 8},

@@ -26,7 +26,7 @@ from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params
 from pcfpga.golden.random_graph import random_sample
 from pcfpga.hdl.fit import FitError, count_multipliers, estimate, fit
-from pcfpga.sim.pysim import PySimRunner, simulate_against_golden
+from pcfpga.sim.simulate import Runner, simulate_against_golden
 
 STEPS = 2
 
@@ -40,7 +40,7 @@ def measure(g, reuse) -> float:
     rng = np.random.default_rng(0)
     samples = [random_sample(g, rng) for _ in range(STEPS)]
     res = simulate_against_golden(g, init_params(g, 0), samples,
-                                  runner=PySimRunner(g, pause=False, reuse=reuse))
+                                  runner=Runner(g, pause=False, reuse=reuse))
     return res["cycles"] / STEPS
 
 

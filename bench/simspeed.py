@@ -20,13 +20,12 @@ import sys
 import numpy as np
 
 from pcfpga.examples import data_path, example_path
-from pcfpga.golden.fixed_model import FixedPC
+from pcfpga.golden.fixed_model import FixedPC, quantize
 from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params, load_dataset
 from pcfpga.golden.training import sample
-from pcfpga.sim.pysim import Mismatch, PySimRunner, quantize, simulate_against_golden
-from pcfpga.sim.runner import CocotbRunner, available
-from pcfpga.sim.session import open_session
+from pcfpga.sim.session import Mismatch
+from pcfpga.sim.simulate import Runner, available, open_session, simulate_against_golden
 
 NETS = (("xor", "xor"), ("iris", "iris_train"), ("dag", "dag_train"))
 SIMULATORS = ("amaranth", "verilator", "icarus")
@@ -34,8 +33,7 @@ BUILD = "build/bench-sim"
 
 
 def host_driven(g, sim, samples):
-    runner = (PySimRunner(g, pause=False) if sim == "amaranth" else
-              CocotbRunner(g, sim, pause=False, build_root=BUILD))
+    runner = Runner(g, sim, pause=False, build_root=BUILD)
     simulate_against_golden(g, init_params(g, 0), samples, runner=runner)
     return runner.cycles, runner.seconds
 
@@ -67,11 +65,10 @@ def main(steps: int = 200):
         for run in ("host-driven", "free-running"):
             base = None
             for sim in SIMULATORS:
-                if sim != "amaranth" and not available(sim):
+                if not available(sim):
                     rows.append((name, run, sim, "-", "-", "not installed", "-"))
                     continue
-                if sim != "amaranth":
-                    CocotbRunner(g, sim, build_root=BUILD).build()
+                Runner(g, sim, build_root=BUILD).build()
                 print(f"  {name} {run} on {sim} ...", file=sys.stderr, flush=True)
                 cycles, seconds = (host_driven(g, sim, samples) if run == "host-driven" else
                                    free_running(g, sim, samples[0][0], samples[0][1],

@@ -40,7 +40,7 @@ from .lfsr import (SITE_A, SITE_B, SITE_DELTA, SITE_EPS, SITE_V, SITE_VHAT, SITE
                    mix, site_id)
 from .qformat import round_shift
 
-__all__ = ["FixedArith", "FixedPC", "FLAG_BITS", "SaturationError", "decode_flags"]
+__all__ = ["FixedArith", "FixedPC", "FLAG_BITS", "SaturationError", "decode_flags", "quantize"]
 
 #: Saturation flag bit of each register (the same numbers as the LFSR sites);
 #: the weights from parent k set bit ``FLAG_BITS["W"] + k``.
@@ -57,6 +57,26 @@ def decode_flags(mask: int, node) -> list:
     names = [r for r, bit in FLAG_BITS.items() if r != "W" and mask >> bit & 1]
     names += [f"W.{p}" for k, p in enumerate(node.inputs) if mask >> (SITE_W0 + k) & 1]
     return names
+
+
+def quantize(graph, data: dict) -> dict:
+    """Float data (inputs or targets) as value-format integers, as a host writes them.
+
+    Parameters
+    ----------
+    graph : Graph
+    data : dict
+        ``{name: float array}``.
+
+    Returns
+    -------
+    dict
+        ``{name: int64 array}``, rounded to nearest and saturated to the value format (the
+        golden model's own ``x, y`` quantisation, so the hardware and the model see the same
+        integers).
+    """
+    V = graph.formats.value
+    return {k: V.to_int(v)[0] for k, v in data.items()}
 
 
 class FixedArith:

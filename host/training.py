@@ -1,9 +1,10 @@
 """Training on a board: whole epochs run on chip from the SoC's dataset buffer.
 
-:class:`BoardPC` is a training model like :class:`~pcfpga.sim.training.SimulatedPC`
-(``to_model``, ``step``, ``run_epoch``, ``predict``, ...), so
-:func:`pcfpga.golden.training.train` and ``pcfpga train --backend board`` drive it with the
-same seeded epoch order and print the same lines as every other backend. An epoch::
+:class:`BoardPC` is a training model like :class:`~pcfpga.sim.training.SimulatedPC` (both
+are a :class:`~pcfpga.sim.beside.BesideGolden`: ``to_model``, ``step``, ``run_epoch``,
+``predict``, ...), so :func:`pcfpga.golden.training.train` and ``pcfpga train --backend
+board`` drive it with the same seeded epoch order and print the same lines as every other
+backend. An epoch::
 
     for each chunk of at most run.capacity samples, in the epoch's order:
         upload the chunk (quantised) into the data buffer            (frames over the link)
@@ -11,7 +12,7 @@ same seeded epoch order and print the same lines as every other backend. An epoc
         the golden model runs the same steps beside it                (on the host)
     read every parameter and saturation flag word; compare with the golden model's
 
-A difference raises :class:`~pcfpga.sim.pysim.Mismatch` (the board learned something other
+A difference raises :class:`~pcfpga.sim.session.Mismatch` (the board learned something other
 than the bit-exact model). Evaluation uses the golden forward sweep on the parameters,
 which equal the board's.
 
@@ -22,10 +23,9 @@ cannot be cleared over the bus, so the board must be freshly programmed (``steps
 
 from __future__ import annotations
 
-from pcfpga.golden.fixed_model import FixedPC
+from pcfpga.golden.fixed_model import FixedPC, quantize
 from pcfpga.hdl.memmap import CTRL_BITS
-from pcfpga.sim.pysim import quantize
-from pcfpga.sim.training import BesideGolden
+from pcfpga.sim.beside import BesideGolden
 
 from .driver import Host, HostError, run_sync
 

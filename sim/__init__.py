@@ -1,3 +1,17 @@
-"""Cycle-accurate simulation of the generated Verilog against the golden model.
+"""Cycle-accurate simulation of the generated hardware against the golden model.
 
-Empty until the cocotb verification issue lands; nothing here is used yet."""
+Modules, each importing only those above it in this list (no cycle)::
+
+    driver            the bus driver (one for every simulator) and the request format
+    session           the Session interface, its errors, the golden comparison
+    beside            BesideGolden: hardware steps with the golden model beside them
+    amaranth_backend  AmaranthSession: Amaranth's simulator, registers read directly
+    cocotb_backend    CocotbBuild, CocotbSession: Verilator or Icarus through cocotb
+    cocotb_tb         the cocotb testbench (runs inside the simulator; imports driver)
+    simulate          Runner, open_session, simulate_against_golden: by simulator name
+    training          SimulatedPC: training through a simulator
+    pysim, runner     old import paths (re-exports of the above)
+
+Nothing is imported here, so ``pcfpga.sim.beside`` and ``pcfpga.sim.driver`` (which the
+host uses) load neither Amaranth nor a simulator.
+"""

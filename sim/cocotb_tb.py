@@ -1,12 +1,12 @@
 """The cocotb testbench of a generated network (runs inside Verilator or Icarus).
 
-:mod:`pcfpga.sim.runner` starts the simulator with two environment variables:
+:mod:`pcfpga.sim.cocotb_backend` starts the simulator with two environment variables:
 ``PCFPGA_MEMMAP`` names the JSON manifest and ``PCFPGA_SOCKET`` a Unix socket on which the
 host waits. The testbench connects, and :class:`TB` (the shared
 :class:`~.driver.BusDriver` with cocotb's clock, reset and bus primitives) answers the
 host's requests until it says ``quit``: load parameters, run steps reading every register,
 read parameters. Simulated time only advances while a request runs. The comparison with
-the golden model happens on the host, with the same :func:`~.pysim.compare_traces` the
+the golden model happens on the host, with the same :func:`~.session.compare_traces` the
 Amaranth simulator uses, so every simulator is judged by one definition.
 
 Protocol on the bus: every operation starts and ends on a falling edge. A write presents

@@ -3,7 +3,7 @@
 A :class:`BusDriver` knows the memory map (from the JSON manifest) and three bus
 primitives that each simulator supplies (``write``, ``read``, ``clock``); everything else
 is written once here and runs unchanged inside the Amaranth simulator
-(:mod:`.pysim`) and inside Verilator or Icarus (:mod:`.cocotb_tb`):
+(:mod:`.amaranth_backend`) and inside Verilator or Icarus (:mod:`.cocotb_tb`):
 
 * :meth:`~BusDriver.load` writes parameters, :meth:`~BusDriver.read_params` reads them;
 * :meth:`~BusDriver.run` runs one training step per sample: it writes ``in.*`` and

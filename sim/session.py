@@ -1,14 +1,20 @@
-"""A running simulation of a network that the host talks to, request by request.
+"""The one interface to a running simulation, its errors, and the golden comparison.
 
 A :class:`Session` keeps one simulation alive (its registers, LFSR and, in streaming mode,
 the samples in flight) while the host sends requests to the :class:`~.driver.BusDriver`
-inside it: load parameters, run steps, read parameters. Training through simulation
-(:mod:`.training`) checks each batch of steps against the golden model as it goes, and a
-run of ``pcfpga sim`` is one ``load``, one ``run`` and one ``read``.
+inside it: load parameters, run steps, read parameters. Every simulator is a subclass that
+supplies only the channel (``_send``, ``_receive``, ``_finish``):
 
-Subclasses connect the channel: :class:`~.pysim.AmaranthSession` runs Amaranth's simulator
-in a thread and passes requests through queues; :class:`~.runner.CocotbSession` starts
-Verilator or Icarus (cocotb) and talks over a Unix socket. :func:`open_session` picks one.
+* :class:`~.amaranth_backend.AmaranthSession`: Amaranth's simulator in a thread, fed
+  through queues;
+* :class:`~.cocotb_backend.CocotbSession`: Verilator or Icarus running the cocotb
+  testbench, which connects back over a Unix socket.
+
+:func:`~.simulate.open_session` picks one by name. What a session answers is judged by
+one definition for every simulator: :func:`compare_traces` (every register of a step) and
+:func:`compare_params`, which raise :class:`Mismatch` at the first difference.
+
+This module imports no simulator (nor Amaranth): backends import it, never the reverse.
 """
 
 from __future__ import annotations
@@ -19,10 +25,14 @@ import numpy as np
 
 from .driver import run_request
 
-__all__ = ["Session", "SimulationFailed", "Mismatch", "open_session", "SIMULATOR_CHOICES"]
+__all__ = ["Session", "SimulationFailed", "Mismatch", "compare_traces", "compare_params",
+           "SIMULATOR_CHOICES", "WAVE_SUFFIX"]
 
 #: Every simulator a session can use.
 SIMULATOR_CHOICES = ("verilator", "icarus", "amaranth")
+
+#: The waveform format each simulator writes.
+WAVE_SUFFIX = {"verilator": ".vcd", "icarus": ".fst", "amaranth": ".vcd"}
 
 
 class SimulationFailed(RuntimeError):
@@ -31,6 +41,53 @@ class SimulationFailed(RuntimeError):
 
 class Mismatch(AssertionError):
     """Hardware and golden differ; the message names register, step, tick and values."""
+
+
+def compare_traces(hw: dict, ref: dict, step: int, where: str = ""):
+    """Exact comparison of one step's traces.
+
+    Parameters
+    ----------
+    hw, ref : dict
+        ``{register: (ticks + 1, ...) array}`` from the hardware and the golden model.
+    step : int
+        The step's number, for the message.
+    where : str
+        A prefix for the message (simulator, epoch).
+
+    Raises
+    ------
+    Mismatch
+        At the first difference: register, step, tick, element, both values.
+    """
+    missing = sorted(set(ref) - set(hw))
+    if missing:
+        raise Mismatch(f"{where}step {step}: hardware has no register {missing[0]}")
+    for key in sorted(ref):
+        a, b = np.asarray(hw[key]), np.asarray(ref[key]).astype(np.int64)
+        if a.shape != b.shape:
+            raise Mismatch(f"{where}step {step}: {key} has shape {a.shape}, golden {b.shape}")
+        if not np.array_equal(a, b):
+            idx = tuple(int(i) for i in np.argwhere(a != b)[0])
+            raise Mismatch(f"{where}step {step}, tick {idx[0]}: {key}{list(idx[1:])} is "
+                           f"{a[idx]}, golden {b[idx]}")
+
+
+def compare_params(hw: dict, ref: dict, when: str):
+    """Exact comparison of integer parameters.
+
+    Raises
+    ------
+    Mismatch
+        Naming the first differing element (``when`` says at which point of the run).
+    """
+    for k in ref:
+        want = np.asarray(ref[k], dtype=np.int64)
+        got = np.asarray(hw[k]).reshape(want.shape)
+        if not np.array_equal(got, want):
+            idx = tuple(int(i) for i in np.argwhere(got != want)[0])
+            raise Mismatch(f"{when}: parameter {k}{list(idx)} is {got[idx]}, golden "
+                           f"{want[idx]}")
 
 
 class Session:
@@ -62,6 +119,13 @@ class Session:
 
     # requests
     def request(self, message: dict) -> dict:
+        """Send one request (see :mod:`.driver`) and return the answer.
+
+        Raises
+        ------
+        SimulationFailed
+            The session is closed, the simulator stopped, or it answered an error.
+        """
         if not self._open:
             raise SimulationFailed("the simulation session is closed")
         start = time.perf_counter()
@@ -124,20 +188,3 @@ class Session:
     def speed(self) -> float:
         """Clock cycles simulated per second of waiting (nan before any run)."""
         return self.cycles / self.seconds if self.seconds else float("nan")
-
-
-def open_session(graph, simulator: str, build_root="build/sim", waves: str | None = None,
-                 log=None, reuse=1) -> Session:
-    """A live session of ``graph`` on ``simulator`` (one of :data:`SIMULATOR_CHOICES`);
-    ``reuse`` folds the dense edges (:mod:`pcfpga.hdl.fold`)."""
-    if simulator == "amaranth":
-        from .pysim import AmaranthSession
-
-        return AmaranthSession(graph, waves=waves, reuse=reuse)
-    if simulator not in SIMULATOR_CHOICES:
-        raise ValueError(f"Simulator must be one of {', '.join(SIMULATOR_CHOICES)}, "
-                         f"not {simulator!r}")
-    from .runner import CocotbRunner, CocotbSession
-
-    return CocotbSession(CocotbRunner(graph, simulator, build_root=build_root, waves=waves,
-                                      log=log, reuse=reuse))

@@ -13,7 +13,7 @@ are compared as they go:
 * ``check="params"``: parameters and saturation flags only.
 
 In both, the parameters and flags are read back and compared after every batch of
-``batch`` steps. The first difference raises :class:`~.pysim.Mismatch`, naming the
+``batch`` steps. The first difference raises :class:`~.session.Mismatch`, naming the
 epoch, step, tick, register, element and both values.
 
 Evaluation (loss and accuracy after each epoch) uses the golden forward sweep on the
@@ -24,48 +24,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from pcfpga.golden.fixed_model import FixedPC
+from pcfpga.golden.fixed_model import FixedPC, quantize
 
-from .pysim import Mismatch, compare_params, compare_traces, quantize
-from .session import open_session
+from .beside import BesideGolden
+from .session import compare_traces
+from .simulate import open_session
 
-__all__ = ["SimulatedPC", "BesideGolden", "CHECKS"]
+__all__ = ["SimulatedPC", "CHECKS"]
 
 #: What is compared with the golden model during training.
 CHECKS = ("ticks", "params")
-
-
-class BesideGolden:
-    """A training model whose steps run on hardware while the bit-exact golden model
-    (``self.golden``, a :class:`FixedPC`) runs the same steps beside it: conversions,
-    predictions and flags are the golden model's, whose parameters equal the hardware's."""
-
-    golden: FixedPC
-
-    def to_model(self, params: dict) -> dict:
-        return self.golden.to_model(params)
-
-    def to_float(self, params: dict) -> dict:
-        return self.golden.to_float(params)
-
-    def predict(self, params, x) -> dict:
-        return self.golden.predict(params, x)
-
-    def flags(self) -> dict:
-        return self.golden.flags()
-
-    def compare_state(self, got: dict, params: dict, where: str):
-        """``got`` (the parameters and every node's ``{node}.sat`` word, read from the
-        hardware) against ``params`` and the golden model's flags; :class:`Mismatch`."""
-        compare_params(got, params, where)
-        for n in self.golden.graph.nodes:
-            hw, ref = int(got[f"{n.name}.sat"]), int(self.golden.arith.flags[n.index])
-            if hw != ref:
-                raise Mismatch(f"{where}: {n.name}.sat is {hw:#x}, golden {ref:#x}")
-
-    def state_names(self, params: dict) -> list:
-        """What :meth:`compare_state` needs read: the parameters and the flag words."""
-        return list(params) + [f"{n.name}.sat" for n in self.golden.graph.nodes]
 
 
 class SimulatedPC(BesideGolden):
@@ -81,7 +49,7 @@ class SimulatedPC(BesideGolden):
     batch : int
         Steps per request to the simulator (parameters are compared after each).
     build_root, waves, log, reuse
-        As for :func:`~.session.open_session`.
+        As for :func:`~.simulate.open_session`.
     """
 
     def __init__(self, graph, simulator: str = "verilator", check: str = "ticks",

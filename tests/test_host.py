@@ -14,7 +14,7 @@ import pytest
 from pcfpga.boards.soc import SoC, dataset_capacity, soc_memory_map
 from pcfpga.cli import main
 from pcfpga.examples import data_path, example_path
-from pcfpga.golden.fixed_model import FixedPC
+from pcfpga.golden.fixed_model import FixedPC, quantize
 from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params, load_dataset
 from pcfpga.golden.training import sample, train
@@ -25,7 +25,6 @@ from pcfpga.hdl.network import network_memory_map
 from pcfpga.hdl.runner import EpochRunner
 from pcfpga.host import BoardPC, Host, HostError, SimLink, run_sync
 from pcfpga.host.link import Link
-from pcfpga.sim.pysim import quantize
 
 DIVISOR = 4
 SEED = 11

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 
 from pcfpga.examples import EXAMPLES, data_path, example_path
-from pcfpga.golden.fixed_model import FixedPC
+from pcfpga.golden.fixed_model import FixedPC, quantize
 from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params, load_dataset
 from pcfpga.golden.random_graph import random_graph, random_sample
 from pcfpga.golden.training import sample
-from pcfpga.sim.pysim import Mismatch, compare_traces, quantize, simulate_against_golden
+from pcfpga.sim.session import Mismatch, compare_traces
+from pcfpga.sim.simulate import simulate_against_golden
 
 
 @pytest.mark.parametrize("simulator", ["verilator", "icarus"])

@@ -10,13 +10,13 @@ import pytest
 
 from pcfpga.cli import main
 from pcfpga.examples import data_path, example_path
-from pcfpga.golden.fixed_model import FixedPC
+from pcfpga.golden.fixed_model import FixedPC, quantize
 from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params, load_dataset, load_params
 from pcfpga.golden.random_graph import random_sample
 from pcfpga.golden.training import train
-from pcfpga.sim.pysim import Mismatch, compare_traces, quantize
-from pcfpga.sim.session import open_session
+from pcfpga.sim.session import Mismatch, compare_traces
+from pcfpga.sim.simulate import open_session
 from pcfpga.sim.training import SimulatedPC
 
 SEED = 3
@@ -196,7 +196,7 @@ def test_simulated_pc_parameters(kw, message):
 def test_a_failed_amaranth_simulation_reports_and_closes(tmp_path):
     """The simulator thread fails (its VCD cannot be written): the request raises, and
     closing the session does not wait for an answer that cannot come."""
-    from pcfpga.sim.pysim import AmaranthSession
+    from pcfpga.sim.amaranth_backend import AmaranthSession
     from pcfpga.sim.session import SimulationFailed
 
     g, _ = _data("xor")

@@ -1,0 +1,160 @@
+"""Simulating a network by the simulator's name, and judging it against the golden model.
+
+The one entry point to every backend (this module imports them; they import only
+:mod:`.session` and :mod:`.driver` below them)::
+
+    runner = Runner(graph, "verilator")       a configured simulator (SimulatorMissing here)
+    runner.build()                            optional: build the model now (cocotb)
+    with runner.open() as session: ...        a live :class:`~.session.Session`
+    runner.run(params, samples)               one session: load, run, read back
+
+:func:`open_session` is ``Runner(...).open()``; :func:`simulate_against_golden` runs
+samples through the golden fixed-point model and a runner and compares every register.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pcfpga.golden.fixed_model import FixedPC, quantize
+
+from .amaranth_backend import AmaranthSession
+from .cocotb_backend import CocotbBuild, CocotbSession, SimulatorMissing
+from .cocotb_backend import available as cocotb_available
+from .session import SIMULATOR_CHOICES, Session, compare_params, compare_traces
+
+__all__ = ["Runner", "open_session", "simulate_against_golden", "available",
+           "SimulatorMissing"]
+
+
+def available(simulator: str) -> bool:
+    """Whether a simulator (one of :data:`~.session.SIMULATOR_CHOICES`) can run here."""
+    return simulator == "amaranth" or cocotb_available(simulator)
+
+
+class Runner:
+    """One network on one simulator: opens sessions, or runs whole runs in one each.
+
+    Parameters
+    ----------
+    graph : Graph
+    simulator : str
+        One of :data:`~.session.SIMULATOR_CHOICES`.
+    pause : bool
+        :meth:`run` stops after the forward sweep and every tick to read the registers
+        (default True; streaming steps are single ticks and are read around them).
+    waves : str, optional
+        A waveform file each session writes (VCD; Icarus: FST).
+    reuse : int, str or dict
+        Folding (:mod:`pcfpga.hdl.fold`); 1 is fully parallel.
+    build_root : str or Path
+        Verilator and Icarus: the folder of the builds, one per configuration.
+    log : callable, optional
+        Verilator and Icarus: receives a line when a build starts.
+    reads : str, optional
+        Amaranth: how words are read, ``"direct"`` (default) or ``"bus"``
+        (:mod:`.amaranth_backend`); the others read over the bus.
+
+    Attributes ``cycles`` (clock cycles counted by the hardware over every :meth:`run`)
+    and ``seconds`` (wall time spent waiting for the simulator in them).
+
+    Raises
+    ------
+    ValueError
+        An unknown simulator, or ``reads`` the simulator does not offer.
+    SimulatorMissing
+        Verilator or Icarus is not installed here.
+    """
+
+    def __init__(self, graph, simulator: str = "amaranth", pause: bool = True,
+                 waves: str | None = None, reuse=1, build_root="build/sim", log=None,
+                 reads: str | None = None):
+        if simulator not in SIMULATOR_CHOICES:
+            raise ValueError(f"Simulator must be one of {', '.join(SIMULATOR_CHOICES)}, "
+                             f"not {simulator!r}")
+        if simulator != "amaranth" and reads not in (None, "bus"):
+            raise ValueError(f"{simulator} reads over the bus, not {reads!r}")
+        self.graph, self.simulator, self.pause = graph, simulator, pause
+        self.waves, self.reuse = waves, reuse
+        self.reads = reads or ("direct" if simulator == "amaranth" else "bus")
+        self.cycles = 0
+        self.seconds = 0.0
+        self._build = (None if simulator == "amaranth" else
+                       CocotbBuild(graph, simulator, build_root, bool(waves), log, reuse))
+
+    def build(self):
+        """Build the simulation model now (Verilator, Icarus; Amaranth needs none)."""
+        if self._build is not None:
+            self._build.build()
+
+    def open(self) -> Session:
+        """A new live session (a freshly reset chip); use it as a context manager."""
+        if self._build is None:
+            return AmaranthSession(self.graph, self.waves, self.reuse, self.reads)
+        return CocotbSession(self._build, self.waves)
+
+    def run(self, params: dict, samples: list):
+        """Run one step per ``(x, y)`` sample (integer dicts, already in the value format)
+        from integer ``params``, in one session; returns (integer params, list of
+        per-step traces, empty without ``pause``)."""
+        with self.open() as session:
+            session.load(params)
+            traces = session.run(samples, trace=self.pause)
+            result = session.read(list(params))
+        self.cycles += session.cycles
+        self.seconds += session.seconds
+        return {k: v.reshape(np.shape(params[k])) for k, v in result.items()}, traces
+
+
+def open_session(graph, simulator: str, build_root="build/sim", waves: str | None = None,
+                 log=None, reuse=1, reads: str | None = None) -> Session:
+    """A live session of ``graph`` on ``simulator`` (arguments as :class:`Runner`'s)."""
+    return Runner(graph, simulator, waves=waves, reuse=reuse, build_root=build_root,
+                  log=log, reads=reads).open()
+
+
+def simulate_against_golden(graph, params: dict, samples: list, pause: bool = True,
+                            runner=None) -> dict:
+    """Run samples through the golden fixed model and the simulated hardware, compared.
+
+    Parameters
+    ----------
+    graph : Graph
+    params : dict
+        Float parameters, the same for both.
+    samples : list
+        Float ``(x, y)`` pairs, one step each.
+    pause : bool
+        For the default runner: compare every register after every tick (else only the
+        final parameters).
+    runner : Runner, optional
+        Any object with ``run(params, samples) -> (params, traces)``, ``pause`` and
+        ``cycles`` (default: ``Runner(graph, "amaranth", pause=pause)``).
+
+    Returns
+    -------
+    dict
+        ``params`` (integers), ``cycles`` (clock cycles of the run, counted by the
+        hardware), ``steps`` and ``flags`` (the sticky saturation flags, as
+        :meth:`FixedPC.flags`; the hardware's ``{node}.sat`` words equal them after every
+        tick).
+
+    Raises
+    ------
+    Mismatch
+        At the first register that differs after any tick, or in the final parameters.
+    """
+    model = FixedPC(graph)
+    q = model.to_model(params)
+    ints = [(quantize(graph, x), quantize(graph, y)) for x, y in samples]
+    runner = runner or Runner(graph, "amaranth", pause=pause)
+    hw_params, hw_traces = runner.run(q, ints)
+    V = graph.formats.value
+    for s, (x, y) in enumerate(ints):
+        q, trace = model.step(q, {k: V.to_float(v) for k, v in x.items()},
+                              {k: V.to_float(v) for k, v in y.items()})
+        if runner.pause:
+            compare_traces(hw_traces[s], trace, s)
+    compare_params(hw_params, q, f"after {len(ints)} steps")
+    return {"params": hw_params, "cycles": runner.cycles, "steps": len(ints),
+            "flags": model.flags()}
