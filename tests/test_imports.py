@@ -24,7 +24,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # issue 15: to be removed (each entry as the failure message names it)
 KNOWN = {
-    "cycle: pcfpga.sim.pysim, pcfpga.sim.runner, pcfpga.sim.session",
     "private: pcfpga.hdl.fold imports _PE from pcfpga.hdl.pe",
     "private: pcfpga.hdl.fold imports _SerialCtx from pcfpga.hdl.serial",
     "private: pcfpga.hdl.fold imports _node_of from pcfpga.hdl.pe",
