@@ -34,7 +34,7 @@ def rng(request):
 def need(simulator: str):
     """Skip when a cocotb simulator is missing here; fail under CI=true (.ci/run must
     install it)."""
-    from pcfpga.sim.runner import available
+    from pcfpga.sim.simulate import available
 
     if simulator != "amaranth" and not available(simulator):
         if os.environ.get("CI") == "true":
@@ -60,15 +60,13 @@ def sim_runner(wave_file):
     """``sim_runner(graph, simulator, **kw)``: a runner for ``simulate_against_golden``
     (Amaranth's simulator, or cocotb on Verilator/Icarus building under ``SIM_BUILD``);
     skips where the simulator is missing and dumps waves when WAVES=1."""
-    from pcfpga.sim.pysim import PySimRunner
-    from pcfpga.sim.runner import WAVE_SUFFIX, CocotbRunner
+    from pcfpga.sim.session import WAVE_SUFFIX
+    from pcfpga.sim.simulate import Runner
 
     def make(graph, simulator="amaranth", **kw):
         need(simulator)
         kw.setdefault("waves", wave_file(WAVE_SUFFIX[simulator]))
-        if simulator == "amaranth":
-            return PySimRunner(graph, **kw)
-        return CocotbRunner(graph, simulator, build_root=SIM_BUILD, **kw)
+        return Runner(graph, simulator, build_root=SIM_BUILD, **kw)
     return make
 
 

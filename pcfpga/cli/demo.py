@@ -63,7 +63,7 @@ def _hardware(g, params, data, folder, histories) -> int:
     and check one simulated training step."""
     from ..hdl.controller import cycles_per_step
     from ..hdl.export import lint, top_name, verilog_files
-    from ..sim.pysim import simulate_against_golden
+    from ..sim.simulate import simulate_against_golden
 
     print(f"\nhardware: generating {g.name}'s Verilog ...", flush=True)
     params_out = os.path.join(folder, f"{g.name}_trained.npz")
@@ -90,16 +90,15 @@ def _hardware(g, params, data, folder, histories) -> int:
 
 def _verilator(g, params, sample, folder, errors) -> int:
     """The same step on the generated Verilog under Verilator (cocotb)."""
-    from ..sim.pysim import simulate_against_golden
-    from ..sim.runner import CocotbRunner, available
+    from ..sim.simulate import Runner, available, simulate_against_golden
 
     if not available("verilator"):
         print("verilator is not available here: the Verilog run is skipped", file=sys.stderr)
         return 1
     print("the generated Verilog on Verilator (cocotb), same step, same check ...",
           flush=True)
-    runner = CocotbRunner(g, "verilator", build_root=os.path.join(folder, "sim"),
-                          log=lambda s: print(s, flush=True))
+    runner = Runner(g, "verilator", build_root=os.path.join(folder, "sim"),
+                    log=lambda s: print(s, flush=True))
     try:
         simulate_against_golden(g, params, [sample], runner=runner)
     except Mismatch as e:

@@ -76,7 +76,7 @@ def run(args) -> int:
     params = initial_params(g, args)
     FixedPC(g).to_model(params)  # reject unrepresentable parameters before any work
     simulator = _simulator(args)
-    from ..sim.runner import SimulatorMissing
+    from ..sim.simulate import SimulatorMissing
 
     print(f"report for {g.name} ({args.net}): {args.epochs} epochs, seed {args.seed}")
     try:
@@ -114,7 +114,7 @@ def _simulator(args):
     if simulator is None and args.reuse is not None:
         raise CliError("--reuse applies to the hardware simulation; it cannot be combined "
                        "with --simulator none")
-    from ..sim.runner import available
+    from ..sim.simulate import available
 
     if simulator:
         if simulator != "amaranth" and not available(simulator):

@@ -37,7 +37,7 @@ def register(sub):
 def _check_outputs(args) -> str:
     """Check ``--out``, ``--waves`` and ``--build`` before any work; the ``--out`` path."""
     out = check_file(args.out, ".npz", "--out")
-    from ..sim.runner import WAVE_SUFFIX
+    from ..sim.session import WAVE_SUFFIX
 
     suffix = WAVE_SUFFIX[args.simulator]
     if args.waves and not args.waves.endswith(suffix):
@@ -52,14 +52,11 @@ def _check_outputs(args) -> str:
 
 def _runner(g, args, reuse):
     """The simulation runner of ``args.simulator``, built."""
-    from ..sim.pysim import PySimRunner
-    from ..sim.runner import CocotbRunner, SimulatorMissing
+    from ..sim.simulate import Runner, SimulatorMissing
 
-    if args.simulator == "amaranth":
-        return PySimRunner(g, waves=args.waves, reuse=reuse)
     try:
-        runner = CocotbRunner(g, args.simulator, build_root=args.build, waves=args.waves,
-                              log=lambda s: print(s, flush=True), reuse=reuse)
+        runner = Runner(g, args.simulator, waves=args.waves, reuse=reuse,
+                        build_root=args.build, log=lambda s: print(s, flush=True))
     except SimulatorMissing as e:
         raise CliError(str(e)) from None
     runner.build()
@@ -74,7 +71,7 @@ def run(args) -> int:
     params = initial_params(g, args)
     x, y, n = load_dataset(args.data, g)
     FixedPC(g).to_model(params)  # reject unrepresentable parameters before building
-    from ..sim.pysim import simulate_against_golden
+    from ..sim.simulate import simulate_against_golden
 
     reuse, est = folding(g, args)
     if est is not None:

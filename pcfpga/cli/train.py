@@ -114,7 +114,7 @@ def _make_model(graph, backend: str, backprop: bool = False):
 
 def _train_sim(g, params, args, train_set, test_set, out, plot) -> int:
     """Train on the simulated hardware, comparing with the golden model as it goes."""
-    from ..sim.runner import SimulatorMissing
+    from ..sim.simulate import SimulatorMissing
     from ..sim.training import SimulatedPC
 
     simulator, check = args.simulator or "verilator", args.check or "ticks"
