@@ -26,10 +26,10 @@ from amaranth.lib.wiring import In, Out
 from pcfpga.golden.lfsr import POLY
 from pcfpga.golden.stream import forward_levels
 
+from .design import STEP_COUNTER_BITS, Design, as_design, program
 from .memmap import CTRL_BITS, STEPS_BITS
 
-__all__ = ["Controller", "micro_steps", "node_levels", "step_cycles", "cycles_per_tick",
-           "cycles_per_step"]
+__all__ = ["Controller", "micro_steps", "node_levels", "cycles_per_tick", "cycles_per_step"]
 
 
 #: Forward level of every node: the longest path from an input (inputs 0).
@@ -37,46 +37,21 @@ node_levels = forward_levels
 
 
 def micro_steps(graph, plan=None) -> dict:
-    """{"forward": [...], "tick": [...], "update": [...]} micro-step names of a graph.
-
-    With a folding ``plan`` (:func:`~.fold.fold_plan`), the multi-cycle phases of the
-    folded edges come right before the steps that use their results: PF<level> before
-    FA<level>, PM before the relaxation, PFT before TA (standard), PU before UPD.
-    """
-    mode = graph.learning.mode
-    if mode == "streaming":
-        return {"forward": [], "tick": ["S1", "S2", "S3", "S4"], "update": []}
-    phases = plan.phases if plan is not None else {}
-
-    def fold(name):
-        return [name] if name in phases else []
-
-    depth = max(node_levels(graph).values())
-    forward = ["F0"] + [s for lv in range(1, depth + 1)
-                        for s in (*fold(f"PF{lv}"), f"FA{lv}", f"FF{lv}")] + ["FE", "FD"]
-    tick = (fold("PM") + ["TE", "TD"] if mode in ("exact", "fpa")
-            else fold("PM") + ["TV"] + fold("PFT") + ["TA", "TF", "TE", "TD"])
-    return {"forward": forward, "tick": tick, "update": fold("PU") + ["UPD"]}
-
-
-def step_cycles(name: str, plan=None) -> int:
-    """Cycles of one micro-step: 1, or a folded phase's length."""
-    return plan.phases.get(name, 1) if plan is not None else 1
+    """{"forward": [...], "tick": [...], "update": [...]} micro-step names of a graph with
+    folding ``plan`` (:func:`~.design.program`; the :class:`~.design.Design` holds them as
+    :class:`~.design.Step` values)."""
+    return program(graph, plan).as_dict()
 
 
 def cycles_per_tick(graph, plan=None) -> int:
     """Clock cycles of one inference tick (streaming: one tick = one sample)."""
-    return sum(step_cycles(s, plan) for s in micro_steps(graph, plan)["tick"])
+    return program(graph, plan).cycles_per_tick
 
 
 def cycles_per_step(graph, plan=None) -> int:
     """Clock cycles of one training step: 2L + 3 + c·T + 1 unfolded (streaming: one
     tick); folded phases add their lengths."""
-    s = micro_steps(graph, plan)
-    if graph.learning.mode == "streaming":
-        return cycles_per_tick(graph, plan)
-    return (sum(step_cycles(x, plan) for x in s["forward"] + s["update"])
-            + cycles_per_tick(graph, plan) * graph.ticks)
+    return program(graph, plan).cycles_per_step
 
 
 class Controller(wiring.Component):
@@ -88,11 +63,17 @@ class Controller(wiring.Component):
     writes to steps and lfsr; ``words``: the read values of every control word).
     """
 
-    def __init__(self, graph, presented: int = 0, plan=None):
-        self.graph = graph
-        self.plan = plan
-        self.steps_of = micro_steps(graph, plan)
-        self.names = self.steps_of["forward"] + self.steps_of["tick"] + self.steps_of["update"]
+    def __init__(self, design: Design, presented: int | None = None):
+        try:
+            design = as_design(design, who="A controller")
+        except (TypeError, ValueError):
+            self._MustUse__silence = True           # rejected: not a design to warn about
+            raise
+        self.design, self.graph = design, design.graph
+        self.program = design.program
+        self.names = self.program.steps
+        if presented is None:
+            presented = design.schedule.latency if design.streaming else 0
         self.n_presented = presented
         members = {f"st_{s}": Out(1) for s in self.names}
         members.update({
@@ -102,11 +83,15 @@ class Controller(wiring.Component):
             "steps_we": In(1), "lfsr_we": In(1), "word_data": In(32),
             "r_ctrl": Out(32), "r_status": Out(32), "r_steps": Out(32), "r_tick": Out(32),
             "r_cycles": Out(32), "r_steps_done": Out(32), "r_lfsr": Out(32),
-            "fold_cnt": Out(16),
+            "fold_cnt": Out(STEP_COUNTER_BITS),
         })
         if presented:
             members["presented"] = Out(presented)
         super().__init__(members)
+
+    def strobe(self, step):
+        """The one-hot strobe of micro-step ``step``."""
+        return getattr(self, f"st_{step}")
 
     def elaborate(self, platform):
         m = Module()
@@ -145,7 +130,9 @@ class Controller(wiring.Component):
             with m.If(self.st_S1):
                 m.d.sync += hist.eq(Cat(~bubble, hist[:-1]))
 
-        forward, ticks, update = (self.steps_of[k] for k in ("forward", "tick", "update"))
+        prog = self.program
+        forward, ticks, update = ([str(s) for s in steps]
+                                  for steps in (prog.forward, prog.tick, prog.update))
 
         def begin():
             m.d.sync += lfsr.eq(lfsr_next)
@@ -175,15 +162,16 @@ class Controller(wiring.Component):
             with m.Else():
                 proceed(ticks_done)
 
-        longest = max([step_cycles(x, self.plan) for x in self.names] + [2])
+        longest = max(prog.longest, 2)
         fold_cnt = Signal(range(longest))          # counts 0 .. length - 1 in a phase
         m.d.comb += self.fold_cnt.eq(fold_cnt)
 
-        def sequence(names, last):
-            for i, s in enumerate(names):
-                with m.State(s):
-                    m.d.comb += [busy.eq(1), getattr(self, f"st_{s}").eq(1)]
-                    length = step_cycles(s, self.plan)
+        def sequence(steps, last):
+            names = [str(s) for s in steps]
+            for i, s in enumerate(steps):
+                with m.State(names[i]):
+                    m.d.comb += [busy.eq(1), self.strobe(s).eq(1)]
+                    length = prog.cycles(s)
                     if length == 1:
                         advance(names, i, last)
                         continue
@@ -221,11 +209,11 @@ class Controller(wiring.Component):
                     m.d.sync += [remaining.eq(Mux(steps == 0, 1, steps)), cycles.eq(0),
                                  done.eq(0)]
                     begin()
-            if forward:
-                sequence(forward, lambda: end_of_phase(Const(0)))
-            sequence(ticks, after_tick)
-            if update:
-                sequence(update, after_update)
+            if prog.forward:
+                sequence(prog.forward, lambda: end_of_phase(Const(0)))
+            sequence(prog.tick, after_tick)
+            if prog.update:
+                sequence(prog.update, after_update)
             with m.State("PAUSED"):
                 m.d.comb += [busy.eq(1), paused.eq(1)]
                 with m.If(cont):

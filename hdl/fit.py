@@ -43,10 +43,8 @@ from dataclasses import dataclass, field
 
 from pcfpga.golden.engine import node_registers
 
-from .controller import cycles_per_step, cycles_per_tick
-from .fold import check_reuse, fold_plan
+from .design import SERIAL_KINDS, TABLE_ACTS, Design, as_design, table_ram_bits
 from .pe import message_width, partial_width, register_shape
-from .serial import SERIAL_KINDS, TABLE_ACTS
 
 __all__ = ["Estimate", "estimate", "fit", "FitError", "count_multipliers", "reuse_choices",
            "shortfalls"]
@@ -115,14 +113,15 @@ class Estimate:
                 f"{self.cycles_per_step} per training step")
 
 
-def estimate(graph, reuse=1) -> Estimate:
-    """Resources and cycles of ``graph`` folded with ``reuse`` (module docstring)."""
-    table = check_reuse(graph, reuse)
-    plan = fold_plan(graph, table)
+def estimate(design: Design, reuse=1) -> Estimate:
+    """Resources and cycles of a :class:`~.design.Design` (or of a graph folded with
+    ``reuse``; module docstring)."""
+    design = as_design(design, reuse, who="The fitter")
+    graph, plan = design.graph, design.plan
     Ww = graph.formats.weight.width
-    streaming = graph.learning.mode == "streaming"
-    est = Estimate(table, 0, cycles_per_tick=cycles_per_tick(graph, plan),
-                   cycles_per_step=cycles_per_step(graph, plan), serial=plan.serial)
+    streaming = design.streaming
+    est = Estimate(design.choice, 0, cycles_per_tick=design.cycles_per_tick,
+                   cycles_per_step=design.cycles_per_step, serial=design.serial)
     f = graph.formats
     for n in graph.nodes:
         regs = [register_shape(graph, r).width for r in node_registers(n, streaming)]
@@ -132,8 +131,7 @@ def estimate(graph, reuse=1) -> Estimate:
             est.ram_bits += n.size * sum(regs)
             est.ram_blocks += len(regs) * _blocks(n.size, 16)
             if n.act in TABLE_ACTS:
-                est.ram_bits += (1 << f.table_bits) * (2 * f.value.frac_bits + 2
-                                                       + f.value.width - f.value.frac_bits)
+                est.ram_bits += table_ram_bits(f)
                 est.ram_blocks += 2 * _blocks(1 << f.table_bits, 16)
         else:
             est.ff_bits += n.size * sum(regs)

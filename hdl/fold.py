@@ -51,218 +51,56 @@ Streaming mode is not folded (a tick there is one cycle by construction):
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-
 from amaranth.hdl import Array, Cat, Const, Mux, Signal, signed
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from pcfpga.golden.engine import node_registers
 from pcfpga.golden.lfsr import SITE_W0
-from pcfpga.golden.stream import forward_levels
 
 from .arith import BLOCK_RAM, _sum, saturate, single_port_ram
-from .pe import _PE, _node_of, _or, message_width, partial_width
-from .serial import SERIAL, SERIAL_KINDS, SERIAL_SPRAM, _SerialCtx, serial_phases
+from .design import (MAX_PHASE, SINGLE_PORT_WORDS, STEP_COUNTER_BITS, EdgeFold, FoldPlan,
+                     Step, check_reuse, fold_plan)
+from .pe import _PE, dense_edge, _or, message_width, partial_width
+from .serial import _SerialCtx
 
 __all__ = ["FoldPlan", "EdgeFold", "fold_plan", "FoldedEdgePE", "check_reuse", "MAX_PHASE",
            "SINGLE_PORT_WORDS"]
 
-#: The longest folded phase the controller's 16-bit cycle counter can run.
-MAX_PHASE = (1 << 16) - 1
-
-
-@dataclass(frozen=True)
-class EdgeFold:
-    """How one edge is folded: ``lanes`` multipliers over ``depth`` memory words."""
-
-    child: str
-    parent: str
-    rows: int
-    cols: int
-    lanes: int
-    depth: int
-
-    @property
-    def reuse(self) -> int:
-        return self.depth
-
-
-@dataclass
-class FoldPlan:
-    """Folding of a whole graph: per-edge lanes and depth, and the extra phases."""
-
-    edges: dict = field(default_factory=dict)      # (child, parent) -> EdgeFold
-    phases: dict = field(default_factory=dict)     # micro-step -> cycles (when above 1)
-    work: dict = field(default_factory=dict)       # (child, parent) -> {kind: [phases]}
-    gates: dict = field(default_factory=dict)      # node -> (lanes, depth) of δ = ε ⊙ g
-    acts: dict = field(default_factory=dict)       # node -> table bits held in block RAM
-    serial: bool = False                           # registers in memories (:mod:`.serial`)
-    #: serial edges whose weights sit in a single-port memory (SPRAM on an iCE40UP5K);
-    #: with any of them, PU runs at half rate: word t read in cycle 2t, written in 2t + 1
-    single_port: set = field(default_factory=set)
-
-    @property
-    def folded(self) -> bool:
-        return bool(self.edges or self.gates or self.acts or self.serial)
-
-
-def _edge_work(graph, n, p, lv) -> dict:
-    """The phases of a folded edge p -> n at forward level ``lv``: {kind: [phases]}."""
-    work = {"fwd": [f"PF{lv}"] + (["PFT"] if graph.learning.mode == "standard" else []),
-            "upd": ["PU"]}
-    if graph.node(p).is_hidden:
-        work["msg"] = ["PM"]
-    return work
-
-
-def check_reuse(graph, reuse) -> dict:
-    """``reuse`` as {dense node: factor}; a clear error for anything else.
-
-    ``reuse`` is a positive integer (every dense node) or a dict {node: positive integer}
-    (nodes not named keep 1, fully parallel), or ``"serial"`` or ``"serial-spram"``
-    (:mod:`.serial`: returned as it is).
-    """
-    dense = [n.name for n in graph.nodes if n.op in ("dense", "act")]
-    if isinstance(reuse, str) and reuse in SERIAL_KINDS:
-        if graph.learning.mode == "streaming":
-            raise ValueError("The serial architecture is not available in streaming mode, "
-                             "where every tick is one clock cycle; use reuse 1")
-        return reuse
-    if isinstance(reuse, bool) or not isinstance(reuse, (int, dict)):
-        raise ValueError(f"Reuse factor must be a positive integer, a dict of them per "
-                         f"dense or act node, or {SERIAL!r} or {SERIAL_SPRAM!r}, not "
-                         f"{reuse!r}")
-    table = {n: reuse for n in dense} if isinstance(reuse, int) else dict(reuse)
-    for name, r in table.items():
-        if name not in dense:
-            raise ValueError(f"Reuse factor given for {name!r}, which is not a dense or act "
-                             f"node (those are: {', '.join(dense) or 'none'})")
-        if isinstance(r, bool) or not isinstance(r, int) or r < 1:
-            raise ValueError(f"Reuse factor must be a positive integer, not {r!r} "
-                             f"(node {name!r})")
-    if graph.learning.mode == "streaming" and any(r > 1 for r in table.values()):
-        raise ValueError("Folding (reuse factor above 1) is not available in streaming mode, "
-                         "where every tick is one clock cycle; use reuse 1")
-    return {n: table.get(n, 1) for n in dense}
-
-
-def fold_plan(graph, reuse=1) -> FoldPlan:
-    """Lanes, depth and phases for ``reuse`` (see :func:`check_reuse`)."""
-    table = check_reuse(graph, reuse)
-    if isinstance(table, str):
-        return _serial_plan(graph, table == SERIAL_SPRAM)
-    plan = FoldPlan()
-    level = forward_levels(graph)
-    standard = graph.learning.mode == "standard"
-    for n in graph.nodes:
-        if n.op not in ("dense", "act") or table[n.name] <= 1:
-            continue
-        if "delta" in node_registers(n, False):
-            lanes = math.ceil(n.size / min(table[n.name], n.size))
-            depth = math.ceil(n.size / lanes)
-            if depth > 1:
-                plan.gates[n.name] = (lanes, depth)
-                for step in ("FD", "TD"):
-                    plan.phases[step] = max(plan.phases.get(step, 1), depth)
-        if n.act in ("tanh", "sigmoid"):       # tables in block RAM, a lookup per cycle
-            f = graph.formats
-            plan.acts[n.name] = (1 << f.table_bits) * (2 * f.value.frac_bits + 2
-                                                       + f.value.width - f.value.frac_bits)
-            steps = [f"FF{level[n.name]}"] + (["TF"] if standard else [])
-            for step in steps:
-                plan.phases[step] = max(plan.phases.get(step, 1), n.size + 1)
-        if n.op != "dense":
-            continue
-        for p in n.inputs:
-            rows, cols = n.size, graph.node(p).size
-            count = rows * cols
-            lanes = min(rows, math.ceil(count / min(table[n.name], count)))
-            depth = math.ceil(rows / lanes) * cols
-            if depth <= 1:
-                continue                    # nothing to fold: stays parallel
-            plan.edges[(n.name, p)] = EdgeFold(n.name, p, rows, cols, lanes, depth)
-            plan.work[(n.name, p)] = work = _edge_work(graph, n, p, level[n.name])
-            for names in work.values():
-                for ph in names:
-                    plan.phases[ph] = max(plan.phases.get(ph, 0), depth + 1)
-    longest = max(plan.phases.values(), default=1)
-    if longest > MAX_PHASE:
-        raise ValueError(f"Reuse factor too large: a folded phase would last {longest:,} "
-                         f"cycles, more than the controller's {MAX_PHASE:,}")
-    return plan
-
-
-#: Serial edges of at least this many weights go to a single-port memory, which Yosys maps
-#: to an iCE40UP5K's SPRAM (16K words each) instead of 4 or more of its 30 block RAMs.
-SINGLE_PORT_WORDS = 1024
-
-
-def _serial_plan(graph, single_port: bool) -> FoldPlan:
-    """Every node step element by element, every dense edge on one lane; with
-    ``single_port``, edges of at least :data:`SINGLE_PORT_WORDS` weights keep them in a
-    single-port memory."""
-    plan = FoldPlan(serial=True, phases=serial_phases(graph))
-    plan.single_port = {(n.name, p) for n in graph.nodes if n.op == "dense" for p in n.inputs
-                        if single_port and n.size * graph.node(p).size >= SINGLE_PORT_WORDS}
-    level = forward_levels(graph)
-    for n in graph.nodes:
-        if n.op != "dense":
-            continue
-        for p in n.inputs:
-            rows, cols = n.size, graph.node(p).size
-            plan.edges[(n.name, p)] = EdgeFold(n.name, p, rows, cols, 1, rows * cols)
-            plan.work[(n.name, p)] = work = _edge_work(graph, n, p, level[n.name])
-            for names in work.values():
-                for ph in names:
-                    half = ph == "PU" and plan.single_port
-                    plan.phases[ph] = max(plan.phases.get(ph, 0),
-                                          (2 if half else 1) * rows * cols + 1)
-    longest = max(plan.phases.values())
-    if longest > MAX_PHASE:
-        raise ValueError(f"Network too large for the serial architecture: a phase would last "
-                         f"{longest:,} cycles, more than the controller's {MAX_PHASE:,}")
-    return plan
-
 
 class FoldedEdgePE(_PE):
     """A dense edge on ``fold.lanes`` multipliers with its weights in a memory (module
-    docstring). Ports as :class:`~.pe.EdgePE`'s, plus ``fold_cnt`` (the phase's cycle),
-    ``host_rdata`` and ``host_rsel`` (the host's registered weight read)."""
+    docstring), as the design's plan folds it. Ports as :class:`~.pe.EdgePE`'s, plus
+    ``fold_cnt`` (the phase's cycle), ``host_rdata`` and ``host_rsel`` (the host's
+    registered weight read)."""
 
-    def __init__(self, graph, fold: EdgeFold, work: dict, serial: bool = False,
-                 single_port: bool = False, half_update: bool = False):
-        c = _node_of(graph, fold.child, self)
-        if c.op != "dense" or fold.parent not in c.inputs:
-            raise ValueError(f"FoldedEdgePE: {fold.parent!r} -> {fold.child!r} is not a dense "
-                             f"edge")
-        self._MustUse__silence = False
-        self.fold, self.work = fold, work
-        if serial:              # v_p[j] and δ_c[i] come from the neighbours' memories
-            if fold.lanes != 1:
-                raise ValueError(f"A serial edge has one lane, not {fold.lanes}")
+    def __init__(self, design, child: str, parent: str):
+        super().__init__(design, child, parent)
+
+    def _check(self, design, child, parent):
+        dense_edge(self, design.graph, child, parent)
+        plan = design.plan
+        if (child, parent) not in plan.edges:
+            raise ValueError(f"FoldedEdgePE: the edge {parent} -> {child} is not folded in "
+                             f"this design (use EdgePE)")
+        self.fold, self.work = plan.edges[(child, parent)], plan.work[(child, parent)]
+        if design.serial:       # v_p[j] and δ_c[i] come from the neighbours' memories
             self.serial, self._ctx_class = True, _SerialCtx
         #: weights in a single-port memory (SPRAM); PU at half rate (see FoldPlan)
-        self.single_port, self.half_update = single_port, half_update or single_port
+        self.single_port = (child, parent) in plan.single_port
+        self.half_update = bool(plan.single_port)
         #: serial, one parent: each row's sum goes straight to the child (:mod:`.serial`)
-        self.fused = serial and len(c.inputs) == 1
-        self.child, self.parent = fold.child, fold.parent
-        self.k = c.inputs.index(fold.parent)
-        self.key = f"{fold.child}.W.{fold.parent}"
-        members = self._setup(graph)
-        super().__init__(members)
+        self.fused = design.serial and len(design.graph.node(child).inputs) == 1
 
     fused = single_port = half_update = False
 
     def _extra_members(self, dry):
-        members = {"w_over": Out(1), "fold_cnt": In(16), "host_rdata": Out(32),
+        members = {"w_over": Out(1), "fold_cnt": In(STEP_COUNTER_BITS), "host_rdata": Out(32),
                    "host_rsel": Out(1)}
         if self.fused:
             g = self.graph
             members.update({
                 "fwd_total": Out(signed(partial_width(g, self.child, self.parent))),
-                "fwd_row": Out(16), "fwd_done": Out(1)})
+                "fwd_row": Out(STEP_COUNTER_BITS), "fwd_done": Out(1)})
         return members
 
     def _build(self, ctx, arith):
@@ -273,7 +111,7 @@ class FoldedEdgePE(_PE):
         for names in self.work.values():
             for ph in names:
                 ctx.put(ph, [], [])
-        ctx.put("UPD", [], [])
+        ctx.put(Step.UPD, [], [])
         fw, mw = partial_width(g, c.name, p.name), message_width(g, c.name, p.name)
         self._fw = fw
         if not self.fused:
@@ -287,7 +125,7 @@ class FoldedEdgePE(_PE):
             ctx.output("msg", self._acc_m, (mw, fo.cols))
 
     def _phase(self, kind):
-        return _or([getattr(self, f"st_{ph}") for ph in self.work.get(kind, [])])
+        return _or([self.strobe(ph) for ph in self.work.get(kind, [])])
 
     def _finish(self, m, arith):
         g, fo = self.graph, self.fold

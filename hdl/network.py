@@ -18,9 +18,14 @@ memory map (``cycles_per_tick``, ``cycles_per_step``) and the JSON manifest.
 The bus: ``addr``, ``w_data``, ``w_en`` (writes at the clock edge; ignored while busy
 except to ``ctrl``) and ``r_data``, registered: it shows the word at the address of the
 previous cycle (so that weights kept in block RAM read like every other field).
-``reuse`` folds dense edges onto fewer multipliers with their weights in memory
-(:mod:`.fold`); the default 1 is fully parallel. ``busy`` and ``done`` are also
-ports, for LEDs.
+``busy`` and ``done`` are also ports, for LEDs.
+
+``Network(design)`` builds a :class:`~.design.Design`, which says how (fully parallel,
+folded onto fewer multipliers with weights in memory, :mod:`.fold`, or serial,
+:mod:`.serial`) and holds the memory map and the micro-step program; ``Network(graph,
+reuse)`` builds the design first (reuse 1: fully parallel). Each node's registers are
+reached as before: ``net.pes[name].r_<reg>`` (parallel and folded), ``net.fields`` (memory
+map name -> signals), ``net.edges[(child, parent)]``.
 """
 
 from __future__ import annotations
@@ -29,12 +34,12 @@ from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from pcfpga.golden.graph import Graph
 from pcfpga.golden.stream import schedule
 
-from .controller import Controller, cycles_per_step, cycles_per_tick, micro_steps
+from .controller import Controller, cycles_per_step, cycles_per_tick
+from .design import Design, Step, as_design, memory_map, program
 from .fold import FoldedEdgePE, fold_plan
-from .memmap import ID_VALUE, build_memory_map
+from .memmap import ID_VALUE
 from .pe import EdgePE, InputPE, NodePE, _or
 from .serial import SerialInputPE, SerialNodePE
 
@@ -43,57 +48,44 @@ __all__ = ["Network", "network_memory_map", "cycles_per_step", "cycles_per_tick"
 
 def network_memory_map(graph, plan=None, sched=None):
     """The memory map of ``graph``'s network with folding ``plan`` (default: fully
-    parallel), and its manifest's meta data; the addresses do not depend on the plan."""
+    parallel), and its manifest's meta data; the addresses do not depend on the plan.
+    (A :class:`~.design.Design` holds its own: ``design.memmap``.)"""
     plan = plan if plan is not None else fold_plan(graph, 1)
     if graph.learning.mode == "streaming" and sched is None:
         sched = schedule(graph)
-    lags = sched.lags if sched is not None else None
-    meta = {"mode": graph.learning.mode, "ticks": graph.ticks, "depth": graph.depth,
-            "cycles_per_tick": cycles_per_tick(graph, plan),
-            "cycles_per_step": cycles_per_step(graph, plan),
-            "micro_steps": micro_steps(graph, plan),
-            "fold_phases": dict(plan.phases),
-            "folded_edges": {f"{c}.W.{p}": {"lanes": e.lanes, "depth": e.depth}
-                             for (c, p), e in plan.edges.items()},
-            "formats": {k: str(getattr(graph.formats, k))
-                        for k in ("value", "error", "weight")},
-            "rounding": graph.formats.rounding, "seed": graph.formats.seed}
-    return build_memory_map(graph, lags, meta)
+    return memory_map(graph, plan, program(graph, plan), sched)
 
 
 class Network(wiring.Component):
-    """The generated hardware of a validated :class:`~pcfpga.golden.graph.Graph`."""
+    """The generated hardware of a :class:`~.design.Design` (or of a validated
+    :class:`~pcfpga.golden.graph.Graph` with folding ``reuse``, made into one)."""
 
-    def __init__(self, graph, reuse=1):
-        if not isinstance(graph, Graph):
-            self._MustUse__silence = True       # rejected: not a design to warn about
-            raise TypeError(f"Network needs a validated Graph (Graph.from_toml or "
-                            f"GraphBuilder.build), not {type(graph).__name__}")
+    def __init__(self, design: Design, reuse=None):
         try:
-            self.plan = plan = fold_plan(graph, reuse)
-        except ValueError:
-            self._MustUse__silence = True
+            if isinstance(design, Design) and reuse is not None:
+                raise ValueError("Network(design) takes its folding from the design, not "
+                                 "from reuse")
+            design = as_design(design, 1 if reuse is None else reuse, who="Network")
+        except (TypeError, ValueError):
+            self._MustUse__silence = True       # rejected: not a design to warn about
             raise
-        self.graph = graph
-        self.streaming = graph.learning.mode == "streaming"
-        self.schedule = schedule(graph) if self.streaming else None
-        self.memmap = network_memory_map(graph, plan, self.schedule)
-        self.controller = Controller(graph, self.schedule.latency if self.streaming else 0,
-                                     plan)
+        self.design = design
+        self.plan = plan = design.plan
+        self.graph = graph = design.graph
+        self.streaming = design.streaming
+        self.schedule = design.schedule
+        self.memmap = design.memmap
+        self.controller = Controller(design)
         self.pes = {}
         for n in graph.nodes:
-            if plan.serial:
-                self.pes[n.name] = (SerialInputPE(graph, n.name) if n.op == "input" else
-                                    SerialNodePE(graph, n.name))
-                continue
-            self.pes[n.name] = (InputPE(graph, n.name) if n.op == "input" else
-                                NodePE(graph, n.name, plan.gates.get(n.name),
-                                       plan.acts.get(n.name)))
-        self.edges = {(n.name, p): (FoldedEdgePE(graph, plan.edges[(n.name, p)],
-                                                 plan.work[(n.name, p)], plan.serial,
-                                                 (n.name, p) in plan.single_port,
-                                                 bool(plan.single_port))
-                                    if (n.name, p) in plan.edges else EdgePE(graph, n.name, p))
+            if design.serial:
+                self.pes[n.name] = (SerialInputPE(design, n.name) if n.op == "input" else
+                                    SerialNodePE(design, n.name))
+            else:
+                self.pes[n.name] = (InputPE(design, n.name) if n.op == "input" else
+                                    NodePE(design, n.name))
+        self.edges = {(n.name, p): (FoldedEdgePE(design, n.name, p) if (n.name, p) in plan.edges
+                                    else EdgePE(design, n.name, p))
                       for n in graph.nodes if n.op == "dense" for p in n.inputs}
         super().__init__({"addr": In(self.memmap.addr_width), "w_data": In(32),
                           "w_en": In(1), "r_data": Out(32), "busy": Out(1), "done": Out(1)})
@@ -134,26 +126,26 @@ class Network(wiring.Component):
             m.submodules[f"edge_{c}_{p}"] = e
         everything = list(self.pes.values()) + list(self.edges.values())
         host_we = self.w_en & ~ctl.busy
-        upd = "S1" if self.streaming else "UPD"
+        upd = Step.S1 if self.streaming else Step.UPD
         for pe in everything:
             m.d.comb += [pe.lfsr.eq(ctl.lfsr), pe.host_addr.eq(self.addr),
                          pe.host_data.eq(self.w_data), pe.host_we.eq(host_we),
                          pe.clear.eq(ctl.clear)]
             for s in pe.used_steps:
-                m.d.comb += getattr(pe, f"st_{s}").eq(getattr(ctl, f"st_{s}"))
+                m.d.comb += pe.strobe(s).eq(ctl.strobe(s))
             if hasattr(pe, "bubble"):
                 m.d.comb += pe.bubble.eq(ctl.bubble)
             if hasattr(pe, "presented"):
                 m.d.comb += pe.presented.eq(ctl.presented)
             if hasattr(pe, "st_upd"):
-                m.d.comb += pe.st_upd.eq(getattr(ctl, f"st_{upd}"))
+                m.d.comb += pe.st_upd.eq(ctl.strobe(upd))
             self._connect_reads(m, pe)
         for name in set(self.plan.gates) | set(self.plan.acts):
             m.d.comb += self.pes[name].fold_cnt.eq(ctl.fold_cnt)
         if self.plan.serial:
             edge_phases = {ph for w in self.plan.work.values() for ph in sum(w.values(), [])}
-            ph_edge = _or([getattr(ctl, f"st_{ph}") for ph in sorted(edge_phases)])
-            half = ctl.st_PU if self.plan.single_port else 0
+            ph_edge = _or([ctl.strobe(ph) for ph in sorted(edge_phases, key=str)])
+            half = ctl.strobe(Step.PU) if self.plan.single_port else 0
             for pe in self.pes.values():
                 m.d.comb += [pe.fold_cnt.eq(ctl.fold_cnt), pe.ph_edge.eq(ph_edge),
                              pe.ph_any.eq(ctl.busy & ~ctl.paused), pe.ph_half.eq(half)]
@@ -214,8 +206,8 @@ class Network(wiring.Component):
         control = {"id": Const(ID_VALUE, 32), "ctrl": ctl.r_ctrl, "status": ctl.r_status,
                    "steps": ctl.r_steps, "tick": ctl.r_tick, "cycles": ctl.r_cycles,
                    "steps_done": ctl.r_steps_done, "lfsr": ctl.r_lfsr,
-                   "cycles_per_tick": Const(cycles_per_tick(self.graph, self.plan), 32),
-                   "cycles_per_step": Const(cycles_per_step(self.graph, self.plan), 32)}
+                   "cycles_per_tick": Const(self.design.cycles_per_tick, 32),
+                   "cycles_per_step": Const(self.design.cycles_per_step, 32)}
         word = Signal(32)
         with m.Switch(self.addr):
             for name, value in control.items():

@@ -23,7 +23,9 @@ asks its context for what it needs (``read(node, reg, lag)``, ``partial(parent)`
 builder on placeholder signals to learn which ports it needs; ``elaborate`` runs it again
 on the ports. Reads at a lag L > 0 (streaming) are taps of the producer's delay line.
 
-Parameters are checked first, e.g. ``NodePE(graph, "x")`` for an input node raises
+Every PE takes the :class:`~.design.Design` (a graph is made into a fully parallel one),
+which holds the memory map, the schedule and the folding: nothing is derived per PE.
+Parameters are checked first, e.g. ``NodePE(design, "x")`` for an input node raises
 "NodePE is for dense, act, add and mul nodes; 'x' is an input (use InputPE)".
 """
 
@@ -35,17 +37,17 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from pcfpga.golden.engine import node_registers
-from pcfpga.golden.graph import Graph
 from pcfpga.golden.activations import ActTable
 from pcfpga.golden.lfsr import SITE_DELTA, SITE_VHAT, SITE_W0
-from pcfpga.golden.stream import schedule
 
 from .arith import HdlArith, _sum, saturate, table_index
-from .controller import node_levels
-from .memmap import build_memory_map
+from .design import STEP_COUNTER_BITS, Step, as_design
 
 __all__ = ["InputPE", "NodePE", "EdgePE", "register_shape", "message_width",
-           "partial_width"]
+           "partial_width", "COMB"]
+
+#: ``ctx.writes`` entries of combinational outputs (every other entry names its Step).
+COMB = "comb"
 
 
 def register_shape(graph, reg: str):
@@ -119,7 +121,7 @@ class _Ctx:
         """Expose a combinational result (a message or a partial product) as a port."""
         self.outputs[name] = width
         if not self.dry:
-            self.writes.append(("comb", list(getattr(self.pe, name)), values, None))
+            self.writes.append((COMB, list(getattr(self.pe, name)), values, None))
 
     def put(self, step, targets, values, when=None):
         """Write ``targets`` in micro-step ``step`` (in the cycles where ``when`` holds,
@@ -154,22 +156,44 @@ def pe_line(ctx, reg):
 
 
 class _PE(wiring.Component):
-    """Common machinery: discover ports, then build the micro-step writes."""
+    """Common machinery: check the parameters against the design, discover ports, then
+    build the micro-step writes."""
 
     owner = None
     own = ()
     #: element-serial (registers in memories, :mod:`.serial`): reads are one element
     serial = False
     _ctx_class = _Ctx
+    #: the folding a PE given a graph instead of a design is built with
+    _default_reuse = 1
 
-    def _setup(self, graph):
-        if not isinstance(graph, Graph):
-            raise TypeError(f"A PE needs a validated Graph, not {type(graph).__name__}")
-        self.graph = graph
-        self.streaming = graph.learning.mode == "streaming"
-        self.sched = schedule(graph) if self.streaming else None
-        self.lags = self.sched.lags if self.streaming else {}
-        self.memmap = build_memory_map(graph, self.lags)
+    def __init__(self, design, *names):
+        try:
+            design = as_design(design, self._default_reuse, who="A PE")
+            self._check(design, *names)
+            if design.serial != self.serial:
+                raise ValueError(f"{type(self).__name__} is not for the "
+                                 f"{design.architecture.value} architecture")
+        except (TypeError, ValueError):
+            self._MustUse__silence = True       # rejected: not a design to warn about
+            raise
+        super().__init__(self._setup(design))
+
+    def _check(self, design, *names):
+        """Check the parameters and set the PE's own attributes (per class)."""
+        raise NotImplementedError
+
+    def strobe(self, step):
+        """The input strobe of micro-step ``step``."""
+        return getattr(self, f"st_{step}")
+
+    def _setup(self, design):
+        self.design = design
+        self.graph = graph = design.graph
+        self.streaming = design.streaming
+        self.sched = design.schedule
+        self.lags = design.lags
+        self.memmap = design.memmap
         dry = self._ctx_class(self, dry=True)
         dry_arith = HdlArith(graph, Signal(32))
         self._prepare(None, dry, dry_arith)
@@ -237,10 +261,10 @@ class _PE(wiring.Component):
     def _apply_writes(self, m, ctx):
         """Each ``put``: the targets take their values at the clock edge of the step."""
         for step, targets, values, when in ctx.writes:
-            if step == "comb":
+            if step == COMB:
                 m.d.comb += [t.eq(v) for t, v in zip(targets, values)]
                 continue
-            strobe = getattr(self, f"st_{step}")
+            strobe = self.strobe(step)
             with m.If(strobe if when is None else strobe & when):
                 m.d.sync += [t.eq(v) for t, v in zip(targets, values)]
 
@@ -267,15 +291,15 @@ class InputPE(_PE):
 
     own = ("v",)
 
-    def __init__(self, graph, name: str):
-        node = _node_of(graph, name, self)
+    def __init__(self, design, name: str):
+        super().__init__(design, name)
+
+    def _check(self, design, name):
+        node = _node_of(design.graph, name)
         if node.op != "input":
             raise ValueError(f"InputPE is for input nodes; {name!r} is a {node.op} node "
                              f"(use NodePE)")
-        self._MustUse__silence = False
         self.owner = name
-        members = self._setup(graph)
-        super().__init__(members)
 
     def _extra_members(self, dry):
         return {"r_in": Out(register_shape(self.graph, "v")).array(
@@ -286,10 +310,10 @@ class InputPE(_PE):
         buf = ctx._port("r_in", n.size, register_shape(self.graph, "v"))
         v = pe_regs(ctx, "v")
         if self.streaming:
-            ctx.put("S1", v, [Mux(ctx.bubble, 0, x) for x in buf])
-            _shift_lines(ctx, self.owner, self.lags, "S1")
+            ctx.put(Step.S1, v, [Mux(ctx.bubble, 0, x) for x in buf])
+            _shift_lines(ctx, self.owner, self.lags, Step.S1)
         else:
-            ctx.put("F0", v, buf)
+            ctx.put(Step.F0, v, buf)
 
     def _finish(self, m, arith):
         """The flag word of an input is the host's: it quantises the data (bit v)."""
@@ -302,22 +326,21 @@ class InputPE(_PE):
 class NodePE(_PE):
     """A dense, act, add or mul node (module docstring)."""
 
-    def __init__(self, graph, name: str, gate_fold=None, act_fold=None):
-        node = _node_of(graph, name, self)
+    def __init__(self, design, name: str):
+        super().__init__(design, name)
+
+    def _check(self, design, name):
+        node = _node_of(design.graph, name)
         if node.op == "input":
             raise ValueError(f"NodePE is for dense, act, add and mul nodes; {name!r} is an "
                              f"input (use InputPE)")
-        self._MustUse__silence = False
         self.owner = name
         #: (lanes, depth): δ = ε ⊙ g on ``lanes`` multipliers over ``depth`` cycles
-        self.gate_fold = gate_fold
+        self.gate_fold = design.plan.gates.get(name)
         #: tables in block RAM, one lookup per cycle (tanh, sigmoid), or None
-        self.act_fold = act_fold
+        self.act_fold = design.plan.acts.get(name)
         self._act_roms = []
-        streaming = graph.learning.mode == "streaming"
-        self.own = tuple(node_registers(node, streaming))
-        members = self._setup(graph)
-        super().__init__(members)
+        self.own = tuple(node_registers(node, design.streaming))
 
     def _extra_members(self, dry):
         g, n = self.graph, self.graph.node(self.owner)
@@ -330,7 +353,7 @@ class NodePE(_PE):
             members.update({f"w_over_{k}": In(1) for k in range(len(n.inputs))})
             members["st_upd"] = In(1)
         if self.gate_fold is not None or self.act_fold is not None:
-            members["fold_cnt"] = In(16)
+            members["fold_cnt"] = In(STEP_COUNTER_BITS)
         return members
 
     def _build(self, ctx, arith):
@@ -379,8 +402,8 @@ class NodePE(_PE):
 
     def _build_steps(self, ctx, arith, n, r, b, target):
         g = self.graph
-        lv = node_levels(g)[n.name]
-        fa, ff = f"FA{lv}", f"FF{lv}"
+        lv = self.design.levels[n.name]
+        fa, ff = Step.fa(lv), Step.ff(lv)
         arith.step = fa
         pred = self._predict(ctx, arith, n, r, b)
         for reg, vals in pred.items():
@@ -389,31 +412,31 @@ class NodePE(_PE):
             ctx.put(fa, r["v"], target if n.output else pred["vhat"])
         else:
             self._act(ctx, arith, n, r, ff, target if n.output else "vhat")
-        self._error_gate(ctx, arith, n, r, "FE", "FD")
+        self._error_gate(ctx, arith, n, r, Step.FE, Step.FD)
         mode = g.learning.mode
         if n.is_hidden:
             terms = self._terms(ctx, arith, n)
             if mode in ("exact", "fpa"):
-                arith.step = "TE"
-                ctx.put("TE", r["eps"], arith.relax(n, "eps", r["eps"], r["eps"], terms,
-                                                    g.learning.shift_v))
+                arith.step = Step.TE
+                ctx.put(Step.TE, r["eps"], arith.relax(n, "eps", r["eps"], r["eps"], terms,
+                                                       g.learning.shift_v))
                 if "delta" in r:
-                    self._gate(ctx, arith, n, r, "TD")
+                    self._gate(ctx, arith, n, r, Step.TD)
             else:
-                arith.step = "TV"
-                ctx.put("TV", r["v"], arith.relax(n, "v", r["v"], r["eps"], terms,
-                                                  g.learning.shift_v))
+                arith.step = Step.TV
+                ctx.put(Step.TV, r["v"], arith.relax(n, "v", r["v"], r["eps"], terms,
+                                                     g.learning.shift_v))
         if mode == "standard":
-            arith.step = "TA"
+            arith.step = Step.TA
             pred = self._predict(ctx, arith, n, r, b)
             for reg, vals in pred.items():
-                ctx.put("TA", r[reg], vals)
+                ctx.put(Step.TA, r[reg], vals)
             if n.op in ("dense", "act"):
-                self._act(ctx, arith, n, r, "TF", None)
-            self._error_gate(ctx, arith, n, r, "TE", "TD")
+                self._act(ctx, arith, n, r, Step.TF, None)
+            self._error_gate(ctx, arith, n, r, Step.TE, Step.TD)
         if b is not None:
-            arith.step = "UPD"
-            ctx.put("UPD", b, arith.update_b(n, b, r["delta"], g.learning.shift_theta))
+            arith.step = Step.UPD
+            ctx.put(Step.UPD, b, arith.update_b(n, b, r["delta"], g.learning.shift_theta))
 
     def _act(self, ctx, arith, n, r, step, v):
         """v̂, g ← f(a), f'(a) in ``step`` (and v ← ``v``: the target, "vhat", or None).
@@ -429,8 +452,7 @@ class NodePE(_PE):
             if v is not None:
                 ctx.put(step, r["v"], vhat if v == "vhat" else v)
             return
-        cnt = ctx._port("fold_cnt", 1, 16)[0] if ctx.dry else self.fold_cnt
-        f = self.graph.formats
+        cnt = ctx._port("fold_cnt", 1, STEP_COUNTER_BITS)[0] if ctx.dry else self.fold_cnt
         bits = max(1, (n.size - 1).bit_length())
         value, gain, over = self._table_lookup(ctx, n, lambda: Array(r["a"])[cnt[:bits]])
         arith.overflows.setdefault((step, n.index, SITE_VHAT), []).append(
@@ -486,7 +508,7 @@ class NodePE(_PE):
             ctx.put(step, r["delta"], arith.gate(n, r["eps"], r["g"]))
             return
         lanes, depth = self.gate_fold
-        cnt = (ctx._port("fold_cnt", 1, 16)[0] if ctx.dry else self.fold_cnt)
+        cnt = (ctx._port("fold_cnt", 1, STEP_COUNTER_BITS)[0] if ctx.dry else self.fold_cnt)
         if getattr(ctx, "_gate_lanes", None) is None:
             ctx._gate_lanes = [self._gate_lane(ctx, arith, n, r, cnt, lanes, depth, lane)
                                for lane in range(lanes)]
@@ -513,40 +535,40 @@ class NodePE(_PE):
     def _build_stream(self, ctx, arith, n, r, b, target):
         g, sch = self.graph, self.sched
         f, e = sch.f, sch.e
-        arith.step = "S1"
+        arith.step = Step.S1
         pred = self._predict(ctx, arith, n, r, b,
                              lags={p: f[n.name] - f[p] - 1 for p in n.inputs})
         for reg, vals in pred.items():
-            ctx.put("S1", r[reg], vals)
+            ctx.put(Step.S1, r[reg], vals)
         if n.op in ("add", "mul") and not n.output:
-            ctx.put("S1", r["v"], pred["vhat"])
+            ctx.put(Step.S1, r["v"], pred["vhat"])
         if n.output:
-            ctx.put("S1", r["y"], [Mux(ctx.bubble, 0, x) for x in target])
-            ctx.put("S1", r["v"], ctx.read(n.name, "y", f[n.name] - 1))
+            ctx.put(Step.S1, r["y"], [Mux(ctx.bubble, 0, x) for x in target])
+            ctx.put(Step.S1, r["v"], ctx.read(n.name, "y", f[n.name] - 1))
         if n.is_hidden:
             terms = self._terms(ctx, arith, n, lambda c: e[n.name] - e[c.name] - 1)
             zero = arith.zeros(n.size)
             eps = arith.relax(n, "eps", zero, zero, terms, g.learning.shift_v)
-            ctx.put("S1", r["eps"], eps)
+            ctx.put(Step.S1, r["eps"], eps)
             if "delta" in r:
                 gain = ctx.read(n.name, "g", e[n.name] - f[n.name] - 1)
-                ctx.put("S1", r["delta"], arith.gate(n, eps, gain))
+                ctx.put(Step.S1, r["delta"], arith.gate(n, eps, gain))
         if b is not None:
             ok = ctx.valid(e[n.name] + 1)
             arith.enable = ok
             new = arith.update_b(n, b, r["delta"], g.learning.shift_theta)
             arith.enable = None
-            ctx.put("S1", b, [Mux(ok, x, old) for x, old in zip(new, b)])
-        _shift_lines(ctx, n.name, self.lags, "S1")
+            ctx.put(Step.S1, b, [Mux(ok, x, old) for x, old in zip(new, b)])
+        _shift_lines(ctx, n.name, self.lags, Step.S1)
         if n.op in ("dense", "act"):
-            arith.step = "S2"
+            arith.step = Step.S2
             vhat, gain = arith.act(n, r["a"])
-            ctx.put("S2", r["vhat"], vhat)
-            ctx.put("S2", r["g"], gain)
+            ctx.put(Step.S2, r["vhat"], vhat)
+            ctx.put(Step.S2, r["g"], gain)
             if not n.output:
-                ctx.put("S2", r["v"], vhat)
+                ctx.put(Step.S2, r["v"], vhat)
         if n.output:
-            self._error_gate(ctx, arith, n, r, "S3", "S4")
+            self._error_gate(ctx, arith, n, r, Step.S3, Step.S4)
 
     def _mul_messages(self, ctx, arith, n):
         """A mul node sends v_q ⊙ ε to each hidden parent (exact)."""
@@ -580,7 +602,7 @@ class NodePE(_PE):
             any_bit = bits[0]
             for x in bits[1:]:
                 any_bit = any_bit | x
-            masks.append(getattr(self, f"st_{step}") & any_bit)
+            masks.append(self.strobe(step) & any_bit)
             masks[-1] = masks[-1] << bit
         if n.op == "dense":
             upd = self.st_upd
@@ -606,19 +628,14 @@ class EdgePE(_PE):
     #: row sums handed to the child as they complete (serial edges, :mod:`.fold`)
     fused = False
 
-    def __init__(self, graph, child: str, parent: str):
-        c = _node_of(graph, child, self)
-        if c.op != "dense":
-            raise ValueError(f"EdgePE is for the inputs of dense nodes, and {child!r} has "
-                             f"op {c.op}")
-        if parent not in c.inputs:
-            raise ValueError(f"EdgePE: {parent!r} is not an input of {child!r} (its inputs "
-                             f"are {', '.join(c.inputs)})")
-        self._MustUse__silence = False
-        self.child, self.parent, self.k = child, parent, c.inputs.index(parent)
-        self.key = f"{child}.W.{parent}"
-        members = self._setup(graph)
-        super().__init__(members)
+    def __init__(self, design, child: str, parent: str):
+        super().__init__(design, child, parent)
+
+    def _check(self, design, child, parent):
+        dense_edge(self, design.graph, child, parent)
+        if (child, parent) in design.plan.edges:
+            raise ValueError(f"EdgePE: the edge {parent} -> {child} is folded in this design "
+                             f"(use FoldedEdgePE)")
 
     def _extra_members(self, dry):
         g = self.graph
@@ -639,12 +656,12 @@ class EdgePE(_PE):
                      else None)
             d_upd = ctx.read(c.name, "delta", u - e[c.name] - 1)
             v_upd = ctx.read(p.name, "v", u - f[p.name] - 1)
-            step, ok = "S1", ctx.valid(u)
+            step, ok = Step.S1, ctx.valid(u)
         else:
             v_fwd = v_upd = ctx.read(p.name, "v")
             d_bwd = ctx.read(c.name, "delta") if p.is_hidden else None
             d_upd = d_bwd if d_bwd is not None else ctx.read(c.name, "delta")
-            step, ok = "UPD", None
+            step, ok = Step.UPD, None
         ctx.output("fwd", [_sum([Wm[i][j] * v_fwd[j] for j in range(cols)])
                            for i in range(rows)], (partial_width(g, c.name, p.name), rows))
         if d_bwd is not None:
@@ -673,11 +690,21 @@ def _shift_lines(ctx, name, lags, step):
         ctx.put(step, line, list(pe_regs(ctx, reg)) + line[:(depth - 1) * size])
 
 
-def _node_of(graph, name, pe=None):
-    if pe is not None:
-        pe._MustUse__silence = True     # until the checks pass, not a design to warn about
-    if not isinstance(graph, Graph):
-        raise TypeError(f"A PE needs a validated Graph, not {type(graph).__name__}")
+def dense_edge(pe, graph, child, parent):
+    """Check that parent -> child is a dense edge and set the edge PE's names."""
+    c = _node_of(graph, child)
+    name = type(pe).__name__
+    if c.op != "dense":
+        raise ValueError(f"{name} is for the inputs of dense nodes, and {child!r} has "
+                         f"op {c.op}")
+    if parent not in c.inputs:
+        raise ValueError(f"{name}: {parent!r} is not an input of {child!r} (its inputs "
+                         f"are {', '.join(c.inputs)})")
+    pe.child, pe.parent, pe.k = child, parent, c.inputs.index(parent)
+    pe.key = f"{child}.W.{parent}"
+
+
+def _node_of(graph, name):
     try:
         return graph.node(name)
     except KeyError:

@@ -42,43 +42,16 @@ from amaranth.lib.wiring import In, Out
 from pcfpga.golden.lfsr import SITE_VHAT
 
 from .arith import BLOCK_RAM
-from .controller import micro_steps
-from .pe import _Ctx, _or, InputPE, NodePE, message_width, partial_width, register_shape
+from .design import (SERIAL, SERIAL_KINDS, SERIAL_SPRAM, STEP_COUNTER_BITS, TABLE_ACTS,
+                     serial_phases)
+from .pe import (COMB, _Ctx, _or, InputPE, NodePE, message_width, partial_width,
+                 register_shape)
 
 __all__ = ["SERIAL", "SERIAL_SPRAM", "SERIAL_KINDS", "serial_phases", "SerialInputPE",
            "SerialNodePE", "TABLE_ACTS"]
 
-#: The reuse value that selects this architecture.
-SERIAL = "serial"
-#: The serial architecture with the weights of large edges (at least
-#: :data:`~.fold.SINGLE_PORT_WORDS`) in single-port memories: SPRAM on an iCE40UP5K, which
-#: saves block RAMs and costs a half-rate weight update (and logic for it).
-SERIAL_SPRAM = "serial-spram"
-SERIAL_KINDS = (SERIAL, SERIAL_SPRAM)
-
-#: Activations read from a table in block RAM (one more cycle of latency).
-TABLE_ACTS = ("tanh", "sigmoid")
-
 #: ``put(..., when=LATE)``: written two cycles after the read (table lookups).
 LATE = "late"
-
-
-def serial_phases(graph) -> dict:
-    """Cycles of every node step: F0 loads the inputs (largest input + 1); the act steps
-    (FF<level>, TF) take the largest node + 2 (a table read), every other node step the
-    largest node + 1."""
-    inputs = max(n.size for n in graph.nodes if n.op == "input")
-    others = max(n.size for n in graph.nodes if n.op != "input")
-    steps = micro_steps(graph)
-    phases = {}
-    for s in steps["forward"] + steps["tick"] + steps["update"]:
-        if s == "F0":
-            phases[s] = inputs + 1
-        elif s.startswith("FF") or s == "TF":
-            phases[s] = others + 2
-        else:
-            phases[s] = others + 1
-    return phases
 
 
 class _SerialCtx(_Ctx):
@@ -89,9 +62,9 @@ class _SerialCtx(_Ctx):
         self.own_regs = {}          # register name -> its memory's read data (a 1-list)
         self.target_of = {}         # id(read data signal) -> register name
         self.syncs = []             # (signal, value): registered helpers
-        self.t1 = Signal(16, name="t1")       # the element computed in this cycle
-        self.valid1 = Signal(name="valid1")   # ... is an element of this node
-        self.t2 = Signal(16, name="t2")       # the element a table read delivers
+        self.t1 = Signal(STEP_COUNTER_BITS, name="t1")    # the element computed this cycle
+        self.valid1 = Signal(name="valid1")               # ... is an element of this node
+        self.t2 = Signal(STEP_COUNTER_BITS, name="t2")    # the element a table read delivers
         self.valid2 = Signal(name="valid2")
 
     def _port(self, name, count, shape):
@@ -138,6 +111,7 @@ class _SerialPE:
 
     serial = True
     _ctx_class = _SerialCtx
+    _default_reuse = SERIAL
 
     def _memory_fields(self) -> dict:
         """{register: (memory-map field, shape, host-writable)} of the memories."""
@@ -160,7 +134,7 @@ class _SerialPE:
         return sorted({g.node(p).size for p in n.inputs})
 
     def _serial_members(self) -> dict:
-        members = {"fold_cnt": In(16), "ph_any": In(1), "ph_edge": In(1), "ph_half": In(1),
+        members = {"fold_cnt": In(STEP_COUNTER_BITS), "ph_any": In(1), "ph_edge": In(1), "ph_half": In(1),
                    "host_rdata": Out(32), "host_rsel": Out(1), "r_sat": Out(32)}
         for reg in self.own:
             members[f"sr_{reg}"] = Out(register_shape(self.graph, reg))
@@ -224,12 +198,12 @@ class _SerialPE:
             w_addr, w_data = elem, self.host_data[:len(rd.data)]
             w_en = (self.host_we & hit) if writable else 0
             for step, regs, values, when in ctx.writes:
-                if step == "comb":
+                if step == COMB:
                     continue
                 for r, value in zip(regs, values):
                     if r != reg:
                         continue
-                    strobe = getattr(self, f"st_{step}")
+                    strobe = self.strobe(step)
                     element, valid = ((ctx.t2, ctx.valid2) if when == LATE else
                                       when if isinstance(when, tuple) else
                                       (ctx.t1, ctx.valid1))
@@ -238,7 +212,7 @@ class _SerialPE:
                     w_en = Mux(strobe, valid, w_en)
             m.d.comb += [wr.addr.eq(w_addr), wr.data.eq(w_data), wr.en.eq(w_en)]
         for step, targets, values, when in ctx.writes:
-            if step == "comb":
+            if step == COMB:
                 m.d.comb += [t.eq(v) for t, v in zip(targets, values)]
         for signal, value in ctx.syncs:
             m.d.sync += signal.eq(value)
@@ -258,7 +232,7 @@ class _SerialPE:
         if modulus not in cache:
             cnt = self.fold_cnt
             j_reg = Signal(range(max(modulus, 2)), name=f"col_mod{modulus}")
-            i_reg = Signal(16, name=f"row_div{modulus}")
+            i_reg = Signal(STEP_COUNTER_BITS, name=f"row_div{modulus}")
             j = Mux(cnt == 0, 0, j_reg)
             i = Mux(cnt == 0, 0, i_reg)
             wrap = j == modulus - 1
@@ -272,10 +246,6 @@ class _SerialPE:
 class SerialInputPE(_SerialPE, InputPE):
     """An input node with its buffer ``in`` and value v in memories."""
 
-    def __init__(self, graph, name: str):
-        self._counter_cache = {}
-        super().__init__(graph, name)
-
     def _extra_members(self, dry):
         return self._serial_members()
 
@@ -286,15 +256,8 @@ class SerialInputPE(_SerialPE, InputPE):
 
 
 class SerialNodePE(_SerialPE, NodePE):
-    """A dense, act, add or mul node with every register in a memory."""
-
-    def __init__(self, graph, name: str):
-        self._counter_cache = {}
-        if graph.learning.mode == "streaming":
-            self._MustUse__silence = True
-            raise ValueError("The serial architecture is not available in streaming mode, "
-                             "where every tick is one clock cycle")
-        super().__init__(graph, name)
+    """A dense, act, add or mul node with every register in a memory (the serial design
+    is never in streaming mode: :func:`~.design.check_reuse` refuses it)."""
 
     def _extra_members(self, dry):
         g, n = self.graph, self.graph.node(self.owner)
@@ -305,7 +268,7 @@ class SerialNodePE(_SerialPE, NodePE):
         if self._fused:
             p = n.inputs[0]
             members.update({f"fwd_total_{p}": In(signed(partial_width(g, n.name, p))),
-                            f"fwd_row_{p}": In(16), f"fwd_done_{p}": In(1)})
+                            f"fwd_row_{p}": In(STEP_COUNTER_BITS), f"fwd_done_{p}": In(1)})
         return members
 
     @property
@@ -322,10 +285,10 @@ class SerialNodePE(_SerialPE, NodePE):
         names = (f"fwd_total_{p}", f"fwd_row_{p}", f"fwd_done_{p}")
         if ctx.dry:
             total, row, done = (Signal(signed(partial_width(self.graph, n.name, p))),
-                                Signal(16), Signal())
+                                Signal(STEP_COUNTER_BITS), Signal())
         else:
             total, row, done = (getattr(self, name) for name in names)
-        step = {"TA": "PFT"}.get(arith.step, arith.step.replace("FA", "PF"))
+        step = arith.step.products          # the edge's phase: FA<l> -> PF<l>, TA -> PFT
         saved = arith.step, arith.element, arith.enable
         arith.step, arith.element, arith.enable = step, row, done
         a = arith.dense_sum(n, [total], b)

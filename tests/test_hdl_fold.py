@@ -16,6 +16,7 @@ from pcfpga.golden.params import init_params
 from pcfpga.golden.random_graph import random_graph, random_sample
 from pcfpga.hdl.fit import (FitError, count_multipliers, estimate, fit, reuse_choices,
                              shortfalls)
+from pcfpga.hdl.design import Step
 from pcfpga.hdl.fold import check_reuse, fold_plan
 from pcfpga.hdl.network import Network
 from pcfpga.sim.pysim import simulate_against_golden
@@ -285,7 +286,7 @@ def test_a_phase_longer_than_the_counter_is_rejected():
     with pytest.raises(ValueError, match="Reuse factor too large: a folded phase would last "
                                          "65,537 cycles, more than the controller's 65,535"):
         fold_plan(g, 100000)
-    assert fold_plan(g, 256).phases["PU"] == 257
+    assert fold_plan(g, 256).phases[Step.PU] == 257
 
 
 def test_cli_reuse_that_does_not_fit_the_board(capsys):

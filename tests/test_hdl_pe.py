@@ -15,6 +15,7 @@ from pcfpga.golden.graph import Graph, GraphBuilder
 from pcfpga.golden.lfsr import Lfsr32, mix
 from pcfpga.hdl.arith import mix_hdl, xorshift32_hdl
 from pcfpga.hdl.controller import Controller, micro_steps, node_levels
+from pcfpga.hdl.design import Design
 from pcfpga.hdl.pe import EdgePE, InputPE, NodePE
 
 XOR = Graph.from_toml(str(example_path("xor")))
@@ -70,7 +71,8 @@ def test_parameter_errors(make, message):
 
 
 def test_parameter_type_error():
-    with pytest.raises(TypeError, match="A PE needs a validated Graph, not dict"):
+    with pytest.raises(TypeError, match=r"A PE needs a validated Graph \(Graph.from_toml or "
+                                        r"GraphBuilder.build\) or a Design, not dict"):
         NodePE({}, "x")
 
 
@@ -213,7 +215,7 @@ def test_controller_sequence_and_lfsr(mode):
     the LFSR steps exactly once per phase (forward, each tick, update)."""
     g = DAG.with_settings(mode=mode, **({"eta_v": 0.5, "ticks": 2} if mode == "standard"
                                         else {}))
-    ctl = Controller(g, presented=4 if mode == "streaming" else 0)
+    ctl = Controller(Design.build(g), presented=4 if mode == "streaming" else 0)
     steps = micro_steps(g)
     seen = []
 
@@ -227,7 +229,7 @@ def test_controller_sequence_and_lfsr(mode):
         await ctx.tick()
         ctx.set(ctl.ctrl_we, 0)
         while ctx.get(ctl.busy):
-            active = [s for s in ctl.names if ctx.get(getattr(ctl, f"st_{s}"))]
+            active = [str(s) for s in ctl.names if ctx.get(ctl.strobe(s))]
             seen.append((active, ctx.get(ctl.lfsr)))
             await ctx.tick()
 

@@ -16,6 +16,8 @@ from pcfpga.golden.random_graph import random_graph, random_sample
 from pcfpga.hdl.fit import count_multipliers, estimate
 from pcfpga.hdl.fold import FoldedEdgePE, check_reuse, fold_plan
 from pcfpga.hdl.network import Network
+from pcfpga.hdl.design import Architecture, Design
+from pcfpga.hdl.pe import NodePE
 from pcfpga.hdl.serial import SerialNodePE
 from pcfpga.sim.pysim import simulate_against_golden
 
@@ -112,12 +114,22 @@ def test_streaming_is_not_serial():
         SerialNodePE(g, "h")
 
 
-def test_a_serial_edge_has_one_lane():
+def test_pes_follow_the_design():
+    """A PE takes its folding from the design: every serial edge has one lane, and a PE
+    of another architecture, or an edge the design does not fold, is refused."""
     g = _graph("iris")
-    plan = fold_plan(g, 2)
-    fold = plan.edges[("h", "x")]
-    with pytest.raises(ValueError, match=f"A serial edge has one lane, not {fold.lanes}"):
-        FoldedEdgePE(g, fold, plan.work[("h", "x")], serial=True)
+    serial, parallel = Design.build(g, SERIAL), Design.build(g, 1)
+    assert serial.architecture is Architecture.SERIAL
+    assert parallel.architecture is Architecture.PARALLEL
+    assert Design.build(g, 2).architecture is Architecture.FOLDED
+    assert all(e.lanes == 1 for e in serial.plan.edges.values())
+    with pytest.raises(ValueError, match="NodePE is not for the serial architecture"):
+        NodePE(serial, "h")
+    with pytest.raises(ValueError, match="SerialNodePE is not for the parallel architecture"):
+        SerialNodePE(parallel, "h")
+    with pytest.raises(ValueError, match="FoldedEdgePE: the edge x -> h is not folded in "
+                                         "this design"):
+        FoldedEdgePE(parallel, "h", "x")
 
 
 def test_every_register_is_in_a_memory():
@@ -149,9 +161,9 @@ def test_single_port_weights_every_register(name, mode, sim_runner, monkeypatch)
     """With serial-spram, edges of at least SINGLE_PORT_WORDS weights keep them in a
     single-port memory (SPRAM on a UP5K) and the update runs at half rate; lowered here so
     that every edge does."""
-    import pcfpga.hdl.fold as fold
+    import pcfpga.hdl.design as design
 
-    monkeypatch.setattr(fold, "SINGLE_PORT_WORDS", 2)
+    monkeypatch.setattr(design, "SINGLE_PORT_WORDS", 2)
     g = _graph(name, mode, "stochastic")
     assert fold_plan(g, SERIAL_SPRAM).single_port
     _check(g, sim_runner(g, reuse=SERIAL_SPRAM), steps=2)

@@ -26,7 +26,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KNOWN = {
     "private: pcfpga.hdl.fold imports _PE from pcfpga.hdl.pe",
     "private: pcfpga.hdl.fold imports _SerialCtx from pcfpga.hdl.serial",
-    "private: pcfpga.hdl.fold imports _node_of from pcfpga.hdl.pe",
     "private: pcfpga.hdl.fold imports _or from pcfpga.hdl.pe",
     "private: pcfpga.hdl.fold imports _sum from pcfpga.hdl.arith",
     "private: pcfpga.hdl.network imports _or from pcfpga.hdl.pe",

@@ -1,0 +1,93 @@
+"""The design (hdl/design.py): built once from a graph and a folding choice, validated, and
+holding what the generator, simulators and fitter use (architecture, plan, program of
+micro-steps, cycles, memory map)."""
+
+import pytest
+
+from pcfpga.examples import EXAMPLES, example_path
+from pcfpga.golden.graph import Graph
+from pcfpga.hdl.controller import cycles_per_step, micro_steps
+from pcfpga.hdl.design import (Architecture, Design, Op, Step, fold_plan, program,
+                               table_ram_bits)
+from pcfpga.hdl.network import Network
+
+
+def _graph(name, **settings):
+    return Graph.from_toml(str(example_path(name))).with_settings(**settings)
+
+
+def test_step_names():
+    assert [str(s) for s in (Step.F0, Step.fa(3), Step.ff(1), Step.pf(2), Step.PFT,
+                             Step.UPD, Step.S4)] == ["F0", "FA3", "FF1", "PF2", "PFT", "UPD",
+                                                     "S4"]
+    assert Step.fa(2).products == Step.pf(2) and Step.TA.products == Step.PFT
+    assert Step.TE.products is None
+    assert Step.fa(1) == Step(Op.FA, 1) and len({Step.fa(1), Step(Op.FA, 1)}) == 1
+    with pytest.raises(ValueError, match="Micro-step FA needs a forward level"):
+        Step(Op.FA)
+    with pytest.raises(ValueError, match="Micro-step TE has no forward level"):
+        Step(Op.TE, 2)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("reuse", [1, 2, "serial", "serial-spram"])
+def test_design_holds_the_program_and_the_map(name, reuse):
+    g = _graph(name)
+    d = Design.build(g, reuse)
+    expected = {1: (Architecture.PARALLEL,), 2: (Architecture.FOLDED, Architecture.PARALLEL),
+                "serial": (Architecture.SERIAL,),
+                "serial-spram": (Architecture.SERIAL_SPRAM,)}[reuse]
+    assert d.architecture in expected
+    assert d.serial == (reuse in ("serial", "serial-spram"))
+    plan = fold_plan(g, reuse)
+    assert d.program.as_dict() == micro_steps(g, plan) == d.memmap.meta["micro_steps"]
+    assert d.cycles_per_step == cycles_per_step(g, plan) == d.memmap.meta["cycles_per_step"]
+    if reuse == 1:                                      # 2L + 3 + 2T + 1 (exact mode)
+        L = max(d.levels.values())
+        assert d.cycles_per_step == 2 * L + 3 + 2 * g.ticks + 1
+    assert d.choice == (reuse if isinstance(reuse, str) else
+                        {n.name: reuse for n in g.nodes if n.op in ("dense", "act")})
+
+
+def test_streaming_design_has_its_schedule():
+    d = Design.build(_graph("dag", mode="streaming"))
+    assert d.schedule is not None and d.lags == d.schedule.lags
+    assert d.program.tick == (Step.S1, Step.S2, Step.S3, Step.S4)
+    assert d.cycles_per_step == 4
+
+
+@pytest.mark.parametrize("reuse, error, message", [
+    (Architecture.FOLDED, ValueError, "The folded architecture needs reuse factors"),
+    ("serial-ish", ValueError, "Reuse factor must be a positive integer, a dict"),
+    (0, ValueError, "Reuse factor must be a positive integer, not 0"),
+])
+def test_design_rejects_bad_folding(reuse, error, message):
+    with pytest.raises(error, match=message):
+        Design.build(_graph("xor"), reuse)
+
+
+def test_design_needs_a_graph_and_network_takes_it():
+    with pytest.raises(TypeError, match="A design needs a validated Graph .* not dict"):
+        Design.build({"name": "xor"})
+    with pytest.raises(ValueError, match="The serial architecture is not available in "
+                                         "streaming mode"):
+        Design.build(_graph("xor", mode="streaming"), Architecture.SERIAL)
+    d = Design.build(_graph("xor"), 2)
+    net = Network(d)
+    net._MustUse__silence = True
+    assert net.design is d and net.memmap is d.memmap
+    assert all(pe.design is d for pe in [*net.pes.values(), *net.edges.values()])
+    with pytest.raises(ValueError, match="takes its folding from the design"):
+        Network(d, 2)
+    assert Design.build(_graph("xor"), Architecture.PARALLEL).architecture is \
+        Architecture.PARALLEL
+
+
+def test_table_memory_bits():
+    f = _graph("xor").formats
+    assert table_ram_bits(f) == (1 << f.table_bits) * (f.value.width + f.value.frac_bits + 2)
+
+
+def test_program_without_a_plan_is_unfolded():
+    g = _graph("dag")
+    assert all(s.op not in (Op.PF, Op.PM, Op.PFT, Op.PU) for s in program(g).steps)
