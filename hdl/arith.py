@@ -1,13 +1,20 @@
 """The fixed-point register arithmetic of :class:`~pcfpga.golden.fixed_model.FixedArith`,
-written as Amaranth expressions.
+written as Amaranth expressions: the one datapath module of the generator.
 
-Every method has the same name, arguments and meaning as in ``FixedArith``; where the
-golden model computes integers, this builds the combinational logic that computes them.
-Vectors are Python lists of Amaranth values (one per element; matrices are lists of rows),
-so the generator can run the golden engine's own building blocks
-(:meth:`~pcfpga.golden.engine.Engine._predict`, ``_errors``, ``_messages``, ``_update``)
-on registers and obtain the hardware datapaths, with the same formulas, rounding sites
-and saturation points as the specification.
+Every register formula has the same name, arguments and meaning as in ``FixedArith``
+(``dense_sum``, ``act``, ``add``, ``mul``, ``error``, ``gate``, ``relax``, ``update_w``,
+``update_b``, and the messages ``t_dense``, ``t_id``, ``t_mul``); where the golden model
+computes integers, this builds the combinational logic that computes them, with the same
+rounding sites, shifts and saturation points. Vectors are Python lists of Amaranth values
+(one per element; matrices are lists of rows). The PEs call these methods on their
+registers (the generator does not run the golden engine itself: :mod:`.pe` follows its
+phases, and the tests compare every register with its trace).
+
+Datapaths that walk a vector one element per cycle (folded gates and edges, :mod:`.fold`;
+the serial architecture, :mod:`.serial`) use the same formulas one element at a time: the
+element is then a counted signal (:attr:`HdlArith.element`, or the ``element`` argument of
+:meth:`HdlArith.gate_element` and :meth:`HdlArith.weight_element`), and each rounding
+site's shift is derived here (:meth:`HdlArith.shift`) and nowhere else.
 
 Shared definitions come from golden/: :func:`~pcfpga.golden.qformat.round_shift`'s modes,
 the LFSR mixer constants (:mod:`pcfpga.golden.lfsr`), and the activation tables
@@ -34,7 +41,7 @@ from types import SimpleNamespace as _Port
 from amaranth.hdl import Cat, ClockSignal, Const, Instance, Mux, Signal, Value, signed
 from amaranth.lib.memory import Memory
 
-from pcfpga.golden.activations import LEAKY_SHIFT, ActTable
+from pcfpga.golden.activations import LEAKY_SHIFT, TABLE_ACTS, ActTable
 from pcfpga.golden.lfsr import (SITE_A, SITE_B, SITE_DELTA, SITE_EPS, SITE_V, SITE_VHAT,
                                 SITE_W0, MAX_PARENTS, mix, site_id)
 
@@ -170,14 +177,29 @@ class HdlArith:
         self.combs.append((sig, value))
         return sig
 
-    # -- rounding, saturation, randomness
-    def phase(self):
-        """The controller steps the LFSR; nothing to build here."""
+    # -- shifts, rounding, saturation, randomness
+    def shift(self, site: int, k_theta: int = 0) -> int:
+        """The right shift of rounding site ``site`` (golden FixedArith's): a (dense): the
+        weight's fraction bits; v̂ (mul) and δ: the value's; ε: value minus error fraction
+        bits; W (``SITE_W0 + k``) and b: error (+ value, for W) + ``k_theta`` - weight
+        fraction bits. (The relaxation's shift depends on its terms: :meth:`relax`.)"""
+        V, E, W = self.V.frac_bits, self.E.frac_bits, self.W.frac_bits
+        if site == SITE_A:
+            return W
+        if site in (SITE_VHAT, SITE_DELTA):
+            return V
+        if site == SITE_EPS:
+            return V - E
+        if site == SITE_B:
+            return E + k_theta - W
+        if SITE_W0 <= site < SITE_W0 + MAX_PARENTS:
+            return E + V + k_theta - W
+        raise ValueError(f"Rounding site {site} has no fixed shift")
 
-    def flags_snapshot(self) -> dict:
-        return {}
-
-    def _rnd(self, node, site, x, shift, element):
+    def round(self, node, site, x, shift, element):
+        """``x`` shifted right by ``shift`` with the format's rounding (golden
+        ``round_shift``); stochastic rounding adds the mixer word of ``element`` (a
+        constant, or a counted signal) of ``site`` of ``node``."""
         rand = None
         if self.rounding == "stochastic" and shift > 0:
             if self._mixed is None:             # X(state): one for the whole module
@@ -187,58 +209,75 @@ class HdlArith:
                            mixed=self._mixed)
         return _round(x, shift, self.rounding, rand)
 
-    def _sat(self, node, site, x, fmt):
-        value, over = saturate(self.wire(x, f"{node.name}_{_SITE_NAMES.get(site, site)}"),
-                               fmt)
-        if self.enable is not None:
-            over = over & self.enable
+    def saturated(self, node, site, x, fmt, name=None):
+        """(``x`` saturated to ``fmt``, overflow bit), ``x`` a named signal (``name``, by
+        default the node's and the site's); the overflow is not recorded (see
+        :meth:`record`)."""
+        return saturate(self.wire(x, name or f"{node.name}_{_SITE_NAMES.get(site, site)}"),
+                        fmt)
+
+    def record(self, node, site, over):
+        """Count overflow bit ``over`` of ``site`` in the step being built (:attr:`step`)."""
         self.overflows.setdefault((self.step, node.index, site), []).append(over)
+
+    def _sat(self, node, site, x, fmt):
+        value, over = self.saturated(node, site, x, fmt)
+        self.record(node, site, over if self.enable is None else over & self.enable)
         return value
 
     def _el(self, i):
         return i if self.element is None else self.element
 
-    def _vec(self, node, site, xs, shift, fmt):
-        return [self._sat(node, site, self._rnd(node, site, x, shift, self._el(i)), fmt)
+    def _vec(self, node, site, xs, fmt):
+        shift = self.shift(site)
+        return [self._sat(node, site, self.round(node, site, x, shift, self._el(i)), fmt)
                 for i, x in enumerate(xs)]
 
-    # -- registers
-    def clamp(self, node, x):
-        return list(x)
+    # -- one element of a walked vector: (value, overflow bit), not recorded
+    def gate_element(self, node, product, element, name=None):
+        """δ of one element from its product ε·g: sat_E(rnd(ε·g))."""
+        rounded = self.round(node, SITE_DELTA, product, self.shift(SITE_DELTA), element)
+        return self.saturated(node, SITE_DELTA, rounded, self.E, name)
 
+    def weight_element(self, node, k, w, product, k_theta, element, name=None):
+        """W ← sat_W(W + rnd(δ·v)) of one weight of parent ``k`` from its product δ·v."""
+        site = SITE_W0 + k
+        rounded = self.round(node, site, product, self.shift(site, k_theta), element)
+        return self.saturated(node, site, w + rounded, self.W, name)
+
+    def table_value(self, node, value):
+        """(v̂, overflow) of a table entry read from block RAM: saturated like :meth:`act`'s."""
+        return self.saturated(node, SITE_VHAT, value, self.V)
+
+    # -- registers
     def zeros(self, size):
         return [Const(0, signed(2))] * size
-
-    def dense(self, node, Ws, vs, b):
-        acc = [_sum([W[r][c] * v[c] for W, v in zip(Ws, vs) for c in range(len(v))])
-               for r in range(len(Ws[0]))]
-        return self.dense_sum(node, acc, b)
 
     def dense_sum(self, node, acc, b):
         """``dense`` from the exact products Σ_p W_p v_p (summed over the edges)."""
         if b is not None:
             acc = [x + (y << self.V.frac_bits) for x, y in zip(acc, b)]
-        return self._vec(node, SITE_A, acc, self.W.frac_bits, self.V)
+        return self._vec(node, SITE_A, acc, self.V)
 
     def act(self, node, a):
         V, n = self.V, self.V.frac_bits
         one = 1 << n
         act = node.act
         vhat, g = [], []
-        table = ActTable.build(act, V, self.table_bits) if act in ("tanh", "sigmoid") else None
+        table = ActTable.build(act, V, self.table_bits) if act in TABLE_ACTS else None
         for i, x in enumerate(a):
             if act == "identity":
                 f, d = x, Const(one, signed(n + 2))
             elif act == "relu":
                 f, d = Mux(x > 0, x, 0), Mux(x > 0, one, 0)
             elif act == "leaky_relu":
-                f = Mux(x >= 0, x, self._rnd(node, SITE_VHAT, x, LEAKY_SHIFT, self._el(i)))
+                f = Mux(x >= 0, x, self.round(node, SITE_VHAT, x, LEAKY_SHIFT, self._el(i)))
                 d = Mux(x > 0, one, one >> LEAKY_SHIFT)
             elif act == "hardtanh":
                 f = Mux(x > one, one, Mux(x < -one, -one, x))
                 d = Mux((x > -one) & (x < one), one, 0)
             elif act == "hardsigmoid":
-                r = self.wire(self._rnd(node, SITE_VHAT, x, 2, self._el(i)) + (one >> 1),
+                r = self.wire(self.round(node, SITE_VHAT, x, 2, self._el(i)) + (one >> 1),
                               f"{node.name}_hardsigmoid")
                 f = Mux(r > one, one, Mux(r < 0, 0, r))
                 d = Mux((x > -2 * one) & (x < 2 * one), one >> 2, 0)
@@ -268,16 +307,18 @@ class HdlArith:
                 for i in range(len(vs[0]))]
 
     def mul(self, node, p, q):
-        return self._vec(node, SITE_VHAT, [a * b for a, b in zip(p, q)], self.V.frac_bits,
-                         self.V)
+        return self._vec(node, SITE_VHAT, [a * b for a, b in zip(p, q)], self.V)
 
     def error(self, node, v, vhat):
-        shift = self.V.frac_bits - self.E.frac_bits
-        return self._vec(node, SITE_EPS, [a - b for a, b in zip(v, vhat)], shift, self.E)
+        return self._vec(node, SITE_EPS, [a - b for a, b in zip(v, vhat)], self.E)
 
     def gate(self, node, eps, g):
-        return self._vec(node, SITE_DELTA, [e * d for e, d in zip(eps, g)], self.V.frac_bits,
-                         self.E)
+        out = []
+        for i, (e, d) in enumerate(zip(eps, g)):
+            value, over = self.gate_element(node, e * d, self._el(i))
+            self.record(node, SITE_DELTA, over if self.enable is None else over & self.enable)
+            out.append(value)
+        return out
 
     # -- messages: (exact values, fraction bits)
     def t_dense(self, W, delta):
@@ -299,20 +340,27 @@ class HdlArith:
             s = _sum([t[i] << (F - frac) for t, frac in terms]
                      + [-(eps[i] << (F - self.E.frac_bits))])
             out.append((base[i] << (F + k - fmt.frac_bits)) + s)
-        return self._vec(node, site, out, F + k - fmt.frac_bits, fmt)
+        shift = F + k - fmt.frac_bits
+        return [self._sat(node, site, self.round(node, site, x, shift, self._el(i)), fmt)
+                for i, x in enumerate(out)]
 
     def update_w(self, node, k, W, delta, v, k_theta):
-        shift = self.E.frac_bits + self.V.frac_bits + k_theta - self.W.frac_bits
-        site = SITE_W0 + k
-        cols = len(v)
-        return [[self._sat(node, site, W[r][c] + self._rnd(node, site, delta[r] * v[c], shift,
-                                                           r * cols + c), self.W)
-                 for c in range(cols)] for r in range(len(W))]
+        cols, out = len(v), []
+        for r in range(len(W)):
+            row = []
+            for c in range(cols):
+                value, over = self.weight_element(node, k, W[r][c], delta[r] * v[c], k_theta,
+                                                  r * cols + c)
+                self.record(node, SITE_W0 + k,
+                            over if self.enable is None else over & self.enable)
+                row.append(value)
+            out.append(row)
+        return out
 
     def update_b(self, node, b, delta, k_theta):
-        shift = self.E.frac_bits + k_theta - self.W.frac_bits
+        shift = self.shift(SITE_B, k_theta)
         return [self._sat(node, SITE_B,
-                          b[i] + self._rnd(node, SITE_B, delta[i], shift, self._el(i)), self.W)
+                          b[i] + self.round(node, SITE_B, delta[i], shift, self._el(i)), self.W)
                 for i in range(len(b))]
 
 

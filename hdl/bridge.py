@@ -32,8 +32,8 @@ from amaranth.lib.wiring import In, Out
 from .arith import BLOCK_RAM
 from .memmap import MemoryMap
 from .uart import check_divisor
-from .protocol import (ADDRESS_BITS, CRC_INIT, CRC_POLY, IDLE_BYTES, MAX_PAYLOAD, MAX_WORDS,
-                       SYNC, AddressSpace, Command, Status)
+from .protocol import (ADDRESS_BITS, BITS_PER_BYTE, CRC_INIT, CRC_POLY, IDLE_BYTES,
+                       MAX_PAYLOAD, MAX_WORDS, SYNC, AddressSpace, Command, Status)
 
 __all__ = ["FrameBridge", "crc16_step", "at_least"]
 
@@ -89,7 +89,7 @@ class FrameBridge(wiring.Component):
         self.divisor, self.memmap = divisor, memmap
         self.space = AddressSpace.from_memmap(memmap)
         self.addr_width = memmap.addr_width
-        self.idle_cycles = IDLE_BYTES * 10 * divisor
+        self.idle_cycles = IDLE_BYTES * BITS_PER_BYTE * divisor
         super().__init__({
             "rx_data": In(8), "rx_valid": In(1), "rx_error": In(1),
             "tx_data": Out(8), "tx_start": Out(1), "tx_ready": In(1),
@@ -133,7 +133,7 @@ class FrameBridge(wiring.Component):
         length, code, index, status = (Signal(8) for _ in range(4))
         crc, crc_hi = Signal(16), Signal(8)
         args = [Signal(8, name=f"arg{i}") for i in range(3)]
-        base = Signal(16)
+        base = Signal(ADDRESS_BITS)
         count = Signal(range(MAX_WORDS + 1))
         k = Signal(range(MAX_WORDS + 1))
         word, byte = Signal(32), Signal(2)
@@ -219,7 +219,7 @@ class FrameBridge(wiring.Component):
                 with m.If(quiet & ~got):        # a byte in this very cycle: still the error's
                     reply(status, 0)
             with m.State("EXEC"):
-                m.d.sync += [k.eq(0), base.eq(Const(0, 16)), count.eq(1), outside.eq(0),
+                m.d.sync += [k.eq(0), base.eq(Const(0, ADDRESS_BITS)), count.eq(1), outside.eq(0),
                              readonly.eq(0)]
                 with m.If(code == Command.PING):
                     with m.If(length == 0):

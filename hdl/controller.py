@@ -27,7 +27,7 @@ from pcfpga.golden.lfsr import POLY
 from pcfpga.golden.stream import forward_levels
 
 from .design import STEP_COUNTER_BITS, Design, as_design, program
-from .memmap import CTRL_BITS, STEPS_BITS
+from .memmap import CTRL_BITS, STEPS_BITS, WORD_BITS
 
 __all__ = ["Controller", "micro_steps", "node_levels", "cycles_per_tick", "cycles_per_step"]
 
@@ -79,10 +79,10 @@ class Controller(wiring.Component):
         members.update({
             "lfsr": Out(32), "bubble": Out(1), "clear": Out(1), "busy": Out(1),
             "done": Out(1), "paused": Out(1),
-            "ctrl_we": In(1), "ctrl_data": In(32),
-            "steps_we": In(1), "lfsr_we": In(1), "word_data": In(32),
-            "r_ctrl": Out(32), "r_status": Out(32), "r_steps": Out(32), "r_tick": Out(32),
-            "r_cycles": Out(32), "r_steps_done": Out(32), "r_lfsr": Out(32),
+            "ctrl_we": In(1), "ctrl_data": In(WORD_BITS),
+            "steps_we": In(1), "lfsr_we": In(1), "word_data": In(WORD_BITS),
+            **{f"r_{word}": Out(WORD_BITS) for word in ("ctrl", "status", "steps", "tick",
+                                                         "cycles", "steps_done", "lfsr")},
             "fold_cnt": Out(STEP_COUNTER_BITS),
         })
         if presented:
@@ -101,7 +101,7 @@ class Controller(wiring.Component):
         steps = Signal(STEPS_BITS, init=1)
         remaining = Signal(STEPS_BITS)
         tick = Signal(range(g.ticks + 1))
-        cycles, steps_done = Signal(32), Signal(32)
+        cycles, steps_done = Signal(WORD_BITS), Signal(WORD_BITS)
         pause, bubble, done, busy, paused = (Signal() for _ in range(5))
         lfsr_next = Mux(lfsr[0], (lfsr >> 1) ^ POLY, lfsr >> 1)
         start = self.ctrl_we & self.ctrl_data[CTRL_BITS["start"]]

@@ -39,7 +39,7 @@ from .memmap import MemoryMap, build_memory_map
 __all__ = ["Architecture", "Op", "Step", "Program", "Design", "EdgeFold", "FoldPlan",
            "check_reuse", "fold_plan", "program", "as_design", "serial_phases", "memory_map",
            "SERIAL", "SERIAL_SPRAM", "SERIAL_KINDS", "MAX_PHASE", "SINGLE_PORT_WORDS",
-           "STEP_COUNTER_BITS", "TABLE_ACTS", "table_ram_bits"]
+           "STEP_COUNTER_BITS", "TABLE_ACTS", "table_entries", "table_ram_bits"]
 
 #: Width of the controller's cycle counter within a multi-cycle step (``fold_cnt``) and of
 #: the element and row counters that follow it.
@@ -52,10 +52,16 @@ MAX_PHASE = (1 << STEP_COUNTER_BITS) - 1
 #: to an iCE40UP5K's SPRAM (16K words each) instead of 4 or more of its 30 block RAMs.
 SINGLE_PORT_WORDS = 1024
 
+def table_entries(formats) -> int:
+    """Entries the fitter counts per activation table: 2^table_bits (the golden
+    ``ActTable`` has at most that many)."""
+    return 1 << formats.table_bits
+
+
 def table_ram_bits(formats) -> int:
-    """Memory bits the fitter counts for one node's pair of tables (f and f'): 2^table_bits
-    entries of a value word and a gain word (Q2.n_v)."""
-    return (1 << formats.table_bits) * (formats.value.width + formats.gain.width)
+    """Memory bits the fitter counts for one node's pair of tables (f and f'):
+    :func:`table_entries` of a value word and a gain word (Q2.n_v)."""
+    return table_entries(formats) * (formats.value.width + formats.gain.width)
 
 
 class Architecture(enum.Enum):

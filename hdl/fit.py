@@ -43,7 +43,8 @@ from dataclasses import dataclass, field
 
 from pcfpga.golden.engine import node_registers
 
-from .design import SERIAL_KINDS, TABLE_ACTS, Design, as_design, table_ram_bits
+from .design import (SERIAL_KINDS, TABLE_ACTS, Design, as_design, table_entries,
+                     table_ram_bits)
 from .pe import message_width, partial_width, register_shape
 
 __all__ = ["Estimate", "estimate", "fit", "FitError", "count_multipliers", "reuse_choices",
@@ -132,7 +133,7 @@ def estimate(design: Design, reuse=1) -> Estimate:
             est.ram_blocks += len(regs) * _blocks(n.size, 16)
             if n.act in TABLE_ACTS:
                 est.ram_bits += table_ram_bits(f)
-                est.ram_blocks += 2 * _blocks(1 << f.table_bits, 16)
+                est.ram_blocks += 2 * _blocks(table_entries(f), 16)
         else:
             est.ff_bits += n.size * sum(regs)
         if n.op == "dense":
@@ -155,7 +156,7 @@ def estimate(design: Design, reuse=1) -> Estimate:
                     est.ff_bits += rows * cols * Ww
                 est.by_part[f"edge {key}"] = count
         est.ram_bits += plan.acts.get(n.name, 0)
-        est.ram_blocks += 2 * _blocks(1 << f.table_bits, 16) if n.name in plan.acts else 0
+        est.ram_blocks += 2 * _blocks(table_entries(f), 16) if n.name in plan.acts else 0
         elements = 1 if plan.serial else n.size
         count = 0
         if "delta" in node_registers(n, streaming):

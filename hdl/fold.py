@@ -55,11 +55,10 @@ from amaranth.hdl import Array, Cat, Const, Mux, Signal, signed
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from pcfpga.golden.lfsr import SITE_W0
-
-from .arith import BLOCK_RAM, _sum, saturate, single_port_ram
+from .arith import BLOCK_RAM, _sum, single_port_ram
 from .design import (MAX_PHASE, SINGLE_PORT_WORDS, STEP_COUNTER_BITS, EdgeFold, FoldPlan,
                      Step, check_reuse, fold_plan)
+from .memmap import WORD_BITS
 from .pe import _PE, dense_edge, _or, message_width, partial_width
 from .serial import _SerialCtx
 
@@ -94,8 +93,8 @@ class FoldedEdgePE(_PE):
     fused = single_port = half_update = False
 
     def _extra_members(self, dry):
-        members = {"w_over": Out(1), "fold_cnt": In(STEP_COUNTER_BITS), "host_rdata": Out(32),
-                   "host_rsel": Out(1)}
+        members = {"w_over": Out(1), "fold_cnt": In(STEP_COUNTER_BITS),
+                   "host_rdata": Out(WORD_BITS), "host_rsel": Out(1)}
         if self.fused:
             g = self.graph
             members.update({
@@ -181,9 +180,6 @@ class FoldedEdgePE(_PE):
                 m.d.sync += [j.eq(j + 1), ebase.eq(ebase + 1)]
         last = j == cols - 1
         v_sel = Array(self._v)[j] if cols > 1 and not self.serial else self._v[0]
-        shift = (f.error.frac_bits + f.value.frac_bits + g.learning.shift_theta
-                 - f.weight.frac_bits)
-        site = SITE_W0 + self.k
         prods, valids, new_words, overs = [], [], [], []
         for k in range(M):
             lane_rows = [grp_i * M + k for grp_i in range(groups)]
@@ -199,9 +195,8 @@ class FoldedEdgePE(_PE):
             m.d.comb += prod.eq(op1 * op2)      # the lane's one multiplier
             prods.append(prod)
             valids.append(valid)
-            new, over = saturate(arith.wire(words[k] + arith._rnd(c, site, prod, shift,
-                                                                   ebase + k * cols),
-                                            f"w_new{k}"), f.weight)
+            new, over = arith.weight_element(c, self.k, words[k], prod, g.learning.shift_theta,
+                                             ebase + k * cols, name=f"w_new{k}")
             overs.append(over & valid)
             new_words.append(new)
 

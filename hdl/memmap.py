@@ -57,9 +57,12 @@ from dataclasses import asdict, dataclass
 
 from pcfpga.golden.engine import node_registers
 
+from .protocol import ADDRESS_BITS, WORD_BITS, WORD_MASK
+
 __all__ = ["Field", "MemoryMap", "build_memory_map", "with_dataset", "sample_fields",
            "align_bits", "CONTROL", "CTRL_BITS", "STATUS_BITS", "ID_VALUE", "RUN_CONTROL",
-           "EPOCH_BITS", "STEPS_BITS", "RUN_CTRL_BITS", "RUN_STATUS_BITS"]
+           "EPOCH_BITS", "STEPS_BITS", "RUN_CTRL_BITS", "RUN_STATUS_BITS", "WORD_BITS",
+           "WORD_MASK"]
 
 ID_VALUE = 0x50434650
 CONTROL = ("id", "ctrl", "status", "steps", "tick", "cycles", "steps_done", "lfsr",
@@ -119,7 +122,8 @@ class MemoryMap:
         return max(1, (self.size - 1).bit_length())
 
     def to_json(self) -> str:
-        return json.dumps({"name": self.name, "word_bits": 32, "addr_width": self.addr_width,
+        return json.dumps({"name": self.name, "word_bits": WORD_BITS,
+                           "addr_width": self.addr_width,
                            "meta": self.meta, "ctrl_bits": CTRL_BITS,
                            "status_bits": STATUS_BITS, "run_ctrl_bits": RUN_CTRL_BITS,
                            "run_status_bits": RUN_STATUS_BITS, "id": ID_VALUE,
@@ -147,9 +151,9 @@ def build_memory_map(graph, lags: dict | None = None, meta: dict | None = None) 
         addr += math.prod(shape)
 
     for c in CONTROL:
-        add(c, (1,), 32, 0, "rw" if c in _RW_CONTROL else "ro", "control")
+        add(c, (1,), WORD_BITS, 0, "rw" if c in _RW_CONTROL else "ro", "control")
     for n in graph.nodes:
-        add(f"{n.name}.sat", (1,), 32, 0, "rw", "flags")
+        add(f"{n.name}.sat", (1,), WORD_BITS, 0, "rw", "flags")
     for n in graph.inputs:
         add(f"in.{n.name}", (n.size,), V.width, V.frac_bits, "rw", "input")
     for n in graph.outputs:
@@ -193,12 +197,12 @@ def with_dataset(mm: MemoryMap, capacity: int) -> MemoryMap:
     addr = -(-mm.size // run) * run                     # a word's index: its low bits
     fields = list(mm.fields)
     for name in RUN_CONTROL:
-        fields.append(Field(name, addr, (1,), 32, 0, "rw" if name in _RUN_RW else "ro",
+        fields.append(Field(name, addr, (1,), WORD_BITS, 0, "rw" if name in _RUN_RW else "ro",
                             "control"))
         addr += 1
     span = 1 << align_bits(capacity * words)            # an offset: the low bits
     base = -(-addr // span) * span
-    if base + capacity * words > 1 << 16:
+    if base + capacity * words > 1 << ADDRESS_BITS:
         raise ValueError(f"A dataset buffer of {capacity} samples of {words} words does not "
                          f"fit the protocol's 16-bit addresses after the network's "
                          f"{mm.size} words")

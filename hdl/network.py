@@ -39,7 +39,7 @@ from pcfpga.golden.stream import schedule
 from .controller import Controller, cycles_per_step, cycles_per_tick
 from .design import Design, Step, as_design, memory_map, program
 from .fold import FoldedEdgePE, fold_plan
-from .memmap import ID_VALUE
+from .memmap import ID_VALUE, WORD_BITS
 from .pe import EdgePE, InputPE, NodePE, _or
 from .serial import SerialInputPE, SerialNodePE
 
@@ -87,8 +87,9 @@ class Network(wiring.Component):
         self.edges = {(n.name, p): (FoldedEdgePE(design, n.name, p) if (n.name, p) in plan.edges
                                     else EdgePE(design, n.name, p))
                       for n in graph.nodes if n.op == "dense" for p in n.inputs}
-        super().__init__({"addr": In(self.memmap.addr_width), "w_data": In(32),
-                          "w_en": In(1), "r_data": Out(32), "busy": Out(1), "done": Out(1)})
+        super().__init__({"addr": In(self.memmap.addr_width), "w_data": In(WORD_BITS),
+                          "w_en": In(1), "r_data": Out(WORD_BITS), "busy": Out(1),
+                          "done": Out(1)})
         self.fields = self._field_signals()
 
     def _field_signals(self) -> dict:
@@ -203,12 +204,12 @@ class Network(wiring.Component):
         """Registered reads: ``r_data`` holds the word at the address of the cycle before
         (folded weights come from their memory's read port with the same latency)."""
         mm, ctl = self.memmap, self.controller
-        control = {"id": Const(ID_VALUE, 32), "ctrl": ctl.r_ctrl, "status": ctl.r_status,
+        control = {"id": Const(ID_VALUE, WORD_BITS), "ctrl": ctl.r_ctrl, "status": ctl.r_status,
                    "steps": ctl.r_steps, "tick": ctl.r_tick, "cycles": ctl.r_cycles,
                    "steps_done": ctl.r_steps_done, "lfsr": ctl.r_lfsr,
-                   "cycles_per_tick": Const(self.design.cycles_per_tick, 32),
-                   "cycles_per_step": Const(self.design.cycles_per_step, 32)}
-        word = Signal(32)
+                   "cycles_per_tick": Const(self.design.cycles_per_tick, WORD_BITS),
+                   "cycles_per_step": Const(self.design.cycles_per_step, WORD_BITS)}
+        word = Signal(WORD_BITS)
         with m.Switch(self.addr):
             for name, value in control.items():
                 with m.Case(mm[name].addr):

@@ -40,8 +40,9 @@ from pcfpga.golden.engine import node_registers
 from pcfpga.golden.activations import ActTable
 from pcfpga.golden.lfsr import SITE_DELTA, SITE_VHAT, SITE_W0
 
-from .arith import HdlArith, _sum, saturate, table_index
+from .arith import HdlArith, _sum, table_index
 from .design import STEP_COUNTER_BITS, Step, as_design
+from .memmap import WORD_BITS
 
 __all__ = ["InputPE", "NodePE", "EdgePE", "register_shape", "message_width",
            "partial_width", "COMB"]
@@ -202,7 +203,7 @@ class _PE(wiring.Component):
             mem._MustUse__silence = True        # placeholders of the dry run
         g = graph
         members = {"lfsr": In(32), "host_addr": In(self.memmap.addr_width),
-                   "host_data": In(32), "host_we": In(1), "clear": In(1)}
+                   "host_data": In(WORD_BITS), "host_we": In(1), "clear": In(1)}
         members.update({f"st_{s}": In(1) for s in dry.steps})
         if self.owner is not None:
             size = g.node(self.owner).size
@@ -303,7 +304,7 @@ class InputPE(_PE):
 
     def _extra_members(self, dry):
         return {"r_in": Out(register_shape(self.graph, "v")).array(
-            self.graph.node(self.owner).size), "r_sat": Out(32)}
+            self.graph.node(self.owner).size), "r_sat": Out(WORD_BITS)}
 
     def _build(self, ctx, arith):
         n = self.graph.node(self.owner)
@@ -344,7 +345,7 @@ class NodePE(_PE):
 
     def _extra_members(self, dry):
         g, n = self.graph, self.graph.node(self.owner)
-        members = {"r_sat": Out(32)}
+        members = {"r_sat": Out(WORD_BITS)}
         if n.bias:
             members["r_b"] = Out(signed(g.formats.weight.width)).array(n.size)
         if n.output:
@@ -454,9 +455,8 @@ class NodePE(_PE):
             return
         cnt = ctx._port("fold_cnt", 1, STEP_COUNTER_BITS)[0] if ctx.dry else self.fold_cnt
         bits = max(1, (n.size - 1).bit_length())
-        value, gain, over = self._table_lookup(ctx, n, lambda: Array(r["a"])[cnt[:bits]])
-        arith.overflows.setdefault((step, n.index, SITE_VHAT), []).append(
-            over & (cnt >= 1) & (cnt <= n.size))
+        value, gain, over = self._table_lookup(ctx, arith, n, lambda: Array(r["a"])[cnt[:bits]])
+        arith.record(n, SITE_VHAT, over & (cnt >= 1) & (cnt <= n.size))
         for t in range(n.size):
             when = cnt == t + 1
             ctx.put(step, [r["vhat"][t]], [value], when=when)
@@ -466,7 +466,7 @@ class NodePE(_PE):
             elif v is not None:
                 ctx.put(step, [r["v"][t]], [v[t]], when=when)
 
-    def _table_lookup(self, ctx, n, element):
+    def _table_lookup(self, ctx, arith, n, element):
         """(v̂, g, overflow) of the tanh/sigmoid entry of pre-activation ``element()``, read
         from block RAM (registered: a cycle after the address); one pair of tables per
         node, shared by its steps."""
@@ -489,7 +489,7 @@ class NodePE(_PE):
                 ports = [mem.read_port() for mem in mems]
                 self._act_roms = [(mem, port, addr) for mem, port in zip(mems, ports)]
                 data = tuple(port.data for port in ports)
-            value, over = saturate(data[0], V)
+            value, over = arith.table_value(n, data[0])
             ctx._act_rom = (value, data[1], over)
         return ctx._act_rom
 
@@ -513,22 +513,19 @@ class NodePE(_PE):
             ctx._gate_lanes = [self._gate_lane(ctx, arith, n, r, cnt, lanes, depth, lane)
                                for lane in range(lanes)]
         for lane, (value, over, valid) in enumerate(ctx._gate_lanes):
-            arith.overflows.setdefault((step, n.index, SITE_DELTA), []).append(over & valid)
+            arith.record(n, SITE_DELTA, over & valid)
             for t in range(depth):
                 i = t * lanes + lane
                 if i < n.size:
                     ctx.put(step, [r["delta"][i]], [value], when=cnt == t)
 
     def _gate_lane(self, ctx, arith, n, r, cnt, lanes, depth, lane):
-        f = self.graph.formats
         idx = [min(t * lanes + lane, n.size - 1) for t in range(depth)]
         eps = Array([r["eps"][i] for i in idx])[cnt[:max(1, (depth - 1).bit_length())]]
         gain = Array([r["g"][i] for i in idx])[cnt[:max(1, (depth - 1).bit_length())]]
         prod = Signal(signed(len(r["eps"][0]) + len(r["g"][0])), name=f"gate_prod{lane}")
         ctx.combs.append((prod, eps * gain))                   # the lane's one multiplier
-        value, over = saturate(arith.wire(arith._rnd(n, SITE_DELTA, prod, f.value.frac_bits,
-                                                     cnt * lanes + lane), f"gate_rnd{lane}"),
-                               f.error)
+        value, over = arith.gate_element(n, prod, cnt * lanes + lane, name=f"gate_rnd{lane}")
         valid = _or([cnt == t for t in range(depth) if t * lanes + lane < n.size])
         return value, over, valid
 
@@ -608,7 +605,7 @@ class NodePE(_PE):
             upd = self.st_upd
             masks += [(upd & getattr(self, f"w_over_{k}")) << (SITE_W0 + k)
                       for k in range(len(n.inputs))]
-        total = _or(masks) if masks else Const(0, 32)
+        total = _or(masks) if masks else Const(0, WORD_BITS)
         with m.If(self.clear):
             m.d.sync += sat.eq(0)
         with m.Else():

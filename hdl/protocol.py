@@ -75,6 +75,7 @@ import enum
 import struct
 
 __all__ = ["DEFAULT_BAUD", "SYNC", "MAX_PAYLOAD", "MAX_WORDS", "IDLE_BYTES", "ADDRESS_BITS",
+           "WORD_BITS", "WORD_MASK", "BITS_PER_BYTE",
            "Command", "Status", "LINE_ERRORS", "AddressSpace", "crc16", "encode", "decode",
            "FrameError", "read_request", "write_request", "ping_request", "parse_words"]
 
@@ -86,6 +87,12 @@ MAX_WORDS = 63
 IDLE_BYTES = 20
 #: Bits of a bus address on the wire.
 ADDRESS_BITS = 16
+#: Bits of a bus word (on the wire, on the memory map's bus, in the host's driver).
+WORD_BITS = 32
+#: The bus word's bits: ``value & WORD_MASK`` is the word a signed value is written as.
+WORD_MASK = (1 << WORD_BITS) - 1
+#: Bits on the serial line per byte (8N1: a start bit, 8 data bits, a stop bit).
+BITS_PER_BYTE = 10
 #: The serial line's default rate (every supported board's USB-UART bridge runs it).
 DEFAULT_BAUD = 115200
 CRC_POLY = 0x1021
@@ -234,7 +241,7 @@ def read_request(address: int, count: int) -> bytes:
 def write_request(address: int, words) -> bytes:
     """A WRITE frame (it may name words outside a memory map: see :class:`AddressSpace`)."""
     _check_address(address)
-    words = [int(w) & 0xFFFFFFFF for w in words]
+    words = [int(w) & WORD_MASK for w in words]
     if not 1 <= len(words) <= MAX_WORDS - 1:
         raise ValueError(f"A WRITE carries 1 to {MAX_WORDS - 1} words, not {len(words)}")
     return encode(Command.WRITE, struct.pack(f"<H{len(words)}I", address, *words))

@@ -42,6 +42,7 @@ from amaranth.lib.wiring import In, Out
 from pcfpga.golden.lfsr import SITE_VHAT
 
 from .arith import BLOCK_RAM
+from .memmap import WORD_BITS
 from .design import (SERIAL, SERIAL_KINDS, SERIAL_SPRAM, STEP_COUNTER_BITS, TABLE_ACTS,
                      serial_phases)
 from .pe import (COMB, _Ctx, _or, InputPE, NodePE, message_width, partial_width,
@@ -134,8 +135,9 @@ class _SerialPE:
         return sorted({g.node(p).size for p in n.inputs})
 
     def _serial_members(self) -> dict:
-        members = {"fold_cnt": In(STEP_COUNTER_BITS), "ph_any": In(1), "ph_edge": In(1), "ph_half": In(1),
-                   "host_rdata": Out(32), "host_rsel": Out(1), "r_sat": Out(32)}
+        members = {"fold_cnt": In(STEP_COUNTER_BITS), "ph_any": In(1), "ph_edge": In(1),
+                   "ph_half": In(1), "host_rdata": Out(WORD_BITS), "host_rsel": Out(1),
+                   "r_sat": Out(WORD_BITS)}
         for reg in self.own:
             members[f"sr_{reg}"] = Out(register_shape(self.graph, reg))
         for s in self._delta_sizes():
@@ -303,8 +305,8 @@ class SerialNodePE(_SerialPE, NodePE):
             return super()._act(ctx, arith, n, r, step, v)
         arith.step = step
         V = self.graph.formats.value
-        value, gain, over = self._table_lookup(ctx, n, lambda: r["a"][0])
-        arith.overflows.setdefault((step, n.index, SITE_VHAT), []).append(over & ctx.valid2)
+        value, gain, over = self._table_lookup(ctx, arith, n, lambda: r["a"][0])
+        arith.record(n, SITE_VHAT, over & ctx.valid2)
         ctx.put(step, r["vhat"], [value], when=LATE)
         ctx.put(step, r["g"], [gain], when=LATE)
         if v == "vhat":

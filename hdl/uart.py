@@ -18,6 +18,8 @@ from amaranth.lib import wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
+from .protocol import BITS_PER_BYTE
+
 __all__ = ["UARTRx", "UARTTx", "divisor_for", "check_divisor"]
 
 
@@ -109,13 +111,13 @@ class UARTTx(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         timer = Signal(range(self.divisor))
-        shift = Signal(10, init=0x3FF)
-        left = Signal(range(11))
+        shift = Signal(BITS_PER_BYTE, init=(1 << BITS_PER_BYTE) - 1)
+        left = Signal(range(BITS_PER_BYTE + 1))
         m.d.comb += [self.tx.eq(shift[0]), self.ready.eq(left == 0)]
         with m.If(left == 0):
             with m.If(self.start):
                 m.d.sync += [shift.eq(Cat(Const(0, 1), self.data, Const(1, 1))),
-                             left.eq(10), timer.eq(self.divisor - 1)]
+                             left.eq(BITS_PER_BYTE), timer.eq(self.divisor - 1)]
         with m.Elif(timer == 0):
             m.d.sync += [shift.eq(Cat(shift[1:], Const(1, 1))), left.eq(left - 1),
                          timer.eq(self.divisor - 1)]
