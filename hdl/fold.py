@@ -53,13 +53,11 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Const, Mux, Signal, signed
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
 
 from .arith import BLOCK_RAM, _sum, single_port_ram
-from .design import (MAX_PHASE, SINGLE_PORT_WORDS, STEP_COUNTER_BITS, EdgeFold, FoldPlan,
-                     Step, check_reuse, fold_plan)
-from .memmap import WORD_BITS
-from .pe import _PE, dense_edge, _or, message_width, partial_width
+from .design import MAX_PHASE, SINGLE_PORT_WORDS, EdgeFold, FoldPlan, check_reuse, fold_plan
+from .pe import _PE, dense_edge, _or
+from .ports import message_width, partial_width
 from .serial import _SerialCtx
 
 __all__ = ["FoldPlan", "EdgeFold", "fold_plan", "FoldedEdgePE", "check_reuse", "MAX_PHASE",
@@ -77,56 +75,43 @@ class FoldedEdgePE(_PE):
 
     def _check(self, design, child, parent):
         dense_edge(self, design.graph, child, parent)
-        plan = design.plan
-        if (child, parent) not in plan.edges:
+        self.plan = plan = design.edges[(child, parent)]
+        if plan.fold is None:
             raise ValueError(f"FoldedEdgePE: the edge {parent} -> {child} is not folded in "
                              f"this design (use EdgePE)")
-        self.fold, self.work = plan.edges[(child, parent)], plan.work[(child, parent)]
+        self.fold, self.work = plan.fold, plan.work
         if design.serial:       # v_p[j] and δ_c[i] come from the neighbours' memories
             self.serial, self._ctx_class = True, _SerialCtx
         #: weights in a single-port memory (SPRAM); PU at half rate (see FoldPlan)
-        self.single_port = (child, parent) in plan.single_port
-        self.half_update = bool(plan.single_port)
+        self.single_port, self.half_update = plan.single_port, plan.half_update
         #: serial, one parent: each row's sum goes straight to the child (:mod:`.serial`)
-        self.fused = design.serial and len(design.graph.node(child).inputs) == 1
+        self.fused = plan.fused
 
     fused = single_port = half_update = False
-
-    def _extra_members(self, dry):
-        members = {"w_over": Out(1), "fold_cnt": In(STEP_COUNTER_BITS),
-                   "host_rdata": Out(WORD_BITS), "host_rsel": Out(1)}
-        if self.fused:
-            g = self.graph
-            members.update({
-                "fwd_total": Out(signed(partial_width(g, self.child, self.parent))),
-                "fwd_row": Out(STEP_COUNTER_BITS), "fwd_done": Out(1)})
-        return members
 
     def _build(self, ctx, arith):
         g, fo = self.graph, self.fold
         c, p = g.node(self.child), g.node(self.parent)
         self._v = ctx.read(p.name, "v")
         self._d = ctx.read(c.name, "delta")
-        for names in self.work.values():
-            for ph in names:
-                ctx.put(ph, [], [])
-        ctx.put(Step.UPD, [], [])
         fw, mw = partial_width(g, c.name, p.name), message_width(g, c.name, p.name)
         self._fw = fw
         if not self.fused:
             self._acc_f = [Signal(signed(fw), name=f"fwd_acc{i}") for i in range(fo.rows)]
-            ctx.output("fwd", self._acc_f, (fw, fo.rows))
+            ctx.output("fwd", self._acc_f)
+        else:
+            self._row_sum = ctx.send("row_sum")
         if "msg" in self.work and self.serial:      # one column at a time, from a memory
             self._msg_out = Signal(signed(mw), name="msg_out")
-            ctx.output("msg", [self._msg_out], (mw, 1))
+            ctx.output("msg", [self._msg_out])
         elif "msg" in self.work:
             self._acc_m = [Signal(signed(mw), name=f"msg_acc{j}") for j in range(fo.cols)]
-            ctx.output("msg", self._acc_m, (mw, fo.cols))
+            ctx.output("msg", self._acc_m)
 
-    def _phase(self, kind):
-        return _or([self.strobe(ph) for ph in self.work.get(kind, [])])
+    def _phase(self, ctx, kind):
+        return _or([ctx.strobe(ph) for ph in self.work.get(kind, [])])
 
-    def _finish(self, m, arith):
+    def _finish(self, m, ctx, arith):
         g, fo = self.graph, self.fold
         platform = self._platform
         f = g.formats
@@ -136,19 +121,20 @@ class FoldedEdgePE(_PE):
         c = g.node(self.child)
         rd, wr = self._weight_memory(m, platform, M * Ww, Ww, D)
         cnt = self.fold_cnt
-        ph_f, ph_m, ph_u = self._phase("fwd"), self._phase("msg"), self._phase("upd")
+        ph_f, ph_m, ph_u = (self._phase(ctx, kind) for kind in ("fwd", "msg", "upd"))
         active = ph_f | ph_m | ph_u
         # the word read this cycle: fold_cnt, or fold_cnt / 2 in a half-rate update
         now = Mux(ph_u, cnt >> 1, cnt) if self.half_update else cnt
 
         # the host's view: W[i][j] is lane i mod M of word (i div M)·cols + j
         base = self.memmap[self.key].addr
+        host = self.host
         hit, word, lane = Signal(), Signal(range(max(D, 2))), Signal(range(max(M, 2)))
         if M == 1:                                  # word = element: no decoder
-            m.d.comb += [hit.eq((self.host_addr >= base) & (self.host_addr < base + D)),
-                         word.eq(self.host_addr - base)]
+            m.d.comb += [hit.eq((host.addr >= base) & (host.addr < base + D)),
+                         word.eq(host.addr - base)]
         else:
-            with m.Switch(self.host_addr):
+            with m.Switch(host.addr):
                 for i in range(rows):
                     for j in range(cols):
                         with m.Case(base + i * cols + j):
@@ -207,8 +193,8 @@ class FoldedEdgePE(_PE):
             with m.If(vf):
                 m.d.sync += run.eq(total)
             if self.fused:                  # the child takes row grp's sum now
-                m.d.comb += [self.fwd_total.eq(total), self.fwd_row.eq(grp),
-                             self.fwd_done.eq(vf & last)]
+                m.d.comb += [self._row_sum.total.eq(total), self._row_sum.row.eq(grp),
+                             self._row_sum.done.eq(vf & last)]
                 continue
             for grp_i in range(groups):
                 i = grp_i * M + k
@@ -217,7 +203,7 @@ class FoldedEdgePE(_PE):
                         m.d.sync += self._acc_f[i].eq(total)
         # message: column j gathers the lanes' products, over the row groups
         if "msg" in self.work and self.serial:
-            self._serial_messages(m, prods[0], vm, grp, j)
+            self._serial_messages(m, ctx, prods[0], vm, grp, j)
         elif "msg" in self.work:
             acc = self._acc_m
             current = Array(acc)[j] if cols > 1 else acc[0]
@@ -231,12 +217,12 @@ class FoldedEdgePE(_PE):
         with m.Elif(vu):
             m.d.sync += self.w_over.eq(self.w_over | _or(overs))
 
-        host_en = [self.host_we & hit & (lane == k) for k in range(M)]
+        host_en = [host.we & hit & (lane == k) for k in range(M)]
         m.d.comb += [
             # one address for both ports of a single-port memory (t equals it when vu), whose
             # read data holds while it writes (SPRAM's "no change")
             wr.addr.eq(address if self.single_port else Mux(vu, t, word)),
-            wr.data.eq(Mux(vu, Cat(*new_words), Cat(*[self.host_data[:Ww]] * M))),
+            wr.data.eq(Mux(vu, Cat(*new_words), Cat(*[host.data[:Ww]] * M))),
             wr.en.eq(Mux(vu, Cat(*valids), Cat(*host_en))),
         ]
         if self.single_port:
@@ -253,7 +239,7 @@ class FoldedEdgePE(_PE):
         m.submodules.weights = mem
         return mem.read_port(), mem.write_port(granularity=granularity)
 
-    def _serial_messages(self, m, prod, vm, grp, j):
+    def _serial_messages(self, m, ctx, prod, vm, grp, j):
         """Serial edges: message column j accumulates over the rows in a memory
         (read-modify-write: column j is read while the word before it is processed, so a
         read never meets the write of its own address when there are two columns or more);
@@ -273,7 +259,7 @@ class FoldedEdgePE(_PE):
         col = Signal(range(cols), name="msg_col")          # column of word fold_cnt
         ahead = Mux(cnt == 0, 0, col)
         m.d.sync += col.eq(Mux(ahead == cols - 1, 0, ahead + 1))
-        m.d.comb += [rd.addr.eq(Mux(self._phase("msg"), ahead, cnt[:bits])),
+        m.d.comb += [rd.addr.eq(Mux(self._phase(ctx, "msg"), ahead, cnt[:bits])),
                      self._msg_out.eq(rd.data),
                      wr.addr.eq(j), wr.data.eq(Mux(grp == 0, 0, rd.data) + prod),
                      wr.en.eq(vm)]

@@ -37,16 +37,14 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Mux, Signal, signed
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
 
 from pcfpga.golden.lfsr import SITE_VHAT
 
 from .arith import BLOCK_RAM
-from .memmap import WORD_BITS
 from .design import (SERIAL, SERIAL_KINDS, SERIAL_SPRAM, STEP_COUNTER_BITS, TABLE_ACTS,
                      serial_phases)
-from .pe import (COMB, _Ctx, _or, InputPE, NodePE, message_width, partial_width,
-                 register_shape)
+from .pe import COMB, Register, _Ctx, _or, InputPE, NodePE
+from .ports import delta_sizes, register_shape
 
 __all__ = ["SERIAL", "SERIAL_SPRAM", "SERIAL_KINDS", "serial_phases", "SerialInputPE",
            "SerialNodePE", "TABLE_ACTS"]
@@ -58,52 +56,29 @@ LATE = "late"
 class _SerialCtx(_Ctx):
     """A builder context where a vector is one element: the one at the current cycle."""
 
-    def __init__(self, pe, dry):
-        super().__init__(pe, dry)
-        self.own_regs = {}          # register name -> its memory's read data (a 1-list)
-        self.target_of = {}         # id(read data signal) -> register name
+    def __init__(self, pe):
+        super().__init__(pe)
         self.syncs = []             # (signal, value): registered helpers
         self.t1 = Signal(STEP_COUNTER_BITS, name="t1")    # the element computed this cycle
         self.valid1 = Signal(name="valid1")               # ... is an element of this node
         self.t2 = Signal(STEP_COUNTER_BITS, name="t2")    # the element a table read delivers
         self.valid2 = Signal(name="valid2")
 
-    def _port(self, name, count, shape):
-        if name.startswith("r_") and name != "r_sat":
-            reg = name[2:]
-            if reg not in self.own_regs:
-                data = (Signal(shape, name=name) if self.dry
-                        else self.pe._memories[reg][1].data)
-                self.own_regs[reg] = [data]
-                self.target_of[id(data)] = reg
-            return self.own_regs[reg]
-        return super()._port(name, count, shape)
-
-    def read(self, node, reg, lag=0):
-        pe = self.pe
-        if node == pe.owner and reg in pe.own:
-            return self._port(f"r_{reg}", 1, register_shape(pe.graph, reg))
-        name = f"rd_{node}_{reg}_{lag}"
-        self.reads[name] = (node, reg, lag)
-        return super()._port(name, 1, register_shape(pe.graph, reg))
+    def regs(self, reg) -> Register:
+        """One element of an own register: its memory's read data."""
+        return Register(reg, [self.pe._memories[reg][1].data])
 
     def partial(self, parent):
-        full = super().partial(parent)
-        return [full[0] if self.dry else Array(full)[self.t1]]
-
-    def message(self, child):
-        """One element: a dense child's edge keeps its columns in a memory read at the
-        step's element; a mul child computes it from elements."""
-        g, i = self.pe.graph, self.pe.owner
-        name = f"msg_{child}"
-        self.messages[name] = child
-        return super()._port(name, 1, signed(message_width(g, child, i)))
+        """The row sum of the step's element (a dense node with several parents)."""
+        return [Array(super().partial(parent))[self.t1]]
 
     def put(self, step, targets, values, when=None):
-        """``when``: None (element of this cycle's step, latency 1), :data:`LATE` (latency 2)
-        or ``(element, valid)`` (a row sum handed over by a fused edge)."""
-        regs = [self.target_of[id(t)] for t in targets] if not self.dry else targets
-        super().put(step, regs, values, when)
+        """``targets``: an own register (:meth:`regs`); ``when``: None (element of this
+        cycle's step, latency 1), :data:`LATE` (latency 2) or ``(element, valid)`` (a row
+        sum handed over by a fused edge)."""
+        if not isinstance(targets, Register):
+            raise TypeError(f"A serial PE writes whole registers, not {targets!r}")
+        super().put(step, [targets.reg] * len(targets), values, when)
 
 
 class _SerialPE:
@@ -127,27 +102,8 @@ class _SerialPE:
             out["target"] = (f"target.{n.name}", register_shape(g, "v"), True)
         return out
 
-    def _delta_sizes(self) -> list:
-        """Distinct sizes of this node's dense parents (one δ read sequence each)."""
-        g, n = self.graph, self.graph.node(self.owner)
-        if n.op != "dense":
-            return []
-        return sorted({g.node(p).size for p in n.inputs})
-
-    def _serial_members(self) -> dict:
-        members = {"fold_cnt": In(STEP_COUNTER_BITS), "ph_any": In(1), "ph_edge": In(1),
-                   "ph_half": In(1), "host_rdata": Out(WORD_BITS), "host_rsel": Out(1),
-                   "r_sat": Out(WORD_BITS)}
-        for reg in self.own:
-            members[f"sr_{reg}"] = Out(register_shape(self.graph, reg))
-        for s in self._delta_sizes():
-            members[f"sd_{s}"] = Out(register_shape(self.graph, "delta"))
-        return members
-
     def _prepare(self, m, ctx, arith):
         arith.element, arith.enable = ctx.t1, ctx.valid1
-        if m is None:
-            return
         size = self.graph.node(self.owner).size
         cnt = self.fold_cnt
         m.d.sync += [ctx.t1.eq(cnt), ctx.t2.eq(ctx.t1)]
@@ -166,12 +122,12 @@ class _SerialPE:
         cnt = self.fold_cnt
         base_of = {reg: self.memmap[field].addr
                    for reg, (field, _, _) in self._memory_fields().items()}
-        hits, rsel = {}, []
+        hits, rsel, host = {}, [], self.host
         for reg, (field, shape, writable) in self._memory_fields().items():
             base = base_of[reg]
-            hit = (self.host_addr >= base) & (self.host_addr < base + size)
+            hit = (host.addr >= base) & (host.addr < base + size)
             hits[reg] = hit
-            elem = (self.host_addr - base)[:bits]
+            elem = (host.addr - base)[:bits]
             _, rd, wr = self._memories[reg]
             # reads: the edges' sequence in their phases, the element of a step, the host
             address = Mux(self.ph_any, cnt[:bits], elem)
@@ -181,7 +137,7 @@ class _SerialPE:
                 cols = g.node(n.inputs[0]).size
                 address = Mux(self.ph_edge, self._edge_rows(m, cols)[:bits], address)
             if reg == "delta":
-                sizes = self._delta_sizes()
+                sizes = delta_sizes(g, n.name)
                 for k, s in enumerate(sizes):
                     row = self._edge_rows(m, s)[:bits]
                     if k == 0:
@@ -191,14 +147,14 @@ class _SerialPE:
                         extra = self._memories[reg][0].read_port()
                         m.d.comb += [extra.addr.eq(row), getattr(self, f"sd_{s}").eq(extra.data)]
             m.d.comb += rd.addr.eq(address)
-            if reg in self.own:
+            if reg in self.plan.served:           # one element, for the nodes reading it
                 m.d.comb += getattr(self, f"sr_{reg}").eq(rd.data)
             q = Signal(name=f"rsel_{reg}")
             m.d.sync += q.eq(hit & ~self.ph_any)
             rsel.append((q, rd.data))
             # writes: the steps' values at their element, else the host
-            w_addr, w_data = elem, self.host_data[:len(rd.data)]
-            w_en = (self.host_we & hit) if writable else 0
+            w_addr, w_data = elem, host.data[:len(rd.data)]
+            w_en = (host.we & hit) if writable else 0
             for step, regs, values, when in ctx.writes:
                 if step == COMB:
                     continue
@@ -248,10 +204,7 @@ class _SerialPE:
 class SerialInputPE(_SerialPE, InputPE):
     """An input node with its buffer ``in`` and value v in memories."""
 
-    def _extra_members(self, dry):
-        return self._serial_members()
-
-    def _finish(self, m, arith):
+    def _finish(self, m, ctx, arith):
         with m.If(self.clear):
             m.d.sync += self.r_sat.eq(0)
         self._host_writes(m, {f"{self.owner}.sat": [self.r_sat]})
@@ -261,35 +214,17 @@ class SerialNodePE(_SerialPE, NodePE):
     """A dense, act, add or mul node with every register in a memory (the serial design
     is never in streaming mode: :func:`~.design.check_reuse` refuses it)."""
 
-    def _extra_members(self, dry):
-        g, n = self.graph, self.graph.node(self.owner)
-        members = self._serial_members()
-        if n.op == "dense":
-            members.update({f"w_over_{k}": In(1) for k in range(len(n.inputs))})
-            members["st_upd"] = In(1)
-        if self._fused:
-            p = n.inputs[0]
-            members.update({f"fwd_total_{p}": In(signed(partial_width(g, n.name, p))),
-                            f"fwd_row_{p}": In(STEP_COUNTER_BITS), f"fwd_done_{p}": In(1)})
-        return members
-
     @property
     def _fused(self):
         """A dense node with one parent takes each row sum from its edge as it completes
         (in the edge's phase, PF<level> or PFT): no row sums are stored."""
-        n = self.graph.node(self.owner)
-        return n.op == "dense" and len(n.inputs) == 1
+        return self.plan.fused
 
     def _predict(self, ctx, arith, n, r, b, lags=None):
         if not self._fused:
             return super()._predict(ctx, arith, n, r, b, lags)
-        p = n.inputs[0]
-        names = (f"fwd_total_{p}", f"fwd_row_{p}", f"fwd_done_{p}")
-        if ctx.dry:
-            total, row, done = (Signal(signed(partial_width(self.graph, n.name, p))),
-                                Signal(STEP_COUNTER_BITS), Signal())
-        else:
-            total, row, done = (getattr(self, name) for name in names)
+        handed = getattr(self, f"row_sum_{n.inputs[0]}")
+        total, row, done = handed.total, handed.row, handed.done
         step = arith.step.products          # the edge's phase: FA<l> -> PF<l>, TA -> PFT
         saved = arith.step, arith.element, arith.enable
         arith.step, arith.element, arith.enable = step, row, done
