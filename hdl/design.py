@@ -37,7 +37,8 @@ from pcfpga.golden.stream import Schedule, forward_levels, schedule
 from .memmap import MemoryMap, build_memory_map
 
 __all__ = ["Architecture", "Op", "Step", "Program", "Design", "EdgeFold", "FoldPlan",
-           "check_reuse", "fold_plan", "program", "as_design", "Read", "NodePlan", "EdgePlan", "serial_phases", "memory_map",
+           "check_reuse", "fold_plan", "program", "as_design", "Read", "NodePlan", "EdgePlan",
+           "serial_phases", "memory_map",
            "SERIAL", "SERIAL_SPRAM", "SERIAL_KINDS", "MAX_PHASE", "SINGLE_PORT_WORDS",
            "STEP_COUNTER_BITS", "LFSR_BITS", "TABLE_ACTS", "table_entries", "table_ram_bits"]
 
@@ -479,7 +480,8 @@ def _unique(items) -> tuple:
 
 
 def _node_plan(graph, n, plan, sched, levels, served) -> NodePlan:
-    """What node ``n``'s PE does and reads (as :mod:`.pe` and :mod:`.serial` build it)."""
+    """What node ``n``'s PE does and reads (as :mod:`.parallel`, :mod:`.fold` and
+    :mod:`.serial` build it)."""
     streaming, serial = sched is not None, plan.serial
     mode = graph.learning.mode
     gated = n.op in ("dense", "act")                     # a, g, δ
@@ -536,7 +538,7 @@ def _node_plan(graph, n, plan, sched, levels, served) -> NodePlan:
 
 
 def _edge_plan(graph, c, p, plan, sched) -> EdgePlan:
-    """What the edge p -> c does and reads (as :class:`~.pe.EdgePE` and
+    """What the edge p -> c does and reads (as :class:`~.parallel.EdgePE` and
     :class:`~.fold.FoldedEdgePE` build it)."""
     child, hidden = graph.node(c), graph.node(p).is_hidden
     fold, work = plan.edges.get((c, p)), plan.work.get((c, p), {})

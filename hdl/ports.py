@@ -4,8 +4,8 @@ A PE's ports follow from its plan (:class:`~.design.NodePlan`, :class:`~.design.
 which :meth:`~.design.Design.build` derives and checks against the program and the schedule
 before anything is built (every step a PE takes is run, every register it reads is its
 producer's, every lag is within the producer's delay line). :class:`PESignature` turns a
-plan into members; the PE's datapath (:mod:`.pe`, :mod:`.fold`, :mod:`.serial`) then takes
-exactly those ports: reading an undeclared one, or leaving a declared one unused, is an
+plan into members; the PE's datapath (:mod:`.parallel`, :mod:`.fold`, :mod:`.serial`) then
+takes exactly those ports: reading an undeclared one, or leaving a declared one unused, is an
 :class:`InterfaceError` when the PE is elaborated.
 
 Ports of a processing element (all for a node's PE unless marked *edge*)::

@@ -18,12 +18,13 @@ values: the tick stays a Jacobi update, and every register equals the golden tra
 bit (the stochastic rounding mixer takes the element as a counted signal,
 :attr:`~.arith.HdlArith.element`).
 
-Every dense edge is folded onto one multiplier (:class:`~.fold.FoldedEdgePE` with one lane,
-word t = i·cols + j). In its phases the edge reads v_p[j] and δ_c[i] from the neighbours'
-memories, whose read addresses then follow the edge's (i, j), counted by the owner from
-``fold_cnt`` alone: one address sequence for v (j = t mod size_p is the same for every edge
-out of p) and one per distinct parent size for δ (a read port each). The exact row sums and
-messages stay in the edge's accumulators, read by the node at element c.
+Every dense edge is folded onto one multiplier (:class:`SerialEdgePE`: a
+:class:`~.fold.FoldedEdgePE` with one lane, word t = i·cols + j). In its phases the edge
+reads v_p[j] and δ_c[i] from the neighbours' memories, whose read addresses then follow
+the edge's (i, j), counted by the owner from ``fold_cnt`` alone: one address sequence for
+v (j = t mod size_p is the same for every edge out of p) and one per distinct parent size
+for δ (a read port each). The exact row sums and messages stay in the edge's accumulators,
+read by the node at element c.
 
 The host reaches every element through the memory map as before: when no step runs, the
 memories' ports follow the bus address, reads are registered (``host_rdata``,
@@ -40,20 +41,22 @@ from amaranth.lib.memory import Memory
 
 from pcfpga.golden.lfsr import SITE_VHAT
 
-from .arith import BLOCK_RAM
+from .arith import BLOCK_RAM, single_port_ram
 from .design import (SERIAL, SERIAL_KINDS, SERIAL_SPRAM, STEP_COUNTER_BITS, TABLE_ACTS,
                      serial_phases)
-from .pe import COMB, Register, _Ctx, _or, InputPE, NodePE
+from .fold import FoldedEdgePE
+from .parallel import InputPE, NodePE
+from .pe import COMB, BuildContext, Register, or_tree
 from .ports import delta_sizes, register_shape
 
 __all__ = ["SERIAL", "SERIAL_SPRAM", "SERIAL_KINDS", "serial_phases", "SerialInputPE",
-           "SerialNodePE", "TABLE_ACTS"]
+           "SerialNodePE", "SerialEdgePE", "SerialContext", "SerialPE", "TABLE_ACTS"]
 
 #: ``put(..., when=LATE)``: written two cycles after the read (table lookups).
 LATE = "late"
 
 
-class _SerialCtx(_Ctx):
+class SerialContext(BuildContext):
     """A builder context where a vector is one element: the one at the current cycle."""
 
     def __init__(self, pe):
@@ -81,12 +84,13 @@ class _SerialCtx(_Ctx):
         super().put(step, [targets.reg] * len(targets), values, when)
 
 
-class _SerialPE:
-    """What serial input and node PEs share: the register memories, their addresses, the
-    host's access and the write ports."""
+class SerialPE:
+    """What serial input and node PEs share (a mixin before :class:`~.parallel.InputPE`
+    or :class:`~.parallel.NodePE`): the register memories, their addresses, the host's
+    access and the write ports."""
 
     serial = True
-    _ctx_class = _SerialCtx
+    _ctx_class = SerialContext
     _default_reuse = SERIAL
 
     def _memory_fields(self) -> dict:
@@ -174,8 +178,9 @@ class _SerialPE:
                 m.d.comb += [t.eq(v) for t, v in zip(targets, values)]
         for signal, value in ctx.syncs:
             m.d.sync += signal.eq(value)
-        m.d.comb += [self.host_rdata.eq(_or([Mux(q, data, 0).as_signed() for q, data in rsel])),
-                     self.host_rsel.eq(_or([q for q, _ in rsel]))]
+        m.d.comb += [self.host_rdata.eq(or_tree([Mux(q, data, 0).as_signed()
+                                                 for q, data in rsel])),
+                     self.host_rsel.eq(or_tree([q for q, _ in rsel]))]
 
     def _edge_cols(self, m, modulus):
         """j = fold_cnt mod ``modulus``, counted (the column an edge out of here reads)."""
@@ -201,7 +206,7 @@ class _SerialPE:
         return cache[modulus]
 
 
-class SerialInputPE(_SerialPE, InputPE):
+class SerialInputPE(SerialPE, InputPE):
     """An input node with its buffer ``in`` and value v in memories."""
 
     def _finish(self, m, ctx, arith):
@@ -210,7 +215,7 @@ class SerialInputPE(_SerialPE, InputPE):
         self._host_writes(m, {f"{self.owner}.sat": [self.r_sat]})
 
 
-class SerialNodePE(_SerialPE, NodePE):
+class SerialNodePE(SerialPE, NodePE):
     """A dense, act, add or mul node with every register in a memory (the serial design
     is never in streaming mode: :func:`~.design.check_reuse` refuses it)."""
 
@@ -240,7 +245,7 @@ class SerialNodePE(_SerialPE, NodePE):
             return super()._act(ctx, arith, n, r, step, v)
         arith.step = step
         V = self.graph.formats.value
-        value, gain, over = self._table_lookup(ctx, arith, n, lambda: r["a"][0])
+        value, gain, over = arith.table_lookup(n, lambda: r["a"][0])
         arith.record(n, SITE_VHAT, over & ctx.valid2)
         ctx.put(step, r["vhat"], [value], when=LATE)
         ctx.put(step, r["g"], [gain], when=LATE)
@@ -251,3 +256,83 @@ class SerialNodePE(_SerialPE, NodePE):
             ctx.syncs.append((late, v[0]))
             ctx.put(step, r["v"], [late], when=LATE)
 
+
+class SerialEdgePE(FoldedEdgePE):
+    """A dense edge of the serial architecture: one lane (word t = i·cols + j), v_p[j] and
+    δ_c[i] one element each from the neighbours' memories (whose addresses follow the
+    edge's word in its phases), the row sums handed to a one-parent child as they complete
+    (``row_sum``), the message columns in a memory, and with ``serial-spram`` the weights of
+    a large edge in a single-port memory, updated at half rate."""
+
+    serial = True
+    _ctx_class = SerialContext
+    _default_reuse = SERIAL
+
+    def _check(self, design, child, parent):
+        super()._check(design, child, parent)
+        plan = self.plan
+        #: weights in a single-port memory (SPRAM); PU at half rate (see FoldPlan)
+        self.single_port, self.half_update = plan.single_port, plan.half_update
+        #: one parent: each row's sum goes straight to the child
+        self.fused = plan.fused
+
+    def _outputs(self, ctx, mw):
+        if self.fused:
+            self._row_sum = ctx.send("row_sum")
+        else:
+            fo = self.fold
+            self._acc_f = [Signal(signed(self._fw), name=f"fwd_acc{i}")
+                           for i in range(fo.rows)]
+            ctx.output("fwd", self._acc_f)
+        if "msg" in self.work:                  # one column at a time, from a memory
+            self._msg_out = Signal(signed(mw), name="msg_out")
+            ctx.output("msg", [self._msg_out])
+
+    def _v_at(self, j):
+        return self._v[0]
+
+    def _d_at(self, k, grp, lane_rows):
+        return self._d[0]
+
+    def _forward(self, m, k, total, grp, last, vf):
+        if not self.fused:
+            return super()._forward(m, k, total, grp, last, vf)
+        m.d.comb += [self._row_sum.total.eq(total), self._row_sum.row.eq(grp),    # row grp's
+                     self._row_sum.done.eq(vf & last)]                           # sum, now
+
+    def _messages(self, m, ctx, prods, valids, vm, grp, j):
+        self._serial_messages(m, ctx, prods[0], vm, grp, j)
+
+    def _weight_memory(self, m, platform, width, granularity, depth):
+        """A single-port edge on an iCE40UP5K platform: an SB_SPRAM256KA
+        (:func:`~.arith.single_port_ram`); else a block-RAM memory."""
+        if self.single_port and width == 16:
+            ports = single_port_ram(m, platform, "weights", width, depth)
+            if ports:
+                return ports
+        return super()._weight_memory(m, platform, width, granularity, depth)
+
+    def _serial_messages(self, m, ctx, prod, vm, grp, j):
+        """Serial edges: message column j accumulates over the rows in a memory
+        (read-modify-write: column j is read while the word before it is processed, so a
+        read never meets the write of its own address when there are two columns or more);
+        the parent reads column t of it in its relaxation step. One column: a register."""
+        cols = self.fold.cols
+        if cols == 1:
+            acc = Signal.like(self._msg_out, name="msg_acc")
+            with m.If(vm):
+                m.d.sync += acc.eq(Mux(grp == 0, 0, acc) + prod)
+            m.d.comb += self._msg_out.eq(acc)
+            return
+        mem = Memory(shape=self._msg_out.shape(), depth=cols, init=[], attrs=BLOCK_RAM)
+        m.submodules.messages = mem
+        rd, wr = mem.read_port(), mem.write_port()
+        cnt = self.fold_cnt
+        bits = max(1, (cols - 1).bit_length())
+        col = Signal(range(cols), name="msg_col")          # column of word fold_cnt
+        ahead = Mux(cnt == 0, 0, col)
+        m.d.sync += col.eq(Mux(ahead == cols - 1, 0, ahead + 1))
+        m.d.comb += [rd.addr.eq(Mux(self._phase(ctx, "msg"), ahead, cnt[:bits])),
+                     self._msg_out.eq(rd.data),
+                     wr.addr.eq(j), wr.data.eq(Mux(grp == 0, 0, rd.data) + prod),
+                     wr.en.eq(vm)]

@@ -16,7 +16,7 @@ from pcfpga.golden.lfsr import Lfsr32, mix
 from pcfpga.hdl.arith import mix_hdl, xorshift32_hdl
 from pcfpga.hdl.controller import Controller, micro_steps, node_levels
 from pcfpga.hdl.design import Design
-from pcfpga.hdl.pe import EdgePE, InputPE, NodePE
+from pcfpga.hdl.parallel import EdgePE, InputPE, NodePE
 
 XOR = Graph.from_toml(str(example_path("xor")))
 DAG = Graph.from_toml(str(example_path("dag")))

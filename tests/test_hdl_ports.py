@@ -19,7 +19,7 @@ from pcfpga.examples import EXAMPLES, example_path
 from pcfpga.golden.graph import Graph
 from pcfpga.hdl.design import Design, Read, Step
 from pcfpga.hdl.network import Network
-from pcfpga.hdl.pe import NodePE
+from pcfpga.hdl.parallel import NodePE
 from pcfpga.hdl.ports import InterfaceError
 
 CONFIGS = [("exact", 1), ("exact", 2), ("exact", "serial"), ("standard", 2),
