@@ -7,7 +7,7 @@ Every register formula has the same name, arguments and meaning as in ``FixedAri
 computes integers, this builds the combinational logic that computes them, with the same
 rounding sites, shifts and saturation points. Vectors are Python lists of Amaranth values
 (one per element; matrices are lists of rows). The PEs call these methods on their
-registers (the generator does not run the golden engine itself: :mod:`.pe` follows its
+registers (the generator does not run the golden engine itself: the PEs follow its
 phases, and the tests compare every register with its trace).
 
 Datapaths that walk a vector one element per cycle (folded gates and edges, :mod:`.fold`;
@@ -45,8 +45,8 @@ from pcfpga.golden.activations import LEAKY_SHIFT, TABLE_ACTS, ActTable
 from pcfpga.golden.lfsr import (SITE_A, SITE_B, SITE_DELTA, SITE_EPS, SITE_V, SITE_VHAT,
                                 SITE_W0, MAX_PARENTS, mix, site_id)
 
-__all__ = ["HdlArith", "xorshift32_hdl", "mix_hdl", "table_index", "saturate", "BLOCK_RAM",
-           "single_port_ram"]
+__all__ = ["HdlArith", "xorshift32_hdl", "mix_hdl", "table_index", "saturate", "sum_tree",
+           "BLOCK_RAM", "single_port_ram"]
 
 #: Attributes of the memories that hold registers and weights: block RAM even when small
 #: (else Yosys builds small ones from flip-flops), and no read-during-write emulation. No
@@ -149,7 +149,7 @@ class HdlArith:
 
     def __init__(self, graph, lfsr_state):
         f = graph.formats
-        self.V, self.E, self.W = f.value, f.error, f.weight
+        self.V, self.E, self.W, self.G = f.value, f.error, f.weight, f.gain
         self.rounding, self.table_bits = f.rounding, f.table_bits
         self.lfsr_state = lfsr_state
         self.step = None
@@ -161,6 +161,10 @@ class HdlArith:
         #: module that uses them
         self.roms = []
         self._rom_cache = {}
+        #: the node's tanh/sigmoid tables in block RAM (:meth:`table_lookup`):
+        #: [(Memory, read port, address expression)], to be added by the module
+        self.tables = []
+        self._table = None
         #: the element index as a signal, for datapaths that walk a vector one element per
         #: cycle (:mod:`.serial`); None: the position in the list is the element
         self.element = None
@@ -249,6 +253,27 @@ class HdlArith:
         """(v̂, overflow) of a table entry read from block RAM: saturated like :meth:`act`'s."""
         return self.saturated(node, SITE_VHAT, value, self.V)
 
+    def table_lookup(self, node, element):
+        """(v̂, g, overflow) of ``node``'s tanh/sigmoid at pre-activation ``element()`` (one
+        element per cycle), from a pair of tables in block RAM with a registered read port:
+        the results come a cycle after the address. One pair per node, shared by its steps
+        (``element`` is called once)."""
+        if self._table is None:
+            table = ActTable.build(node.act, self.V, self.table_bits)
+            x = Value.cast(element())
+            if not isinstance(x, Signal):           # a multiplexer, used thrice
+                x = self.wire(x, "act_in")
+            addr = table_index(table, x)
+            mems = (Memory(shape=signed(self.V.width), depth=len(table.f),
+                           init=[int(v) for v in table.f]),
+                    Memory(shape=signed(self.G.width), depth=len(table.df),
+                           init=[int(v) for v in table.df]))
+            ports = [mem.read_port() for mem in mems]
+            self.tables = [(mem, port, addr) for mem, port in zip(mems, ports)]
+            value, over = self.table_value(node, ports[0].data)
+            self._table = (value, ports[1].data, over)
+        return self._table
+
     # -- registers
     def zeros(self, size):
         return [Const(0, signed(2))] * size
@@ -303,7 +328,7 @@ class HdlArith:
         return port.data
 
     def add(self, node, vs):
-        return [self._sat(node, SITE_VHAT, _sum([v[i] for v in vs]), self.V)
+        return [self._sat(node, SITE_VHAT, sum_tree([v[i] for v in vs]), self.V)
                 for i in range(len(vs[0]))]
 
     def mul(self, node, p, q):
@@ -323,7 +348,7 @@ class HdlArith:
     # -- messages: (exact values, fraction bits)
     def t_dense(self, W, delta):
         cols = len(W[0])
-        return ([_sum([W[r][c] * delta[r] for r in range(len(W))]) for c in range(cols)],
+        return ([sum_tree([W[r][c] * delta[r] for r in range(len(W))]) for c in range(cols)],
                 self.W.frac_bits + self.E.frac_bits)
 
     def t_id(self, e):
@@ -337,7 +362,7 @@ class HdlArith:
         F = max([frac for _, frac in terms] + [self.E.frac_bits, fmt.frac_bits])
         out = []
         for i in range(len(base)):
-            s = _sum([t[i] << (F - frac) for t, frac in terms]
+            s = sum_tree([t[i] << (F - frac) for t, frac in terms]
                      + [-(eps[i] << (F - self.E.frac_bits))])
             out.append((base[i] << (F + k - fmt.frac_bits)) + s)
         shift = F + k - fmt.frac_bits
@@ -364,7 +389,7 @@ class HdlArith:
                 for i in range(len(b))]
 
 
-def _sum(terms):
+def sum_tree(terms):
     """A balanced adder tree (shallower logic than a chain)."""
     terms = list(terms)
     if not terms:

@@ -26,7 +26,7 @@ from amaranth.lib.wiring import In, Out
 from pcfpga.golden.lfsr import POLY
 from pcfpga.golden.stream import forward_levels
 
-from .design import STEP_COUNTER_BITS, Design, as_design, program
+from .design import LFSR_BITS, STEP_COUNTER_BITS, Design, as_design, program
 from .memmap import CTRL_BITS, STEPS_BITS, WORD_BITS
 
 __all__ = ["Controller", "micro_steps", "node_levels", "cycles_per_tick", "cycles_per_step"]
@@ -77,7 +77,7 @@ class Controller(wiring.Component):
         self.n_presented = presented
         members = {f"st_{s}": Out(1) for s in self.names}
         members.update({
-            "lfsr": Out(32), "bubble": Out(1), "clear": Out(1), "busy": Out(1),
+            "lfsr": Out(LFSR_BITS), "bubble": Out(1), "clear": Out(1), "busy": Out(1),
             "done": Out(1), "paused": Out(1),
             "ctrl_we": In(1), "ctrl_data": In(WORD_BITS),
             "steps_we": In(1), "lfsr_we": In(1), "word_data": In(WORD_BITS),
@@ -97,7 +97,7 @@ class Controller(wiring.Component):
         m = Module()
         g = self.graph
         streaming = g.learning.mode == "streaming"
-        lfsr = Signal(32, init=g.formats.seed)
+        lfsr = Signal(LFSR_BITS, init=g.formats.seed)
         steps = Signal(STEPS_BITS, init=1)
         remaining = Signal(STEPS_BITS)
         tick = Signal(range(g.ticks + 1))

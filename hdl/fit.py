@@ -45,7 +45,7 @@ from pcfpga.golden.engine import node_registers
 
 from .design import (SERIAL_KINDS, TABLE_ACTS, Design, as_design, table_entries,
                      table_ram_bits)
-from .pe import message_width, partial_width, register_shape
+from .ports import message_width, partial_width, register_shape
 
 __all__ = ["Estimate", "estimate", "fit", "FitError", "count_multipliers", "reuse_choices",
            "shortfalls"]

@@ -7,7 +7,7 @@ lanes, one per row of a group of M rows. The weights live in a memory
 of M lanes: W[i][j] is lane ``i mod M`` of word ``(i div M)·cols + j``, so word t holds
 column ``j = t mod cols`` of the rows of group ``t div cols``. A lane keeps one running
 row sum for the forward product and the message needs one column adder, which is what
-keeps the logic small. The fully parallel :class:`~.pe.EdgePE` is the extreme R = 1; an
+keeps the logic small. The fully parallel :class:`~.parallel.EdgePE` is the extreme R = 1; an
 R below cols gives M = rows (depth cols).
 
 Each lane has **one** multiplier; its operands are chosen by the phase:
@@ -35,9 +35,14 @@ after every tick; only the cycle count changes. The update's saturation bits are
 over the phase (``w_over``) and merged into the child's flags at UPD, as for the parallel
 edge.
 
-``reuse="serial"`` (:mod:`.serial`) puts every edge on one lane and, besides, hands each
-row sum of a one-parent node straight to the child as it completes and keeps the message
-columns in a memory; ``"serial-spram"`` also puts the weights of edges of at least
+The nodes fold too (:class:`FoldedNodePE`): δ = ε ⊙ g runs on ``lanes`` multipliers over
+``depth`` cycles of FD and TD, and a tanh or sigmoid node looks its tables up in block RAM,
+one element per cycle of FF and TF (:meth:`~.arith.HdlArith.table_lookup`).
+
+``reuse="serial"`` (:mod:`.serial`: :class:`~.serial.SerialEdgePE`, derived from
+:class:`FoldedEdgePE`) puts every edge on one lane and, besides, hands each row sum of a
+one-parent node straight to the child as it completes and keeps the message columns in a
+memory; ``"serial-spram"`` also puts the weights of edges of at least
 :data:`SINGLE_PORT_WORDS` in single-port memories (SPRAM on an iCE40UP5K).
 
 The host reaches the weights through the same memory-map addresses: writes go to the
@@ -53,80 +58,148 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Const, Mux, Signal, signed
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
 
-from .arith import BLOCK_RAM, _sum, single_port_ram
-from .design import (MAX_PHASE, SINGLE_PORT_WORDS, STEP_COUNTER_BITS, EdgeFold, FoldPlan,
-                     Step, check_reuse, fold_plan)
-from .memmap import WORD_BITS
-from .pe import _PE, dense_edge, _or, message_width, partial_width
-from .serial import _SerialCtx
+from pcfpga.golden.lfsr import SITE_DELTA, SITE_VHAT
 
-__all__ = ["FoldPlan", "EdgeFold", "fold_plan", "FoldedEdgePE", "check_reuse", "MAX_PHASE",
-           "SINGLE_PORT_WORDS"]
+from .arith import BLOCK_RAM, sum_tree
+from .design import MAX_PHASE, SINGLE_PORT_WORDS, EdgeFold, FoldPlan, check_reuse, fold_plan
+from .parallel import NodePE
+from .pe import PE, dense_edge, or_tree
+from .ports import message_width, partial_width
+
+__all__ = ["FoldedNodePE", "FoldedEdgePE", "FoldPlan", "EdgeFold", "fold_plan", "check_reuse",
+           "MAX_PHASE", "SINGLE_PORT_WORDS"]
 
 
-class FoldedEdgePE(_PE):
+class FoldedNodePE(NodePE):
+    """A node whose δ = ε ⊙ g is folded onto ``plan.gate`` = (lanes, depth) multipliers
+    and cycles, or whose tanh/sigmoid tables sit in block RAM (``plan.act_table``); its
+    other steps are :class:`~.parallel.NodePE`'s."""
+
+    def _act(self, ctx, arith, n, r, step, v):
+        """v̂, g ← f(a), f'(a) in ``step`` (and v ← ``v``: the target, "vhat", or None).
+
+        Folded (tanh and sigmoid): one table lookup per cycle from block RAM (a registered
+        read port per table): element t's address in the step's cycle t, its result
+        written in cycle t + 1, so the step lasts at least size + 1 cycles."""
+        if self.plan.act_table is None:
+            return super()._act(ctx, arith, n, r, step, v)
+        arith.step = step
+        cnt = self.fold_cnt
+        bits = max(1, (n.size - 1).bit_length())
+        value, gain, over = arith.table_lookup(n, lambda: Array(r["a"])[cnt[:bits]])
+        arith.record(n, SITE_VHAT, over & (cnt >= 1) & (cnt <= n.size))
+        for t in range(n.size):
+            when = cnt == t + 1
+            ctx.put(step, [r["vhat"][t]], [value], when=when)
+            ctx.put(step, [r["g"][t]], [gain], when=when)
+            if v == "vhat":
+                ctx.put(step, [r["v"][t]], [value], when=when)
+            elif v is not None:
+                ctx.put(step, [r["v"][t]], [v[t]], when=when)
+
+    def _gate(self, ctx, arith, n, r, step):
+        """δ ← sat_E(rnd(ε ⊙ g, n_v)) in ``step``; folded: element t·lanes + l by lane l in
+        the step's cycle t (the step lasts at least ``depth`` cycles; rewriting a δ with
+        the same inputs is idempotent, flags included)."""
+        if self.plan.gate is None:
+            return super()._gate(ctx, arith, n, r, step)
+        arith.step = step
+        lanes, depth = self.plan.gate
+        cnt = self.fold_cnt
+        if "gate_lanes" not in ctx.cache:       # one set of lanes for FD and TD
+            ctx.cache["gate_lanes"] = [self._gate_lane(ctx, arith, n, r, cnt, lanes, depth,
+                                                       lane) for lane in range(lanes)]
+        for lane, (value, over, valid) in enumerate(ctx.cache["gate_lanes"]):
+            arith.record(n, SITE_DELTA, over & valid)
+            for t in range(depth):
+                i = t * lanes + lane
+                if i < n.size:
+                    ctx.put(step, [r["delta"][i]], [value], when=cnt == t)
+
+    def _gate_lane(self, ctx, arith, n, r, cnt, lanes, depth, lane):
+        idx = [min(t * lanes + lane, n.size - 1) for t in range(depth)]
+        eps = Array([r["eps"][i] for i in idx])[cnt[:max(1, (depth - 1).bit_length())]]
+        gain = Array([r["g"][i] for i in idx])[cnt[:max(1, (depth - 1).bit_length())]]
+        prod = Signal(signed(len(r["eps"][0]) + len(r["g"][0])), name=f"gate_prod{lane}")
+        ctx.combs.append((prod, eps * gain))                   # the lane's one multiplier
+        value, over = arith.gate_element(n, prod, cnt * lanes + lane, name=f"gate_rnd{lane}")
+        valid = or_tree([cnt == t for t in range(depth) if t * lanes + lane < n.size])
+        return value, over, valid
+
+
+class FoldedEdgePE(PE):
     """A dense edge on ``fold.lanes`` multipliers with its weights in a memory (module
-    docstring), as the design's plan folds it. Ports as :class:`~.pe.EdgePE`'s, plus
+    docstring), as the design's plan folds it. Ports as :class:`~.parallel.EdgePE`'s, plus
     ``fold_cnt`` (the phase's cycle), ``host_rdata`` and ``host_rsel`` (the host's
-    registered weight read)."""
+    registered weight read). The serial edge (:class:`~.serial.SerialEdgePE`) is one with
+    one lane, and changes the hooks marked so."""
+
+    #: weights in a single-port memory; the update at half rate (serial-spram)
+    single_port = half_update = False
 
     def __init__(self, design, child: str, parent: str):
         super().__init__(design, child, parent)
 
     def _check(self, design, child, parent):
         dense_edge(self, design.graph, child, parent)
-        plan = design.plan
-        if (child, parent) not in plan.edges:
-            raise ValueError(f"FoldedEdgePE: the edge {parent} -> {child} is not folded in "
-                             f"this design (use EdgePE)")
-        self.fold, self.work = plan.edges[(child, parent)], plan.work[(child, parent)]
-        if design.serial:       # v_p[j] and δ_c[i] come from the neighbours' memories
-            self.serial, self._ctx_class = True, _SerialCtx
-        #: weights in a single-port memory (SPRAM); PU at half rate (see FoldPlan)
-        self.single_port = (child, parent) in plan.single_port
-        self.half_update = bool(plan.single_port)
-        #: serial, one parent: each row's sum goes straight to the child (:mod:`.serial`)
-        self.fused = design.serial and len(design.graph.node(child).inputs) == 1
-
-    fused = single_port = half_update = False
-
-    def _extra_members(self, dry):
-        members = {"w_over": Out(1), "fold_cnt": In(STEP_COUNTER_BITS),
-                   "host_rdata": Out(WORD_BITS), "host_rsel": Out(1)}
-        if self.fused:
-            g = self.graph
-            members.update({
-                "fwd_total": Out(signed(partial_width(g, self.child, self.parent))),
-                "fwd_row": Out(STEP_COUNTER_BITS), "fwd_done": Out(1)})
-        return members
+        self.plan = plan = design.edges[(child, parent)]
+        if plan.fold is None:
+            raise ValueError(f"{type(self).__name__}: the edge {parent} -> {child} is not "
+                             f"folded in this design (use EdgePE)")
+        self.fold, self.work = plan.fold, plan.work
 
     def _build(self, ctx, arith):
-        g, fo = self.graph, self.fold
+        g = self.graph
         c, p = g.node(self.child), g.node(self.parent)
         self._v = ctx.read(p.name, "v")
         self._d = ctx.read(c.name, "delta")
-        for names in self.work.values():
-            for ph in names:
-                ctx.put(ph, [], [])
-        ctx.put(Step.UPD, [], [])
-        fw, mw = partial_width(g, c.name, p.name), message_width(g, c.name, p.name)
-        self._fw = fw
-        if not self.fused:
-            self._acc_f = [Signal(signed(fw), name=f"fwd_acc{i}") for i in range(fo.rows)]
-            ctx.output("fwd", self._acc_f, (fw, fo.rows))
-        if "msg" in self.work and self.serial:      # one column at a time, from a memory
-            self._msg_out = Signal(signed(mw), name="msg_out")
-            ctx.output("msg", [self._msg_out], (mw, 1))
-        elif "msg" in self.work:
+        self._fw = partial_width(g, c.name, p.name)
+        self._outputs(ctx, message_width(g, c.name, p.name))
+
+    def _outputs(self, ctx, mw):
+        """(hook) The accumulators of the row sums and the message columns."""
+        fo = self.fold
+        self._acc_f = [Signal(signed(self._fw), name=f"fwd_acc{i}") for i in range(fo.rows)]
+        ctx.output("fwd", self._acc_f)
+        if "msg" in self.work:
             self._acc_m = [Signal(signed(mw), name=f"msg_acc{j}") for j in range(fo.cols)]
-            ctx.output("msg", self._acc_m, (mw, fo.cols))
+            ctx.output("msg", self._acc_m)
 
-    def _phase(self, kind):
-        return _or([self.strobe(ph) for ph in self.work.get(kind, [])])
+    def _v_at(self, j):
+        """(hook) v_p[j], the column of the word being processed."""
+        return Array(self._v)[j] if self.fold.cols > 1 else self._v[0]
 
-    def _finish(self, m, arith):
+    def _d_at(self, k, grp, lane_rows):
+        """(hook) δ_c of lane k's row in row group ``grp``."""
+        rows = self.fold.rows
+        if len(lane_rows) > 1:
+            return Array([self._d[min(i, rows - 1)] for i in lane_rows])[grp]
+        return self._d[k]
+
+    def _forward(self, m, k, total, grp, last, vf):
+        """(hook) Lane k's row sum ``total`` is complete at the row's last column."""
+        fo = self.fold
+        for grp_i in range(fo.depth // fo.cols):
+            i = grp_i * fo.lanes + k
+            if i < fo.rows:
+                with m.If(vf & last & (grp == grp_i)):
+                    m.d.sync += self._acc_f[i].eq(total)
+
+    def _messages(self, m, ctx, prods, valids, vm, grp, j):
+        """(hook) Column j gathers the lanes' products, over the row groups."""
+        acc, cols = self._acc_m, self.fold.cols
+        current = Array(acc)[j] if cols > 1 else acc[0]
+        column = Mux(grp == 0, 0, current) + sum_tree(
+            [Mux(v, p, 0) for v, p in zip(valids, prods)])
+        for jj in range(cols):
+            with m.If(vm & (j == jj)):
+                m.d.sync += acc[jj].eq(column)
+
+    def _phase(self, ctx, kind):
+        return or_tree([ctx.strobe(ph) for ph in self.work.get(kind, [])])
+
+    def _finish(self, m, ctx, arith):
         g, fo = self.graph, self.fold
         platform = self._platform
         f = g.formats
@@ -136,19 +209,20 @@ class FoldedEdgePE(_PE):
         c = g.node(self.child)
         rd, wr = self._weight_memory(m, platform, M * Ww, Ww, D)
         cnt = self.fold_cnt
-        ph_f, ph_m, ph_u = self._phase("fwd"), self._phase("msg"), self._phase("upd")
+        ph_f, ph_m, ph_u = (self._phase(ctx, kind) for kind in ("fwd", "msg", "upd"))
         active = ph_f | ph_m | ph_u
         # the word read this cycle: fold_cnt, or fold_cnt / 2 in a half-rate update
         now = Mux(ph_u, cnt >> 1, cnt) if self.half_update else cnt
 
         # the host's view: W[i][j] is lane i mod M of word (i div M)·cols + j
         base = self.memmap[self.key].addr
+        host = self.host
         hit, word, lane = Signal(), Signal(range(max(D, 2))), Signal(range(max(M, 2)))
         if M == 1:                                  # word = element: no decoder
-            m.d.comb += [hit.eq((self.host_addr >= base) & (self.host_addr < base + D)),
-                         word.eq(self.host_addr - base)]
+            m.d.comb += [hit.eq((host.addr >= base) & (host.addr < base + D)),
+                         word.eq(host.addr - base)]
         else:
-            with m.Switch(self.host_addr):
+            with m.Switch(host.addr):
                 for i in range(rows):
                     for j in range(cols):
                         with m.Case(base + i * cols + j):
@@ -179,14 +253,12 @@ class FoldedEdgePE(_PE):
             with m.Else():
                 m.d.sync += [j.eq(j + 1), ebase.eq(ebase + 1)]
         last = j == cols - 1
-        v_sel = Array(self._v)[j] if cols > 1 and not self.serial else self._v[0]
+        v_sel = self._v_at(j)
         prods, valids, new_words, overs = [], [], [], []
         for k in range(M):
             lane_rows = [grp_i * M + k for grp_i in range(groups)]
             ok = [i < rows for i in lane_rows]
-            d_sel = (self._d[0] if self.serial else
-                     Array([self._d[min(i, rows - 1)] for i in lane_rows])[grp]
-                     if groups > 1 else self._d[k])
+            d_sel = self._d_at(k, grp, lane_rows)
             valid = (Array([Const(int(x), 1) for x in ok])[grp] if groups > 1
                      else Const(int(ok[0]), 1))
             op1 = Mux(vu, d_sel, words[k])
@@ -206,74 +278,28 @@ class FoldedEdgePE(_PE):
             total = Mux(j == 0, 0, run) + prods[k]
             with m.If(vf):
                 m.d.sync += run.eq(total)
-            if self.fused:                  # the child takes row grp's sum now
-                m.d.comb += [self.fwd_total.eq(total), self.fwd_row.eq(grp),
-                             self.fwd_done.eq(vf & last)]
-                continue
-            for grp_i in range(groups):
-                i = grp_i * M + k
-                if i < rows:
-                    with m.If(vf & last & (grp == grp_i)):
-                        m.d.sync += self._acc_f[i].eq(total)
-        # message: column j gathers the lanes' products, over the row groups
-        if "msg" in self.work and self.serial:
-            self._serial_messages(m, prods[0], vm, grp, j)
-        elif "msg" in self.work:
-            acc = self._acc_m
-            current = Array(acc)[j] if cols > 1 else acc[0]
-            column = Mux(grp == 0, 0, current) + _sum(
-                [Mux(v, p, 0) for v, p in zip(valids, prods)])
-            for jj in range(cols):
-                with m.If(vm & (j == jj)):
-                    m.d.sync += acc[jj].eq(column)
+            self._forward(m, k, total, grp, last, vf)
+        if "msg" in self.work:
+            self._messages(m, ctx, prods, valids, vm, grp, j)
         with m.If(ph_u & (cnt == 0)):
             m.d.sync += self.w_over.eq(0)
         with m.Elif(vu):
-            m.d.sync += self.w_over.eq(self.w_over | _or(overs))
+            m.d.sync += self.w_over.eq(self.w_over | or_tree(overs))
 
-        host_en = [self.host_we & hit & (lane == k) for k in range(M)]
+        host_en = [host.we & hit & (lane == k) for k in range(M)]
         m.d.comb += [
             # one address for both ports of a single-port memory (t equals it when vu), whose
             # read data holds while it writes (SPRAM's "no change")
             wr.addr.eq(address if self.single_port else Mux(vu, t, word)),
-            wr.data.eq(Mux(vu, Cat(*new_words), Cat(*[self.host_data[:Ww]] * M))),
+            wr.data.eq(Mux(vu, Cat(*new_words), Cat(*[host.data[:Ww]] * M))),
             wr.en.eq(Mux(vu, Cat(*valids), Cat(*host_en))),
         ]
         if self.single_port:
             m.d.comb += rd.en.eq(~wr.en.any())
 
     def _weight_memory(self, m, platform, width, granularity, depth):
-        """The weights' read and write ports: a block-RAM memory, or for a single-port edge
-        on an iCE40UP5K platform an SB_SPRAM256KA (:func:`~.arith.single_port_ram`)."""
-        if self.single_port and width == 16:
-            ports = single_port_ram(m, platform, "weights", width, depth)
-            if ports:
-                return ports
+        """(hook) The weights' read and write ports: a block-RAM memory of ``depth`` words
+        of ``width`` bits, written in lanes of ``granularity``."""
         mem = Memory(shape=width, depth=depth, init=[], attrs=BLOCK_RAM)
         m.submodules.weights = mem
         return mem.read_port(), mem.write_port(granularity=granularity)
-
-    def _serial_messages(self, m, prod, vm, grp, j):
-        """Serial edges: message column j accumulates over the rows in a memory
-        (read-modify-write: column j is read while the word before it is processed, so a
-        read never meets the write of its own address when there are two columns or more);
-        the parent reads column t of it in its relaxation step. One column: a register."""
-        cols = self.fold.cols
-        if cols == 1:
-            acc = Signal.like(self._msg_out, name="msg_acc")
-            with m.If(vm):
-                m.d.sync += acc.eq(Mux(grp == 0, 0, acc) + prod)
-            m.d.comb += self._msg_out.eq(acc)
-            return
-        mem = Memory(shape=self._msg_out.shape(), depth=cols, init=[], attrs=BLOCK_RAM)
-        m.submodules.messages = mem
-        rd, wr = mem.read_port(), mem.write_port()
-        cnt = self.fold_cnt
-        bits = max(1, (cols - 1).bit_length())
-        col = Signal(range(cols), name="msg_col")          # column of word fold_cnt
-        ahead = Mux(cnt == 0, 0, col)
-        m.d.sync += col.eq(Mux(ahead == cols - 1, 0, ahead + 1))
-        m.d.comb += [rd.addr.eq(Mux(self._phase("msg"), ahead, cnt[:bits])),
-                     self._msg_out.eq(rd.data),
-                     wr.addr.eq(j), wr.data.eq(Mux(grp == 0, 0, rd.data) + prod),
-                     wr.en.eq(vm)]

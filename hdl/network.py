@@ -1,10 +1,12 @@
 """``Network``: the PEs of a graph wired per edge, a controller, and the memory-map bus.
 
-One :class:`~.pe.InputPE` or :class:`~.pe.NodePE` per node and one :class:`~.pe.EdgePE`
-per dense edge; each PE's input ports are driven only by its neighbours' registers,
-partial products and messages (plus the controller's strobes, the LFSR word and the host
-bus). The :class:`~.controller.Controller` runs the golden engine's phases as one-hot
-micro-steps, one per clock cycle::
+One PE per node and one per dense edge, of the design's architecture (:mod:`.parallel`,
+:mod:`.fold`, :mod:`.serial`); each PE's input ports are driven only by its neighbours'
+registers, partial products and messages (plus the controller's strobes, the LFSR word and
+the host bus): the vectors and the bus with ``wiring.connect``, the register reads element
+by element from the producer's register or delay-line tap. The
+:class:`~.controller.Controller` runs the golden engine's phases as one-hot micro-steps,
+one per clock cycle::
 
     exact, fpa   forward F0 FA_1 FF_1 .. FA_L FF_L FE FD (2L + 3), tick TE TD (2),
                  update UPD (1)
@@ -37,11 +39,13 @@ from amaranth.lib.wiring import In, Out
 from pcfpga.golden.stream import schedule
 
 from .controller import Controller, cycles_per_step, cycles_per_tick
-from .design import Design, Step, as_design, memory_map, program
-from .fold import FoldedEdgePE, fold_plan
+from .design import Architecture, Design, Step, as_design, memory_map, program
+from .fold import FoldedEdgePE, FoldedNodePE, fold_plan
 from .memmap import ID_VALUE, WORD_BITS
-from .pe import EdgePE, InputPE, NodePE, _or
-from .serial import SerialInputPE, SerialNodePE
+from .parallel import EdgePE, InputPE, NodePE
+from .pe import or_tree
+from .ports import host_bus
+from .serial import SerialEdgePE, SerialInputPE, SerialNodePE
 
 __all__ = ["Network", "network_memory_map", "cycles_per_step", "cycles_per_tick"]
 
@@ -70,23 +74,28 @@ class Network(wiring.Component):
             self._MustUse__silence = True       # rejected: not a design to warn about
             raise
         self.design = design
-        self.plan = plan = design.plan
+        self.plan = design.plan
         self.graph = graph = design.graph
         self.streaming = design.streaming
         self.schedule = design.schedule
         self.memmap = design.memmap
         self.controller = Controller(design)
+        # one module per architecture: the PE classes of each (a folded design's unfolded
+        # nodes and edges are parallel ones)
+        node_pe, edge_pe = {
+            Architecture.PARALLEL: (NodePE, EdgePE),
+            Architecture.FOLDED: (FoldedNodePE, FoldedEdgePE),
+            Architecture.SERIAL: (SerialNodePE, SerialEdgePE),
+            Architecture.SERIAL_SPRAM: (SerialNodePE, SerialEdgePE)}[design.architecture]
+        input_pe = SerialInputPE if design.serial else InputPE
         self.pes = {}
         for n in graph.nodes:
-            if design.serial:
-                self.pes[n.name] = (SerialInputPE(design, n.name) if n.op == "input" else
-                                    SerialNodePE(design, n.name))
-            else:
-                self.pes[n.name] = (InputPE(design, n.name) if n.op == "input" else
-                                    NodePE(design, n.name))
-        self.edges = {(n.name, p): (FoldedEdgePE(design, n.name, p) if (n.name, p) in plan.edges
-                                    else EdgePE(design, n.name, p))
-                      for n in graph.nodes if n.op == "dense" for p in n.inputs}
+            folded = design.nodes[n.name].gate or design.nodes[n.name].act_table
+            cls = (input_pe if n.op == "input" else
+                   node_pe if design.serial or folded else NodePE)
+            self.pes[n.name] = cls(design, n.name)
+        self.edges = {key: (edge_pe if e.fold is not None else EdgePE)(design, *key)
+                      for key, e in design.edges.items()}
         super().__init__({"addr": In(self.memmap.addr_width), "w_data": In(WORD_BITS),
                           "w_en": In(1), "r_data": Out(WORD_BITS), "busy": Out(1),
                           "done": Out(1)})
@@ -126,17 +135,19 @@ class Network(wiring.Component):
         for (c, p), e in self.edges.items():
             m.submodules[f"edge_{c}_{p}"] = e
         everything = list(self.pes.values()) + list(self.edges.values())
-        host_we = self.w_en & ~ctl.busy
+        # the memory-map bus into every PE (writes only while idle)
+        bus = host_bus(mm.addr_width).create(path=("host",))
+        m.d.comb += [bus.addr.eq(self.addr), bus.data.eq(self.w_data),
+                     bus.we.eq(self.w_en & ~ctl.busy)]
+        wiring.connect(m, bus, *[pe.host for pe in everything])
         upd = Step.S1 if self.streaming else Step.UPD
         for pe in everything:
-            m.d.comb += [pe.lfsr.eq(ctl.lfsr), pe.host_addr.eq(self.addr),
-                         pe.host_data.eq(self.w_data), pe.host_we.eq(host_we),
-                         pe.clear.eq(ctl.clear)]
-            for s in pe.used_steps:
+            m.d.comb += [pe.lfsr.eq(ctl.lfsr), pe.clear.eq(ctl.clear)]
+            for s in pe.plan.steps:
                 m.d.comb += pe.strobe(s).eq(ctl.strobe(s))
-            if hasattr(pe, "bubble"):
+            if pe.plan.bubble:
                 m.d.comb += pe.bubble.eq(ctl.bubble)
-            if hasattr(pe, "presented"):
+            if pe.plan.presented:
                 m.d.comb += pe.presented.eq(ctl.presented)
             if hasattr(pe, "st_upd"):
                 m.d.comb += pe.st_upd.eq(ctl.strobe(upd))
@@ -145,34 +156,27 @@ class Network(wiring.Component):
             m.d.comb += self.pes[name].fold_cnt.eq(ctl.fold_cnt)
         if self.plan.serial:
             edge_phases = {ph for w in self.plan.work.values() for ph in sum(w.values(), [])}
-            ph_edge = _or([ctl.strobe(ph) for ph in sorted(edge_phases, key=str)])
+            ph_edge = or_tree([ctl.strobe(ph) for ph in sorted(edge_phases, key=str)])
             half = ctl.strobe(Step.PU) if self.plan.single_port else 0
             for pe in self.pes.values():
                 m.d.comb += [pe.fold_cnt.eq(ctl.fold_cnt), pe.ph_edge.eq(ph_edge),
                              pe.ph_any.eq(ctl.busy & ~ctl.paused), pe.ph_half.eq(half)]
+        # the neighbours' vectors: forward products (or row sums), messages
         for (c, p), e in self.edges.items():
-            if (c, p) in self.plan.edges:
+            if e.plan.fold is not None:
                 m.d.comb += e.fold_cnt.eq(ctl.fold_cnt)
             node = self.pes[c]
-            k = g.node(c).inputs.index(p)
-            m.d.comb += getattr(node, f"w_over_{k}").eq(e.w_over)
-            if e.fused:
-                m.d.comb += [getattr(node, f"fwd_total_{p}").eq(e.fwd_total),
-                             getattr(node, f"fwd_row_{p}").eq(e.fwd_row),
-                             getattr(node, f"fwd_done_{p}").eq(e.fwd_done)]
+            m.d.comb += getattr(node, f"w_over_{e.plan.k}").eq(e.w_over)
+            if e.plan.fused:
+                wiring.connect(m, edge=e.row_sum, node=getattr(node, f"row_sum_{p}"))
             else:
-                for a, b in zip(getattr(node, f"fwd_{p}"), e.fwd):
-                    m.d.comb += a.eq(b)
-            if g.node(p).is_hidden:
-                for a, b in zip(getattr(self.pes[p], f"msg_{c}"), e.msg):
-                    m.d.comb += a.eq(b)
-        for n in g.nodes:
-            if n.op == "mul":
-                for p in n.inputs:
-                    if g.node(p).is_hidden:
-                        for a, b in zip(getattr(self.pes[p], f"msg_{n.name}"),
-                                        getattr(self.pes[n.name], f"msg_to_{p}")):
-                            m.d.comb += a.eq(b)
+                wiring.connect(m, edge=e.fwd, node=getattr(node, f"fwd_{p}"))
+            if "msg" in e.plan.sends:
+                wiring.connect(m, edge=e.msg, parent=getattr(self.pes[p], f"msg_{c}"))
+        for name, pe in self.pes.items():
+            for p in getattr(pe.plan, "sends", ()):      # a mul node's messages
+                wiring.connect(m, mul=getattr(pe, f"msg_to_{p}"),
+                               parent=getattr(self.pes[p], f"msg_{name}"))
         ctrl_addr = mm["ctrl"].addr
         m.d.comb += [
             ctl.ctrl_we.eq(self.w_en & (self.addr == ctrl_addr)),
@@ -186,18 +190,20 @@ class Network(wiring.Component):
 
     def _connect_reads(self, m, pe):
         """Drive each read port from the producer's register (lag 0) or line tap."""
-        for port, (node, reg, lag) in pe.reads.items():
+        for r in pe.plan.reads:
+            node, reg, lag = r.node, r.reg, r.lag
             producer = self.pes[node]
             size = self.graph.node(node).size
             if pe.serial:       # one element: the step's, or (an edge's δ) its row's
-                src = getattr(producer, f"sr_{reg}")
-                if reg == "delta" and isinstance(pe, FoldedEdgePE):
+                if reg == "delta" and isinstance(pe, SerialEdgePE):
                     src = getattr(producer, f"sd_{self.graph.node(pe.parent).size}")
-                m.d.comb += getattr(pe, port)[0].eq(src)
+                else:
+                    src = getattr(producer, f"sr_{reg}")
+                m.d.comb += getattr(pe, r.port)[0].eq(src)
                 continue
             src = (list(getattr(producer, f"r_{reg}")) if lag == 0 else
                    list(getattr(producer, f"line_{reg}"))[(lag - 1) * size:lag * size])
-            for a, b in zip(getattr(pe, port), src):
+            for a, b in zip(getattr(pe, r.port), src):
                 m.d.comb += a.eq(b)
 
     def _read_mux(self, m):
@@ -226,5 +232,5 @@ class Network(wiring.Component):
             m.d.comb += self.r_data.eq(word)
             return
         # at most one memory is selected: an OR of the selected words (a balanced tree)
-        memories = _or([Mux(e.host_rsel, e.host_rdata, 0) for e in folded])
-        m.d.comb += self.r_data.eq(Mux(_or([e.host_rsel for e in folded]), memories, word))
+        memories = or_tree([Mux(e.host_rsel, e.host_rdata, 0) for e in folded])
+        m.d.comb += self.r_data.eq(Mux(or_tree([e.host_rsel for e in folded]), memories, word))

@@ -18,12 +18,13 @@ values: the tick stays a Jacobi update, and every register equals the golden tra
 bit (the stochastic rounding mixer takes the element as a counted signal,
 :attr:`~.arith.HdlArith.element`).
 
-Every dense edge is folded onto one multiplier (:class:`~.fold.FoldedEdgePE` with one lane,
-word t = i·cols + j). In its phases the edge reads v_p[j] and δ_c[i] from the neighbours'
-memories, whose read addresses then follow the edge's (i, j), counted by the owner from
-``fold_cnt`` alone: one address sequence for v (j = t mod size_p is the same for every edge
-out of p) and one per distinct parent size for δ (a read port each). The exact row sums and
-messages stay in the edge's accumulators, read by the node at element c.
+Every dense edge is folded onto one multiplier (:class:`SerialEdgePE`: a
+:class:`~.fold.FoldedEdgePE` with one lane, word t = i·cols + j). In its phases the edge
+reads v_p[j] and δ_c[i] from the neighbours' memories, whose read addresses then follow
+the edge's (i, j), counted by the owner from ``fold_cnt`` alone: one address sequence for
+v (j = t mod size_p is the same for every edge out of p) and one per distinct parent size
+for δ (a read port each). The exact row sums and messages stay in the edge's accumulators,
+read by the node at element c.
 
 The host reaches every element through the memory map as before: when no step runs, the
 memories' ports follow the bus address, reads are registered (``host_rdata``,
@@ -37,81 +38,59 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Mux, Signal, signed
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
 
 from pcfpga.golden.lfsr import SITE_VHAT
 
-from .arith import BLOCK_RAM
-from .memmap import WORD_BITS
+from .arith import BLOCK_RAM, single_port_ram
 from .design import (SERIAL, SERIAL_KINDS, SERIAL_SPRAM, STEP_COUNTER_BITS, TABLE_ACTS,
                      serial_phases)
-from .pe import (COMB, _Ctx, _or, InputPE, NodePE, message_width, partial_width,
-                 register_shape)
+from .fold import FoldedEdgePE
+from .parallel import InputPE, NodePE
+from .pe import COMB, BuildContext, Register, or_tree
+from .ports import delta_sizes, register_shape
 
 __all__ = ["SERIAL", "SERIAL_SPRAM", "SERIAL_KINDS", "serial_phases", "SerialInputPE",
-           "SerialNodePE", "TABLE_ACTS"]
+           "SerialNodePE", "SerialEdgePE", "SerialContext", "SerialPE", "TABLE_ACTS"]
 
 #: ``put(..., when=LATE)``: written two cycles after the read (table lookups).
 LATE = "late"
 
 
-class _SerialCtx(_Ctx):
+class SerialContext(BuildContext):
     """A builder context where a vector is one element: the one at the current cycle."""
 
-    def __init__(self, pe, dry):
-        super().__init__(pe, dry)
-        self.own_regs = {}          # register name -> its memory's read data (a 1-list)
-        self.target_of = {}         # id(read data signal) -> register name
+    def __init__(self, pe):
+        super().__init__(pe)
         self.syncs = []             # (signal, value): registered helpers
         self.t1 = Signal(STEP_COUNTER_BITS, name="t1")    # the element computed this cycle
         self.valid1 = Signal(name="valid1")               # ... is an element of this node
         self.t2 = Signal(STEP_COUNTER_BITS, name="t2")    # the element a table read delivers
         self.valid2 = Signal(name="valid2")
 
-    def _port(self, name, count, shape):
-        if name.startswith("r_") and name != "r_sat":
-            reg = name[2:]
-            if reg not in self.own_regs:
-                data = (Signal(shape, name=name) if self.dry
-                        else self.pe._memories[reg][1].data)
-                self.own_regs[reg] = [data]
-                self.target_of[id(data)] = reg
-            return self.own_regs[reg]
-        return super()._port(name, count, shape)
-
-    def read(self, node, reg, lag=0):
-        pe = self.pe
-        if node == pe.owner and reg in pe.own:
-            return self._port(f"r_{reg}", 1, register_shape(pe.graph, reg))
-        name = f"rd_{node}_{reg}_{lag}"
-        self.reads[name] = (node, reg, lag)
-        return super()._port(name, 1, register_shape(pe.graph, reg))
+    def regs(self, reg) -> Register:
+        """One element of an own register: its memory's read data."""
+        return Register(reg, [self.pe._memories[reg][1].data])
 
     def partial(self, parent):
-        full = super().partial(parent)
-        return [full[0] if self.dry else Array(full)[self.t1]]
-
-    def message(self, child):
-        """One element: a dense child's edge keeps its columns in a memory read at the
-        step's element; a mul child computes it from elements."""
-        g, i = self.pe.graph, self.pe.owner
-        name = f"msg_{child}"
-        self.messages[name] = child
-        return super()._port(name, 1, signed(message_width(g, child, i)))
+        """The row sum of the step's element (a dense node with several parents)."""
+        return [Array(super().partial(parent))[self.t1]]
 
     def put(self, step, targets, values, when=None):
-        """``when``: None (element of this cycle's step, latency 1), :data:`LATE` (latency 2)
-        or ``(element, valid)`` (a row sum handed over by a fused edge)."""
-        regs = [self.target_of[id(t)] for t in targets] if not self.dry else targets
-        super().put(step, regs, values, when)
+        """``targets``: an own register (:meth:`regs`); ``when``: None (element of this
+        cycle's step, latency 1), :data:`LATE` (latency 2) or ``(element, valid)`` (a row
+        sum handed over by a fused edge)."""
+        if not isinstance(targets, Register):
+            raise TypeError(f"A serial PE writes whole registers, not {targets!r}")
+        super().put(step, [targets.reg] * len(targets), values, when)
 
 
-class _SerialPE:
-    """What serial input and node PEs share: the register memories, their addresses, the
-    host's access and the write ports."""
+class SerialPE:
+    """What serial input and node PEs share (a mixin before :class:`~.parallel.InputPE`
+    or :class:`~.parallel.NodePE`): the register memories, their addresses, the host's
+    access and the write ports."""
 
     serial = True
-    _ctx_class = _SerialCtx
+    _ctx_class = SerialContext
     _default_reuse = SERIAL
 
     def _memory_fields(self) -> dict:
@@ -127,27 +106,8 @@ class _SerialPE:
             out["target"] = (f"target.{n.name}", register_shape(g, "v"), True)
         return out
 
-    def _delta_sizes(self) -> list:
-        """Distinct sizes of this node's dense parents (one δ read sequence each)."""
-        g, n = self.graph, self.graph.node(self.owner)
-        if n.op != "dense":
-            return []
-        return sorted({g.node(p).size for p in n.inputs})
-
-    def _serial_members(self) -> dict:
-        members = {"fold_cnt": In(STEP_COUNTER_BITS), "ph_any": In(1), "ph_edge": In(1),
-                   "ph_half": In(1), "host_rdata": Out(WORD_BITS), "host_rsel": Out(1),
-                   "r_sat": Out(WORD_BITS)}
-        for reg in self.own:
-            members[f"sr_{reg}"] = Out(register_shape(self.graph, reg))
-        for s in self._delta_sizes():
-            members[f"sd_{s}"] = Out(register_shape(self.graph, "delta"))
-        return members
-
     def _prepare(self, m, ctx, arith):
         arith.element, arith.enable = ctx.t1, ctx.valid1
-        if m is None:
-            return
         size = self.graph.node(self.owner).size
         cnt = self.fold_cnt
         m.d.sync += [ctx.t1.eq(cnt), ctx.t2.eq(ctx.t1)]
@@ -166,12 +126,12 @@ class _SerialPE:
         cnt = self.fold_cnt
         base_of = {reg: self.memmap[field].addr
                    for reg, (field, _, _) in self._memory_fields().items()}
-        hits, rsel = {}, []
+        hits, rsel, host = {}, [], self.host
         for reg, (field, shape, writable) in self._memory_fields().items():
             base = base_of[reg]
-            hit = (self.host_addr >= base) & (self.host_addr < base + size)
+            hit = (host.addr >= base) & (host.addr < base + size)
             hits[reg] = hit
-            elem = (self.host_addr - base)[:bits]
+            elem = (host.addr - base)[:bits]
             _, rd, wr = self._memories[reg]
             # reads: the edges' sequence in their phases, the element of a step, the host
             address = Mux(self.ph_any, cnt[:bits], elem)
@@ -181,7 +141,7 @@ class _SerialPE:
                 cols = g.node(n.inputs[0]).size
                 address = Mux(self.ph_edge, self._edge_rows(m, cols)[:bits], address)
             if reg == "delta":
-                sizes = self._delta_sizes()
+                sizes = delta_sizes(g, n.name)
                 for k, s in enumerate(sizes):
                     row = self._edge_rows(m, s)[:bits]
                     if k == 0:
@@ -191,14 +151,14 @@ class _SerialPE:
                         extra = self._memories[reg][0].read_port()
                         m.d.comb += [extra.addr.eq(row), getattr(self, f"sd_{s}").eq(extra.data)]
             m.d.comb += rd.addr.eq(address)
-            if reg in self.own:
+            if reg in self.plan.served:           # one element, for the nodes reading it
                 m.d.comb += getattr(self, f"sr_{reg}").eq(rd.data)
             q = Signal(name=f"rsel_{reg}")
             m.d.sync += q.eq(hit & ~self.ph_any)
             rsel.append((q, rd.data))
             # writes: the steps' values at their element, else the host
-            w_addr, w_data = elem, self.host_data[:len(rd.data)]
-            w_en = (self.host_we & hit) if writable else 0
+            w_addr, w_data = elem, host.data[:len(rd.data)]
+            w_en = (host.we & hit) if writable else 0
             for step, regs, values, when in ctx.writes:
                 if step == COMB:
                     continue
@@ -218,8 +178,9 @@ class _SerialPE:
                 m.d.comb += [t.eq(v) for t, v in zip(targets, values)]
         for signal, value in ctx.syncs:
             m.d.sync += signal.eq(value)
-        m.d.comb += [self.host_rdata.eq(_or([Mux(q, data, 0).as_signed() for q, data in rsel])),
-                     self.host_rsel.eq(_or([q for q, _ in rsel]))]
+        m.d.comb += [self.host_rdata.eq(or_tree([Mux(q, data, 0).as_signed()
+                                                 for q, data in rsel])),
+                     self.host_rsel.eq(or_tree([q for q, _ in rsel]))]
 
     def _edge_cols(self, m, modulus):
         """j = fold_cnt mod ``modulus``, counted (the column an edge out of here reads)."""
@@ -245,51 +206,30 @@ class _SerialPE:
         return cache[modulus]
 
 
-class SerialInputPE(_SerialPE, InputPE):
+class SerialInputPE(SerialPE, InputPE):
     """An input node with its buffer ``in`` and value v in memories."""
 
-    def _extra_members(self, dry):
-        return self._serial_members()
-
-    def _finish(self, m, arith):
+    def _finish(self, m, ctx, arith):
         with m.If(self.clear):
             m.d.sync += self.r_sat.eq(0)
         self._host_writes(m, {f"{self.owner}.sat": [self.r_sat]})
 
 
-class SerialNodePE(_SerialPE, NodePE):
+class SerialNodePE(SerialPE, NodePE):
     """A dense, act, add or mul node with every register in a memory (the serial design
     is never in streaming mode: :func:`~.design.check_reuse` refuses it)."""
-
-    def _extra_members(self, dry):
-        g, n = self.graph, self.graph.node(self.owner)
-        members = self._serial_members()
-        if n.op == "dense":
-            members.update({f"w_over_{k}": In(1) for k in range(len(n.inputs))})
-            members["st_upd"] = In(1)
-        if self._fused:
-            p = n.inputs[0]
-            members.update({f"fwd_total_{p}": In(signed(partial_width(g, n.name, p))),
-                            f"fwd_row_{p}": In(STEP_COUNTER_BITS), f"fwd_done_{p}": In(1)})
-        return members
 
     @property
     def _fused(self):
         """A dense node with one parent takes each row sum from its edge as it completes
         (in the edge's phase, PF<level> or PFT): no row sums are stored."""
-        n = self.graph.node(self.owner)
-        return n.op == "dense" and len(n.inputs) == 1
+        return self.plan.fused
 
     def _predict(self, ctx, arith, n, r, b, lags=None):
         if not self._fused:
             return super()._predict(ctx, arith, n, r, b, lags)
-        p = n.inputs[0]
-        names = (f"fwd_total_{p}", f"fwd_row_{p}", f"fwd_done_{p}")
-        if ctx.dry:
-            total, row, done = (Signal(signed(partial_width(self.graph, n.name, p))),
-                                Signal(STEP_COUNTER_BITS), Signal())
-        else:
-            total, row, done = (getattr(self, name) for name in names)
+        handed = getattr(self, f"row_sum_{n.inputs[0]}")
+        total, row, done = handed.total, handed.row, handed.done
         step = arith.step.products          # the edge's phase: FA<l> -> PF<l>, TA -> PFT
         saved = arith.step, arith.element, arith.enable
         arith.step, arith.element, arith.enable = step, row, done
@@ -305,7 +245,7 @@ class SerialNodePE(_SerialPE, NodePE):
             return super()._act(ctx, arith, n, r, step, v)
         arith.step = step
         V = self.graph.formats.value
-        value, gain, over = self._table_lookup(ctx, arith, n, lambda: r["a"][0])
+        value, gain, over = arith.table_lookup(n, lambda: r["a"][0])
         arith.record(n, SITE_VHAT, over & ctx.valid2)
         ctx.put(step, r["vhat"], [value], when=LATE)
         ctx.put(step, r["g"], [gain], when=LATE)
@@ -316,3 +256,83 @@ class SerialNodePE(_SerialPE, NodePE):
             ctx.syncs.append((late, v[0]))
             ctx.put(step, r["v"], [late], when=LATE)
 
+
+class SerialEdgePE(FoldedEdgePE):
+    """A dense edge of the serial architecture: one lane (word t = i·cols + j), v_p[j] and
+    δ_c[i] one element each from the neighbours' memories (whose addresses follow the
+    edge's word in its phases), the row sums handed to a one-parent child as they complete
+    (``row_sum``), the message columns in a memory, and with ``serial-spram`` the weights of
+    a large edge in a single-port memory, updated at half rate."""
+
+    serial = True
+    _ctx_class = SerialContext
+    _default_reuse = SERIAL
+
+    def _check(self, design, child, parent):
+        super()._check(design, child, parent)
+        plan = self.plan
+        #: weights in a single-port memory (SPRAM); PU at half rate (see FoldPlan)
+        self.single_port, self.half_update = plan.single_port, plan.half_update
+        #: one parent: each row's sum goes straight to the child
+        self.fused = plan.fused
+
+    def _outputs(self, ctx, mw):
+        if self.fused:
+            self._row_sum = ctx.send("row_sum")
+        else:
+            fo = self.fold
+            self._acc_f = [Signal(signed(self._fw), name=f"fwd_acc{i}")
+                           for i in range(fo.rows)]
+            ctx.output("fwd", self._acc_f)
+        if "msg" in self.work:                  # one column at a time, from a memory
+            self._msg_out = Signal(signed(mw), name="msg_out")
+            ctx.output("msg", [self._msg_out])
+
+    def _v_at(self, j):
+        return self._v[0]
+
+    def _d_at(self, k, grp, lane_rows):
+        return self._d[0]
+
+    def _forward(self, m, k, total, grp, last, vf):
+        if not self.fused:
+            return super()._forward(m, k, total, grp, last, vf)
+        m.d.comb += [self._row_sum.total.eq(total), self._row_sum.row.eq(grp),    # row grp's
+                     self._row_sum.done.eq(vf & last)]                           # sum, now
+
+    def _messages(self, m, ctx, prods, valids, vm, grp, j):
+        self._serial_messages(m, ctx, prods[0], vm, grp, j)
+
+    def _weight_memory(self, m, platform, width, granularity, depth):
+        """A single-port edge on an iCE40UP5K platform: an SB_SPRAM256KA
+        (:func:`~.arith.single_port_ram`); else a block-RAM memory."""
+        if self.single_port and width == 16:
+            ports = single_port_ram(m, platform, "weights", width, depth)
+            if ports:
+                return ports
+        return super()._weight_memory(m, platform, width, granularity, depth)
+
+    def _serial_messages(self, m, ctx, prod, vm, grp, j):
+        """Serial edges: message column j accumulates over the rows in a memory
+        (read-modify-write: column j is read while the word before it is processed, so a
+        read never meets the write of its own address when there are two columns or more);
+        the parent reads column t of it in its relaxation step. One column: a register."""
+        cols = self.fold.cols
+        if cols == 1:
+            acc = Signal.like(self._msg_out, name="msg_acc")
+            with m.If(vm):
+                m.d.sync += acc.eq(Mux(grp == 0, 0, acc) + prod)
+            m.d.comb += self._msg_out.eq(acc)
+            return
+        mem = Memory(shape=self._msg_out.shape(), depth=cols, init=[], attrs=BLOCK_RAM)
+        m.submodules.messages = mem
+        rd, wr = mem.read_port(), mem.write_port()
+        cnt = self.fold_cnt
+        bits = max(1, (cols - 1).bit_length())
+        col = Signal(range(cols), name="msg_col")          # column of word fold_cnt
+        ahead = Mux(cnt == 0, 0, col)
+        m.d.sync += col.eq(Mux(ahead == cols - 1, 0, ahead + 1))
+        m.d.comb += [rd.addr.eq(Mux(self._phase(ctx, "msg"), ahead, cnt[:bits])),
+                     self._msg_out.eq(rd.data),
+                     wr.addr.eq(j), wr.data.eq(Mux(grp == 0, 0, rd.data) + prod),
+                     wr.en.eq(vm)]

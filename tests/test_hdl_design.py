@@ -3,6 +3,7 @@ holding what the generator, simulators and fitter use (architecture, plan, progr
 micro-steps, cycles, memory map)."""
 
 import pytest
+from amaranth.hdl import Fragment
 
 from pcfpga.examples import EXAMPLES, example_path
 from pcfpga.golden.graph import Graph
@@ -74,7 +75,7 @@ def test_design_needs_a_graph_and_network_takes_it():
         Design.build(_graph("xor", mode="streaming"), Architecture.SERIAL)
     d = Design.build(_graph("xor"), 2)
     net = Network(d)
-    net._MustUse__silence = True
+    Fragment.get(net, None)
     assert net.design is d and net.memmap is d.memmap
     assert all(pe.design is d for pe in [*net.pes.values(), *net.edges.values()])
     with pytest.raises(ValueError, match="takes its folding from the design"):

@@ -16,7 +16,7 @@ from pcfpga.golden.lfsr import Lfsr32, mix
 from pcfpga.hdl.arith import mix_hdl, xorshift32_hdl
 from pcfpga.hdl.controller import Controller, micro_steps, node_levels
 from pcfpga.hdl.design import Design
-from pcfpga.hdl.pe import EdgePE, InputPE, NodePE
+from pcfpga.hdl.parallel import EdgePE, InputPE, NodePE
 
 XOR = Graph.from_toml(str(example_path("xor")))
 DAG = Graph.from_toml(str(example_path("dag")))
@@ -33,11 +33,11 @@ def simulate(dut, testbench):
 async def host_write(ctx, pe, name, values):
     f = pe.memmap[name]
     for i, v in enumerate(np.ravel(values)):
-        ctx.set(pe.host_addr, f.addr + i)
-        ctx.set(pe.host_data, int(v) & 0xFFFFFFFF)
-        ctx.set(pe.host_we, 1)
+        ctx.set(pe.host.addr, f.addr + i)
+        ctx.set(pe.host.data, int(v) & 0xFFFFFFFF)
+        ctx.set(pe.host.we, 1)
         await ctx.tick()
-    ctx.set(pe.host_we, 0)
+    ctx.set(pe.host.we, 0)
 
 
 async def strobe(ctx, pe, step):
@@ -97,8 +97,8 @@ def test_edge_pe_products_and_update(rounding):
         set_vec(ctx, pe.rd_h_v_0, v)
         set_vec(ctx, pe.rd_y_delta_0, delta)
         ctx.set(pe.lfsr, lfsr)
-        out["fwd"] = get_vec(ctx, pe.fwd)
-        out["msg"] = get_vec(ctx, pe.msg)
+        out["fwd"] = get_vec(ctx, pe.fwd.data)
+        out["msg"] = get_vec(ctx, pe.msg.data)
         out["over"] = ctx.get(pe.w_over)
         await strobe(ctx, pe, "UPD")
         out["W"] = get_vec(ctx, pe.r_W).reshape(1, 4)
@@ -137,14 +137,14 @@ def test_node_pe_dense_through_a_whole_step():
 
     async def tb(ctx):
         await host_write(ctx, pe, "h.b", b)
-        set_vec(ctx, pe.fwd_x, W @ x)
+        set_vec(ctx, pe.fwd_x.data, W @ x)
         for step in ("FA1", "FF1"):
             await strobe(ctx, pe, step)
         for reg in ("a", "vhat", "g", "v"):
             rtl[reg] = get_vec(ctx, getattr(pe, f"r_{reg}"))
         await strobe(ctx, pe, "FE")
         rtl["eps0"] = get_vec(ctx, pe.r_eps)
-        set_vec(ctx, pe.msg_y, msg)
+        set_vec(ctx, pe.msg_y.data, msg)
         await strobe(ctx, pe, "TE")
         rtl["eps"] = get_vec(ctx, pe.r_eps)
         await strobe(ctx, pe, "TD")
@@ -178,11 +178,12 @@ def test_node_pe_add_and_mul(op):
         set_vec(ctx, pe.rd_q_v_0, q)
         await strobe(ctx, pe, f"FA{node_levels(g)['s']}")
         rtl["vhat"], rtl["v"] = get_vec(ctx, pe.r_vhat), get_vec(ctx, pe.r_v)
-        set_vec(ctx, pe.msg_y, msg)
+        set_vec(ctx, pe.msg_y.data, msg)
         await strobe(ctx, pe, "TE")
         rtl["eps"] = get_vec(ctx, pe.r_eps)
         if op == "mul":
-            rtl["to_p"], rtl["to_q"] = get_vec(ctx, pe.msg_to_p), get_vec(ctx, pe.msg_to_q)
+            rtl["to_p"] = get_vec(ctx, pe.msg_to_p.data)
+            rtl["to_q"] = get_vec(ctx, pe.msg_to_q.data)
         rtl["sat"] = ctx.get(pe.r_sat)
 
     simulate(pe, tb)

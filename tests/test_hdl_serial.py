@@ -17,7 +17,7 @@ from pcfpga.hdl.fit import count_multipliers, estimate
 from pcfpga.hdl.fold import FoldedEdgePE, check_reuse, fold_plan
 from pcfpga.hdl.network import Network
 from pcfpga.hdl.design import Architecture, Design
-from pcfpga.hdl.pe import NodePE
+from pcfpga.hdl.parallel import NodePE
 from pcfpga.hdl.serial import SerialNodePE
 from pcfpga.sim.pysim import simulate_against_golden
 

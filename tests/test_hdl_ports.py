@@ -1,0 +1,87 @@
+"""Declared interfaces (hdl/ports.py): every port a PE declares is driven and used.
+
+For every bundled example and architecture the network is elaborated and the statements of
+its top module are walked: each input port of each PE must be assigned there (driven by a
+neighbour, the controller or the bus), and each output port must be read there (by a
+neighbour, the controller's inputs or the memory map's read multiplexer). The PEs check
+the other half themselves when they are elaborated: their datapath uses every declared
+step, read, partial product, message and output (:class:`~pcfpga.hdl.ports.InterfaceError`).
+"""
+
+import gc
+from dataclasses import replace
+
+import pytest
+from amaranth.hdl import Fragment
+from amaranth.lib.wiring import Flow
+
+from pcfpga.examples import EXAMPLES, example_path
+from pcfpga.golden.graph import Graph
+from pcfpga.hdl.design import Design, Read, Step
+from pcfpga.hdl.network import Network
+from pcfpga.hdl.parallel import NodePE
+from pcfpga.hdl.ports import InterfaceError
+
+CONFIGS = [("exact", 1), ("exact", 2), ("exact", "serial"), ("standard", 2),
+           ("standard", "serial-spram"), ("streaming", 1)]
+
+
+def _graph(name, mode):
+    return Graph.from_toml(str(example_path(name))).with_settings(
+        mode=mode, **({"eta_v": 0.5, "ticks": 2} if mode == "standard" else {}))
+
+
+def _top_signals(net):
+    """(assigned, read): the signals the network's own statements drive and read."""
+    fragment = Fragment.get(net, None)
+    assigned, read = set(), set()                       # of id(signal): signals compare
+    for statements in fragment.statements.values():     # with ==, not hash
+        for stmt in statements:
+            assigned |= {id(sig) for sig in stmt._lhs_signals()}
+            read |= {id(sig) for sig in stmt._rhs_signals()}
+    return assigned, read
+
+
+@pytest.mark.parametrize("mode, reuse", CONFIGS)
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_every_declared_port_is_driven_and_used(name, mode, reuse):
+    design = Design.build(_graph(name, mode), reuse)
+    net = Network(design)
+    assigned, read = _top_signals(net)
+    undriven, unread = [], []
+    for pe in [*net.pes.values(), *net.edges.values()]:
+        for path, flow, value in pe.signature.flatten(pe):
+            port = f"{pe.describe()}: {'.'.join(map(str, path))}"
+            if flow == Flow.In and id(value) not in assigned:
+                undriven.append(port)
+            if flow == Flow.Out and id(value) not in read:
+                unread.append(port)
+    assert not undriven, f"inputs nobody drives: {undriven}"
+    assert not unread, f"outputs nobody reads: {unread}"
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_a_datapath_must_match_its_interface():
+    """An undeclared read, or a declared port left unused, fails at elaboration."""
+    design = Design.build(_graph("xor", "exact"))
+    plan = design.nodes["h"]
+    pe = NodePE(design, "h")
+    pe.plan = replace(plan, reads=plan.reads + (Read("y", "eps"),))     # never read
+    with pytest.raises(InterfaceError, match=r"NodePE h: its interface declares what its "
+                                             r"datapath does not use: reads Read\(node='y', "
+                                             r"reg='eps', lag=0\)"):
+        Fragment.get(pe, None)
+    pe = NodePE(design, "h")
+    pe.plan = replace(plan, steps=plan.steps[:-1])                      # UPD undeclared
+    with pytest.raises(InterfaceError, match=f"NodePE h: its datapath writes in "
+                                             f"{plan.steps[-1]}, which its interface does not "
+                                             f"declare"):
+        Fragment.get(pe, None)
+    gc.collect()                        # the modules the failed elaborations left, unused
+
+
+def test_plans_are_checked_against_the_program():
+    d = Design.build(_graph("dag", "streaming"))
+    assert all(s in d.program.steps for plan in [*d.nodes.values(), *d.edges.values()]
+               for s in plan.steps)
+    assert Step.S1 in d.nodes["y"].steps and d.nodes["y"].bubble
