@@ -36,8 +36,6 @@ from pcfpga.sim.driver import STEP_TIMEOUT, BusDriver, HardwareTimeout
 
 __all__ = ["Host", "HostError", "run_sync"]
 
-_M32 = 0xFFFFFFFF
-
 
 class HostError(RuntimeError):
     """The SoC answered with an error, did not answer, or is not the expected one."""
@@ -70,8 +68,8 @@ class Host(BusDriver):
     # ---------------------------------------------------------------- frames
     def transact(self, frame: bytes, reply_len: int, repeat: bool = True) -> bytes:
         """Send ``frame``; the payload of its reply, which must have ``reply_len`` bytes."""
-        seconds = ((len(frame) + reply_len + 5 + 2 * P.IDLE_BYTES) * 10 / self.link.baud
-                   + self.link.latency)
+        seconds = ((len(frame) + reply_len + 5 + 2 * P.IDLE_BYTES) * P.BITS_PER_BYTE
+                   / self.link.baud + self.link.latency)
         problem, sent = "", 0
         while sent == 0 or (repeat and sent <= self.retries):
             sent += 1
@@ -87,7 +85,7 @@ class Host(BusDriver):
                 status, payload = P.decode(head + rest)
             except P.FrameError as e:
                 problem = f"a corrupted reply ({e})"
-                self.link.read(4096, P.IDLE_BYTES * 10 / self.link.baud)   # drain the line
+                self.link.read(4096, P.IDLE_BYTES * P.BITS_PER_BYTE / self.link.baud)   # drain the line
                 continue
             if status in P.LINE_ERRORS:      # not carried out, or a stale reply: send again
                 problem = f"{P.Status(status).name} (damaged on the line)"
@@ -147,7 +145,7 @@ class Host(BusDriver):
         return out
 
     def write_words(self, addr: int, words, repeat: bool = True):
-        words = [int(w) & _M32 for w in words]
+        words = [int(w) & P.WORD_MASK for w in words]
         self.check_range(P.Command.WRITE, addr, len(words))
         step = P.MAX_WORDS - 1
         for i in range(0, len(words), step):

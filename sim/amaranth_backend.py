@@ -32,13 +32,12 @@ from amaranth.sim import Simulator
 
 from pcfpga.hdl.memmap import CONTROL, ID_VALUE
 from pcfpga.hdl.network import Network
+from pcfpga.hdl.protocol import WORD_MASK
 
 from .driver import BusDriver
 from .session import Session, SimulationFailed
 
 __all__ = ["AmaranthDriver", "AmaranthSession", "BusDecodeError", "READS", "word_signals"]
-
-_M32 = 0xFFFFFFFF
 
 #: How :class:`AmaranthDriver` reads words.
 READS = ("direct", "bus")
@@ -55,7 +54,7 @@ def word_signals(dut: Network) -> dict:
     """What each bus address of ``dut`` reads, as a value: ``{addr: (name, index, value)}``.
 
     The value is sign-extended like the read decode's (flag words zero-extended), so that
-    ``ctx.get(value) & 0xFFFFFFFF`` is the word a bus read returns. Addresses whose words
+    ``ctx.get(value) & WORD_MASK`` is the word a bus read returns. Addresses whose words
     live only in a memory (folded weights, serial registers) are absent.
     """
     mm, ctl = dut.memmap, dut.controller
@@ -96,7 +95,7 @@ class AmaranthDriver(BusDriver):
     async def write(self, addr, value):
         ctx, dut = self.ctx, self.dut
         ctx.set(dut.addr, addr)
-        ctx.set(dut.w_data, int(value) & _M32)
+        ctx.set(dut.w_data, int(value) & WORD_MASK)
         ctx.set(dut.w_en, 1)
         await ctx.tick()
         ctx.set(dut.w_en, 0)
@@ -105,7 +104,7 @@ class AmaranthDriver(BusDriver):
         word = self.words.get(addr)
         if word is None:
             return await self.bus_read(addr)
-        direct = self.ctx.get(word[2]) & _M32
+        direct = self.ctx.get(word[2]) & WORD_MASK
         if self.reads == "direct":
             return direct
         bus = await self.bus_read(addr)     # registered: the word as it was before the tick

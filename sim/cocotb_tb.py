@@ -26,12 +26,11 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
 from pcfpga.hdl.memmap import MemoryMap
+from pcfpga.hdl.protocol import WORD_MASK
 
 from .driver import BusDriver, receive_message, send_message
 
 __all__ = ["TB", "network_session"]
-
-_M32 = 0xFFFFFFFF
 
 
 class TB(BusDriver):
@@ -56,7 +55,7 @@ class TB(BusDriver):
         """Present the write at a falling edge (every operation ends on one), let the
         rising edge take it, release it at the next falling edge."""
         self.dut.addr.value = addr
-        self.dut.w_data.value = int(value) & _M32
+        self.dut.w_data.value = int(value) & WORD_MASK
         self.dut.w_en.value = 1
         await RisingEdge(self.dut.clk)
         await FallingEdge(self.dut.clk)

@@ -36,11 +36,11 @@ import struct
 import numpy as np
 
 from pcfpga.hdl.memmap import CTRL_BITS, ID_VALUE, STATUS_BITS, STEPS_BITS, MemoryMap
+from pcfpga.hdl.protocol import WORD_MASK
 
 __all__ = ["BusDriver", "encode", "decode", "send_message", "receive_message", "run_request",
            "STEP_TIMEOUT", "HardwareTimeout"]
 
-_M32 = 0xFFFFFFFF
 #: A step that takes more than this many times ``cycles_per_step`` cycles has hung.
 STEP_TIMEOUT = 64
 
@@ -120,7 +120,7 @@ class BusDriver:
 
     # ---------------------------------------------------------------- fields
     async def read_word(self, addr: int, signed: bool = True) -> int:
-        v = int(await self.read(addr)) & _M32
+        v = int(await self.read(addr)) & WORD_MASK
         return _signed(v) if signed else v
 
     async def write_block(self, addr: int, words: list):
@@ -129,11 +129,11 @@ class BusDriver:
             await self.write(addr + i, w)
 
     async def write_field(self, name: str, values):
-        await self.write_block(self.mm[name].addr, [int(v) & _M32 for v in np.ravel(values)])
+        await self.write_block(self.mm[name].addr, [int(v) & WORD_MASK for v in np.ravel(values)])
 
     async def read_block(self, addr: int, count: int) -> list:
         """``count`` unsigned words from ``addr`` on (a link with bursts overrides this)."""
-        return [int(await self.read(addr + i)) & _M32 for i in range(count)]
+        return [int(await self.read(addr + i)) & WORD_MASK for i in range(count)]
 
     async def read_field(self, name: str):
         f = self.mm[name]
