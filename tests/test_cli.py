@@ -201,10 +201,12 @@ def test_sim_bad_input(capsys, tmp_path, simulator, name, suffix):
                f"name ending in {suffix}")
 
 
-@pytest.mark.parametrize("simulator, suffix", [("amaranth", ".vcd"), ("verilator", ".vcd"),
-                                               ("icarus", ".fst")])
+@pytest.mark.parametrize("simulator, suffix", [
+    ("amaranth", ".vcd"), pytest.param("verilator", ".vcd", marks=pytest.mark.slow),
+    ("icarus", ".fst")])
 def test_sim_waves(capsys, tmp_path, simulator, suffix, need_simulator, sim_build):
-    """--waves on every simulator: Verilator and Amaranth write VCD, Icarus FST."""
+    """--waves on every simulator: Verilator and Amaranth write VCD, Icarus FST (Verilator's
+    traced model is a build of its own, so under ``slow``; tests/helpers.py)."""
     need_simulator(simulator)
     waves = tmp_path / f"xor{suffix}"
     code, text, _ = run(capsys, "sim", XOR, "--data", XOR_DATA, "--simulator", simulator,

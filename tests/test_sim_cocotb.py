@@ -1,7 +1,8 @@
 """The generated Verilog on Verilator and Icarus (cocotb), against the golden model.
 
 Builds are cached per configuration under build/test-sim (one folder each), so a second
-run only simulates. Icarus is Debian's iverilog: .ci/run installs it; where it is missing
+run only simulates. The default suite builds XOR on Verilator and everything else on Icarus;
+the other Verilator builds are the same tests under ``slow`` (tests/helpers.py). Icarus is Debian's iverilog: .ci/run installs it; where it is missing
 locally these tests say so and skip, and under CI=true they fail instead (conftest's
 ``sim_runner``). WAVES=1 writes each test's waveform to build/waves/<test name>.
 """
@@ -15,47 +16,67 @@ from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params, load_dataset
 from pcfpga.golden.random_graph import random_graph, random_sample
 from pcfpga.golden.training import sample
+from pcfpga.hdl.design import Design
+from pcfpga.sim.cocotb_backend import CocotbBuild
 from pcfpga.sim.session import Mismatch, compare_traces
 from pcfpga.sim.simulate import simulate_against_golden
 
+from helpers import FAST_EXAMPLE, SIMULATORS, cocotb_cases, example_graph, random_samples
 
-@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
-@pytest.mark.parametrize("name", EXAMPLES)
+def test_one_build_folder_per_design(need_simulator, tmp_path):
+    """The build cache's key is the design: one folder per folding (however it was
+    spelled), the same for the same design, and none is built until a session needs it."""
+    need_simulator("verilator")
+    g = Graph.from_toml(str(example_path("xor")))
+
+    def folder(design, waves=False):
+        return CocotbBuild(design, "verilator", tmp_path, waves).build_dir
+
+    foldings = [1, 2, {"h": 2}, "serial", "serial-spram"]
+    assert len({folder(Design.build(g, r)) for r in foldings}) == len(foldings)
+    assert folder(g) == folder(Design.build(g, {"h": 1, "y": 1})) == folder(Design.build(g))
+    assert folder(Design.build(g, 2)) == folder(Design.build(g, {"h": 2, "y": 2}))
+    assert folder(g) != folder(g, waves=True)
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("simulator, name", cocotb_cases(
+    [(s, n) for n in EXAMPLES for s in SIMULATORS], lambda s, n: n == FAST_EXAMPLE))
 def test_examples_every_register(name, simulator, sim_runner):
-    g = Graph.from_toml(str(example_path(name)))
-    rng = np.random.default_rng(4)
-    samples = [random_sample(g, rng) for _ in range(2)]
-    simulate_against_golden(g, init_params(g, 4), samples, runner=sim_runner(g, simulator))
+    g = example_graph(name)
+    simulate_against_golden(g, init_params(g, 4), random_samples(g, 2, 4),
+                            runner=sim_runner(g, simulator))
 
 
 def _other_mode(runner, simulator, mode, rounding):
     kw = {"eta_v": 0.5, "ticks": 3} if mode in ("fpa", "standard") else {}
-    g = Graph.from_toml(str(example_path("xor"))).with_settings(mode=mode, rounding=rounding,
-                                                                 **kw)
-    rng = np.random.default_rng(5)
-    samples = [random_sample(g, rng) for _ in range(3)]
-    simulate_against_golden(g, init_params(g, 5), samples, runner=runner(g, simulator))
+    g = example_graph("xor", mode=mode, rounding=rounding, **kw)
+    simulate_against_golden(g, init_params(g, 5), random_samples(g, 3, 5),
+                            runner=runner(g, simulator))
 
 
-@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
-@pytest.mark.parametrize("mode", ["fpa", "standard", "streaming"])
+@pytest.mark.parametrize("simulator, mode", cocotb_cases(
+    [(s, m) for m in ["fpa", "standard", "streaming"] for s in SIMULATORS],
+    lambda s, m: m == "streaming"))
 def test_other_modes(simulator, mode, sim_runner):
+    """The other modes; the default suite builds streaming (its own schedule) on Verilator,
+    fpa and standard (the parallel architecture's other tick) on Icarus."""
     _other_mode(sim_runner, simulator, mode, "truncate")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
+@pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("mode", ["fpa", "standard", "streaming"])
 def test_other_modes_stochastic(simulator, mode, sim_runner):
     """Stochastic rounding's per-element mixers take Verilator ~5 minutes to compile."""
     _other_mode(sim_runner, simulator, mode, "stochastic")
 
 
-@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
+@pytest.mark.parametrize("simulator", SIMULATORS)
 def test_xor_training_run(simulator, sim_runner):
     """120 samples of XOR through the memory map without pauses: the parameters after
     training equal the golden model's bit for bit."""
-    g = Graph.from_toml(str(example_path("xor")))
+    g = example_graph("xor")
     x, y, n = load_dataset(str(data_path("xor")), g)
     order = np.random.default_rng(0).permutation(np.arange(120) % n)
     samples = [(sample(x, i), sample(y, i)) for i in order]
@@ -65,7 +86,7 @@ def test_xor_training_run(simulator, sim_runner):
 
 
 def test_a_corrupted_bit_is_reported(sim_runner):
-    g = Graph.from_toml(str(example_path("xor")))
+    g = example_graph("xor")
     m = FixedPC(g)
     q = m.to_model(init_params(g, 0))
     x, y = random_sample(g, np.random.default_rng(0))
@@ -98,21 +119,21 @@ def _random_case(seed: int, roundings=("nearest", "truncate", "stochastic")):
 def _random_run(runner, seed, simulator, g):
     print(f"seed {seed}: {g.name}, mode {g.learning.mode}, rounding {g.formats.rounding}, "
           f"value {g.formats.value}")
-    rng = np.random.default_rng(seed)
-    simulate_against_golden(g, init_params(g, seed), [random_sample(g, rng) for _ in range(3)],
+    simulate_against_golden(g, init_params(g, seed), random_samples(g, 3, seed),
                             runner=runner(g, simulator))
 
 
-@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
-@pytest.mark.parametrize("seed", [100, 101, 106, 107])
+@pytest.mark.parametrize("simulator, seed", cocotb_cases(
+    [(s, seed) for seed in [100, 101, 106, 107] for s in SIMULATORS], lambda s, seed: False))
 def test_random_graphs_short(seed, simulator, sim_runner):
     """The default suite's seeded regression: 4 graphs (every mode, three formats, nearest
-    and truncate rounding) on both simulators, every register after every tick."""
+    and truncate rounding), every register after every tick, on Icarus (on Verilator under
+    ``slow``)."""
     _random_run(sim_runner, seed, simulator, _random_case(seed, ("nearest", "truncate")))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
+@pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("seed", range(12))
 def test_random_graphs(seed, simulator, sim_runner):
     """The longer set: 12 graphs × every mode × three formats × every rounding mode

@@ -45,10 +45,12 @@ def _pair(g, data, simulator, epochs, build, check="ticks", test=None, **kw):
     return model, rtl_hist
 
 
+@pytest.mark.slow
 def test_iris_whole_training_verilator(need_simulator, sim_build):
     """30 epochs of Iris, every register after every tick of all 3,600 steps, on
     Verilator: the parameters equal the golden model's and the test accuracy is that of
-    the fixed-point model (≥ 93 %)."""
+    the fixed-point model (≥ 93 %). A Verilator build of Iris: ``slow`` (tests/helpers.py);
+    the default suite trains Iris on Icarus below."""
     need_simulator("verilator")
     g, data = _data("iris")
     _, test = _data("iris", "test")
@@ -69,7 +71,8 @@ def test_xor_training(simulator, need_simulator, sim_build):
     _pair(g, data, simulator, 25, sim_build, batch=3)
 
 
-@pytest.mark.parametrize("simulator", ["amaranth", "verilator"])
+@pytest.mark.parametrize("simulator", ["amaranth",
+                                       pytest.param("verilator", marks=pytest.mark.slow)])
 def test_streaming_training_carries_over_epochs_and_drains(simulator, need_simulator,
                                                            sim_build):
     """Streaming: samples in flight cross epoch and batch boundaries, and the pipeline is
