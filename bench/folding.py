@@ -25,6 +25,7 @@ from pcfpga.examples import example_path
 from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params
 from pcfpga.golden.random_graph import random_sample
+from pcfpga.hdl.design import Design
 from pcfpga.hdl.fit import FitError, count_multipliers, estimate, fit
 from pcfpga.sim.simulate import Runner, simulate_against_golden
 
@@ -36,11 +37,12 @@ def nets():
         yield Graph.from_toml(str(example_path(name)))
 
 
-def measure(g, reuse) -> float:
+def measure(design) -> float:
+    g = design.graph
     rng = np.random.default_rng(0)
     samples = [random_sample(g, rng) for _ in range(STEPS)]
     res = simulate_against_golden(g, init_params(g, 0), samples,
-                                  runner=Runner(g, pause=False, reuse=reuse))
+                                  runner=Runner(design, pause=False))
     return res["cycles"] / STEPS
 
 
@@ -57,22 +59,23 @@ def main():
         configs = [(f"reuse {r}", r, None) for r in (1, 2, 4, 8, 16, "serial")]
         for b in BOARDS.values():
             try:
-                configs.append((b.name, fit(g, b.device).reuse, b))
+                configs.append((b.name, fit(g, b.device).folding.to_json(), b))
             except FitError as e:
                 rows.append((g.name, b.name, "-", "-", "-", "-", "-", "-",
                              f"does not fit: {str(e).split(': ', 1)[1]}", "", "", "", ""))
         for label, reuse, b in configs:
             t = time.perf_counter()
-            est = estimate(g, reuse)
+            design = Design.build(g, reuse)
+            est = estimate(design)
             big = est.multipliers > 400                     # elaboration takes minutes
-            yosys = "-" if big else str(count_multipliers(g, reuse))
-            measured = "-" if big else f"{measure(g, reuse):g}"
+            yosys = "-" if big else str(count_multipliers(design))
+            measured = "-" if big else f"{measure(design):g}"
             clock = b.clock_hz if b else 12e6
             shown = (str(reuse) if isinstance(reuse, (int, str)) else
                      ",".join(f"{k}:{v}" for k, v in reuse.items()))
             cells = ("-", "-", "-", "-")
             if synth and b is not None:
-                st = core_stats(g, b.device.family, reuse)
+                st = core_stats(design, b.device.family)
                 cells = (f"{st['dsp']}/{b.device.dsp}",
                          f"{st['lut']:,} ({100 * st['lut'] / b.device.lut:.0f}%)",
                          f"{st['ff']:,}", str(st["bram"]))

@@ -9,7 +9,7 @@ ranges.png, report.json, report.txt) and then prints one table of final test met
 claim checked for the classifiers: the hardware simulation's test accuracy is within 2
 points of float backprop's on the same net, initial parameters and sample order (16-bit
 formats: Q4.12 values and weights, Q2.14 errors). Digits is simulated with the network
-folded (reuse 2, :func:`pcfpga.report.sim_reuse`): fully parallel it has 2,554 multipliers
+folded (reuse 2, :func:`pcfpga.report.sim_design`): fully parallel it has 2,554 multipliers
 and Verilator runs out of memory; the arithmetic, and so every number, is the same.
 """
 

@@ -71,7 +71,7 @@ def largest(family, costs):
     def fits(net):
         g = dense_net(*net)
         lut = costs["lut"] @ [*shape(*net), 1]
-        return not shortfalls(estimate(g, 1), dev) and lut <= LUT_SHARE * dev.lut
+        return not shortfalls(estimate(g), dev) and lut <= LUT_SHARE * dev.lut
 
     square = None
     for n in range(1, 65):
@@ -108,11 +108,11 @@ def main():
             rows.append((net, st))
             e, u = shape(*net)
             table.append(("-".join(map(str, net)), str(e), str(u),
-                          str(count_multipliers(g, 1)), str(st["dsp"]), f"{st['lut']:,}",
+                          str(count_multipliers(g)), str(st["dsp"]), f"{st['lut']:,}",
                           f"{st['ff']:,}", f"{st['seconds']:.0f}"))
             print(f"  {'-'.join(map(str, net))} synthesised", file=sys.stderr, flush=True)
         _print(table)
-        same = all(st["dsp"] == count_multipliers(dense_net(*net), 1) == multipliers(*net)
+        same = all(st["dsp"] == count_multipliers(dense_net(*net)) == multipliers(*net)
                    for net, st in rows)
         print(f"DSPs equal the architecture's multipliers, 2*i*h + 3*h*o + h + o, on every "
               f"net: {'yes' if same else 'NO'}")
@@ -134,7 +134,7 @@ def main():
             g = dense_net(*net)
             st = core_stats(g, family)
             table.append((kind, "-".join(map(str, net)), str(shape(*net)[0]),
-                          str(count_multipliers(g, 1)), f"{st['dsp']}/{dev.dsp}",
+                          str(count_multipliers(g)), f"{st['dsp']}/{dev.dsp}",
                           f"{st['lut']:,}/{dev.lut:,}", f"{st['ff']:,}",
                           f"{costs['lut'] @ [*shape(*net), 1]:,.0f}"))
         _print(table)

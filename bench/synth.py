@@ -24,6 +24,7 @@ from pcfpga.boards.build import SynthesisFailed, synthesize
 from pcfpga.boards.devices import BOARDS
 from pcfpga.examples import example_path
 from pcfpga.golden.graph import Graph
+from pcfpga.hdl.design import Design
 from pcfpga.hdl.fit import FitError
 
 NETS = ("xor", "iris", "digits")
@@ -94,7 +95,8 @@ def main(argv):
         g = Graph.from_toml(str(example_path(name)))
         folder = f"{name}-{board}" + (f"-r{reuse}" if reuse is not None else "")
         try:
-            rep = synthesize(g, board, os.path.join("build", "synth", folder), reuse,
+            design = g if reuse is None else Design.build(g, reuse)    # a graph: fitted
+            rep = synthesize(design, board, os.path.join("build", "synth", folder),
                              log=lambda s: print(f"  {s}", file=sys.stderr, flush=True))
         except (FitError, SynthesisFailed) as e:
             _print((name, board, "-", "-", "-", "-", "-", "-", str(e)[:60]))

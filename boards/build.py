@@ -143,9 +143,15 @@ def read_report(path: str, family: str) -> dict:
     return {"cells": cells, "clocks": clocks}
 
 
-def synthesize(graph, board_name: str, out_dir: str, reuse=None, baud: int = DEFAULT_BAUD,
+def synthesize(design, board_name: str, out_dir: str, baud: int = DEFAULT_BAUD,
                log=print) -> dict:
-    """Build the bitstream of ``graph`` for ``board_name`` into ``out_dir``; the report."""
+    """Build the bitstream of ``design`` for ``board_name`` into ``out_dir``; the report.
+
+    ``design`` is a :class:`~pcfpga.hdl.design.Design`, or a graph, which the fitter folds
+    for the board (:func:`~pcfpga.hdl.fit.fit`).
+    """
+    from pcfpga.golden.graph import Graph
+    from pcfpga.hdl.design import as_design
     from pcfpga.hdl.fit import estimate, fit
     from pcfpga.hdl.uart import divisor_for
 
@@ -153,12 +159,15 @@ def synthesize(graph, board_name: str, out_dir: str, reuse=None, baud: int = DEF
 
     b = find_board(board_name)
     family = b.device.family
-    est = fit(graph, b.device) if reuse is None else estimate(graph, reuse)
+    est = (fit(design, b.device) if isinstance(design, Graph) else
+           estimate(as_design(design, who="synthesize")))
+    design = est.design
+    graph = design.graph
     divisor = divisor_for(b.clock_hz, baud)
     env = toolchain_env(family)
     name = f"pcfpga_{graph.name}"
     platform = b.platform_class()()
-    soc = SoC(graph, est.reuse, divisor, dataset_capacity(graph, DATASET_WORDS[family]))
+    soc = SoC(design, divisor, dataset_capacity(graph, DATASET_WORDS[family]))
     top = BoardTop(soc)
     log(f"synthesising {graph.name} for {b.name} ({b.device.name}), "
         f"{est.architecture}; yosys and nextpnr take a few minutes")
@@ -193,7 +202,7 @@ def synthesize(graph, board_name: str, out_dir: str, reuse=None, baud: int = DEF
     report = {
         "network": graph.name, "board": b.name, "device": b.device.name,
         "architecture": est.architecture,
-        "reuse": est.reuse if isinstance(est.reuse, str) else dict(est.reuse),
+        "reuse": design.folding.to_json(),          # as check_reuse reads it back
         "cells": {k: {"used": u, "available": a} for k, (u, a) in rep["cells"].items()},
         "fmax_mhz": achieved, "required_mhz": required, "timing_met": achieved >= required,
         "multipliers_estimated": est.multipliers,

@@ -47,7 +47,7 @@ def dataset_capacity(graph, words: int) -> int:
 
 def soc_memory_map(graph, capacity: int):
     """The SoC's memory map (what the host driver uses): the network's, then ``run.*`` and
-    ``data``. It does not depend on the reuse factors."""
+    ``data``. It does not depend on the folding."""
     return with_dataset(network_memory_map(graph), capacity)
 
 
@@ -56,9 +56,9 @@ class SoC(wiring.Component):
 
     Parameters
     ----------
-    graph : Graph
-    reuse : int, dict or "serial"
-        As for :class:`~pcfpga.hdl.network.Network`.
+    design : Design
+        The network's :class:`~pcfpga.hdl.design.Design` (a graph: fully parallel), as for
+        :class:`~pcfpga.hdl.network.Network`.
     divisor : int
         Clock cycles per UART bit (:func:`~pcfpga.hdl.uart.divisor_for` of the board clock
         and baud rate).
@@ -66,8 +66,8 @@ class SoC(wiring.Component):
         Samples the dataset buffer holds (:func:`dataset_capacity`).
     """
 
-    def __init__(self, graph, reuse, divisor: int, capacity: int):
-        self.network = Network(graph, reuse)
+    def __init__(self, design, divisor: int, capacity: int):
+        self.network = Network(design)
         try:
             self.memmap = with_dataset(self.network.memmap, capacity)
             self.bridge = FrameBridge(divisor, self.memmap)

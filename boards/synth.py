@@ -55,22 +55,26 @@ def find_yosys() -> str:
                       "YOSYS to a yosys binary")
 
 
-def core_stats(graph, family: str, reuse=1) -> dict:
-    """Cell counts of the synthesised core: {dsp, lut, ff, bram, spram, seconds}."""
+def core_stats(design, family: str) -> dict:
+    """Cell counts of the synthesised core of ``design`` (a
+    :class:`~pcfpga.hdl.design.Design`; a graph: fully parallel): {dsp, lut, ff, bram,
+    spram, seconds}."""
     import time
 
+    from pcfpga.hdl.design import as_design
     from pcfpga.hdl.export import top_name, write_verilog
 
     if family not in CELLS:
         raise ValueError(f"Family must be one of {', '.join(CELLS)}, not {family!r}")
+    design = as_design(design, who="core_stats")
     yosys = find_yosys()
     script = "synth_ice40 -dsp -spram" if family == "ice40" else "synth_ecp5"
     with tempfile.TemporaryDirectory() as tmp:
-        v_path, _ = write_verilog(graph, tmp, reuse)
+        v_path, _ = write_verilog(design, tmp)
         start = time.perf_counter()
         # relative names: YoWASP's Yosys sees only its working directory
         run = subprocess.run([yosys, "-q", "-p", f"read_verilog {os.path.basename(v_path)}; "
-                              f"{script} -top {top_name(graph)}; tee -o stat.txt stat"],
+                              f"{script} -top {top_name(design.graph)}; tee -o stat.txt stat"],
                              capture_output=True, text=True, cwd=tmp)
         stat = os.path.join(tmp, "stat.txt")
         if run.returncode != 0 or not os.path.exists(stat):

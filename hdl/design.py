@@ -1,13 +1,16 @@
 """The design: what the generator builds, decided once, from a graph and a folding choice.
 
 :meth:`Design.build` validates the folding choice (a reuse factor, a dict of them per dense
-or act node, ``"serial"`` or ``"serial-spram"``; :func:`check_reuse` says what is wrong) and
-derives, once, everything downstream needs: the :class:`Architecture`, the fold plan (per
-edge: lanes and memory depth; per node: folded gates and activation tables; the extra
-multi-cycle phases, :func:`fold_plan`), the streaming schedule, the :class:`Program` of
-micro-steps with their lengths, and the memory map. The generator (:class:`~.network.Network`
-and every PE), the simulators, the fitter and the reports take the :class:`Design` and read
-these; nothing below it derives them again.
+or act node, ``"serial"`` or ``"serial-spram"``; :func:`check_reuse` makes it a
+:class:`Folding` or says what is wrong) and derives, once, everything downstream needs: the
+:class:`Architecture`, the fold plan (per edge: lanes and memory depth; per node: folded
+gates and activation tables; the extra multi-cycle phases, :func:`fold_plan`), the
+streaming schedule, the :class:`Program` of micro-steps with their lengths, and the memory
+map. The generator (:class:`~.network.Network` and every PE), the simulators, the fitter
+and the reports take the :class:`Design` and read these; nothing below it derives them
+again. Outside :mod:`pcfpga.hdl` the folding choice is made once, where the graph comes in
+(the command line's ``--reuse`` and ``--board``, the fitter), and the :class:`Design`
+travels from there.
 
 Micro-steps are :class:`Step` values (an :class:`Op` and, for the per-level steps, a
 forward level), never spelled as strings; ``str(step)`` is the name the controller's
@@ -36,9 +39,9 @@ from pcfpga.golden.stream import Schedule, forward_levels, schedule
 
 from .memmap import MemoryMap, build_memory_map
 
-__all__ = ["Architecture", "Op", "Step", "Program", "Design", "EdgeFold", "FoldPlan",
-           "check_reuse", "fold_plan", "program", "as_design", "Read", "NodePlan", "EdgePlan",
-           "serial_phases", "memory_map",
+__all__ = ["Architecture", "Folding", "Op", "Step", "Program", "Design", "EdgeFold",
+           "FoldPlan", "check_reuse", "fold_plan", "program", "as_design", "Read", "NodePlan",
+           "EdgePlan", "serial_phases", "memory_map",
            "SERIAL", "SERIAL_SPRAM", "SERIAL_KINDS", "MAX_PHASE", "SINGLE_PORT_WORDS",
            "STEP_COUNTER_BITS", "LFSR_BITS", "TABLE_ACTS", "table_entries", "table_ram_bits"]
 
@@ -87,6 +90,66 @@ class Architecture(enum.Enum):
 SERIAL = Architecture.SERIAL.value
 SERIAL_SPRAM = Architecture.SERIAL_SPRAM.value
 SERIAL_KINDS = (SERIAL, SERIAL_SPRAM)
+
+
+@dataclass(frozen=True)
+class Folding:
+    """A folding choice, validated against its graph (:func:`check_reuse` makes it): the
+    :class:`Architecture` it asks for and, unless serial, the reuse factor of every dense and
+    act node (``factors``, in the graph's order; 1 is fully parallel).
+
+    ``architecture`` is PARALLEL when every factor is 1, FOLDED otherwise, or a serial one;
+    the :class:`Design` built from a FOLDED choice is still PARALLEL when its factors fold
+    nothing (as on nodes and edges of a single element).
+
+    :meth:`to_json` is its form in reports (``report.json``'s ``"reuse"``: the serial
+    architecture's name, or ``{node: factor}``), which :func:`check_reuse` reads back;
+    ``str()`` is the short text, ``serial``, ``2`` (one factor for every node) or
+    ``h 2, y 1``.
+
+    >>> f = Folding(Architecture.FOLDED, {"h": 2, "y": 2})
+    >>> str(f), f.factor, f.to_json()
+    ('2', 2, {'h': 2, 'y': 2})
+    >>> str(Folding(Architecture.SERIAL)), Folding(Architecture.SERIAL).to_json()
+    ('serial', 'serial')
+    """
+
+    architecture: Architecture
+    #: {dense or act node: reuse factor}; empty in the serial architectures
+    factors: MappingProxyType = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "factors", MappingProxyType(dict(self.factors)))
+
+    @property
+    def serial(self) -> bool:
+        return self.architecture.serial
+
+    @property
+    def factor(self):
+        """The reuse factor of every dense and act node when it is one for all (1 when the
+        graph has none), else None; None in the serial architectures."""
+        if self.serial:
+            return None
+        values = set(self.factors.values()) or {1}
+        return values.pop() if len(values) == 1 else None
+
+    def to_json(self):
+        """The serial architecture's name, or ``{node: factor}`` (a new dict)."""
+        return self.architecture.value if self.serial else dict(self.factors)
+
+    def __hash__(self) -> int:
+        return hash((self.architecture, frozenset(self.factors.items())))
+
+    def __str__(self) -> str:
+        if self.serial:
+            return self.architecture.value
+        if self.factor is not None:
+            return str(self.factor)
+        return ", ".join(f"{k} {v}" for k, v in self.factors.items())
+
+    def __repr__(self) -> str:
+        return f"Folding({self})"
 
 
 class Op(enum.Enum):
@@ -283,21 +346,29 @@ def _edge_work(graph, n, p, lv) -> dict:
     return work
 
 
-def check_reuse(graph, reuse) -> dict:
-    """``reuse`` as {dense or act node: factor}; a clear error for anything else.
+def check_reuse(graph, reuse) -> Folding:
+    """``reuse`` as the :class:`Folding` of ``graph``; a clear error for anything else.
 
-    ``reuse`` is a positive integer (every dense and act node) or a dict {node: positive
-    integer} (nodes not named keep 1, fully parallel), or ``"serial"`` or
-    ``"serial-spram"`` (:mod:`.serial`: returned as it is).
+    ``reuse`` is a positive integer (every dense and act node), a dict {node: positive
+    integer} (nodes not named keep 1, fully parallel), ``"serial"`` or ``"serial-spram"``
+    (:mod:`.serial`), an :class:`Architecture` (PARALLEL: reuse 1; SERIAL, SERIAL_SPRAM)
+    or a :class:`Folding` (checked against ``graph`` as its :meth:`~Folding.to_json` is).
     """
     dense = [n.name for n in graph.nodes if n.op in ("dense", "act")]
-    if isinstance(reuse, Architecture) and reuse.serial:
+    if isinstance(reuse, Folding):
+        reuse = reuse.to_json()
+    if reuse is Architecture.PARALLEL:
+        reuse = 1
+    elif reuse is Architecture.FOLDED:
+        raise ValueError("The folded architecture needs reuse factors, not "
+                         "Architecture.FOLDED")
+    elif isinstance(reuse, Architecture):
         reuse = reuse.value
     if isinstance(reuse, str) and reuse in SERIAL_KINDS:
         if graph.learning.mode == "streaming":
             raise ValueError("The serial architecture is not available in streaming mode, "
                              "where every tick is one clock cycle; use reuse 1")
-        return reuse
+        return Folding(Architecture(reuse))
     if isinstance(reuse, bool) or not isinstance(reuse, (int, dict)):
         raise ValueError(f"Reuse factor must be a positive integer, a dict of them per "
                          f"dense or act node, or {SERIAL!r} or {SERIAL_SPRAM!r}, not "
@@ -313,14 +384,18 @@ def check_reuse(graph, reuse) -> dict:
     if graph.learning.mode == "streaming" and any(r > 1 for r in table.values()):
         raise ValueError("Folding (reuse factor above 1) is not available in streaming mode, "
                          "where every tick is one clock cycle; use reuse 1")
-    return {n: table.get(n, 1) for n in dense}
+    factors = {n: table.get(n, 1) for n in dense}
+    return Folding(Architecture.FOLDED if any(r > 1 for r in factors.values())
+                   else Architecture.PARALLEL, factors)
 
 
 def fold_plan(graph, reuse=1) -> FoldPlan:
-    """Lanes, depth and phases for ``reuse`` (see :func:`check_reuse`)."""
-    table = check_reuse(graph, reuse)
-    if isinstance(table, str):
-        return _serial_plan(graph, table == SERIAL_SPRAM)
+    """Lanes, depth and phases for the folding ``reuse`` (a :class:`Folding`, or anything
+    :func:`check_reuse` makes one of)."""
+    folding = check_reuse(graph, reuse)
+    if folding.serial:
+        return _serial_plan(graph, folding.architecture is Architecture.SERIAL_SPRAM)
+    table = folding.factors
     plan = FoldPlan()
     level = forward_levels(graph)
     standard = graph.learning.mode == "standard"
@@ -605,9 +680,11 @@ class Design:
     :meth:`build`, once, and pass it to everything downstream."""
 
     graph: Graph
+    #: the architecture built: the folding's, except that a FOLDED choice that folds
+    #: nothing is PARALLEL (:class:`Folding`)
     architecture: Architecture
-    #: {dense or act node: reuse factor}; None in the serial architecture
-    reuse: MappingProxyType | None
+    #: the folding choice, validated (:func:`check_reuse`)
+    folding: Folding
     plan: FoldPlan
     schedule: Schedule | None
     program: Program
@@ -621,24 +698,17 @@ class Design:
 
     @classmethod
     def build(cls, graph, reuse=1) -> "Design":
-        """The design of ``graph`` with folding ``reuse``: a positive integer (every dense
-        and act node), a dict of them per node, ``"serial"``, ``"serial-spram"`` or an
-        :class:`Architecture` (PARALLEL: reuse 1; SERIAL, SERIAL_SPRAM). Raises TypeError
-        for anything but a validated graph, ValueError for a folding it cannot build."""
+        """The design of ``graph`` with folding ``reuse``: a :class:`Folding`, a positive
+        integer (every dense and act node), a dict of them per node, ``"serial"``,
+        ``"serial-spram"`` or an :class:`Architecture` (PARALLEL: reuse 1; SERIAL,
+        SERIAL_SPRAM; :func:`check_reuse`). Raises TypeError for anything but a validated
+        graph, ValueError for a folding it cannot build."""
         if not isinstance(graph, Graph):
             return as_design(graph)                 # raises the TypeError
-        if reuse is Architecture.PARALLEL:
-            reuse = 1
-        elif reuse is Architecture.FOLDED:
-            raise ValueError("The folded architecture needs reuse factors, not "
-                             "Architecture.FOLDED")
-        choice = check_reuse(graph, reuse)
-        plan = fold_plan(graph, choice)
-        if isinstance(choice, str):
-            arch, table = Architecture(choice), None
-        else:
-            arch = Architecture.FOLDED if plan.folded else Architecture.PARALLEL
-            table = MappingProxyType(choice)
+        folding = check_reuse(graph, reuse)
+        plan = fold_plan(graph, folding)
+        arch = (folding.architecture if folding.serial else
+                Architecture.FOLDED if plan.folded else Architecture.PARALLEL)
         sched = schedule(graph) if graph.learning.mode == "streaming" else None
         prog = program(graph, plan)
         levels = forward_levels(graph)
@@ -654,17 +724,11 @@ class Design:
         nodes = {n.name: _node_plan(graph, n, plan, sched, levels, served.get(n.name, ()))
                  for n in graph.nodes}
         _check_plans(graph, prog, sched, nodes, edges)
-        return cls(graph, arch, table, plan, sched, prog, memory_map(graph, plan, prog, sched),
+        return cls(graph, arch, folding, plan, sched, prog, memory_map(graph, plan, prog, sched),
                    MappingProxyType(levels), MappingProxyType(nodes), MappingProxyType(edges))
 
     def __repr__(self) -> str:
         return f"Design({self.graph.name}, {self.architecture.value})"
-
-    @property
-    def choice(self):
-        """The folding choice as :func:`check_reuse` returns it: {node: factor}, or the
-        serial architecture's name."""
-        return self.architecture.value if self.reuse is None else dict(self.reuse)
 
     @property
     def streaming(self) -> bool:
@@ -690,8 +754,9 @@ class Design:
 
 def as_design(obj, reuse=1, who: str = "A design") -> Design:
     """``obj`` if it is a :class:`Design`, else :meth:`Design.build` of the graph ``obj``
-    with ``reuse`` (the constructors' shim for callers that pass a graph); the TypeError
-    names ``who`` needs it."""
+    with ``reuse``: the shim of the constructors and functions that also take a graph
+    where its caller has no folding choice (``reuse`` 1: fully parallel, unless the
+    function says otherwise); the TypeError names ``who`` needs it."""
     if isinstance(obj, Design):
         return obj
     if not isinstance(obj, Graph):

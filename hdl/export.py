@@ -27,8 +27,8 @@ from pcfpga.golden.outputs import write_all
 
 from .network import Network
 
-__all__ = ["write_verilog", "verilog_files", "lint", "verilator_command", "verilator_environment", "top_name",
-           "VerilatorMissing"]
+__all__ = ["write_verilog", "verilog_files", "lint", "verilator_command", "verilator_environment",
+           "top_name", "VerilatorMissing"]
 
 
 class VerilatorMissing(RuntimeError):
@@ -40,19 +40,20 @@ def top_name(graph) -> str:
     return f"pcfpga_{graph.name}"
 
 
-def verilog_files(graph, folder, reuse=1) -> dict:
-    """``{folder/<name>.v: Verilog text, folder/<name>.json: memory map}``, elaborated and
-    not yet written. ``reuse`` folds the dense edges (:mod:`.fold`)."""
-    net = Network(graph, reuse)
+def verilog_files(design, folder) -> dict:
+    """``{folder/<name>.v: Verilog text, folder/<name>.json: memory map}`` of a
+    :class:`~.design.Design` (a graph: fully parallel), elaborated and not yet written."""
+    net = Network(design)
+    graph = net.graph
     text = verilog.convert(net, name=top_name(graph), emit_src=False)
     return {os.path.join(folder, f"{graph.name}.v"): text,
             os.path.join(folder, f"{graph.name}.json"): net.memmap.to_json()}
 
 
-def write_verilog(graph, folder, reuse=1) -> tuple:
-    """Write :func:`verilog_files` (both or neither; the folder is created if missing);
-    returns both paths."""
-    files = verilog_files(graph, folder, reuse)
+def write_verilog(design, folder) -> tuple:
+    """Write :func:`verilog_files` of ``design`` (both or neither; the folder is created if
+    missing); returns both paths."""
+    files = verilog_files(design, folder)
     write_all(files)
     return tuple(files)
 

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 from pcfpga.golden.engine import node_registers
 
-from .design import (SERIAL_KINDS, TABLE_ACTS, Design, as_design, table_entries,
+from .design import (SERIAL_KINDS, TABLE_ACTS, Design, Folding, as_design, table_entries,
                      table_ram_bits)
 from .ports import message_width, partial_width, register_shape
 
@@ -84,7 +84,10 @@ class FitError(ValueError):
 
 @dataclass
 class Estimate:
-    reuse: dict
+    """What :func:`estimate` counts for ``design`` (module docstring); :func:`fit` returns
+    the estimate of the design it chose."""
+
+    design: Design
     multipliers: int
     by_part: dict = field(default_factory=dict)     # "edge c.W.p" / "node n" -> count
     ram_bits: int = 0
@@ -98,11 +101,16 @@ class Estimate:
     serial: bool = False
 
     @property
+    def folding(self) -> Folding:
+        """The design's folding choice."""
+        return self.design.folding
+
+    @property
     def architecture(self) -> str:
         if self.serial:
             return ("serial (registers in block RAM, one element per cycle"
                     + (", large edges' weights in SPRAM)" if self.spram_blocks else ")"))
-        folded = {k: v for k, v in self.reuse.items() if v > 1}
+        folded = {k: v for k, v in self.folding.factors.items() if v > 1}
         return ("folded: " + ", ".join(f"{k} reuse {v}" for k, v in folded.items())
                 if folded else "fully parallel")
 
@@ -114,14 +122,14 @@ class Estimate:
                 f"{self.cycles_per_step} per training step")
 
 
-def estimate(design: Design, reuse=1) -> Estimate:
-    """Resources and cycles of a :class:`~.design.Design` (or of a graph folded with
-    ``reuse``; module docstring)."""
-    design = as_design(design, reuse, who="The fitter")
+def estimate(design: Design) -> Estimate:
+    """Resources and cycles of a :class:`~.design.Design` (module docstring; a graph is
+    estimated fully parallel)."""
+    design = as_design(design, who="The fitter")
     graph, plan = design.graph, design.plan
     Ww = graph.formats.weight.width
     streaming = design.streaming
-    est = Estimate(design.choice, 0, cycles_per_tick=design.cycles_per_tick,
+    est = Estimate(design, 0, cycles_per_tick=design.cycles_per_tick,
                    cycles_per_step=design.cycles_per_step, serial=design.serial)
     f = graph.formats
     for n in graph.nodes:
@@ -222,10 +230,11 @@ def shortfalls(est: Estimate, device) -> list:
 
 
 def fit(graph, device) -> Estimate:
-    """Reuse factors per dense node that fit ``device`` with the fewest cycles per step."""
+    """The design of ``graph`` that fits ``device`` with the fewest cycles per step (reuse
+    factors per dense and act node, or serial): its estimate, whose ``design`` it is."""
     dense = [n for n in graph.nodes if n.op in ("dense", "act")]
     if graph.learning.mode == "streaming":
-        est = estimate(graph, 1)
+        est = estimate(Design.build(graph, 1))
         short = shortfalls(est, device)
         if short:
             raise FitError(f"{graph.name} (streaming, which is not folded) does not fit "
@@ -237,11 +246,11 @@ def fit(graph, device) -> Estimate:
                for name, cs in counts.items()}                    # most folded first
     level = {name: 0 for name in counts}
     current = {name: choices[name][0] for name in counts}
-    best = estimate(graph, current)
+    best = estimate(Design.build(graph, current))
     short = shortfalls(best, device)
     if short:
         for kind in SERIAL_KINDS:   # block RAM only (faster), else large edges in SPRAM
-            serial = estimate(graph, kind)
+            serial = estimate(Design.build(graph, kind))
             short_serial = shortfalls(serial, device)
             if not short_serial:
                 return serial
@@ -253,7 +262,7 @@ def fit(graph, device) -> Estimate:
             if level[name] + 1 >= len(choices[name]):
                 continue
             trial = dict(current, **{name: choices[name][level[name] + 1]})
-            est = estimate(graph, trial)
+            est = estimate(Design.build(graph, trial))
             if shortfalls(est, device):
                 continue
             gain = best.cycles_per_step - est.cycles_per_step
@@ -266,15 +275,16 @@ def fit(graph, device) -> Estimate:
         level[name] += 1
 
 
-def count_multipliers(graph, reuse=1) -> int:
-    """``$mul`` cells in the elaborated design after Yosys's ``proc; flatten; opt -full``
-    (the builtin Yosys has no ``stat``; the cells are counted in its RTLIL output)."""
+def count_multipliers(design: Design) -> int:
+    """``$mul`` cells in the elaborated ``design`` (a graph: fully parallel) after Yosys's
+    ``proc; flatten; opt -full`` (the builtin Yosys has no ``stat``; the cells are counted in
+    its RTLIL output)."""
     from amaranth._toolchain.yosys import find_yosys
     from amaranth.back import rtlil
 
     from .network import Network
 
-    text = rtlil.convert(Network(graph, reuse), name="top", emit_src=False)
+    text = rtlil.convert(Network(design), name="top", emit_src=False)
     yosys = find_yosys(lambda version: True)
     script = (f"read_rtlil <<rtlil\n{text}\nrtlil\nhierarchy -top top\nproc\nflatten\n"
               f"opt -full\nwrite_rtlil\n")

@@ -24,8 +24,9 @@ previous cycle (so that weights kept in block RAM read like every other field).
 
 ``Network(design)`` builds a :class:`~.design.Design`, which says how (fully parallel,
 folded onto fewer multipliers with weights in memory, :mod:`.fold`, or serial,
-:mod:`.serial`) and holds the memory map and the micro-step program; ``Network(graph,
-reuse)`` builds the design first (reuse 1: fully parallel). Each node's registers are
+:mod:`.serial`) and holds the memory map and the micro-step program; ``Network(graph)``
+builds the graph fully parallel (a folded network: ``Network(Design.build(graph,
+reuse))``). Each node's registers are
 reached as before: ``net.pes[name].r_<reg>`` (parallel and folded), ``net.fields`` (memory
 map name -> signals), ``net.edges[(child, parent)]``.
 """
@@ -62,14 +63,11 @@ def network_memory_map(graph, plan=None, sched=None):
 
 class Network(wiring.Component):
     """The generated hardware of a :class:`~.design.Design` (or of a validated
-    :class:`~pcfpga.golden.graph.Graph` with folding ``reuse``, made into one)."""
+    :class:`~pcfpga.golden.graph.Graph`, fully parallel)."""
 
-    def __init__(self, design: Design, reuse=None):
+    def __init__(self, design: Design):
         try:
-            if isinstance(design, Design) and reuse is not None:
-                raise ValueError("Network(design) takes its folding from the design, not "
-                                 "from reuse")
-            design = as_design(design, 1 if reuse is None else reuse, who="Network")
+            design = as_design(design, who="Network")
         except (TypeError, ValueError):
             self._MustUse__silence = True       # rejected: not a design to warn about
             raise

@@ -7,7 +7,8 @@ The same graph, initial parameters (seed) and seeded sample order are trained wi
 * the bit-exact fixed-point golden model (:class:`~pcfpga.golden.fixed_model.FixedPC`),
 * the cycle-accurate simulation of the generated Verilog
   (:class:`~pcfpga.sim.training.SimulatedPC`, parameters and flags compared with the golden
-  model after every batch of steps), when a simulator is given.
+  model after every batch of steps), when a simulator is given: a
+  :class:`~pcfpga.hdl.design.Design`, by default :func:`sim_design`'s.
 
 :func:`compare_training` runs them; the command (:mod:`pcfpga.cli.report`) adds the
 alignment and range studies, the plots and the tables, and writes :data:`REPORT_FILES`.
@@ -21,8 +22,9 @@ from .golden.backprop import Backprop
 from .golden.fixed_model import FixedPC
 from .golden.float_model import FloatPC
 from .golden.training import train
+from .hdl.design import Design
 
-__all__ = ["compare_training", "sim_reuse", "ALIGN_TICKS",
+__all__ = ["compare_training", "sim_design", "ALIGN_TICKS",
            "SIM_MULTIPLIER_LIMIT", "REPORT_FILES"]
 
 #: The files ``pcfpga report`` writes into its folder.
@@ -35,26 +37,33 @@ ALIGN_TICKS = (0, 1, 2, 3, 4, 6, 10, 20, 50, 100)
 SIM_MULTIPLIER_LIMIT = 512
 
 
-def sim_reuse(graph):
-    """The smallest reuse factor in 1, 2, 4, ... with at most
-    :data:`SIM_MULTIPLIER_LIMIT` multipliers (1 for most nets)."""
+def sim_design(graph) -> Design:
+    """The design simulated for ``graph``'s report: folded with the smallest reuse factor in
+    1, 2, 4, ... with at most :data:`SIM_MULTIPLIER_LIMIT` multipliers (1, fully parallel,
+    for most nets)."""
     from .hdl.fit import estimate
 
     reuse = 1
-    while estimate(graph, reuse).multipliers > SIM_MULTIPLIER_LIMIT and reuse < 1 << 16:
+    design = Design.build(graph, reuse)
+    while estimate(design).multipliers > SIM_MULTIPLIER_LIMIT and reuse < 1 << 16:
         reuse *= 2
-    return reuse
+        design = Design.build(graph, reuse)
+    return design
 
 
-def compare_training(graph, params, train_set, test_set, epochs, seed, simulator=None,
-                     reuse=None, build_root="build/sim", log=print):
+def compare_training(network, params, train_set, test_set, epochs, seed, simulator=None,
+                     build_root="build/sim", log=print):
     """Train with every backend; returns ``(histories, finals, info)``.
 
-    ``histories`` and ``finals`` map a label to the :class:`~pcfpga.golden.training.History`
-    and the final float parameters; ``info`` holds the fixed model's saturation ``flags``
-    and, with a simulator, under ``hardware``: its cycles, seconds, steps checked, reuse and
-    whether its final parameters equal the fixed model's.
+    ``network`` is the :class:`~pcfpga.hdl.design.Design` the simulator runs, or a graph,
+    whose design is :func:`sim_design`'s. ``histories`` and ``finals`` map a label to the
+    :class:`~pcfpga.golden.training.History` and the final float parameters; ``info`` holds
+    the fixed model's saturation ``flags`` and, with a simulator, under ``hardware``: its
+    cycles, seconds, steps checked, ``reuse`` and ``folding`` (the design's folding as
+    :meth:`~pcfpga.hdl.design.Folding.to_json` gives it, and as text) and whether its final
+    parameters equal the fixed model's.
     """
+    graph = network.graph if isinstance(network, Design) else network
     fixed = FixedPC(graph)
     models = [("float backprop", Backprop(graph)), (f"float PC ({graph.learning.mode})",
                                                     FloatPC(graph)),
@@ -63,9 +72,9 @@ def compare_training(graph, params, train_set, test_set, epochs, seed, simulator
     if simulator:
         from .sim.training import SimulatedPC
 
-        reuse = sim_reuse(graph) if reuse is None else reuse
-        sim = SimulatedPC(graph, simulator, check="params", build_root=build_root,
-                          log=lambda s: log(f"  {s}"), reuse=reuse)
+        design = network if isinstance(network, Design) else sim_design(graph)
+        sim = SimulatedPC(design, simulator, check="params", build_root=build_root,
+                          log=lambda s: log(f"  {s}"))
         models.append((f"hardware simulation ({simulator})", sim))
     histories, finals, info = {}, {}, {"hardware": {}}
     every = max(1, epochs // 5)
@@ -84,7 +93,8 @@ def compare_training(graph, params, train_set, test_set, epochs, seed, simulator
                 sim.close()
         if model is sim:
             ref = finals["fixed-point PC (golden)"]
-            info["hardware"] = {"simulator": simulator, "reuse": reuse, "cycles": sim.cycles,
+            info["hardware"] = {"simulator": simulator, "reuse": design.folding.to_json(),
+                                "folding": str(design.folding), "cycles": sim.cycles,
                                 "seconds": sim.seconds, "steps_checked": sim.steps_checked,
                                 "equals_golden": all(np.array_equal(finals[label][k], ref[k])
                                                      for k in ref)}

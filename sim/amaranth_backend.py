@@ -30,6 +30,7 @@ import threading
 from amaranth.hdl import Const
 from amaranth.sim import Simulator
 
+from pcfpga.hdl.design import as_design
 from pcfpga.hdl.memmap import CONTROL, ID_VALUE
 from pcfpga.hdl.network import Network
 from pcfpga.hdl.protocol import WORD_MASK
@@ -133,22 +134,21 @@ class AmaranthSession(Session):
 
     Parameters
     ----------
-    graph : Graph
+    design : Design
+        The hardware (:class:`~pcfpga.hdl.design.Design`; a graph: fully parallel).
     waves : str, optional
         A VCD file written when the session closes.
-    reuse : int, str or dict
-        Folding (:mod:`pcfpga.hdl.fold`); 1 is fully parallel.
     reads : str
         One of :data:`READS`: how the driver reads words (see the module docstring).
     """
 
     simulator = "amaranth"
 
-    def __init__(self, graph, waves: str | None = None, reuse=1, reads: str = "direct"):
+    def __init__(self, design, waves: str | None = None, reads: str = "direct"):
         if reads not in READS:
             raise ValueError(f"Reads must be one of {', '.join(READS)}, not {reads!r}")
-        super().__init__(graph)
-        self.dut = Network(graph, reuse)
+        super().__init__(as_design(design, who="A simulation"))
+        self.dut = Network(self.design)
         self.mm = self.dut.memmap
         self._requests, self._answers = queue.Queue(), queue.Queue()
         self._failure = None

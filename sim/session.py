@@ -91,16 +91,19 @@ def compare_params(hw: dict, ref: dict, when: str):
 
 
 class Session:
-    """Host side of one live simulation; use as a context manager.
+    """Host side of one live simulation of ``design`` (a
+    :class:`~pcfpga.hdl.design.Design`); use as a context manager.
 
-    Attributes ``cycles`` (clock cycles counted by the hardware over every ``run``),
-    ``seconds`` (wall time spent waiting for the simulator) and ``steps``.
+    Attributes ``design``, ``graph`` (its graph), ``cycles`` (clock cycles counted by the
+    hardware over every ``run``), ``seconds`` (wall time spent waiting for the simulator) and
+    ``steps``.
     """
 
     simulator = "?"
 
-    def __init__(self, graph):
-        self.graph = graph
+    def __init__(self, design):
+        self.design = design
+        self.graph = design.graph
         self.cycles = 0
         self.seconds = 0.0
         self.steps = 0

@@ -3,13 +3,16 @@
 The one entry point to every backend (this module imports them; they import only
 :mod:`.session` and :mod:`.driver` below them)::
 
-    runner = Runner(graph, "verilator")       a configured simulator (SimulatorMissing here)
+    runner = Runner(design, "verilator")      a configured simulator (SimulatorMissing here)
     runner.build()                            optional: build the model now (cocotb)
     with runner.open() as session: ...        a live :class:`~.session.Session`
     runner.run(params, samples)               one session: load, run, read back
 
 :func:`open_session` is ``Runner(...).open()``; :func:`simulate_against_golden` runs
 samples through the golden fixed-point model and a runner and compares every register.
+
+The hardware is a :class:`~pcfpga.hdl.design.Design` (``Design.build(graph, reuse)``: the
+folding is chosen where the graph comes in); a graph is simulated fully parallel.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from pcfpga.golden.fixed_model import FixedPC, quantize
+from pcfpga.hdl.design import Design, as_design
 
 from .amaranth_backend import AmaranthSession
 from .cocotb_backend import CocotbBuild, CocotbSession, SimulatorMissing
@@ -33,11 +37,12 @@ def available(simulator: str) -> bool:
 
 
 class Runner:
-    """One network on one simulator: opens sessions, or runs whole runs in one each.
+    """One design on one simulator: opens sessions, or runs whole runs in one each.
 
     Parameters
     ----------
-    graph : Graph
+    design : Design
+        The hardware (:class:`~pcfpga.hdl.design.Design`; a graph: fully parallel).
     simulator : str
         One of :data:`~.session.SIMULATOR_CHOICES`.
     pause : bool
@@ -45,8 +50,6 @@ class Runner:
         (default True; streaming steps are single ticks and are read around them).
     waves : str, optional
         A waveform file each session writes (VCD; Icarus: FST).
-    reuse : int, str or dict
-        Folding (:mod:`pcfpga.hdl.fold`); 1 is fully parallel.
     build_root : str or Path
         Verilator and Icarus: the folder of the builds, one per configuration.
     log : callable, optional
@@ -55,8 +58,9 @@ class Runner:
         Amaranth: how words are read, ``"direct"`` (default) or ``"bus"``
         (:mod:`.amaranth_backend`); the others read over the bus.
 
-    Attributes ``cycles`` (clock cycles counted by the hardware over every :meth:`run`)
-    and ``seconds`` (wall time spent waiting for the simulator in them).
+    Attributes ``design``, ``graph`` (its graph), ``cycles`` (clock cycles counted by the
+    hardware over every :meth:`run`) and ``seconds`` (wall time spent waiting for the
+    simulator in them).
 
     Raises
     ------
@@ -66,21 +70,22 @@ class Runner:
         Verilator or Icarus is not installed here.
     """
 
-    def __init__(self, graph, simulator: str = "amaranth", pause: bool = True,
-                 waves: str | None = None, reuse=1, build_root="build/sim", log=None,
+    def __init__(self, design, simulator: str = "amaranth", pause: bool = True,
+                 waves: str | None = None, build_root="build/sim", log=None,
                  reads: str | None = None):
         if simulator not in SIMULATOR_CHOICES:
             raise ValueError(f"Simulator must be one of {', '.join(SIMULATOR_CHOICES)}, "
                              f"not {simulator!r}")
         if simulator != "amaranth" and reads not in (None, "bus"):
             raise ValueError(f"{simulator} reads over the bus, not {reads!r}")
-        self.graph, self.simulator, self.pause = graph, simulator, pause
-        self.waves, self.reuse = waves, reuse
+        self.design = as_design(design, who="A simulation")
+        self.graph, self.simulator, self.pause = self.design.graph, simulator, pause
+        self.waves = waves
         self.reads = reads or ("direct" if simulator == "amaranth" else "bus")
         self.cycles = 0
         self.seconds = 0.0
         self._build = (None if simulator == "amaranth" else
-                       CocotbBuild(graph, simulator, build_root, bool(waves), log, reuse))
+                       CocotbBuild(self.design, simulator, build_root, bool(waves), log))
 
     def build(self):
         """Build the simulation model now (Verilator, Icarus; Amaranth needs none)."""
@@ -90,7 +95,7 @@ class Runner:
     def open(self) -> Session:
         """A new live session (a freshly reset chip); use it as a context manager."""
         if self._build is None:
-            return AmaranthSession(self.graph, self.waves, self.reuse, self.reads)
+            return AmaranthSession(self.design, self.waves, self.reads)
         return CocotbSession(self._build, self.waves)
 
     def run(self, params: dict, samples: list):
@@ -106,20 +111,22 @@ class Runner:
         return {k: v.reshape(np.shape(params[k])) for k, v in result.items()}, traces
 
 
-def open_session(graph, simulator: str, build_root="build/sim", waves: str | None = None,
-                 log=None, reuse=1, reads: str | None = None) -> Session:
-    """A live session of ``graph`` on ``simulator`` (arguments as :class:`Runner`'s)."""
-    return Runner(graph, simulator, waves=waves, reuse=reuse, build_root=build_root,
-                  log=log, reads=reads).open()
+def open_session(design, simulator: str, build_root="build/sim", waves: str | None = None,
+                 log=None, reads: str | None = None) -> Session:
+    """A live session of ``design`` on ``simulator`` (arguments as :class:`Runner`'s)."""
+    return Runner(design, simulator, waves=waves, build_root=build_root, log=log,
+                  reads=reads).open()
 
 
-def simulate_against_golden(graph, params: dict, samples: list, pause: bool = True,
+def simulate_against_golden(design, params: dict, samples: list, pause: bool = True,
                             runner=None) -> dict:
     """Run samples through the golden fixed model and the simulated hardware, compared.
 
     Parameters
     ----------
-    graph : Graph
+    design : Design or Graph
+        The network: the golden model runs its graph, the default runner simulates it (a
+        graph: fully parallel).
     params : dict
         Float parameters, the same for both.
     samples : list
@@ -129,7 +136,7 @@ def simulate_against_golden(graph, params: dict, samples: list, pause: bool = Tr
         final parameters).
     runner : Runner, optional
         Any object with ``run(params, samples) -> (params, traces)``, ``pause`` and
-        ``cycles`` (default: ``Runner(graph, "amaranth", pause=pause)``).
+        ``cycles`` (default: ``Runner(design, "amaranth", pause=pause)``).
 
     Returns
     -------
@@ -144,10 +151,11 @@ def simulate_against_golden(graph, params: dict, samples: list, pause: bool = Tr
     Mismatch
         At the first register that differs after any tick, or in the final parameters.
     """
+    graph = design.graph if isinstance(design, Design) else design
     model = FixedPC(graph)
     q = model.to_model(params)
     ints = [(quantize(graph, x), quantize(graph, y)) for x, y in samples]
-    runner = runner or Runner(graph, "amaranth", pause=pause)
+    runner = runner or Runner(design, "amaranth", pause=pause)
     hw_params, hw_traces = runner.run(q, ints)
     V = graph.formats.value
     for s, (x, y) in enumerate(ints):

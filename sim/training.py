@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from pcfpga.golden.fixed_model import FixedPC, quantize
+from pcfpga.hdl.design import as_design
 
 from .beside import BesideGolden
 from .session import compare_traces
@@ -41,26 +42,29 @@ class SimulatedPC(BesideGolden):
 
     Parameters
     ----------
-    graph : Graph
+    design : Design
+        The hardware (:class:`~pcfpga.hdl.design.Design`; a graph: fully parallel).
     simulator : str
         ``verilator``, ``icarus`` or ``amaranth``.
     check : str
         One of :data:`CHECKS`.
     batch : int
         Steps per request to the simulator (parameters are compared after each).
-    build_root, waves, log, reuse
+    build_root, waves, log
         As for :func:`~.simulate.open_session`.
     """
 
-    def __init__(self, graph, simulator: str = "verilator", check: str = "ticks",
-                 batch: int = 64, build_root="build/sim", waves=None, log=None, reuse=1):
+    def __init__(self, design, simulator: str = "verilator", check: str = "ticks",
+                 batch: int = 64, build_root="build/sim", waves=None, log=None):
         if check not in CHECKS:
             raise ValueError(f"Check must be one of {', '.join(CHECKS)}, not {check!r}")
         if not isinstance(batch, int) or batch < 1:
             raise ValueError(f"Batch must be a positive integer, not {batch!r}")
-        self.graph, self.simulator, self.check, self.batch = graph, simulator, check, batch
-        self._open_args = dict(build_root=build_root, waves=waves, log=log, reuse=reuse)
-        self.golden = FixedPC(graph)
+        self.design = as_design(design, who="A simulation")
+        self.graph, self.simulator = self.design.graph, simulator
+        self.check, self.batch = check, batch
+        self._open_args = dict(build_root=build_root, waves=waves, log=log)
+        self.golden = FixedPC(self.graph)
         self.session = None
         self.steps_checked = 0
         self.epoch = 0
@@ -71,7 +75,7 @@ class SimulatedPC(BesideGolden):
         """Start from a freshly reset chip and a fresh golden model."""
         self.close()
         self.golden = FixedPC(self.graph)
-        self.session = open_session(self.graph, self.simulator, **self._open_args)
+        self.session = open_session(self.design, self.simulator, **self._open_args)
         self._loaded = None
         self.epoch = 0
 

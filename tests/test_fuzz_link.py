@@ -54,7 +54,7 @@ class Chip:
     """The simulated SoC of ``graph``, raw frames on its line, and what its words must be."""
 
     def __init__(self, graph):
-        self.soc = SoC(graph, 1, DIVISOR, CAPACITY)
+        self.soc = SoC(graph, DIVISOR, CAPACITY)
         self.link = SimLink(self.soc)
         self.mm = self.soc.memmap
         self.space = P.AddressSpace.from_memmap(self.mm)

@@ -8,8 +8,8 @@ from amaranth.hdl import Fragment
 from pcfpga.examples import EXAMPLES, example_path
 from pcfpga.golden.graph import Graph
 from pcfpga.hdl.controller import cycles_per_step, micro_steps
-from pcfpga.hdl.design import (Architecture, Design, Op, Step, fold_plan, program,
-                               table_ram_bits)
+from pcfpga.hdl.design import (Architecture, Design, Folding, Op, Step, check_reuse, fold_plan,
+                               program, table_ram_bits)
 from pcfpga.hdl.network import Network
 
 
@@ -46,8 +46,30 @@ def test_design_holds_the_program_and_the_map(name, reuse):
     if reuse == 1:                                      # 2L + 3 + 2T + 1 (exact mode)
         L = max(d.levels.values())
         assert d.cycles_per_step == 2 * L + 3 + 2 * g.ticks + 1
-    assert d.choice == (reuse if isinstance(reuse, str) else
-                        {n.name: reuse for n in g.nodes if n.op in ("dense", "act")})
+    assert d.folding.to_json() == (reuse if isinstance(reuse, str) else
+                                   {n.name: reuse for n in g.nodes if n.op in ("dense", "act")})
+    assert check_reuse(g, d.folding.to_json()) == d.folding     # report.json's form reads back
+
+
+def test_folding_is_one_typed_choice():
+    """check_reuse makes every spelling of a folding one Folding: equal, hashable, with the
+    architecture it asks for, the JSON form of report.json and a short text."""
+    g = _graph("iris")
+    two = check_reuse(g, 2)
+    assert two == check_reuse(g, {"h": 2, "y": 2}) == check_reuse(g, two)
+    assert len({two, check_reuse(g, {"h": 2, "y": 2})}) == 1
+    assert two.architecture is Architecture.FOLDED and two.factor == 2 and str(two) == "2"
+    assert two.to_json() == {"h": 2, "y": 2} and not two.serial
+    mixed = check_reuse(g, {"y": 3})
+    assert mixed.factor is None and str(mixed) == "h 1, y 3"
+    one = check_reuse(g, Architecture.PARALLEL)
+    assert one == check_reuse(g, 1) and one.architecture is Architecture.PARALLEL
+    spram = check_reuse(g, "serial-spram")
+    assert spram == Folding(Architecture.SERIAL_SPRAM) == check_reuse(g, spram.architecture)
+    assert spram.serial and spram.factor is None and spram.to_json() == "serial-spram"
+    assert Design.build(g, spram).folding == spram
+    with pytest.raises(ValueError, match="Reuse factor given for 'q', which is not a dense"):
+        check_reuse(g, Folding(Architecture.FOLDED, {"q": 2}))
 
 
 def test_streaming_design_has_its_schedule():
@@ -78,8 +100,6 @@ def test_design_needs_a_graph_and_network_takes_it():
     Fragment.get(net, None)
     assert net.design is d and net.memmap is d.memmap
     assert all(pe.design is d for pe in [*net.pes.values(), *net.edges.values()])
-    with pytest.raises(ValueError, match="takes its folding from the design"):
-        Network(d, 2)
     assert Design.build(_graph("xor"), Architecture.PARALLEL).architecture is \
         Architecture.PARALLEL
 

@@ -16,10 +16,10 @@ from pcfpga.golden.params import init_params
 from pcfpga.golden.random_graph import random_graph, random_sample
 from pcfpga.hdl.fit import (FitError, count_multipliers, estimate, fit, reuse_choices,
                              shortfalls)
-from pcfpga.hdl.design import Step
+from pcfpga.hdl.design import Design, Step
 from pcfpga.hdl.fold import check_reuse, fold_plan
 from pcfpga.hdl.network import Network
-from pcfpga.sim.pysim import simulate_against_golden
+from pcfpga.sim.simulate import simulate_against_golden
 
 MODES = {"exact": {}, "fpa": {"eta_v": 0.5, "ticks": 3}, "standard": {"eta_v": 0.5, "ticks": 2}}
 
@@ -47,7 +47,7 @@ def digits_graph():
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_examples_folded_every_register(name, reuse, sim_runner):
     g = _graph(name)
-    _check(g, reuse, sim_runner(g, reuse=reuse))
+    _check(g, reuse, sim_runner(Design.build(g, reuse)))
 
 
 @pytest.mark.parametrize("mode, rounding, reuse", [
@@ -56,7 +56,7 @@ def test_examples_folded_every_register(name, reuse, sim_runner):
 def test_modes_and_roundings_folded(mode, rounding, reuse, sim_runner):
     for name in ("iris", "dag"):
         g = _graph(name, mode, rounding)
-        _check(g, reuse, sim_runner(g, reuse=reuse))
+        _check(g, reuse, sim_runner(Design.build(g, reuse)))
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -79,7 +79,7 @@ def _random_reuse_case(seed, sim_runner):
                                                     **MODES[mode])
     reuse = {n.name: int(rng.choice([1, 2, 3, 5, 64])) for n in g.nodes
              if n.op in ("dense", "act")}
-    _check(g, reuse, sim_runner(g, reuse=reuse), seed=seed)
+    _check(g, reuse, sim_runner(Design.build(g, reuse)), seed=seed)
 
 
 @pytest.mark.parametrize("reuse", [1, 2, 4, 11, 64])
@@ -87,13 +87,13 @@ def test_cycles_per_step_match_the_estimate(reuse, sim_runner):
     """Cycles per sample measured in simulation (hardware counter, no pauses) equal the
     fitter's estimate at every reuse factor."""
     g = _graph("iris")
-    res = _check(g, reuse, sim_runner(g, reuse=reuse, pause=False), steps=2)
-    assert res["cycles"] == 2 * estimate(g, reuse).cycles_per_step
+    res = _check(g, reuse, sim_runner(Design.build(g, reuse), pause=False), steps=2)
+    assert res["cycles"] == 2 * estimate(Design.build(g, reuse)).cycles_per_step
 
 
 def test_folding_trades_multipliers_for_cycles():
     g = _graph("iris")
-    table = [(r, estimate(g, r)) for r in (1, 2, 4, 8, 32)]
+    table = [(r, estimate(Design.build(g, r))) for r in (1, 2, 4, 8, 32)]
     mults = [e.multipliers for _, e in table]
     cycles = [e.cycles_per_step for _, e in table]
     assert mults == sorted(mults, reverse=True) and cycles == sorted(cycles)
@@ -105,7 +105,8 @@ def test_folding_trades_multipliers_for_cycles():
                                          ("teacher_2_4_3", 5), ("tanh_2_2_1", 2)])
 def test_estimate_equals_yosys_multipliers(name, reuse):
     g = _graph(name)
-    assert estimate(g, reuse).multipliers == count_multipliers(g, reuse)
+    design = Design.build(g, reuse)
+    assert estimate(design).multipliers == count_multipliers(design)
 
 
 @pytest.mark.slow
@@ -114,7 +115,8 @@ def test_estimate_equals_yosys_multipliers(name, reuse):
 def test_estimate_equals_yosys_multipliers_dag(mode, reuse):
     g = Graph.from_toml(str(example_path("dag"))).with_settings(mode=mode,
                                                                 **MODES.get(mode, {}))
-    assert estimate(g, reuse).multipliers == count_multipliers(g, reuse)
+    design = Design.build(g, reuse)
+    assert estimate(design).multipliers == count_multipliers(design)
 
 
 @pytest.mark.parametrize("graph", ["xor", "iris", "digits"])
@@ -126,7 +128,7 @@ def test_fits_up5k_with_at_most_8_multipliers(graph):
     assert est.ram_bits <= 0.75 * (up5k.bram_bits + up5k.spram_bits)
     # the fitter's choice is at least as fast as any single global factor that fits
     for r in (2, 4, 8, 16, 64, 1024, "serial"):
-        e = estimate(g, r)
+        e = estimate(Design.build(g, r))
         if not shortfalls(e, up5k):
             assert est.cycles_per_step <= e.cycles_per_step
     # registers in flip-flops overflow the UP5K's logic cells even for XOR folded (5,480 of
@@ -139,13 +141,13 @@ def test_iris_on_ecp5_85f_keeps_dsps_routable():
     minutes); the fitter keeps within 80 % and unfolds as much as that allows: h parallel,
     y reuse 2 (77 DSPs; routed at 40.0 MHz, whole SoC)."""
     ecp5 = DEVICES["ECP5-85F"]
-    parallel = estimate(_graph("iris"), 1)
+    parallel = estimate(Design.build(_graph("iris"), 1))
     assert parallel.multipliers == 147 <= ecp5.dsp
     assert shortfalls(parallel, ecp5) == ["147 multipliers > 80% of the device's 156 DSPs "
                                           "(routing)"]
     est = fit(_graph("iris"), ecp5)
-    assert est.reuse == {"h": 1, "y": 2} and est.multipliers == 77
-    assert est.cycles_per_step < estimate(_graph("iris"), 2).cycles_per_step
+    assert est.folding.factors == {"h": 1, "y": 2} and est.multipliers == 77
+    assert est.cycles_per_step < estimate(Design.build(_graph("iris"), 2)).cycles_per_step
 
 
 def test_a_net_that_cannot_fit_says_why():
@@ -173,7 +175,7 @@ def test_bad_reuse_is_rejected(reuse, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         check_reuse(g, reuse)
     with pytest.raises(ValueError):
-        Network(g, reuse)
+        Network(Design.build(g, reuse))
 
 
 def test_streaming_is_not_folded():
@@ -214,7 +216,7 @@ def test_folded_verilog_on_cocotb(name, simulator, sim_runner):
     """Every example folded (reuse 3; dag at 2) as Verilog on both simulators."""
     reuse = 2 if name == "dag" else 3
     g = _graph(name)
-    _check(g, reuse, sim_runner(g, simulator, reuse=reuse), steps=2)
+    _check(g, reuse, sim_runner(Design.build(g, reuse), simulator), steps=2)
 
 
 @pytest.mark.slow
@@ -228,7 +230,7 @@ def test_random_graphs_random_reuse_on_cocotb(seed, simulator, sim_runner):
                                                     **MODES[mode])
     reuse = {n.name: int(rng.choice([1, 2, 3, 5, 64])) for n in g.nodes
              if n.op in ("dense", "act")}
-    _check(g, reuse, sim_runner(g, simulator, reuse=reuse), seed=seed)
+    _check(g, reuse, sim_runner(Design.build(g, reuse), simulator), seed=seed)
 
 
 def test_train_iris_folded_for_icebreaker_in_simulation(sim_build, need_simulator):
@@ -243,10 +245,10 @@ def test_train_iris_folded_for_icebreaker_in_simulation(sim_build, need_simulato
 
     g = _graph("iris")
     data = load_dataset(str(data_path("iris_train")), g)
-    reuse = fit(g, DEVICES["iCE40UP5K"]).reuse
+    design = fit(g, DEVICES["iCE40UP5K"]).design
     p0 = init_params(g, 1)
     ref, _ = train(FixedPC(g), p0, data, epochs=2, seed=3, log=lambda s: None)
-    model = SimulatedPC(g, "verilator", build_root=sim_build, reuse=reuse)
+    model = SimulatedPC(design, "verilator", build_root=sim_build)
     try:
         rtl, _ = train(model, p0, data, epochs=2, seed=3, log=lambda s: None)
     finally:
@@ -269,7 +271,7 @@ def test_every_multiplier_maps_to_a_dsp(name, board_name):
     b = BOARDS[board_name]
     est = fit(g, b.device)
     try:
-        stats = core_stats(g, b.device.family, est.reuse)
+        stats = core_stats(est.design, b.device.family)
     except ToolMissing as e:
         pytest.skip(str(e))
     print(f"{name} on {board_name}: {stats}")

@@ -1,6 +1,6 @@
 """The generated network against the fixed-point golden model, register by register.
 
-Every test simulates the Network in Amaranth's simulator (sim/pysim.py) and compares every
+Every test simulates the Network in Amaranth's simulator (sim/simulate.py) and compares every
 register the memory map names after the forward sweep and after every tick, and the
 parameters after every run, with np.array_equal semantics (compare_traces).
 """
@@ -11,15 +11,16 @@ import numpy as np
 import pytest
 
 from pcfpga.examples import EXAMPLES, example_path
-from pcfpga.golden.fixed_model import FixedPC
+from pcfpga.golden.fixed_model import FixedPC, quantize
 from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params
 from pcfpga.golden.random_graph import random_graph, random_sample
 from pcfpga.hdl.controller import cycles_per_step
+from pcfpga.hdl.design import Design
 from pcfpga.hdl.memmap import MemoryMap
 from pcfpga.hdl.network import Network
-from pcfpga.sim.pysim import (Mismatch, PySimRunner, compare_traces, quantize,
-                              simulate_against_golden)
+from pcfpga.sim.session import Mismatch, compare_traces
+from pcfpga.sim.simulate import Runner, simulate_against_golden
 
 MODES = {"exact": {}, "fpa": {"eta_v": 0.5, "ticks": 3},
          "standard": {"eta_v": 0.5, "ticks": 2}, "streaming": {}}
@@ -84,7 +85,7 @@ def test_a_corrupted_expectation_is_caught():
     m = FixedPC(g)
     q = m.to_model(init_params(g, 0))
     x, y = samples_for(g, 0, 1)[0]
-    runner = PySimRunner(g)
+    runner = Runner(g, "amaranth")
     _, traces = runner.run(q, [(quantize(g, x), quantize(g, y))])
     _, ref = m.step(q, x, y)
     compare_traces(traces[0], ref, 0)                     # identical: passes
@@ -111,7 +112,7 @@ def test_memory_map_reads_every_register_and_round_trips(mode, reuse):
     """Every rw word written with a distinct value reads back (folded weights through
     their memory), and every register reads as its signal; reads are registered."""
     g = Graph.from_toml(str(example_path("dag"))).with_settings(mode=mode)
-    net = Network(g, reuse)
+    net = Network(Design.build(g, reuse))
     mm = MemoryMap.from_json(net.memmap.to_json())
     assert [f.name for f in mm.fields] == [f.name for f in net.memmap.fields]
     if mode == "streaming":

@@ -19,7 +19,7 @@ from pcfpga.hdl.network import Network
 from pcfpga.hdl.design import Architecture, Design
 from pcfpga.hdl.parallel import NodePE
 from pcfpga.hdl.serial import SerialNodePE
-from pcfpga.sim.pysim import simulate_against_golden
+from pcfpga.sim.simulate import simulate_against_golden
 
 MODES = {"exact": {}, "fpa": {"eta_v": 0.5, "ticks": 3}, "standard": {"eta_v": 0.5, "ticks": 2}}
 SERIAL, SERIAL_SPRAM = "serial", "serial-spram"
@@ -43,7 +43,7 @@ def _check(g, runner, seed=1, steps=3):
 def test_examples_serial_every_register(name, mode, sim_runner):
     rounding = {"exact": "nearest", "fpa": "stochastic", "standard": "truncate"}[mode]
     g = _graph(name, mode, rounding)
-    _check(g, sim_runner(g, reuse=SERIAL))
+    _check(g, sim_runner(Design.build(g, SERIAL)))
 
 
 @pytest.mark.parametrize("seed", [0, 3])
@@ -62,14 +62,14 @@ def _random_case(seed, sim_runner, simulator="amaranth"):
     rounding = ("nearest", "stochastic", "truncate")[(seed // 3) % 3]
     g = random_graph(seed, mode=mode).with_settings(mode=mode, rounding=rounding,
                                                     **MODES[mode])
-    _check(g, sim_runner(g, simulator, reuse=SERIAL), seed=seed)
+    _check(g, sim_runner(Design.build(g, SERIAL), simulator), seed=seed)
 
 
 @pytest.mark.parametrize("simulator", ["verilator", "icarus"])
 @pytest.mark.parametrize("name", ["xor", "iris"])
 def test_serial_verilog_on_cocotb(name, simulator, sim_runner):
     g = _graph(name, "fpa", "stochastic")
-    _check(g, sim_runner(g, simulator, reuse=SERIAL), steps=2)
+    _check(g, sim_runner(Design.build(g, SERIAL), simulator), steps=2)
 
 
 @pytest.mark.slow
@@ -84,21 +84,22 @@ def test_cycles_per_step_match_the_estimate(name, sim_runner):
     """Cycles the hardware counts for two free-running steps (no pause) against the
     fitter's estimate."""
     g = _graph(name)
-    res = _check(g, sim_runner(g, reuse=SERIAL, pause=False), steps=2)
-    assert res["cycles"] == 2 * estimate(g, SERIAL).cycles_per_step
+    res = _check(g, sim_runner(Design.build(g, SERIAL), pause=False), steps=2)
+    assert res["cycles"] == 2 * estimate(Design.build(g, SERIAL)).cycles_per_step
 
 
 @pytest.mark.parametrize("name", ["xor", "iris", "dag"])
 def test_estimate_equals_yosys_multipliers(name):
     g = _graph(name)
-    est = estimate(g, SERIAL)
-    assert est.multipliers == count_multipliers(g, SERIAL)
+    design = Design.build(g, SERIAL)
+    est = estimate(design)
+    assert est.multipliers == count_multipliers(design)
     assert est.serial and est.register_bits == 0
 
 
 def test_serial_needs_fewer_flip_flops_than_folding():
     g = _graph("iris")
-    serial, folded = estimate(g, SERIAL), estimate(g, 1000)
+    serial, folded = estimate(Design.build(g, SERIAL)), estimate(Design.build(g, 1000))
     assert serial.ff_bits < folded.ff_bits / 2
     assert serial.multipliers <= folded.multipliers
     assert serial.cycles_per_step > folded.cycles_per_step
@@ -133,7 +134,7 @@ def test_pes_follow_the_design():
 
 
 def test_every_register_is_in_a_memory():
-    net = Network(_graph("iris"), SERIAL)
+    net = Network(Design.build(_graph("iris"), SERIAL))
     net._MustUse__silence = True
     assert set(net.fields) == {f"{n}.sat" for n in ("x", "h", "y")}
 
@@ -166,9 +167,9 @@ def test_single_port_weights_every_register(name, mode, sim_runner, monkeypatch)
     monkeypatch.setattr(design, "SINGLE_PORT_WORDS", 2)
     g = _graph(name, mode, "stochastic")
     assert fold_plan(g, SERIAL_SPRAM).single_port
-    _check(g, sim_runner(g, reuse=SERIAL_SPRAM), steps=2)
-    res = _check(g, sim_runner(g, reuse=SERIAL_SPRAM, pause=False), steps=2)
-    assert res["cycles"] == 2 * estimate(g, SERIAL_SPRAM).cycles_per_step
+    _check(g, sim_runner(Design.build(g, SERIAL_SPRAM)), steps=2)
+    res = _check(g, sim_runner(Design.build(g, SERIAL_SPRAM), pause=False), steps=2)
+    assert res["cycles"] == 2 * estimate(Design.build(g, SERIAL_SPRAM)).cycles_per_step
 
 
 def test_digits_weights_go_to_spram_on_a_up5k():
@@ -180,8 +181,9 @@ def test_digits_weights_go_to_spram_on_a_up5k():
     g = Graph.from_toml(str(example_path("digits")))
     assert fold_plan(g, SERIAL_SPRAM).single_port == {("h", "x")}
     assert not fold_plan(g, SERIAL).single_port
-    est = estimate(g, SERIAL_SPRAM)
+    design = Design.build(g, SERIAL_SPRAM)
+    est = estimate(design)
     assert est.spram_blocks == 1 and est.ram_blocks == 25      # Yosys: 25 SB_RAM40_4K
-    text = rtlil.convert(Network(g, SERIAL_SPRAM), name="top", platform=ICEBreakerPlatform())
+    text = rtlil.convert(Network(design), name="top", platform=ICEBreakerPlatform())
     assert text.count("SB_SPRAM256KA") == 1
-    assert "SB_SPRAM256KA" not in rtlil.convert(Network(g, SERIAL_SPRAM), name="top")
+    assert "SB_SPRAM256KA" not in rtlil.convert(Network(design), name="top")

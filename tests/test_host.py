@@ -19,6 +19,7 @@ from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params, load_dataset
 from pcfpga.golden.training import sample, train
 from pcfpga.hdl import protocol as P
+from pcfpga.hdl.design import Design
 from pcfpga.hdl.memmap import (ID_VALUE, RUN_CONTROL, RUN_CTRL_BITS, RUN_STATUS_BITS,
                                with_dataset)
 from pcfpga.hdl.network import network_memory_map
@@ -38,7 +39,7 @@ def _xor():
 
 
 def _host(g, reuse="serial", capacity=CAPACITY):
-    soc = SoC(g, reuse, DIVISOR, capacity)
+    soc = SoC(Design.build(g, reuse), DIVISOR, capacity)
     link = SimLink(soc)
     return Host(link, soc.memmap, link.clock_hz), link
 
@@ -336,7 +337,7 @@ def test_dataset_parameters_are_checked():
     g, _ = _xor()
     with pytest.raises(ValueError, match="Dataset capacity must be a positive integer of "
                                          "samples, not 0"):
-        SoC(g, 1, DIVISOR, 0)
+        SoC(g, DIVISOR, 0)
     with pytest.raises(ValueError, match="A dataset buffer of 2 words holds no sample of xor "
                                          r"\(3 words each\)"):
         dataset_capacity(g, 2)

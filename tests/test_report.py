@@ -14,7 +14,7 @@ from pcfpga.golden.fixed_model import FixedPC
 from pcfpga.golden.graph import Graph, GraphBuilder
 from pcfpga.golden.params import init_params, load_dataset
 from pcfpga.golden.profile import plot_ranges, profile_ranges
-from pcfpga.report import SIM_MULTIPLIER_LIMIT, sim_reuse
+from pcfpga.report import SIM_MULTIPLIER_LIMIT, sim_design
 
 XOR = str(example_path("xor"))
 XOR_DATA = str(data_path("xor"))
@@ -104,14 +104,16 @@ def test_alignment_errors():
         FixedPC(g, ticks=-2)
 
 
-def test_sim_reuse_folds_only_beyond_the_limit():
-    assert sim_reuse(Graph.from_toml(str(example_path("iris")))) == 1
+def test_sim_design_folds_only_beyond_the_limit():
+    assert sim_design(Graph.from_toml(str(example_path("iris")))).folding.factor == 1
+    from pcfpga.hdl.design import Design
     from pcfpga.hdl.fit import estimate
 
     digits = Graph.from_toml(str(example_path("digits")))
-    r = sim_reuse(digits)
-    assert r > 1 and estimate(digits, r).multipliers <= SIM_MULTIPLIER_LIMIT
-    assert estimate(digits, r // 2).multipliers > SIM_MULTIPLIER_LIMIT
+    design = sim_design(digits)
+    r = design.folding.factor
+    assert r > 1 and estimate(design).multipliers <= SIM_MULTIPLIER_LIMIT
+    assert estimate(Design.build(digits, r // 2)).multipliers > SIM_MULTIPLIER_LIMIT
 
 
 # ------------------------------------------------------------------ pcfpga report

@@ -16,6 +16,7 @@ from pcfpga.golden.fixed_model import FixedPC, quantize
 from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params
 from pcfpga.golden.random_graph import random_sample
+from pcfpga.hdl.design import Design
 from pcfpga.sim import amaranth_backend
 from pcfpga.sim.amaranth_backend import AmaranthSession, word_signals
 from pcfpga.sim.session import SimulationFailed
@@ -41,14 +42,15 @@ def test_bus_reads_equal_direct_reads_and_golden(mode, reuse):
     equal the golden model after every tick; without pauses the hardware counts the same
     cycles either way, cycles_per_step per step."""
     g = _dag(mode)
+    design = Design.build(g, reuse)
     p, samples = init_params(g, 1), _samples(g)
     q = FixedPC(g).to_model(p)
     ints = [(quantize(g, x), quantize(g, y)) for x, y in samples]
     got = {}
     for reads in ("bus", "direct"):
         got[reads] = simulate_against_golden(g, p, samples, runner=Runner(
-            g, reuse=reuse, reads=reads))["params"]
-        with open_session(g, "amaranth", reuse=reuse, reads=reads) as s:
+            design, reads=reads))["params"]
+        with open_session(design, "amaranth", reads=reads) as s:
             s.load(q)
             s.run(ints, trace=False)
         assert s.cycles == len(ints) * s.mm.meta["cycles_per_step"]
@@ -97,7 +99,7 @@ def test_every_control_word_has_its_signal():
     only words held in memories (folded weights) are left to the bus."""
     g = _dag("exact")
     for reuse, folded in ((1, False), (3, True)):
-        with AmaranthSession(g, reuse=reuse) as s:
+        with AmaranthSession(Design.build(g, reuse)) as s:
             words, mm = word_signals(s.dut), s.mm
         assert all(mm[f.name].addr in words for f in mm.fields if f.kind == "control")
         missing = {f.name for f in mm.fields for i in range(f.count)

@@ -16,6 +16,7 @@ from pcfpga.examples import example_path
 from pcfpga.golden.graph import Graph
 from pcfpga.hdl import protocol as P
 from pcfpga.hdl.bridge import FrameBridge, at_least
+from pcfpga.hdl.design import Design
 from pcfpga.hdl.memmap import ID_VALUE, Field, MemoryMap
 from pcfpga.hdl.uart import UARTRx, divisor_for
 
@@ -75,7 +76,8 @@ def _run(soc, body):
 
 
 def _soc(reuse="serial"):
-    return SoC(Graph.from_toml(str(example_path("xor"))), reuse, DIVISOR, capacity=2)
+    return SoC(Design.build(Graph.from_toml(str(example_path("xor"))), reuse), DIVISOR,
+               capacity=2)
 
 
 def test_crc_and_frames_on_the_host():

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .common import fold_options, folding, load_graph, print_folding, print_graph
+from .common import build_design, fold_options, load_graph, print_folding, print_graph
 
 __all__ = ["register", "run"]
 
@@ -22,6 +22,6 @@ def run(args) -> int:
     g = load_graph(args.net)
     print_graph(g)
     if args.board is not None or args.reuse is not None:
-        reuse, est = folding(g, args)
+        _, est = build_design(g, args)
         print_folding(g, est, args.board)
     return 0

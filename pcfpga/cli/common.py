@@ -1,5 +1,5 @@
-"""What the ``pcfpga`` commands share: the parser, option types, loading, folding, tables,
-the training run and its outputs.
+"""What the ``pcfpga`` commands share: the parser, option types, loading, the design (the
+graph and its folding, :func:`build_design`), tables, the training run and its outputs.
 
 Every command module of :mod:`pcfpga.cli` is written over these public helpers and imports
 no other command module (the applet pattern of Glasgow): a new command is a new module.
@@ -20,11 +20,11 @@ from ..golden.graph import Graph
 from ..golden.outputs import write_all
 from ..golden.params import init_params, load_params
 from ..golden.training import train
-from ..hdl.serial import SERIAL_KINDS
+from ..hdl.design import SERIAL_KINDS, Design
 
 __all__ = ["CliError", "Parser", "int_at_least", "positive_int", "non_negative_int",
            "reuse_factor", "fold_options", "SIM_BUILD", "load_graph", "initial_params",
-           "print_graph", "folding", "print_folding", "report_flags", "table_text", "table",
+           "print_graph", "build_design", "print_folding", "report_flags", "table_text", "table",
            "train_run", "write_results"]
 
 #: The default simulation build folder (one sub-folder per configuration, reused).
@@ -91,7 +91,7 @@ def reuse_factor(text: str):
 
 
 def fold_options(c, prefix: str = ""):
-    """Add ``--board`` and ``--reuse`` (the folding, :func:`folding`) to parser ``c``;
+    """Add ``--board`` and ``--reuse`` (the folding, :func:`build_design`) to parser ``c``;
     ``prefix`` starts their help (the backends they apply to)."""
     c.add_argument("--board", choices=sorted(BOARDS),
                    help=f"{prefix}fold the network to fit this board (the fitter chooses the "
@@ -140,9 +140,11 @@ def print_graph(g):
         print(f"  {p} -> {c}  ({what})")
 
 
-# ---------------------------------------------------------------------------- folding
-def folding(graph, args, quiet: bool = False):
-    """The reuse factor(s) from ``--reuse`` or the fitter for ``--board`` (default 1).
+# ---------------------------------------------------------------------------- the design
+def build_design(graph, args, quiet: bool = False):
+    """The :class:`~pcfpga.hdl.design.Design` of ``graph`` with the folding of ``--reuse``
+    or the fitter's for ``--board`` (default: fully parallel): the one place a command
+    turns its options into the design that everything after it takes.
 
     Parameters
     ----------
@@ -156,12 +158,13 @@ def folding(graph, args, quiet: bool = False):
     Returns
     -------
     tuple
-        ``(reuse, estimate)``: the estimate is None when neither option is given.
+        ``(design, estimate)``: the estimate is None when neither option is given.
 
     Raises
     ------
     CliError
-        A ``--reuse`` that does not fit ``--board``, or a network no folding fits.
+        A ``--reuse`` the graph cannot be built with or that does not fit ``--board``, or
+        a network no folding fits.
     """
     from ..hdl.fit import FitError, estimate, fit, shortfalls
 
@@ -170,16 +173,16 @@ def folding(graph, args, quiet: bool = False):
         print(f"--reuse {reuse} overrides the fitter for --board {board}")
     try:
         if reuse is not None:
-            est = estimate(graph, reuse)
+            est = estimate(Design.build(graph, reuse))
             short = shortfalls(est, find_board(board).device) if board is not None else []
             if short:
                 raise CliError(f"--reuse {reuse} does not fit --board {board}: "
                                f"{'; '.join(short)}")
-            return reuse, est
+            return est.design, est
         if board is not None:
             est = fit(graph, find_board(board).device)
-            return est.reuse, est
-        return 1, None
+            return est.design, est
+        return Design.build(graph), None
     except FitError as e:
         raise CliError(str(e)) from None
     except CliError:

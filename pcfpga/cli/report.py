@@ -32,10 +32,10 @@ from ..golden.fixed_model import FixedPC
 from ..golden.outputs import check_folder, write_all
 from ..golden.params import load_dataset
 from ..golden.profile import profile_ranges
-from ..report import ALIGN_TICKS, REPORT_FILES, compare_training
+from ..report import ALIGN_TICKS, REPORT_FILES, compare_training, sim_design
 from ..sim.session import SIMULATOR_CHOICES
-from .common import (SIM_BUILD, CliError, initial_params, load_graph, non_negative_int,
-                     positive_int, reuse_factor, table_text)
+from .common import (SIM_BUILD, CliError, build_design, initial_params, load_graph,
+                     non_negative_int, positive_int, reuse_factor, table_text)
 
 __all__ = ["register", "run"]
 
@@ -76,12 +76,15 @@ def run(args) -> int:
     params = initial_params(g, args)
     FixedPC(g).to_model(params)  # reject unrepresentable parameters before any work
     simulator = _simulator(args)
+    network = g             # with a simulator: the design of --reuse, else sim_design's
+    if simulator is not None:
+        network = build_design(g, args)[0] if args.reuse is not None else sim_design(g)
     from ..sim.simulate import SimulatorMissing
 
     print(f"report for {g.name} ({args.net}): {args.epochs} epochs, seed {args.seed}")
     try:
         histories, finals, info = compare_training(
-            g, params, train_set, test_set, args.epochs, args.seed, simulator, args.reuse,
+            network, params, train_set, test_set, args.epochs, args.seed, simulator,
             build_root=args.build, log=lambda s: print(s, flush=True))
     except SimulatorMissing as e:
         raise CliError(str(e)) from None
@@ -162,7 +165,7 @@ def _tables(g, args, histories, info, align, prof, used):
             table_text(_final_rows(histories))]
     if hw:
         same = "equal" if hw["equals_golden"] else "DIFFER FROM"
-        text += ["", f"hardware simulation ({hw['simulator']}, reuse {hw['reuse']}): "
+        text += ["", f"hardware simulation ({hw['simulator']}, reuse {hw['folding']}): "
                      f"{hw['steps_checked']} steps, {hw['cycles']:,} cycles; final "
                      f"parameters {same} the fixed golden model's bit for bit"]
     text += ["", f"cosine similarity to backprop's update (median of {used} samples, "

@@ -9,8 +9,8 @@ from ..golden.outputs import check_file, check_folder
 from ..golden.params import load_dataset, save_npz
 from ..golden.training import sample
 from ..sim.session import SIMULATOR_CHOICES
-from .common import (SIM_BUILD, CliError, fold_options, folding, initial_params, load_graph,
-                     non_negative_int, positive_int, print_folding, report_flags)
+from .common import (SIM_BUILD, CliError, build_design, fold_options, initial_params,
+                     load_graph, non_negative_int, positive_int, print_folding, report_flags)
 
 __all__ = ["register", "run"]
 
@@ -50,13 +50,13 @@ def _check_outputs(args) -> str:
     return out
 
 
-def _runner(g, args, reuse):
-    """The simulation runner of ``args.simulator``, built."""
+def _runner(design, args):
+    """The simulation runner of ``design`` on ``args.simulator``, built."""
     from ..sim.simulate import Runner, SimulatorMissing
 
     try:
-        runner = Runner(g, args.simulator, waves=args.waves, reuse=reuse,
-                        build_root=args.build, log=lambda s: print(s, flush=True))
+        runner = Runner(design, args.simulator, waves=args.waves, build_root=args.build,
+                        log=lambda s: print(s, flush=True))
     except SimulatorMissing as e:
         raise CliError(str(e)) from None
     runner.build()
@@ -73,15 +73,15 @@ def run(args) -> int:
     FixedPC(g).to_model(params)  # reject unrepresentable parameters before building
     from ..sim.simulate import simulate_against_golden
 
-    reuse, est = folding(g, args)
+    design, est = build_design(g, args)
     if est is not None:
         print_folding(g, est, args.board)
-    runner = _runner(g, args, reuse)
+    runner = _runner(design, args)
     samples = [(sample(x, i % n), sample(y, i % n)) for i in range(args.steps)]
     print(f"simulating {args.steps} step(s) of {g.name} (mode {g.learning.mode}, {g.ticks} "
           f"tick(s) each) on {args.simulator}, checking every register after every tick "
           f"...", flush=True)
-    res = simulate_against_golden(g, params, samples, runner=runner)
+    res = simulate_against_golden(design, params, samples, runner=runner)
     model = FixedPC(g)
     save_npz(out, model.to_float(res["params"]))
     speed = runner.cycles / runner.seconds if runner.seconds else float("nan")

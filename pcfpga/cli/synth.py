@@ -9,7 +9,7 @@ import sys
 from ..boards.devices import BOARDS
 from ..golden.outputs import check_folder
 from ..hdl.protocol import DEFAULT_BAUD
-from .common import CliError, folding, load_graph, positive_int, reuse_factor, table
+from .common import CliError, build_design, load_graph, positive_int, reuse_factor, table
 
 __all__ = ["register", "run"]
 
@@ -35,9 +35,9 @@ def run(args) -> int:
     from ..boards.build import report_table, synthesize
     from ..boards.synth import ToolMissing
 
-    reuse, est = folding(graph, args)
+    design, _ = build_design(graph, args)
     try:
-        report = synthesize(graph, args.board, folder, reuse, args.baud,
+        report = synthesize(design, args.board, folder, args.baud,
                             log=lambda s: print(s, flush=True))
     except (ToolMissing, ValueError) as e:
         raise CliError(str(e)) from None

@@ -21,9 +21,9 @@ from ..golden.outputs import check_file, check_folder
 from ..golden.params import load_dataset
 from ..hdl.protocol import DEFAULT_BAUD
 from ..sim.session import SIMULATOR_CHOICES
-from .common import (SIM_BUILD, CliError, fold_options, folding, initial_params, load_graph,
-                     non_negative_int, positive_int, print_folding, report_flags, train_run,
-                     write_results)
+from .common import (SIM_BUILD, CliError, build_design, fold_options, initial_params,
+                     load_graph, non_negative_int, positive_int, print_folding, report_flags,
+                     train_run, write_results)
 
 __all__ = ["register", "run", "SIM_DIVISOR"]
 
@@ -118,12 +118,12 @@ def _train_sim(g, params, args, train_set, test_set, out, plot) -> int:
     from ..sim.training import SimulatedPC
 
     simulator, check = args.simulator or "verilator", args.check or "ticks"
-    reuse, est = folding(g, args)
+    design, est = build_design(g, args)
     if est is not None:
         print_folding(g, est, args.board)
     build = SIM_BUILD if args.build is None else args.build
-    model = SimulatedPC(g, simulator, check=check, build_root=build,
-                        log=lambda s: print(s, flush=True), reuse=reuse)
+    model = SimulatedPC(design, simulator, check=check, build_root=build,
+                        log=lambda s: print(s, flush=True))
     label = f"hardware simulation ({simulator})"
     what = ("every register after every tick" if check == "ticks"
             else "parameters and saturation flags")
@@ -150,8 +150,8 @@ def _board_link(g, args, b, capacity):
     from ..host import LinkError, SerialLink, SimLink
 
     if args.port == "sim":
-        reuse, est = folding(g, args, quiet=True)
-        soc = SoC(g, reuse, SIM_DIVISOR, capacity)
+        design, est = build_design(g, args, quiet=True)
+        soc = SoC(design, SIM_DIVISOR, capacity)
         return SimLink(soc, b.clock_hz), soc.memmap, (
             f"the simulated {b.name} SoC ({est.architecture}, UART at {SIM_DIVISOR} cycles "
             f"per bit)")

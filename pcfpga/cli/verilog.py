@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from ..golden.outputs import check_folder
-from .common import CliError, fold_options, folding, load_graph, print_folding
+from .common import CliError, build_design, fold_options, load_graph, print_folding
 
 __all__ = ["register", "run"]
 
@@ -29,9 +29,9 @@ def run(args) -> int:
     from ..hdl.controller import cycles_per_step, cycles_per_tick
     from ..hdl.export import top_name, write_verilog
 
-    reuse, est = folding(g, args)
+    design, est = build_design(g, args)
     print(f"elaborating {g.name} (mode {g.learning.mode}) ...", flush=True)
-    v_path, j_path = write_verilog(g, folder, reuse)
+    v_path, j_path = write_verilog(design, folder)
     print(f"wrote {v_path} (module {top_name(g)}) and {j_path} (memory map)")
     if est is not None:
         print_folding(g, est, args.board)
