@@ -10,7 +10,9 @@ Modules, each importing only those above it in this list (no cycle)::
     cocotb_tb         the cocotb testbench (runs inside the simulator; imports driver)
     simulate          Runner, open_session, simulate_against_golden: by simulator name
     training          SimulatedPC: training through a simulator
-    pysim, runner     old import paths (re-exports of the above)
+
+Every simulation is of a :class:`~pcfpga.hdl.design.Design` (a graph with its folding,
+built once by the caller; a graph alone is simulated fully parallel).
 
 Nothing is imported here, so ``pcfpga.sim.beside`` and ``pcfpga.sim.driver`` (which the
 host uses) load neither Amaranth nor a simulator.
