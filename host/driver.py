@@ -85,7 +85,8 @@ class Host(BusDriver):
                 status, payload = P.decode(head + rest)
             except P.FrameError as e:
                 problem = f"a corrupted reply ({e})"
-                self.link.read(4096, P.IDLE_BYTES * P.BITS_PER_BYTE / self.link.baud)   # drain the line
+                # drain the line
+                self.link.read(4096, P.IDLE_BYTES * P.BITS_PER_BYTE / self.link.baud)
                 continue
             if status in P.LINE_ERRORS:      # not carried out, or a stale reply: send again
                 problem = f"{P.Status(status).name} (damaged on the line)"
