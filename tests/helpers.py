@@ -17,9 +17,12 @@ import pytest
 
 from pcfpga.examples import example_path
 from pcfpga.golden.graph import Graph
+from pcfpga.golden.params import init_params
 from pcfpga.golden.random_graph import random_sample
+from pcfpga.sim.simulate import simulate_against_golden
 
-__all__ = ["SIMULATORS", "FAST_EXAMPLE", "example_graph", "random_samples", "cocotb_cases"]
+__all__ = ["SIMULATORS", "FAST_EXAMPLE", "MODES", "FOLDABLE_MODES", "example_graph",
+           "mode_graph", "random_samples", "check_design", "cocotb_cases"]
 
 #: The simulators driven through cocotb.
 SIMULATORS = ("verilator", "icarus")
@@ -28,15 +31,41 @@ SIMULATORS = ("verilator", "icarus")
 FAST_EXAMPLE = "xor"
 
 
+#: Every learning mode with the settings the tests give it (ticks and a relaxation rate where
+#: one is used; few ticks, so that a simulated step is short).
+MODES = {"exact": {}, "fpa": {"eta_v": 0.5, "ticks": 3}, "standard": {"eta_v": 0.5, "ticks": 2},
+         "streaming": {}}
+
+#: The modes folded and serial designs support (streaming is fully parallel only).
+FOLDABLE_MODES = ("exact", "fpa", "standard")
+
+
 def example_graph(name: str, **settings) -> Graph:
     """The bundled example ``name`` with ``settings`` applied (``Graph.with_settings``)."""
     return Graph.from_toml(str(example_path(name))).with_settings(**settings)
+
+
+def mode_graph(name: str, mode: str = "exact", rounding: str = "nearest") -> Graph:
+    """The bundled example ``name`` in ``mode`` (with its :data:`MODES` settings) and
+    ``rounding``."""
+    return example_graph(name, mode=mode, rounding=rounding, **MODES[mode])
 
 
 def random_samples(g: Graph, n: int, seed: int) -> list:
     """``n`` random (x, y) samples of ``g`` from a generator seeded with ``seed``."""
     rng = np.random.default_rng(seed)
     return [random_sample(g, rng) for _ in range(n)]
+
+
+def check_design(g: Graph, runner, seed: int = 1, steps: int = 3) -> dict:
+    """``steps`` random training steps of ``g`` from parameter and sample seed ``seed``
+    through ``runner`` (a :class:`~pcfpga.sim.simulate.Runner`), every register compared
+    with the golden model (``simulate_against_golden``); prints the case first, so that a
+    failure names its seed."""
+    print(f"{g.name} mode {g.learning.mode} rounding {g.formats.rounding} "
+          f"folding {runner.design.folding} seed {seed}")
+    return simulate_against_golden(g, init_params(g, seed), random_samples(g, steps, seed),
+                                   runner=runner)
 
 
 def cocotb_cases(cases, fast) -> list:

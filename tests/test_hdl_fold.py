@@ -13,29 +13,16 @@ from pcfpga.cli import main
 from pcfpga.examples import EXAMPLES, example_path
 from pcfpga.golden.graph import Graph, GraphBuilder
 from pcfpga.golden.params import init_params
-from pcfpga.golden.random_graph import random_graph, random_sample
+from pcfpga.golden.random_graph import random_graph
 from pcfpga.hdl.fit import (FitError, count_multipliers, estimate, fit, reuse_choices,
                              shortfalls)
 from pcfpga.hdl.design import Design, Step
 from pcfpga.hdl.fold import check_reuse, fold_plan
 from pcfpga.hdl.network import Network
-from pcfpga.sim.simulate import simulate_against_golden
 
-MODES = {"exact": {}, "fpa": {"eta_v": 0.5, "ticks": 3}, "standard": {"eta_v": 0.5, "ticks": 2}}
+from helpers import (FAST_EXAMPLE, FOLDABLE_MODES, MODES, SIMULATORS, check_design, cocotb_cases,
+                     mode_graph)
 
-
-def _graph(name, mode="exact", rounding="nearest"):
-    return Graph.from_toml(str(example_path(name))).with_settings(mode=mode, rounding=rounding,
-                                                                  **MODES[mode])
-
-
-def _check(g, reuse, runner, seed=1, steps=3):
-    print(f"{g.name} mode {g.learning.mode} rounding {g.formats.rounding} reuse {reuse} "
-          f"seed {seed}")
-    rng = np.random.default_rng(seed)
-    return simulate_against_golden(g, init_params(g, seed),
-                                   [random_sample(g, rng) for _ in range(steps)],
-                                   runner=runner)
 
 
 def digits_graph():
@@ -46,8 +33,8 @@ def digits_graph():
 @pytest.mark.parametrize("reuse", [2, 3, 1000])
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_examples_folded_every_register(name, reuse, sim_runner):
-    g = _graph(name)
-    _check(g, reuse, sim_runner(Design.build(g, reuse)))
+    g = mode_graph(name)
+    check_design(g, sim_runner(Design.build(g, reuse)))
 
 
 @pytest.mark.parametrize("mode, rounding, reuse", [
@@ -55,8 +42,8 @@ def test_examples_folded_every_register(name, reuse, sim_runner):
     ("exact", "truncate", 4), ("fpa", "truncate", 7)])
 def test_modes_and_roundings_folded(mode, rounding, reuse, sim_runner):
     for name in ("iris", "dag"):
-        g = _graph(name, mode, rounding)
-        _check(g, reuse, sim_runner(Design.build(g, reuse)))
+        g = mode_graph(name, mode, rounding)
+        check_design(g, sim_runner(Design.build(g, reuse)))
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -73,26 +60,26 @@ def test_random_graphs_random_reuse_long(seed, sim_runner):
 
 def _random_reuse_case(seed, sim_runner):
     rng = np.random.default_rng(seed)
-    mode = list(MODES)[seed % 3]
+    mode = FOLDABLE_MODES[seed % 3]
     rounding = ("nearest", "truncate", "stochastic")[(seed // 3) % 3]
     g = random_graph(seed, mode=mode).with_settings(mode=mode, rounding=rounding,
                                                     **MODES[mode])
     reuse = {n.name: int(rng.choice([1, 2, 3, 5, 64])) for n in g.nodes
              if n.op in ("dense", "act")}
-    _check(g, reuse, sim_runner(Design.build(g, reuse)), seed=seed)
+    check_design(g, sim_runner(Design.build(g, reuse)), seed=seed)
 
 
 @pytest.mark.parametrize("reuse", [1, 2, 4, 11, 64])
 def test_cycles_per_step_match_the_estimate(reuse, sim_runner):
     """Cycles per sample measured in simulation (hardware counter, no pauses) equal the
     fitter's estimate at every reuse factor."""
-    g = _graph("iris")
-    res = _check(g, reuse, sim_runner(Design.build(g, reuse), pause=False), steps=2)
+    g = mode_graph("iris")
+    res = check_design(g, sim_runner(Design.build(g, reuse), pause=False), steps=2)
     assert res["cycles"] == 2 * estimate(Design.build(g, reuse)).cycles_per_step
 
 
 def test_folding_trades_multipliers_for_cycles():
-    g = _graph("iris")
+    g = mode_graph("iris")
     table = [(r, estimate(Design.build(g, r))) for r in (1, 2, 4, 8, 32)]
     mults = [e.multipliers for _, e in table]
     cycles = [e.cycles_per_step for _, e in table]
@@ -104,13 +91,13 @@ def test_folding_trades_multipliers_for_cycles():
 @pytest.mark.parametrize("name, reuse", [("xor", 1), ("xor", 3), ("iris", 2),
                                          ("teacher_2_4_3", 5), ("tanh_2_2_1", 2)])
 def test_estimate_equals_yosys_multipliers(name, reuse):
-    g = _graph(name)
+    g = mode_graph(name)
     design = Design.build(g, reuse)
     assert estimate(design).multipliers == count_multipliers(design)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode, reuse", [(m, r) for m in MODES for r in (1, 3)]
+@pytest.mark.parametrize("mode, reuse", [(m, r) for m in FOLDABLE_MODES for r in (1, 3)]
                          + [("streaming", 1)])                 # streaming is not folded
 def test_estimate_equals_yosys_multipliers_dag(mode, reuse):
     g = Graph.from_toml(str(example_path("dag"))).with_settings(mode=mode,
@@ -121,7 +108,7 @@ def test_estimate_equals_yosys_multipliers_dag(mode, reuse):
 
 @pytest.mark.parametrize("graph", ["xor", "iris", "digits"])
 def test_fits_up5k_with_at_most_8_multipliers(graph):
-    g = digits_graph() if graph == "digits" else _graph(graph)
+    g = digits_graph() if graph == "digits" else mode_graph(graph)
     up5k = DEVICES["iCE40UP5K"]
     est = fit(g, up5k)
     assert est.multipliers <= 8 and not shortfalls(est, up5k)
@@ -141,20 +128,20 @@ def test_iris_on_ecp5_85f_keeps_dsps_routable():
     minutes); the fitter keeps within 80 % and unfolds as much as that allows: h parallel,
     y reuse 2 (77 DSPs; routed at 40.0 MHz, whole SoC)."""
     ecp5 = DEVICES["ECP5-85F"]
-    parallel = estimate(Design.build(_graph("iris"), 1))
+    parallel = estimate(Design.build(mode_graph("iris"), 1))
     assert parallel.multipliers == 147 <= ecp5.dsp
     assert shortfalls(parallel, ecp5) == ["147 multipliers > 80% of the device's 156 DSPs "
                                           "(routing)"]
-    est = fit(_graph("iris"), ecp5)
+    est = fit(mode_graph("iris"), ecp5)
     assert est.folding.factors == {"h": 1, "y": 2} and est.multipliers == 77
-    assert est.cycles_per_step < estimate(Design.build(_graph("iris"), 2)).cycles_per_step
+    assert est.cycles_per_step < estimate(Design.build(mode_graph("iris"), 2)).cycles_per_step
 
 
 def test_a_net_that_cannot_fit_says_why():
     with pytest.raises(FitError, match=r"dag does not fit iCE40UP5K even fully folded \(26 "
                                        r"multipliers > 8 DSPs; .*\) or serial \(11 "
                                        r"multipliers > 8 DSPs"):
-        fit(_graph("dag"), DEVICES["iCE40UP5K"])
+        fit(mode_graph("dag"), DEVICES["iCE40UP5K"])
 
 
 def test_reuse_choices():
@@ -171,7 +158,7 @@ def test_reuse_choices():
     ({"h": 1.5}, "Reuse factor must be a positive integer, not 1.5 (node 'h')"),
 ])
 def test_bad_reuse_is_rejected(reuse, message):
-    g = _graph("xor")
+    g = mode_graph("xor")
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         check_reuse(g, reuse)
     with pytest.raises(ValueError):
@@ -210,13 +197,14 @@ def test_cli_sim_folded_matches(tmp_path, capsys):
     assert code == 0 and "match:" in out and "h reuse 3" in out
 
 
-@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
-@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("simulator, name", cocotb_cases(
+    [(s, n) for n in EXAMPLES for s in SIMULATORS], lambda s, n: n == FAST_EXAMPLE))
 def test_folded_verilog_on_cocotb(name, simulator, sim_runner):
-    """Every example folded (reuse 3; dag at 2) as Verilog on both simulators."""
+    """Every example folded (reuse 3; dag at 2) as Verilog on both simulators (Verilator
+    builds other than XOR's under ``slow``, tests/helpers.py)."""
     reuse = 2 if name == "dag" else 3
-    g = _graph(name)
-    _check(g, reuse, sim_runner(Design.build(g, reuse), simulator), steps=2)
+    g = mode_graph(name)
+    check_design(g, sim_runner(Design.build(g, reuse), simulator), steps=2)
 
 
 @pytest.mark.slow
@@ -224,31 +212,32 @@ def test_folded_verilog_on_cocotb(name, simulator, sim_runner):
 @pytest.mark.parametrize("seed", range(6))
 def test_random_graphs_random_reuse_on_cocotb(seed, simulator, sim_runner):
     rng = np.random.default_rng(seed)
-    mode = list(MODES)[seed % 3]
+    mode = FOLDABLE_MODES[seed % 3]
     rounding = ("nearest", "truncate")[(seed // 3) % 2]
     g = random_graph(seed, mode=mode).with_settings(mode=mode, rounding=rounding,
                                                     **MODES[mode])
     reuse = {n.name: int(rng.choice([1, 2, 3, 5, 64])) for n in g.nodes
              if n.op in ("dense", "act")}
-    _check(g, reuse, sim_runner(Design.build(g, reuse), simulator), seed=seed)
+    check_design(g, sim_runner(Design.build(g, reuse), simulator), seed=seed)
 
 
-def test_train_iris_folded_for_icebreaker_in_simulation(sim_build, need_simulator):
+@pytest.mark.parametrize("simulator", cocotb_cases(SIMULATORS, lambda s: False))
+def test_train_iris_folded_for_icebreaker_in_simulation(simulator, sim_build, need_simulator):
     """Training through the folded Verilog the fitter chose for an iCEBreaker: every
     register after every tick, parameters equal the golden model's."""
-    need_simulator("verilator")
+    need_simulator(simulator)
     from pcfpga.golden.fixed_model import FixedPC
     from pcfpga.golden.params import load_dataset
     from pcfpga.golden.training import train
     from pcfpga.examples import data_path
     from pcfpga.sim.training import SimulatedPC
 
-    g = _graph("iris")
+    g = mode_graph("iris")
     data = load_dataset(str(data_path("iris_train")), g)
     design = fit(g, DEVICES["iCE40UP5K"]).design
     p0 = init_params(g, 1)
     ref, _ = train(FixedPC(g), p0, data, epochs=2, seed=3, log=lambda s: None)
-    model = SimulatedPC(design, "verilator", build_root=sim_build)
+    model = SimulatedPC(design, simulator, build_root=sim_build)
     try:
         rtl, _ = train(model, p0, data, epochs=2, seed=3, log=lambda s: None)
     finally:
@@ -267,7 +256,7 @@ def test_every_multiplier_maps_to_a_dsp(name, board_name):
     fell back to LUTs (iCE40 needs synth_ice40 -dsp)."""
     from pcfpga.boards.synth import ToolMissing, core_stats
 
-    g = digits_graph() if name == "digits" else _graph(name)
+    g = digits_graph() if name == "digits" else mode_graph(name)
     b = BOARDS[board_name]
     est = fit(g, b.device)
     try:

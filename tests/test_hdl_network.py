@@ -22,8 +22,8 @@ from pcfpga.hdl.network import Network
 from pcfpga.sim.session import Mismatch, compare_traces
 from pcfpga.sim.simulate import Runner, simulate_against_golden
 
-MODES = {"exact": {}, "fpa": {"eta_v": 0.5, "ticks": 3},
-         "standard": {"eta_v": 0.5, "ticks": 2}, "streaming": {}}
+from helpers import MODES
+
 ROUNDING = ("nearest", "truncate", "stochastic")
 
 

@@ -5,45 +5,31 @@ simulator and as Verilog on Verilator and Icarus; every register compared exactl
 forward sweep and every tick (``simulate_against_golden``).
 """
 
-import numpy as np
 import pytest
 
 from pcfpga.cli import main
 from pcfpga.examples import EXAMPLES, example_path
 from pcfpga.golden.graph import Graph
-from pcfpga.golden.params import init_params
-from pcfpga.golden.random_graph import random_graph, random_sample
+from pcfpga.golden.random_graph import random_graph
 from pcfpga.hdl.fit import count_multipliers, estimate
 from pcfpga.hdl.fold import FoldedEdgePE, check_reuse, fold_plan
 from pcfpga.hdl.network import Network
 from pcfpga.hdl.design import Architecture, Design
 from pcfpga.hdl.parallel import NodePE
 from pcfpga.hdl.serial import SerialNodePE
-from pcfpga.sim.simulate import simulate_against_golden
 
-MODES = {"exact": {}, "fpa": {"eta_v": 0.5, "ticks": 3}, "standard": {"eta_v": 0.5, "ticks": 2}}
+from helpers import (FAST_EXAMPLE, FOLDABLE_MODES, MODES, SIMULATORS, check_design, cocotb_cases,
+                     mode_graph)
+
 SERIAL, SERIAL_SPRAM = "serial", "serial-spram"
 
 
-def _graph(name, mode="exact", rounding="nearest"):
-    return Graph.from_toml(str(example_path(name))).with_settings(mode=mode, rounding=rounding,
-                                                                  **MODES[mode])
-
-
-def _check(g, runner, seed=1, steps=3):
-    print(f"{g.name} mode {g.learning.mode} rounding {g.formats.rounding} serial seed {seed}")
-    rng = np.random.default_rng(seed)
-    return simulate_against_golden(g, init_params(g, seed),
-                                   [random_sample(g, rng) for _ in range(steps)],
-                                   runner=runner)
-
-
-@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("mode", FOLDABLE_MODES)
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_examples_serial_every_register(name, mode, sim_runner):
     rounding = {"exact": "nearest", "fpa": "stochastic", "standard": "truncate"}[mode]
-    g = _graph(name, mode, rounding)
-    _check(g, sim_runner(Design.build(g, SERIAL)))
+    g = mode_graph(name, mode, rounding)
+    check_design(g, sim_runner(Design.build(g, SERIAL)))
 
 
 @pytest.mark.parametrize("seed", [0, 3])
@@ -58,18 +44,18 @@ def test_random_graphs_serial_long(seed, sim_runner):
 
 
 def _random_case(seed, sim_runner, simulator="amaranth"):
-    mode = list(MODES)[seed % 3]
+    mode = FOLDABLE_MODES[seed % 3]
     rounding = ("nearest", "stochastic", "truncate")[(seed // 3) % 3]
     g = random_graph(seed, mode=mode).with_settings(mode=mode, rounding=rounding,
                                                     **MODES[mode])
-    _check(g, sim_runner(Design.build(g, SERIAL), simulator), seed=seed)
+    check_design(g, sim_runner(Design.build(g, SERIAL), simulator), seed=seed)
 
 
-@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
-@pytest.mark.parametrize("name", ["xor", "iris"])
+@pytest.mark.parametrize("simulator, name", cocotb_cases(
+    [(s, n) for n in ["xor", "iris"] for s in SIMULATORS], lambda s, n: n == FAST_EXAMPLE))
 def test_serial_verilog_on_cocotb(name, simulator, sim_runner):
-    g = _graph(name, "fpa", "stochastic")
-    _check(g, sim_runner(Design.build(g, SERIAL), simulator), steps=2)
+    g = mode_graph(name, "fpa", "stochastic")
+    check_design(g, sim_runner(Design.build(g, SERIAL), simulator), steps=2)
 
 
 @pytest.mark.slow
@@ -83,14 +69,14 @@ def test_random_graphs_serial_on_cocotb(seed, simulator, sim_runner):
 def test_cycles_per_step_match_the_estimate(name, sim_runner):
     """Cycles the hardware counts for two free-running steps (no pause) against the
     fitter's estimate."""
-    g = _graph(name)
-    res = _check(g, sim_runner(Design.build(g, SERIAL), pause=False), steps=2)
+    g = mode_graph(name)
+    res = check_design(g, sim_runner(Design.build(g, SERIAL), pause=False), steps=2)
     assert res["cycles"] == 2 * estimate(Design.build(g, SERIAL)).cycles_per_step
 
 
 @pytest.mark.parametrize("name", ["xor", "iris", "dag"])
 def test_estimate_equals_yosys_multipliers(name):
-    g = _graph(name)
+    g = mode_graph(name)
     design = Design.build(g, SERIAL)
     est = estimate(design)
     assert est.multipliers == count_multipliers(design)
@@ -98,7 +84,7 @@ def test_estimate_equals_yosys_multipliers(name):
 
 
 def test_serial_needs_fewer_flip_flops_than_folding():
-    g = _graph("iris")
+    g = mode_graph("iris")
     serial, folded = estimate(Design.build(g, SERIAL)), estimate(Design.build(g, 1000))
     assert serial.ff_bits < folded.ff_bits / 2
     assert serial.multipliers <= folded.multipliers
@@ -106,7 +92,7 @@ def test_serial_needs_fewer_flip_flops_than_folding():
 
 
 def test_streaming_is_not_serial():
-    g = _graph("xor").with_settings(mode="streaming")
+    g = mode_graph("xor").with_settings(mode="streaming")
     with pytest.raises(ValueError, match="The serial architecture is not available in "
                                          "streaming mode"):
         check_reuse(g, SERIAL)
@@ -118,7 +104,7 @@ def test_streaming_is_not_serial():
 def test_pes_follow_the_design():
     """A PE takes its folding from the design: every serial edge has one lane, and a PE
     of another architecture, or an edge the design does not fold, is refused."""
-    g = _graph("iris")
+    g = mode_graph("iris")
     serial, parallel = Design.build(g, SERIAL), Design.build(g, 1)
     assert serial.architecture is Architecture.SERIAL
     assert parallel.architecture is Architecture.PARALLEL
@@ -134,7 +120,7 @@ def test_pes_follow_the_design():
 
 
 def test_every_register_is_in_a_memory():
-    net = Network(Design.build(_graph("iris"), SERIAL))
+    net = Network(Design.build(mode_graph("iris"), SERIAL))
     net._MustUse__silence = True
     assert set(net.fields) == {f"{n}.sat" for n in ("x", "h", "y")}
 
@@ -156,7 +142,7 @@ def test_cli_reuse_bad_text(capsys):
             in capsys.readouterr().err)
 
 
-@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("mode", FOLDABLE_MODES)
 @pytest.mark.parametrize("name", ["xor", "iris", "dag"])
 def test_single_port_weights_every_register(name, mode, sim_runner, monkeypatch):
     """With serial-spram, edges of at least SINGLE_PORT_WORDS weights keep them in a
@@ -165,10 +151,10 @@ def test_single_port_weights_every_register(name, mode, sim_runner, monkeypatch)
     import pcfpga.hdl.design as design
 
     monkeypatch.setattr(design, "SINGLE_PORT_WORDS", 2)
-    g = _graph(name, mode, "stochastic")
+    g = mode_graph(name, mode, "stochastic")
     assert fold_plan(g, SERIAL_SPRAM).single_port
-    _check(g, sim_runner(Design.build(g, SERIAL_SPRAM)), steps=2)
-    res = _check(g, sim_runner(Design.build(g, SERIAL_SPRAM), pause=False), steps=2)
+    check_design(g, sim_runner(Design.build(g, SERIAL_SPRAM)), steps=2)
+    res = check_design(g, sim_runner(Design.build(g, SERIAL_SPRAM), pause=False), steps=2)
     assert res["cycles"] == 2 * estimate(Design.build(g, SERIAL_SPRAM)).cycles_per_step
 
 

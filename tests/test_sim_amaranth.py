@@ -22,8 +22,8 @@ from pcfpga.sim.amaranth_backend import AmaranthSession, word_signals
 from pcfpga.sim.session import SimulationFailed
 from pcfpga.sim.simulate import Runner, open_session, simulate_against_golden
 
-MODES = {"exact": {}, "fpa": {"eta_v": 0.5, "ticks": 3}, "standard": {"eta_v": 0.5, "ticks": 2},
-         "streaming": {}}
+from helpers import MODES
+
 
 
 def _dag(mode):

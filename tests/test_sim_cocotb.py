@@ -2,9 +2,9 @@
 
 Builds are cached per configuration under build/test-sim (one folder each), so a second
 run only simulates. The default suite builds XOR on Verilator and everything else on Icarus;
-the other Verilator builds are the same tests under ``slow`` (tests/helpers.py). Icarus is Debian's iverilog: .ci/run installs it; where it is missing
-locally these tests say so and skip, and under CI=true they fail instead (conftest's
-``sim_runner``). WAVES=1 writes each test's waveform to build/waves/<test name>.
+the other Verilator builds are the same tests under ``slow`` (tests/helpers.py). Icarus is
+Debian's iverilog: .ci/run installs it; where it is missing locally these tests say so and
+skip, and under CI=true they fail instead (conftest's ``sim_runner``). WAVES=1 writes each test's waveform to build/waves/<test name>.
 """
 
 import numpy as np
@@ -21,7 +21,8 @@ from pcfpga.sim.cocotb_backend import CocotbBuild
 from pcfpga.sim.session import Mismatch, compare_traces
 from pcfpga.sim.simulate import simulate_against_golden
 
-from helpers import FAST_EXAMPLE, SIMULATORS, cocotb_cases, example_graph, random_samples
+from helpers import (FAST_EXAMPLE, MODES, SIMULATORS, cocotb_cases, example_graph,
+                     random_samples)
 
 def test_one_build_folder_per_design(need_simulator, tmp_path):
     """The build cache's key is the design: one folder per folding (however it was
@@ -99,9 +100,6 @@ def test_a_corrupted_bit_is_reported(sim_runner):
         compare_traces(traces[0], ref, 0)
 
 
-#: Modes with the settings they need (ticks and a relaxation rate where one is used).
-MODES = {"exact": {}, "fpa": {"eta_v": 0.5, "ticks": 3},
-         "standard": {"eta_v": 0.5, "ticks": 2}, "streaming": {}}
 #: Formats drawn by the seeded regression (value, error, weight).
 FORMATS = [("Q4.12", "Q2.14", "Q4.12"), ("Q3.9", "Q2.10", "Q4.8"), ("Q5.13", "Q3.15", "Q3.13")]
 
