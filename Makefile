@@ -4,9 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SYNTH  := $(VENV)/.synth-stamp
+LINT   := $(VENV)/.lint-stamp
 
 # `setup` installs everything once (CI runs the demo and the suite side by side after it).
-.PHONY: setup demo test test-slow bench bench-check bench-fold bench-synth bench-sim results figures data clean
+.PHONY: setup lint demo test test-slow bench bench-check bench-fold bench-synth bench-sim results figures data clean
 
 # (Re)install when the venv is missing or pyproject.toml changed.
 $(STAMP): pyproject.toml
@@ -19,7 +20,16 @@ $(SYNTH): $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[synth]'
 	@touch $(SYNTH)
 
-setup: $(SYNTH)
+# ruff, pinned to one minor version so that a new release's rules cannot fail CI unasked.
+$(LINT): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lint]'
+	@touch $(LINT)
+
+setup: $(SYNTH) $(LINT)
+
+## lint: ruff over the whole tree (rules in pyproject.toml's [tool.ruff]); CI runs it first
+lint: $(LINT)
+	$(BIN)/ruff check .
 
 ## demo: train the bundled default network (XOR) with the bit-exact fixed-point model, check
 ## its Verilog against it, then synthesise its SoC for the iCEBreaker (bitstream and report)

@@ -56,7 +56,7 @@ def main(argv=None):
         cls = net in CLASSIFIERS or net == "xor"
         key = "test_acc" if cls else "test_loss"
 
-        def fmt(label):
+        def fmt(label, final=final, key=key, cls=cls):
             if label is None:
                 return "-"
             v = final[label][key]

@@ -33,7 +33,7 @@ lookup tables built by :class:`ActTable`, the one builder both golden/ and hdl/ 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -115,8 +115,8 @@ class ActTable:
     df: np.ndarray
 
     @staticmethod
-    @lru_cache(maxsize=None)
-    def build(act: str, fmt: QFormat, table_bits: int) -> "ActTable":
+    @cache
+    def build(act: str, fmt: QFormat, table_bits: int) -> ActTable:
         if act not in TABLE_ACTS:
             raise ValueError(f"Table activation must be one of {', '.join(TABLE_ACTS)}, "
                              f"not {act!r}")

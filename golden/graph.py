@@ -157,7 +157,7 @@ class Graph:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_toml(cls, path) -> "Graph":
+    def from_toml(cls, path) -> Graph:
         """Read and validate a TOML graph file (UTF-8, a leading byte-order mark allowed)."""
         try:
             data = read_toml(path)
@@ -166,7 +166,7 @@ class Graph:
         return cls.from_dict(data)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Graph":
+    def from_dict(cls, data: dict) -> Graph:
         """Validate a plain dictionary (the TOML document's shape)."""
         if not isinstance(data, dict):
             raise GraphError(f"a graph is a table of keys, not {kind(data)}")
@@ -186,7 +186,7 @@ class Graph:
         graph._check_hardware_names()
         return graph
 
-    def with_settings(self, **changes) -> "Graph":
+    def with_settings(self, **changes) -> Graph:
         """The same graph with [format] or [learning] keys changed, validated again.
 
         >>> g = GraphBuilder("t").input("x", 1).dense("y", ["x"], 1, output=True).build()
@@ -558,15 +558,15 @@ class GraphBuilder:
     def __init__(self, name: str):
         self._data = {"name": name, "node": []}
 
-    def format(self, **kw) -> "GraphBuilder":
+    def format(self, **kw) -> GraphBuilder:
         self._data.setdefault("format", {}).update(kw)
         return self
 
-    def learning(self, **kw) -> "GraphBuilder":
+    def learning(self, **kw) -> GraphBuilder:
         self._data.setdefault("learning", {}).update(kw)
         return self
 
-    def _node(self, **kw) -> "GraphBuilder":
+    def _node(self, **kw) -> GraphBuilder:
         self._data["node"].append({k: v for k, v in kw.items() if v is not None})
         return self
 

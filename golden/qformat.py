@@ -76,7 +76,7 @@ class QFormat:
                              f"supported")
 
     @classmethod
-    def parse(cls, text) -> "QFormat":
+    def parse(cls, text) -> QFormat:
         """Parse ``"Qm.n"``; raise ``ValueError`` naming the text when it is not one.
 
         >>> QFormat.parse("Q2.14")

@@ -38,7 +38,7 @@ MAX_KEY_PARTS = 16
 #: quantifiers: no backtracking.
 _KEY_PART = r"""(?:[A-Za-z0-9_-]++|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+')"""
 _KEY_SCAN = re.compile(
-    r"(?<![A-Za-z0-9_-])(?P<dotted>(?:%s[ \t]*+\.[ \t]*+){%d})" % (_KEY_PART, MAX_KEY_PARTS)
+    rf"(?<![A-Za-z0-9_-])(?P<dotted>(?:{_KEY_PART}[ \t]*+\.[ \t]*+){{{MAX_KEY_PARTS}}})"
     + r'''|"""(?:[^"\\]|\\[\s\S]|"(?!""))*+"""'''      # multi-line basic string
     + r"""|'''[\s\S]*?'''"""                            # multi-line literal string
     + r"""|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+'"""           # one-line strings

@@ -115,7 +115,7 @@ def train(model, params, train_set, test_set=None, epochs: int = 10, seed: int =
             order = rng.permutation(n)
             if hasattr(model, "run_epoch"):  # a simulator runs the epoch in batches
                 mp = model.run_epoch(mp, [(sample(x, i), sample(y, i)) for i in order],
-                                     progress=lambda j: progress((epoch - 1) * n + j, total))
+                                     progress=lambda j, e=epoch: progress((e - 1) * n + j, total))
             else:
                 for j, i in enumerate(order):
                     mp, _ = model.step(mp, sample(x, i), sample(y, i))

@@ -206,7 +206,7 @@ class Step:
         return f"Step({self.name})"
 
     @property
-    def products(self) -> "Step | None":
+    def products(self) -> Step | None:
         """The folded edges' phase whose forward products this prediction step uses
         (FA<l>: PF<l>, TA: PFT), or None."""
         if self.op is Op.FA:
@@ -697,7 +697,7 @@ class Design:
     edges: MappingProxyType
 
     @classmethod
-    def build(cls, graph, reuse=1) -> "Design":
+    def build(cls, graph, reuse=1) -> Design:
         """The design of ``graph`` with folding ``reuse``: a :class:`Folding`, a positive
         integer (every dense and act node), a dict of them per node, ``"serial"``,
         ``"serial-spram"`` or an :class:`Architecture` (PARALLEL: reuse 1; SERIAL,
@@ -719,7 +719,7 @@ class Design:
         for pe in plans.values():
             for r in pe.reads:
                 served.setdefault(r.node, set()).add(r.reg)
-        for (c, p) in edges:                 # edges read v_p (δ_c: its own ports, by size)
+        for (_c, p) in edges:                # edges read v_p (δ_c: its own ports, by size)
             served.setdefault(p, set()).add("v")
         nodes = {n.name: _node_plan(graph, n, plan, sched, levels, served.get(n.name, ()))
                  for n in graph.nodes}

@@ -131,7 +131,7 @@ class MemoryMap:
                                       for f in self.fields]}, indent=1)
 
     @classmethod
-    def from_json(cls, text: str) -> "MemoryMap":
+    def from_json(cls, text: str) -> MemoryMap:
         d = json.loads(text)
         fields = [Field(**{**f, "shape": tuple(f["shape"])}) for f in d["fields"]]
         return cls(d["name"], fields, d.get("meta"))

@@ -126,7 +126,7 @@ class Network(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        g, ctl, mm = self.graph, self.controller, self.memmap
+        ctl, mm = self.controller, self.memmap
         m.submodules.controller = ctl
         for name, pe in self.pes.items():
             m.submodules[f"pe_{name}"] = pe

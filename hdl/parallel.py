@@ -237,7 +237,7 @@ class NodePE(PE):
         self._finish_flags(m, arith)
 
     def _finish_flags(self, m, arith):
-        g, n = self.graph, self.graph.node(self.owner)
+        n = self.graph.node(self.owner)
         sat = self.r_sat
         masks = []
         for (step, _, bit), bits in arith.overflows.items():

@@ -149,7 +149,7 @@ class AddressSpace:
             raise ValueError("Writable words must be mapped words")
 
     @classmethod
-    def from_memmap(cls, memmap) -> "AddressSpace":
+    def from_memmap(cls, memmap) -> AddressSpace:
         """The words of a :class:`~.memmap.MemoryMap`'s fields and of its "rw" fields."""
         fields = [(f.addr, f.addr + f.count, f.access) for f in memmap.fields]
         return cls([(a, b) for a, b, _ in fields], [(a, b) for a, b, s in fields if s == "rw"])

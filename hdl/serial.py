@@ -114,7 +114,7 @@ class SerialPE:
         m.d.comb += [ctx.valid1.eq((cnt != 0) & (ctx.t1 < size)),
                      ctx.valid2.eq((cnt > 1) & (ctx.t2 < size))]
         self._memories = {}
-        for reg, (field, shape, _) in self._memory_fields().items():
+        for reg, (_field, shape, _) in self._memory_fields().items():
             mem = Memory(shape=shape, depth=size, init=[], attrs=BLOCK_RAM)
             m.submodules[f"mem_{reg}"] = mem
             self._memories[reg] = (mem, mem.read_port(), mem.write_port())
@@ -127,7 +127,7 @@ class SerialPE:
         base_of = {reg: self.memmap[field].addr
                    for reg, (field, _, _) in self._memory_fields().items()}
         hits, rsel, host = {}, [], self.host
-        for reg, (field, shape, writable) in self._memory_fields().items():
+        for reg, (_, _, writable) in self._memory_fields().items():
             base = base_of[reg]
             hit = (host.addr >= base) & (host.addr < base + size)
             hits[reg] = hit
@@ -173,7 +173,7 @@ class SerialPE:
                     w_data = Mux(strobe, value, w_data)
                     w_en = Mux(strobe, valid, w_en)
             m.d.comb += [wr.addr.eq(w_addr), wr.data.eq(w_data), wr.en.eq(w_en)]
-        for step, targets, values, when in ctx.writes:
+        for step, targets, values, _when in ctx.writes:
             if step == COMB:
                 m.d.comb += [t.eq(v) for t, v in zip(targets, values)]
         for signal, value in ctx.syncs:

@@ -72,7 +72,7 @@ class BoardPC(BesideGolden):
         for start in range(0, len(samples), cap):
             chunk = samples[start:start + cap]
             params, _ = self._steps(params, chunk, on_chip=True,
-                                 progress=(lambda n: progress(done + n)) if progress else None)
+                                 progress=(lambda n, d=done: progress(d + n)) if progress else None)
             done += len(chunk)
         self._compare(params, f"after epoch {self.epoch}")
         return params

@@ -224,7 +224,7 @@ class CocotbSession(Session):
             try:
                 self._conn, _ = self._listener.accept()
                 break
-            except socket.timeout:
+            except TimeoutError:
                 if not self._thread.is_alive():
                     self._open = False
                     self._cleanup()

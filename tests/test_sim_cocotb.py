@@ -4,7 +4,8 @@ Builds are cached per configuration under build/test-sim (one folder each), so a
 run only simulates. The default suite builds XOR on Verilator and everything else on Icarus;
 the other Verilator builds are the same tests under ``slow`` (tests/helpers.py). Icarus is
 Debian's iverilog: .ci/run installs it; where it is missing locally these tests say so and
-skip, and under CI=true they fail instead (conftest's ``sim_runner``). WAVES=1 writes each test's waveform to build/waves/<test name>.
+skip, and under CI=true they fail instead (conftest's ``sim_runner``). WAVES=1 writes each
+test's waveform to build/waves/<test name>.
 """
 
 import numpy as np

@@ -64,7 +64,7 @@ def int_at_least(low: int, what: str):
             value = int(text)
         except ValueError:
             shown = text if len(text) <= 40 else f"{text[:20]}...{text[-10:]}"
-            raise argparse.ArgumentTypeError(f"expected {what}, not {shown!r}")
+            raise argparse.ArgumentTypeError(f"expected {what}, not {shown!r}") from None
         if value < low:
             raise argparse.ArgumentTypeError(f"expected {what}, not {value}")
         return value
