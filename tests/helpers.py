@@ -1,5 +1,6 @@
 """Helpers shared by the test files (``from helpers import ...``; pytest puts tests/ on the
-path, see ``pythonpath`` in pyproject.toml).
+path, see ``pythonpath`` in pyproject.toml): example graphs in every mode, seeded samples, the
+simulated-hardware check, the marking of cocotb cases, and the fuzzers' seeding and oracle run.
 
 What the default suite builds with cocotb
 -----------------------------------------
@@ -12,8 +13,12 @@ and random graphs are the same tests marked ``slow`` (``make test-slow``): nothi
 each configuration is built in one of the two suites. :func:`cocotb_cases` does the marking.
 """
 
+import warnings
+
 import numpy as np
 import pytest
+
+from pcfpga.cli import main
 
 from pcfpga.examples import example_path
 from pcfpga.golden.graph import Graph
@@ -22,7 +27,8 @@ from pcfpga.golden.random_graph import random_sample
 from pcfpga.sim.simulate import simulate_against_golden
 
 __all__ = ["SIMULATORS", "FAST_EXAMPLE", "MODES", "FOLDABLE_MODES", "example_graph",
-           "mode_graph", "random_samples", "check_design", "cocotb_cases"]
+           "mode_graph", "random_samples", "check_design", "cocotb_cases", "fuzz_rng", "one_of",
+           "expect_run_or_refused"]
 
 #: The simulators driven through cocotb.
 SIMULATORS = ("verilator", "icarus")
@@ -78,3 +84,40 @@ def cocotb_cases(cases, fast) -> list:
         slow = case[0] == "verilator" and not fast(*case)
         out.append(pytest.param(*case, marks=[pytest.mark.slow] if slow else []))
     return out
+
+
+def fuzz_rng(seed: int, reader: int, case: int):
+    """(generator, seed list) of fuzz case ``case`` of reader ``reader``: each case has its
+    own generator, so that any case reruns alone from the seed its failure prints."""
+    seed = [seed, reader, case]
+    return np.random.default_rng(seed), seed
+
+
+def one_of(rng, items):
+    """One of ``items``, as it is (``rng.choice`` would make numpy scalars of them)."""
+    return items[rng.integers(len(items))]
+
+
+def expect_run_or_refused(valid: bool, args, where: str, rejects, capsys, watch, out=None):
+    """Run pcfpga ARGS: it must succeed when the oracle found the input ``valid``, and be
+    refused the documented way otherwise. ``where`` (seed and mutation) leads any failure."""
+    try:
+        if not valid:
+            rejects(args, watch=watch)
+            return
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            code = main([str(a) for a in args])
+        text, err = capsys.readouterr()
+        # Valid numbers may still be too large for the float model (a flipped exponent bit):
+        # golden then stops with exit 1 and one line, as the README says, writing nothing.
+        overflow = (code == 1 and len(err.splitlines()) == 1
+                    and err.startswith("pcfpga: the float model overflows"))
+        assert (code == 0 and err == "" or overflow) and not caught, (
+            f"the oracle finds the input valid, but exit code {code}\nstderr: {err}\n"
+            f"warnings: {[str(w.message) for w in caught]}")
+        assert out is None or out.exists() != overflow
+    except AssertionError as e:
+        raise AssertionError(f"{where}\n{e}") from None
+    except Exception as e:
+        raise AssertionError(f"{where}\npcfpga raised {e!r}") from e

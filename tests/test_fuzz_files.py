@@ -1,6 +1,6 @@
 """Fuzzing the file readers (issue 14, classes 2 and 4): seeded random mutations of the
 bundled datasets (``examples/data/*.npz``), of parameter files from ``init_params`` and of
-a ``pcfpga synth`` ``report.json``, each run through the CLI in-process.
+``report.json`` (tests/test_fuzz_flash.py), each run through the CLI in-process.
 
 Whether a mutated file is valid is decided by an oracle written here, apart from the
 readers: it decompresses every member whole (the fuzzed files are small) and checks the
@@ -12,8 +12,6 @@ turn; ``make test-slow`` runs :data:`SLOW_CASES` more.
 """
 
 import io
-import json
-import os
 import struct
 import warnings
 import zipfile
@@ -22,13 +20,12 @@ import zlib
 import numpy as np
 import pytest
 
-from pcfpga.boards import flash as F
-from pcfpga.boards.devices import BOARDS
-from pcfpga.cli import main
 from pcfpga.examples import SPLITS, data_path, example_path
 from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import (MAX_HEADER_BYTES, MAX_NPZ_BYTES, REAL_KINDS, DataError,
                                   init_params, load_dataset)
+
+from helpers import expect_run_or_refused, fuzz_rng, one_of
 
 SEED = 1424                     # issue 14, classes 2 and 4
 #: Cases per reader in the default suite (every mutation two or three times), and in the
@@ -40,16 +37,6 @@ SLOW_CASES = 600
 ORACLE_MEMBER_LIMIT = 64 << 20
 NETS = ("xor", "iris", "dag", "teacher_2_4_3", "tanh_2_2_1", "digits")
 GRAPHS = {n: Graph.from_toml(str(example_path(n))) for n in NETS}
-
-
-def _rng(reader: int, case: int):
-    seed = [SEED, reader, case]
-    return np.random.default_rng(seed), seed
-
-
-def _one(rng, items):
-    """One of ``items``, as it is (``rng.choice`` would make numpy scalars of them)."""
-    return items[rng.integers(len(items))]
 
 
 def _npy(a) -> bytes:
@@ -214,7 +201,7 @@ def _pick(rng, arrays):
 
 def m_dtype(rng, arrays, raw):
     k = _pick(rng, arrays)
-    dtype = _one(rng, NOT_REAL + REAL)
+    dtype = one_of(rng, NOT_REAL + REAL)
     a = arrays[k].astype(np.float64)
     a = a.view(dtype) if dtype == "V8" else a.astype(dtype)
     return _zip(_members({**arrays, k: a}, rng), _method(rng)), f"{k} as {a.dtype}"
@@ -238,7 +225,7 @@ def m_object(rng, arrays, raw):
 def m_nonfinite(rng, arrays, raw):
     k = _pick(rng, arrays)
     a = arrays[k].astype(np.float64).copy()
-    value = _one(rng, [np.nan, np.inf, -np.inf])
+    value = one_of(rng, [np.nan, np.inf, -np.inf])
     a.flat[rng.integers(a.size)] = value
     return _zip(_members({**arrays, k: a}, rng), _method(rng)), f"{k} holds {value}"
 
@@ -246,8 +233,8 @@ def m_nonfinite(rng, arrays, raw):
 def m_reshape(rng, arrays, raw):
     k = _pick(rng, arrays)
     a = arrays[k]
-    how = _one(rng, ["T", "ravel", "axis", "drop row", "drop column", "more rows",
-                      "no rows", "scalar", "ravel column"])
+    how = one_of(rng, ["T", "ravel", "axis", "drop row", "drop column", "more rows",
+                        "no rows", "scalar", "ravel column"])
     b = {"T": lambda: a.T, "ravel": lambda: a.ravel(), "axis": lambda: a[None],
          "drop row": lambda: a[:-1], "drop column": lambda: a[..., :-1],
          "more rows": lambda: np.concatenate([a, a[:1]]), "no rows": lambda: a[:0],
@@ -263,9 +250,9 @@ def m_remove(rng, arrays, raw):
 
 def m_rename(rng, arrays, raw):
     k = _pick(rng, arrays)
-    new = _one(rng, [_pick(rng, arrays), k.upper(), k + "_", "trace." + k, "", "a/" + k,
-                      k + ".npy", "é"])
-    suffix = ".npy" if rng.random() < 0.8 or not new else _one(rng, ["", ".npz", ".NPY"])
+    new = one_of(rng, [_pick(rng, arrays), k.upper(), k + "_", "trace." + k, "", "a/" + k,
+                        k + ".npy", "é"])
+    suffix = ".npy" if rng.random() < 0.8 or not new else one_of(rng, ["", ".npz", ".NPY"])
     members = [((new + suffix) if n == f"{k}.npy" else n, d) for n, d in _members(arrays, rng)]
     return _zip(members, _method(rng)), f"{k}.npy renamed {new + suffix!r}"
 
@@ -278,16 +265,16 @@ def m_duplicate(rng, arrays, raw):
 
 
 def m_extra(rng, arrays, raw):
-    name = _one(rng, ["notes", "trace.h.v", "x2", "meta", "z"])
-    a = _one(rng, [np.zeros(3), np.zeros((2, 2), complex), np.array(["s"])])
+    name = one_of(rng, ["notes", "trace.h.v", "x2", "meta", "z"])
+    a = one_of(rng, [np.zeros(3), np.zeros((2, 2), complex), np.array(["s"])])
     return (_zip(_members({**arrays, name: a}, rng), _method(rng)),
             f"extra array {name} of {a.dtype}")
 
 
 def m_huge_shape(rng, arrays, raw):
     k = _pick(rng, arrays)
-    shape = _one(rng, [(10 ** 12, 2), (2 ** 27 + 1,), (2 ** 62, 0), (2 ** 40, 2 ** 40),
-                       (3, 2 ** 62), (2 ** 26, 2, 2)])
+    shape = one_of(rng, [(10 ** 12, 2), (2 ** 27 + 1,), (2 ** 62, 0), (2 ** 40, 2 ** 40),
+                         (3, 2 ** 62), (2 ** 26, 2, 2)])
     data = arrays[k].astype("<f8").tobytes()
     members = [(n, _npy_text(_header(shape), data) if n == f"{k}.npy" else d)
                for n, d in _members(arrays, rng)]
@@ -369,7 +356,7 @@ def m_empty_member(rng, arrays, raw):
 
 
 def m_method(rng, arrays, raw):
-    method = _one(rng, [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+    method = one_of(rng, [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
     return _zip(_members(arrays, rng), method), f"compressed with zip method {method}"
 
 
@@ -404,12 +391,12 @@ def m_truncate(rng, arrays, raw):
 
 
 def m_append(rng, arrays, raw):
-    junk = _one(rng, [b"\x00" * 7, raw, rng.bytes(100), b"PK\x05\x06" + bytes(18)])
+    junk = one_of(rng, [b"\x00" * 7, raw, rng.bytes(100), b"PK\x05\x06" + bytes(18)])
     return raw + junk, f"{len(junk)} bytes appended"
 
 
 def m_prepend(rng, arrays, raw):
-    junk = _one(rng, [b"junk", b"\x93NUMPY", rng.bytes(10)])
+    junk = one_of(rng, [b"junk", b"\x93NUMPY", rng.bytes(10)])
     return junk + raw, f"{junk[:10]!r} prepended"
 
 
@@ -421,7 +408,7 @@ def m_splice(rng, arrays, raw):
 
 def m_flags(rng, arrays, raw):
     data = bytearray(raw)
-    bit = 1 << _one(rng, [0, 0, 3, 5, 6, 11, 13])
+    bit = 1 << one_of(rng, [0, 0, 3, 5, 6, 11, 13])
     for sig, at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
         i = data.find(sig)
         while i >= 0:
@@ -442,7 +429,7 @@ def m_zip_field(rng, arrays, raw):
     sig, off, size = fields[rng.integers(len(fields))]
     hits = [i for i in range(len(data)) if data.startswith(sig, i)]
     i = hits[rng.integers(len(hits))] + off
-    value = int(_one(rng, [0, 1, 2 ** (8 * size) - 1, rng.integers(2 ** (8 * size))]))
+    value = int(one_of(rng, [0, 1, 2 ** (8 * size) - 1, rng.integers(2 ** (8 * size))]))
     data[i:i + size] = value.to_bytes(size, "little")
     return bytes(data), f"{sig[2:]!r} field at +{off} set to {value}"
 
@@ -469,7 +456,7 @@ def _base_params(rng):
 
 
 def _run_case(reader: int, case: int, tmp_path, rejects, capsys):
-    rng, seed = _rng(reader, case)
+    rng, seed = fuzz_rng(SEED, reader, case)
     mutation = NPZ_MUTATIONS[case % len(NPZ_MUTATIONS)]
     net, arrays = (_base_dataset if reader == 0 else _base_params)(rng)
     buf = io.BytesIO()
@@ -487,33 +474,8 @@ def _run_case(reader: int, case: int, tmp_path, rejects, capsys):
         args = ["golden", str(example_path(net)), "--data", str(data_path(SPLITS[net][0])),
                 "--params", path, "--out", out]
         valid = _params_ok(bad, g)
-    _expect(valid, args, f"seed {seed}: {net}, {mutation.__name__}: {what}", rejects, capsys,
-            tmp_path, out)
-
-
-def _expect(valid: bool, args, where: str, rejects, capsys, watch, out=None):
-    """Run pcfpga ARGS: it must succeed when the oracle found the input ``valid``, and be
-    refused the documented way otherwise. ``where`` (seed and mutation) leads any failure."""
-    try:
-        if not valid:
-            rejects(args, watch=watch)
-            return
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            code = main([str(a) for a in args])
-        text, err = capsys.readouterr()
-        # Valid numbers may still be too large for the float model (a flipped exponent bit):
-        # golden then stops with exit 1 and one line, as the README says, writing nothing.
-        overflow = (code == 1 and len(err.splitlines()) == 1
-                    and err.startswith("pcfpga: the float model overflows"))
-        assert (code == 0 and err == "" or overflow) and not caught, (
-            f"the oracle finds the input valid, but exit code {code}\nstderr: {err}\n"
-            f"warnings: {[str(w.message) for w in caught]}")
-        assert out is None or out.exists() != overflow
-    except AssertionError as e:
-        raise AssertionError(f"{where}\n{e}") from None
-    except Exception as e:
-        raise AssertionError(f"{where}\npcfpga raised {e!r}") from e
+    expect_run_or_refused(valid, args, f"seed {seed}: {net}, {mutation.__name__}: {what}",
+                          rejects, capsys, tmp_path, out)
 
 
 @pytest.mark.parametrize("case", range(CASES))
@@ -545,7 +507,7 @@ def test_the_mutations_make_both_kinds_of_file():
     verdicts = {}
     for reader, ok in ((0, _dataset_ok),):
         for case in range(CASES):
-            rng, _ = _rng(reader, case)
+            rng, _ = fuzz_rng(SEED, reader, case)
             net, arrays = (_base_dataset if reader == 0 else _base_params)(rng)
             buf = io.BytesIO()
             (np.savez_compressed if rng.random() < 0.5 else np.savez)(buf, **arrays)
@@ -564,7 +526,7 @@ def test_a_zip_bomb_is_refused_from_its_header(tmp_path, monkeypatch):
     much (the zip's CRC is left 0: computing it would take seconds, and the reader must stop
     long before): refused before its data is decompressed; the bytes taken from members
     are counted."""
-    rng, _ = _rng(9, 0)
+    rng, _ = fuzz_rng(SEED, 9, 0)
     g = GRAPHS["xor"]
     with np.load(str(data_path("xor"))) as z:
         arrays = {k: z[k] for k in z.files}
@@ -587,142 +549,3 @@ def test_a_zip_bomb_is_refused_from_its_header(tmp_path, monkeypatch):
         load_dataset(path, g)
     assert 0 < sum(read) < 1 << 16
     assert MAX_NPZ_BYTES == 1 << 30
-
-
-# report.json for pcfpga flash.
-
-REPORT = {"network": "xor", "board": "icebreaker", "device": "iCE40UP5K",
-          "architecture": "fully parallel", "reuse": 1,
-          "cells": {"LUT4": {"used": 2000, "available": 5280}}, "fmax_mhz": 25.1,
-          "required_mhz": 12.0, "timing_met": True, "multipliers_estimated": 16,
-          "cycles_per_sample": 40, "baud": 115200, "seconds": 41.5,
-          "bitstream": "pcfpga_xor.bin", "dataset_capacity": 256, "memmap": "memmap.json"}
-PATHS = ["pcfpga_xor.bin", "./pcfpga_xor.bin", "sub/top.bin", "inner.bin", "link.bin",
-         "linked/outside.bin", "../outside.bin", "sub/../pcfpga_xor.bin", "sub", "missing.bin",
-         "", "a\x00b", "x" * 5000, "/ABS", "/OUTSIDE", "sub//top.bin", "pcfpga_xor.bin/",
-         "é.bin", "-S"]
-VALUES = [None, True, False, 0, -1, 2.5, 10 ** 30, "", "icebreaker", "ulx3s", [], {},
-          ["icebreaker"], {"board": "icebreaker"}, float("nan")]
-
-
-def _folder(tmp_path):
-    folder = tmp_path / "build"
-    (folder / "sub").mkdir(parents=True)
-    for name in ("pcfpga_xor.bin", "sub/top.bin", "é.bin", "-S"):
-        (folder / name).write_bytes(b"\xff" * 16)
-    (tmp_path / "outside.bin").write_bytes(b"\xff" * 16)
-    (folder / "inner.bin").symlink_to(folder / "pcfpga_xor.bin")
-    (folder / "link.bin").symlink_to(tmp_path / "outside.bin")
-    (folder / "linked").symlink_to(tmp_path)
-    return folder
-
-
-def _nest(value, depth: int, rng):
-    text = json.dumps(value)
-    if rng.random() < 0.5:
-        return "[" * depth + text + "]" * depth
-    return '{"a": ' * depth + text + "}" * depth
-
-
-def _report_text(rng, folder) -> tuple:
-    """A mutated report.json: (bytes, description)."""
-    report = dict(REPORT)
-    key = _one(rng, ["board", "bitstream", "seconds", "cells", "reuse"])
-    kind = _one(rng, ["flip", "truncate", "nest", "digits", "type", "board", "path", "drop",
-                       "top", "encoding", "size", "duplicate", "nonfinite"])
-    if kind == "board":
-        report["board"] = _one(rng, sorted(BOARDS) + ["ICEBREAKER", " icebreaker", "de0",
-                                                       "x" * 200, "ice\nbreaker", "\u2028"])
-        return json.dumps(report).encode(), f"board {report['board']!r}"
-    if kind == "path":
-        name = PATHS[rng.integers(len(PATHS))]
-        name = {"/ABS": str(folder / "pcfpga_xor.bin"),
-                "/OUTSIDE": str(folder.parent / "outside.bin")}.get(name, name)
-        report["bitstream"] = name
-        return json.dumps(report).encode(), f"bitstream {name[:60]!r}"
-    if kind == "type":
-        report[key] = VALUES[rng.integers(len(VALUES))]
-        return json.dumps(report).encode(), f"{key} = {report[key]!r}"
-    if kind == "drop":
-        del report[key]
-        return json.dumps(report).encode(), f"{key} dropped"
-    if kind == "top":
-        value = _one(rng, ["[]", '"icebreaker"', "1", "null", "[" + json.dumps(report) + "]"])
-        return value.encode(), f"top-level {value[:30]}"
-    if kind == "nest":
-        depth = int(_one(rng, [1, 20, 500, 5000, 100_000]))
-        text = json.dumps({k: v for k, v in report.items() if k != key})
-        text = text[:-1] + f', "{key}": ' + _nest(report[key], depth, rng) + "}"
-        return text.encode(), f"{key} nested {depth} deep"
-    if kind == "digits":
-        digits = int(_one(rng, [10, 4000, 4300, 4301, 10_000]))
-        text = json.dumps({k: v for k, v in report.items() if k != key})
-        text = text[:-1] + f', "{key}": ' + "7" * digits + "}"
-        return text.encode(), f"{key} an integer of {digits} digits"
-    if kind == "encoding":
-        how = _one(rng, ["utf-16", "utf-8-sig", "latin-1 byte", "cp1252"])
-        text = json.dumps({**report, "network": "café"}, ensure_ascii=False)
-        data = (text.encode("utf-8").replace(b"\xc3\xa9", b"\xe9") if how == "latin-1 byte"
-                else text.encode(how))
-        return data, f"encoded {how}"
-    if kind == "size":
-        pad = (1 << 20) - len(json.dumps(report)) + int(rng.integers(-2, 3))
-        return (" " * pad + json.dumps(report)).encode(), f"padded with {pad} spaces"
-    if kind == "duplicate":
-        text = json.dumps(report)
-        return ('{"board": "de0", ' + text[1:]).encode(), "board twice (the last wins)"
-    if kind == "nonfinite":
-        report[key if key not in ("board", "bitstream") else "seconds"] = float("inf")
-        return json.dumps(report).encode(), "Infinity in a field"
-    raw = json.dumps(report, indent=1).encode()
-    if kind == "truncate":
-        n = int(rng.integers(len(raw)))
-        return raw[:n], f"cut to {n} bytes"
-    data = bytearray(raw)
-    where = rng.integers(len(data), size=rng.integers(1, 4))
-    for i in where:
-        data[i] ^= 1 << rng.integers(8)
-    return bytes(data), f"bits flipped at {sorted(where.tolist())}"
-
-
-def _report_ok(raw: bytes, folder) -> bool:
-    """The oracle for report.json: the rules of pcfpga flash, as the README states them."""
-    if len(raw) > 1 << 20:
-        return False
-    try:
-        report = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return False
-    if not isinstance(report, dict) or not isinstance(report.get("board"), str):
-        return False
-    name = report.get("bitstream")
-    if report["board"] not in BOARDS or not isinstance(name, str):
-        return False
-    if not name or len(name) > 4096 or "\0" in name or name.startswith("/"):
-        return False
-    if ".." in name.split("/"):
-        return False
-    root = os.path.realpath(folder)
-    real = os.path.realpath(os.path.join(folder, name))
-    return real.startswith(root + os.sep) and os.path.isfile(real)
-
-
-def _run_report_case(case: int, tmp_path, rejects, capsys, monkeypatch):
-    rng, seed = _rng(2, case)
-    folder = _folder(tmp_path)
-    raw, what = _report_text(rng, folder)
-    (folder / "report.json").write_bytes(raw)
-    monkeypatch.setattr(F, "_programmer", lambda name: name)
-    _expect(_report_ok(raw, folder), ["flash", folder, "--dry-run"],
-            f"seed {seed}: report.json {what}", rejects, capsys, tmp_path)
-
-
-@pytest.mark.parametrize("case", range(CASES))
-def test_fuzz_flash_reports(case, tmp_path, rejects, capsys, monkeypatch):
-    _run_report_case(case, tmp_path, rejects, capsys, monkeypatch)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("case", range(CASES, CASES + SLOW_CASES))
-def test_fuzz_flash_reports_long(case, tmp_path, rejects, capsys, monkeypatch):
-    _run_report_case(case, tmp_path, rejects, capsys, monkeypatch)
