@@ -19,7 +19,7 @@ from pcfpga.examples import EXAMPLES, example_path
 from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params
 from pcfpga.golden.random_graph import random_sample
-from pcfpga.hdl.controller import cycles_per_step, cycles_per_tick, node_levels
+from pcfpga.hdl.design import Design
 from pcfpga.sim.simulate import simulate_against_golden
 
 MODES = {"exact": {}, "fpa": {"eta_v": 0.5, "ticks": 8}, "standard": {"eta_v": 0.5,
@@ -38,12 +38,13 @@ def main(modes=("exact", "streaming")):
             rng = np.random.default_rng(0)
             samples = [random_sample(g, rng) for _ in range(STEPS)]
             t = time.perf_counter()
-            res = simulate_against_golden(g, init_params(g, 0), samples, pause=False)
-            L = max(node_levels(g).values())
-            formula = ("4" if mode == "streaming" else
-                       f"2*{L}+3+{cycles_per_tick(g)}*{g.ticks}+1")
-            rows.append((name, mode, str(L), str(g.ticks), str(cycles_per_tick(g)), formula,
-                         str(cycles_per_step(g)), f"{res['cycles'] / STEPS:g}",
+            design = Design.build(g)
+            res = simulate_against_golden(design, init_params(g, 0), samples, pause=False)
+            L = max(design.levels.values())
+            c = design.cycles_per_tick
+            formula = "4" if mode == "streaming" else f"2*{L}+3+{c}*{g.ticks}+1"
+            rows.append((name, mode, str(L), str(g.ticks), str(c), formula,
+                         str(design.cycles_per_step), f"{res['cycles'] / STEPS:g}",
                          f"{time.perf_counter() - t:.1f}"))
             print(f"  {name} {mode} done", file=sys.stderr, flush=True)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

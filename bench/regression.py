@@ -31,7 +31,7 @@ from pcfpga.golden.fixed_model import FixedPC
 from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params, load_dataset
 from pcfpga.golden.training import train
-from pcfpga.hdl.controller import cycles_per_step
+from pcfpga.hdl.design import Design
 
 PUBLISHED = {"teacher_2_4_3": (0.341, 0.0048), "tanh_2_2_1": (0.107, 0.0044)}
 
@@ -55,7 +55,8 @@ def run_task(name, epochs, seeds, simulator):
     g = Graph.from_toml(str(example_path(name)))
     train_set, test_set = (load_dataset(str(p), g) for p in split_paths(name))
     outputs = sum(n.size for n in g.outputs)
-    cps = cycles_per_step(g)
+    design = Design.build(g)                   # fully parallel, as the simulator runs it
+    cps = design.cycles_per_step
     before_pub, after_pub = PUBLISHED[name]
     rows, finals = [], []
     for seed in range(seeds):
@@ -69,7 +70,7 @@ def run_task(name, epochs, seeds, simulator):
         if simulator:
             from pcfpga.sim.training import SimulatedPC
 
-            sim = SimulatedPC(g, simulator, check="params")
+            sim = SimulatedPC(design, simulator, check="params")
             try:
                 _, hw = train(sim, p, train_set, test_set, epochs, seed, log=_quiet,
                               progress=_quiet)

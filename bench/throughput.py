@@ -7,7 +7,7 @@ Hardware rows come from the synthesis reports (``bench/synth.py --reports --json
 committed ``docs/synth.json`` by default): cycles per training sample (the controller's,
 checked in simulation by ``bench/cycles.py``) and samples/s = Fmax / cycles. A streaming row
 is added for each fully parallel build: in streaming mode the same network takes one new
-sample every tick (``cycles_per_step`` of the streaming graph), at the same Fmax assumed
+sample every tick (``cycles_per_step`` of the streaming graph's Design), at the same Fmax assumed
 (not synthesised; marked so).
 
 CPU rows are per-sample SGD of the same dense net (the same activations, one sample per
@@ -33,7 +33,7 @@ import numpy as np
 
 from pcfpga.examples import example_path
 from pcfpga.golden.graph import Graph
-from pcfpga.hdl.controller import cycles_per_step
+from pcfpga.hdl.design import Design
 
 ACT = {"tanh": (np.tanh, lambda a, v: 1 - v * v),
        "sigmoid": (lambda a: 1 / (1 + np.exp(-a)), lambda a, v: v * (1 - v)),
@@ -131,7 +131,7 @@ def hardware_rows(reports):
         if reuse == 1 or (isinstance(reuse, dict) and set(reuse.values()) == {1}):
             g = Graph.from_toml(str(example_path(r["network"]))).with_settings(
                 mode="streaming")
-            c = cycles_per_step(g)
+            c = Design.build(g).cycles_per_step
             rows.append((r["network"], r["board"], arch + ", streaming", c, r["fmax_mhz"],
                          r["fmax_mhz"] * 1e6 / c, "Fmax of the exact build"))
     return rows

@@ -24,8 +24,9 @@ from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out
 
 from pcfpga.hdl.bridge import FrameBridge
-from pcfpga.hdl.memmap import with_dataset
-from pcfpga.hdl.network import Network, network_memory_map
+from pcfpga.hdl.design import Design
+from pcfpga.hdl.memmap import MemoryMap, with_dataset
+from pcfpga.hdl.network import Network
 from pcfpga.hdl.runner import EpochRunner
 from pcfpga.hdl.uart import UARTRx, UARTTx
 
@@ -45,10 +46,11 @@ def dataset_capacity(graph, words: int) -> int:
     return words // per
 
 
-def soc_memory_map(graph, capacity: int):
-    """The SoC's memory map (what the host driver uses): the network's, then ``run.*`` and
-    ``data``. It does not depend on the folding."""
-    return with_dataset(network_memory_map(graph), capacity)
+def soc_memory_map(design: Design, capacity: int) -> MemoryMap:
+    """The SoC's memory map: ``design.memmap`` (the network's), then the runner's ``run.*``
+    words and a ``data`` buffer of ``capacity`` samples (:func:`~pcfpga.hdl.memmap.with_dataset`).
+    :class:`SoC` decodes it, and the host driver uses it for a board built from ``design``."""
+    return with_dataset(design.memmap, capacity)
 
 
 class SoC(wiring.Component):
@@ -69,7 +71,7 @@ class SoC(wiring.Component):
     def __init__(self, design, divisor: int, capacity: int):
         self.network = Network(design)
         try:
-            self.memmap = with_dataset(self.network.memmap, capacity)
+            self.memmap = soc_memory_map(self.network.design, capacity)
             self.bridge = FrameBridge(divisor, self.memmap)
             self.rx_uart, self.tx_uart = UARTRx(divisor), UARTTx(divisor)
             self.runner = EpochRunner(self.memmap)

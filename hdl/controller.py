@@ -4,13 +4,10 @@ It owns the control words of the memory map (ctrl, status, steps, tick, cycles,
 steps_done, lfsr) and the stochastic-rounding LFSR, which steps on the clock edge that
 enters a phase, so every rounding of the phase sees the new state (golden/lfsr.py).
 
-Micro-steps (one clock cycle each, except the multi-cycle phases of folded edges,
-:mod:`.fold`), see :func:`micro_steps`::
-
-    exact, fpa   forward F0 FA_1 FF_1 .. FA_L FF_L FE FD, ticks TE TD, update UPD
-                 (F0 loads the inputs)
-    standard     forward as above, ticks TV TA TF TE TD, update UPD
-    streaming    ticks S1 S2 S3 S4 (one sample each)
+The micro-steps are ``design.program`` (:class:`~.design.Program`; the list, with the
+folded phases and the streaming mode's, is in :mod:`.design`'s docstring): one strobe
+``st_<step>`` each, high for the step's length in cycles (one, except the steps a folded
+or serial design makes longer, ``Program.lengths``, which ``fold_cnt`` counts through).
 
 With PAUSE set the controller stops after the forward sweep and after every tick (state
 PAUSED) until CONTINUE. In streaming mode it also keeps the *presented* history: bit k is
@@ -24,34 +21,11 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from pcfpga.golden.lfsr import POLY
-from pcfpga.golden.stream import forward_levels
 
-from .design import LFSR_BITS, STEP_COUNTER_BITS, Design, as_design, program
+from .design import LFSR_BITS, STEP_COUNTER_BITS, Design, as_design
 from .memmap import CTRL_BITS, STEPS_BITS, WORD_BITS
 
-__all__ = ["Controller", "micro_steps", "node_levels", "cycles_per_tick", "cycles_per_step"]
-
-
-#: Forward level of every node: the longest path from an input (inputs 0).
-node_levels = forward_levels
-
-
-def micro_steps(graph, plan=None) -> dict:
-    """{"forward": [...], "tick": [...], "update": [...]} micro-step names of a graph with
-    folding ``plan`` (:func:`~.design.program`; the :class:`~.design.Design` holds them as
-    :class:`~.design.Step` values)."""
-    return program(graph, plan).as_dict()
-
-
-def cycles_per_tick(graph, plan=None) -> int:
-    """Clock cycles of one inference tick (streaming: one tick = one sample)."""
-    return program(graph, plan).cycles_per_tick
-
-
-def cycles_per_step(graph, plan=None) -> int:
-    """Clock cycles of one training step: 2L + 3 + c·T + 1 unfolded (streaming: one
-    tick); folded phases add their lengths."""
-    return program(graph, plan).cycles_per_step
+__all__ = ["Controller"]
 
 
 class Controller(wiring.Component):

@@ -12,7 +12,7 @@ uses (:func:`~.fold.fold_plan`):
   and the tests hold the two equal;
 * **memory bits** of folded edges (words × lanes × weight width) and of the activation
   tables of folded tanh/sigmoid nodes, and the **weight register bits** of parallel edges;
-* **cycles** per tick and per training step (:func:`~.controller.cycles_per_step`).
+* **cycles** per tick and per training step (the design's :class:`~.design.Program`).
 
 * **flip-flop bits** of registers kept in the fabric: node registers (except in the serial
   architecture), parallel weights, folded edges' row sums and messages; and **block RAMs**

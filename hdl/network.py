@@ -1,34 +1,28 @@
-"""``Network``: the PEs of a graph wired per edge, a controller, and the memory-map bus.
+"""``Network``: the PEs of a design wired per edge, a controller, and the memory-map bus.
 
 One PE per node and one per dense edge, of the design's architecture (:mod:`.parallel`,
 :mod:`.fold`, :mod:`.serial`); each PE's input ports are driven only by its neighbours'
 registers, partial products and messages (plus the controller's strobes, the LFSR word and
 the host bus): the vectors and the bus with ``wiring.connect``, the register reads element
 by element from the producer's register or delay-line tap. The
-:class:`~.controller.Controller` runs the golden engine's phases as one-hot micro-steps,
-one per clock cycle::
-
-    exact, fpa   forward F0 FA_1 FF_1 .. FA_L FF_L FE FD (2L + 3), tick TE TD (2),
-                 update UPD (1)
-    standard     tick TV TA TF TE TD (5)
-    streaming    tick = one sample: S1 S2 S3 S4 (4)
-
-so a training step costs ``2L + 3 + c·T + 1`` cycles (L: the longest path from an input,
-T: ticks, c: cycles per tick) and a streaming sample 4 cycles; both constants are in the
-memory map (``cycles_per_tick``, ``cycles_per_step``) and the JSON manifest.
+:class:`~.controller.Controller` runs the design's micro-steps (``design.program``; the
+list, with the folded phases, and the cycles each takes are in :mod:`.design`'s docstring)
+as one-hot strobes; the cycles of a tick and of a training step (a streaming sample: one
+tick) are constants of the memory map (``cycles_per_tick``, ``cycles_per_step``) and of
+the JSON manifest.
 
 The bus: ``addr``, ``w_data``, ``w_en`` (writes at the clock edge; ignored while busy
 except to ``ctrl``) and ``r_data``, registered: it shows the word at the address of the
 previous cycle (so that weights kept in block RAM read like every other field).
 ``busy`` and ``done`` are also ports, for LEDs.
 
-``Network(design)`` builds a :class:`~.design.Design`, which says how (fully parallel,
-folded onto fewer multipliers with weights in memory, :mod:`.fold`, or serial,
-:mod:`.serial`) and holds the memory map and the micro-step program; ``Network(graph)``
-builds the graph fully parallel (a folded network: ``Network(Design.build(graph,
-reuse))``). Each node's registers are
-reached as before: ``net.pes[name].r_<reg>`` (parallel and folded), ``net.fields`` (memory
-map name -> signals), ``net.edges[(child, parent)]``.
+``Network(design)`` is the hardware of a :class:`~.design.Design`
+(:meth:`~.design.Design.build` of a graph and a folding choice), which says how (fully
+parallel, folded onto fewer multipliers with weights in memory, :mod:`.fold`, or serial,
+:mod:`.serial`) and holds the memory map and the micro-step program; a validated graph is
+taken as its fully parallel design (:func:`~.design.as_design`). Each node's registers are
+reached as ``net.pes[name].r_<reg>`` (parallel and folded), ``net.fields`` (memory map
+name -> signals) and ``net.edges[(child, parent)]``.
 """
 
 from __future__ import annotations
@@ -37,28 +31,16 @@ from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from pcfpga.golden.stream import schedule
-
-from .controller import Controller, cycles_per_step, cycles_per_tick
-from .design import Architecture, Design, Step, as_design, memory_map, program
-from .fold import FoldedEdgePE, FoldedNodePE, fold_plan
+from .controller import Controller
+from .design import Architecture, Design, Step, as_design
+from .fold import FoldedEdgePE, FoldedNodePE
 from .memmap import ID_VALUE, WORD_BITS
 from .parallel import EdgePE, InputPE, NodePE
 from .pe import or_tree
 from .ports import host_bus
 from .serial import SerialEdgePE, SerialInputPE, SerialNodePE
 
-__all__ = ["Network", "network_memory_map", "cycles_per_step", "cycles_per_tick"]
-
-
-def network_memory_map(graph, plan=None, sched=None):
-    """The memory map of ``graph``'s network with folding ``plan`` (default: fully
-    parallel), and its manifest's meta data; the addresses do not depend on the plan.
-    (A :class:`~.design.Design` holds its own: ``design.memmap``.)"""
-    plan = plan if plan is not None else fold_plan(graph, 1)
-    if graph.learning.mode == "streaming" and sched is None:
-        sched = schedule(graph)
-    return memory_map(graph, plan, program(graph, plan), sched)
+__all__ = ["Network"]
 
 
 class Network(wiring.Component):

@@ -403,11 +403,13 @@ def build(g, seed: int, elaborate: bool):
     """What every hardware command needs of an accepted graph, or an AssertionError."""
     from amaranth.back import verilog
 
+    from pcfpga.hdl.design import Design
     from pcfpga.hdl.export import top_name
     from pcfpga.hdl.memmap import with_dataset
-    from pcfpga.hdl.network import Network, network_memory_map
+    from pcfpga.hdl.network import Network
 
-    mm = network_memory_map(g)
+    design = Design.build(g)
+    mm = design.memmap
     for m in [mm] + _with_buffer(mm, with_dataset):
         names = [f.name for f in m.fields]
         twice = sorted({n for n in names if names.count(n) > 1})
@@ -420,7 +422,7 @@ def build(g, seed: int, elaborate: bool):
     y = {n.name: rng.uniform(-1, 1, n.size) for n in g.outputs}
     model.step(params, x, y)
     if elaborate:
-        text = verilog.convert(Network(g), name=top_name(g), emit_src=False)
+        text = verilog.convert(Network(design), name=top_name(g), emit_src=False)
         assert f"module {top_name(g)}" in text or f"\\{top_name(g)}" in text
 
 

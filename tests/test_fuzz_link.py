@@ -22,6 +22,7 @@ import pytest
 from pcfpga.boards.soc import SoC, soc_memory_map
 from pcfpga.examples import example_path
 from pcfpga.golden.graph import Graph
+from pcfpga.hdl.design import Design
 from pcfpga.hdl import protocol as P
 from pcfpga.hdl.memmap import CTRL_BITS, ID_VALUE
 from pcfpga.host import SimLink
@@ -160,7 +161,7 @@ def test_address_space_of_the_xor_soc():
     """The ranges the bridge decodes and the host checks: the network's 65 words, the run
     words after a gap (aligned to 8), the buffer after another (aligned to 8); the
     read-write words among them, adjacent fields joined."""
-    mm = soc_memory_map(_xor(), CAPACITY)
+    mm = soc_memory_map(Design.build(_xor()), CAPACITY)
     space = P.AddressSpace.from_memmap(mm)
     assert space.mapped == ((0, 65), (72, 79), (80, 86))
     assert space.writable == ((1, 2), (3, 4), (7, 8), (10, 33), (72, 73), (74, 76), (80, 86))

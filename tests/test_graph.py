@@ -490,10 +490,10 @@ def test_collisions_depend_on_the_mode():
 
 def test_widest_value_format_builds_its_memory_map():
     """Q2.30 values: gains Q2.30 fill the 32-bit word; one more fraction bit is refused."""
-    from pcfpga.hdl.network import network_memory_map
+    from pcfpga.hdl.design import Design
 
     g = Graph.from_dict(_fmt(value="Q2.30", error="Q1.31", weight="Q8.24"))
-    mm = network_memory_map(g)
+    mm = Design.build(g).memmap
     assert (mm["h.g"].width, mm["h.g"].frac) == (32, 30)
     with pytest.raises(GraphError, match="format.value Q1.31 has 31 fraction bits"):
         Graph.from_dict(_fmt(value="Q1.31"))

@@ -7,7 +7,6 @@ from amaranth.hdl import Fragment
 
 from pcfpga.examples import EXAMPLES, example_path
 from pcfpga.golden.graph import Graph
-from pcfpga.hdl.controller import cycles_per_step, micro_steps
 from pcfpga.hdl.design import (Architecture, Design, Folding, Op, Step, check_reuse, fold_plan,
                                program, table_ram_bits)
 from pcfpga.hdl.network import Network
@@ -40,9 +39,10 @@ def test_design_holds_the_program_and_the_map(name, reuse):
                 "serial-spram": (Architecture.SERIAL_SPRAM,)}[reuse]
     assert d.architecture in expected
     assert d.serial == (reuse in ("serial", "serial-spram"))
-    plan = fold_plan(g, reuse)
-    assert d.program.as_dict() == micro_steps(g, plan) == d.memmap.meta["micro_steps"]
-    assert d.cycles_per_step == cycles_per_step(g, plan) == d.memmap.meta["cycles_per_step"]
+    prog = program(g, fold_plan(g, reuse))
+    assert d.program == prog and d.program.as_dict() == d.memmap.meta["micro_steps"]
+    assert d.cycles_per_step == prog.cycles_per_step == d.memmap.meta["cycles_per_step"]
+    assert d.cycles_per_tick == prog.cycles_per_tick == d.memmap.meta["cycles_per_tick"]
     if reuse == 1:                                      # 2L + 3 + 2T + 1 (exact mode)
         L = max(d.levels.values())
         assert d.cycles_per_step == 2 * L + 3 + 2 * g.ticks + 1

@@ -15,7 +15,6 @@ from pcfpga.golden.fixed_model import FixedPC, quantize
 from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params
 from pcfpga.golden.random_graph import random_graph, random_sample
-from pcfpga.hdl.controller import cycles_per_step
 from pcfpga.hdl.design import Design
 from pcfpga.hdl.memmap import MemoryMap
 from pcfpga.hdl.network import Network
@@ -98,11 +97,12 @@ def test_a_corrupted_expectation_is_caught():
 @pytest.mark.parametrize("mode", MODES)
 def test_cycles_per_step_match_the_formula(mode, sim_runner):
     g = Graph.from_toml(str(example_path("dag"))).with_settings(mode=mode, **MODES[mode])
-    res = simulate_against_golden(g, init_params(g, 0), samples_for(g, 0, 2),
-                                  runner=sim_runner(g, pause=False))
-    assert res["cycles"] == 2 * cycles_per_step(g)
+    design = Design.build(g)
+    res = simulate_against_golden(design, init_params(g, 0), samples_for(g, 0, 2),
+                                  runner=sim_runner(design, pause=False))
+    assert res["cycles"] == 2 * design.cycles_per_step
     if mode != "streaming":
-        assert cycles_per_step(g) == 2 * 5 + 3 + {"exact": 2, "fpa": 2, "standard": 5}[
+        assert design.cycles_per_step == 2 * 5 + 3 + {"exact": 2, "fpa": 2, "standard": 5}[
             mode] * g.ticks + 1                           # dag: L = 5
 
 

@@ -14,7 +14,7 @@ from pcfpga.golden.fixed_model import FixedArith
 from pcfpga.golden.graph import Graph, GraphBuilder
 from pcfpga.golden.lfsr import Lfsr32, mix
 from pcfpga.hdl.arith import mix_hdl, xorshift32_hdl
-from pcfpga.hdl.controller import Controller, micro_steps, node_levels
+from pcfpga.hdl.controller import Controller
 from pcfpga.hdl.design import Design
 from pcfpga.hdl.parallel import EdgePE, InputPE, NodePE
 
@@ -176,7 +176,7 @@ def test_node_pe_add_and_mul(op):
     async def tb(ctx):
         set_vec(ctx, pe.rd_p_v_0, p)
         set_vec(ctx, pe.rd_q_v_0, q)
-        await strobe(ctx, pe, f"FA{node_levels(g)['s']}")
+        await strobe(ctx, pe, f"FA{pe.design.levels['s']}")
         rtl["vhat"], rtl["v"] = get_vec(ctx, pe.r_vhat), get_vec(ctx, pe.r_v)
         set_vec(ctx, pe.msg_y.data, msg)
         await strobe(ctx, pe, "TE")
@@ -217,7 +217,7 @@ def test_controller_sequence_and_lfsr(mode):
     g = DAG.with_settings(mode=mode, **({"eta_v": 0.5, "ticks": 2} if mode == "standard"
                                         else {}))
     ctl = Controller(Design.build(g), presented=4 if mode == "streaming" else 0)
-    steps = micro_steps(g)
+    steps = ctl.program.as_dict()
     seen = []
 
     async def tb(ctx):

@@ -22,7 +22,6 @@ from pcfpga.hdl import protocol as P
 from pcfpga.hdl.design import Design
 from pcfpga.hdl.memmap import (ID_VALUE, RUN_CONTROL, RUN_CTRL_BITS, RUN_STATUS_BITS,
                                with_dataset)
-from pcfpga.hdl.network import network_memory_map
 from pcfpga.hdl.runner import EpochRunner
 from pcfpga.host import BoardPC, Host, HostError, SimLink, run_sync
 from pcfpga.host.link import Link
@@ -224,7 +223,7 @@ class _DeadLink(Link):
 
 def test_host_errors_name_the_problem(chip):
     g, _ = _xor()
-    mm = soc_memory_map(g, 2)
+    mm = soc_memory_map(Design.build(g), 2)
     dead = _DeadLink()
     with pytest.raises(HostError, match=r"no reply to a5.* after 3 tries \(is the board "
                                         r"programmed with this network, at 115200 baud\?\)"):
@@ -233,7 +232,7 @@ def test_host_errors_name_the_problem(chip):
     host, _ = chip
     with pytest.raises(HostError, match="the SoC answered COMMAND"):
         host.transact(P.encode(0x42), 0)
-    other = Host(host.link, soc_memory_map(g, 5), 12e6)
+    other = Host(host.link, soc_memory_map(Design.build(g), 5), 12e6)
     with pytest.raises(HostError, match="the SoC's dataset buffer holds 3 samples, this "
                                         "memory map 5"):
         other.check()
@@ -261,7 +260,7 @@ def test_host_refuses_ranges_outside_the_map(call, message):
     """Issue 14: the host checks every READ and WRITE against its memory map before sending
     (the SoC would answer ARGUMENT or READONLY): the error names the range and the first
     word that is wrong, and nothing goes on the line."""
-    mm = soc_memory_map(_xor()[0], 2)
+    mm = soc_memory_map(Design.build(_xor()[0]), 2)
     dead = _DeadLink()
     host = Host(dead, mm, 12e6)
     with pytest.raises(ValueError, match=message):
@@ -293,7 +292,7 @@ def test_host_sends_a_frame_damaged_on_the_line_again(repeat):
     stale reply to an earlier frame) is not the SoC's answer: the host sends the frame
     again, but never a START (``repeat=False``), which may have been carried out; a lost
     reply likewise; a READONLY is the answer, raised at once."""
-    mm = soc_memory_map(_xor()[0], 2)
+    mm = soc_memory_map(Design.build(_xor()[0]), 2)
     id_word = P.encode(P.Status.OK, ID_VALUE.to_bytes(4, "little"))
     link = _ScriptedLink([P.encode(P.Status.CRC), P.encode(P.Status.GARBAGE), id_word])
     assert Host(link, mm, 12e6).ping() == ID_VALUE and len(link.sent) == 3
@@ -326,7 +325,7 @@ def test_host_sends_a_frame_damaged_on_the_line_again(repeat):
 def test_a_stale_reply_on_the_line_is_drained_before_a_frame():
     """A GARBAGE left on the line (the answer to bytes that were sent into an earlier reply)
     is not taken for the answer to the next frame: START goes out once and its OK is read."""
-    mm = soc_memory_map(_xor()[0], 2)
+    mm = soc_memory_map(Design.build(_xor()[0]), 2)
     link = _ScriptedLink([P.encode(P.Status.OK)])
     link.pending = P.encode(P.Status.GARBAGE)
     Host(link, mm, 12e6).transact(P.write_request(mm["ctrl"].addr, [1]), 0, repeat=False)
@@ -341,7 +340,8 @@ def test_dataset_parameters_are_checked():
     with pytest.raises(ValueError, match="A dataset buffer of 2 words holds no sample of xor "
                                          r"\(3 words each\)"):
         dataset_capacity(g, 2)
-    net_map = network_memory_map(g)
+    design = Design.build(g)
+    net_map = design.memmap
     with pytest.raises(TypeError, match="EpochRunner needs a memory map with a dataset buffer"):
         EpochRunner(net_map)
     mm = with_dataset(net_map, 7)
@@ -352,7 +352,7 @@ def test_dataset_parameters_are_checked():
     with pytest.raises(ValueError, match="A dataset buffer of 30000 samples of 3 words does "
                                          "not fit the protocol's 16-bit addresses"):
         with_dataset(net_map, 30000)
-    assert soc_memory_map(g, 7).to_json() == mm.to_json()
+    assert soc_memory_map(design, 7).to_json() == mm.to_json()
 
 
 def _xor_args(*extra):

@@ -55,7 +55,7 @@ def test_synthesised_soc_fits_and_meets_timing(name, board_name, tmp_path):
     capacity = dataset_capacity(g, DATASET_WORDS[b.device.family])
     assert report["dataset_capacity"] == capacity
     assert MemoryMap.from_json((tmp_path / "memmap.json").read_text()).fields == \
-        soc_memory_map(g, capacity).fields
+        soc_memory_map(est.design, capacity).fields
 
 
 def test_cli_synth_without_a_toolchain(tmp_path, capsys, monkeypatch):

@@ -61,14 +61,15 @@ def run(args) -> int:
 def _hardware(g, params, data, folder, histories) -> int:
     """Generate the network's Verilog, write it with the results (all four files or none),
     and check one simulated training step."""
-    from ..hdl.controller import cycles_per_step
+    from ..hdl.design import Design
     from ..hdl.export import lint, top_name, verilog_files
     from ..sim.simulate import simulate_against_golden
 
     print(f"\nhardware: generating {g.name}'s Verilog ...", flush=True)
+    design = Design.build(g)                    # fully parallel, for every step below
     params_out = os.path.join(folder, f"{g.name}_trained.npz")
     plot_out = os.path.join(folder, f"{g.name}_loss.png")
-    v_path, j_path = verilog = verilog_files(g, folder)
+    v_path, j_path = verilog = verilog_files(design, folder)
     write_results(params_out, params, plot_out, histories, f"{g.name}: fixed-point PC",
                   verilog)
     errors = lint(v_path, top_name(g))
@@ -78,17 +79,17 @@ def _hardware(g, params, data, folder, histories) -> int:
     print("simulating one training step (Amaranth simulator) against the golden model ...",
           flush=True)
     try:
-        simulate_against_golden(g, params, [sample])
+        simulate_against_golden(design, params, [sample])
     except Mismatch as e:
         print(f"pcfpga: hardware differs from the golden model: {e}", file=sys.stderr)
         return 1
     print(f"hardware == golden: every register after the forward sweep and each of "
-          f"{g.ticks} tick(s), and the updated weights; {cycles_per_step(g)} clock cycles "
+          f"{g.ticks} tick(s), and the updated weights; {design.cycles_per_step} clock cycles "
           f"per training sample")
-    return _verilator(g, params, sample, folder, errors)
+    return _verilator(design, params, sample, folder, errors)
 
 
-def _verilator(g, params, sample, folder, errors) -> int:
+def _verilator(design, params, sample, folder, errors) -> int:
     """The same step on the generated Verilog under Verilator (cocotb)."""
     from ..sim.simulate import Runner, available, simulate_against_golden
 
@@ -97,10 +98,10 @@ def _verilator(g, params, sample, folder, errors) -> int:
         return 1
     print("the generated Verilog on Verilator (cocotb), same step, same check ...",
           flush=True)
-    runner = Runner(g, "verilator", build_root=os.path.join(folder, "sim"),
+    runner = Runner(design, "verilator", build_root=os.path.join(folder, "sim"),
                     log=lambda s: print(s, flush=True))
     try:
-        simulate_against_golden(g, params, [sample], runner=runner)
+        simulate_against_golden(design, params, [sample], runner=runner)
     except Mismatch as e:
         print(f"pcfpga: the Verilog differs from the golden model: {e}", file=sys.stderr)
         return 1

@@ -149,8 +149,10 @@ def _board_link(g, args, b, capacity):
     from ..boards.soc import SoC, soc_memory_map
     from ..host import LinkError, SerialLink, SimLink
 
+    # the design synth builds for --board (the fitter's; --port sim also takes --reuse); the
+    # addresses of the map the host uses do not depend on it
+    design, est = build_design(g, args, quiet=True)
     if args.port == "sim":
-        design, est = build_design(g, args, quiet=True)
         soc = SoC(design, SIM_DIVISOR, capacity)
         return SimLink(soc, b.clock_hz), soc.memmap, (
             f"the simulated {b.name} SoC ({est.architecture}, UART at {SIM_DIVISOR} cycles "
@@ -159,7 +161,8 @@ def _board_link(g, args, b, capacity):
         link = SerialLink(args.port, args.baud)
     except LinkError as e:
         raise CliError(str(e)) from None
-    return link, soc_memory_map(g, capacity), f"{b.name} on {args.port} at {args.baud} baud"
+    where = f"{b.name} on {args.port} at {args.baud} baud"
+    return link, soc_memory_map(design, capacity), where
 
 
 def _train_board(g, params, args, train_set, test_set, out, plot) -> int:

@@ -26,7 +26,6 @@ def run(args) -> int:
     folder = check_folder(args.o, "-o")
     g = load_graph(args.net)
     check_folder(folder, "-o", [f"{g.name}.v", f"{g.name}.json"])
-    from ..hdl.controller import cycles_per_step, cycles_per_tick
     from ..hdl.export import top_name, write_verilog
 
     design, est = build_design(g, args)
@@ -36,7 +35,8 @@ def run(args) -> int:
     if est is not None:
         print_folding(g, est, args.board)
     else:
-        print(f"cycles per tick {cycles_per_tick(g)}, per training step {cycles_per_step(g)}")
+        print(f"cycles per tick {design.cycles_per_tick}, per training step "
+              f"{design.cycles_per_step}")
     return _lint(v_path, top_name(g)) if args.lint else 0
 
 
