@@ -29,6 +29,7 @@ from pcfpga.hdl.memmap import MemoryMap, with_dataset
 from pcfpga.hdl.network import Network
 from pcfpga.hdl.runner import EpochRunner
 from pcfpga.hdl.uart import UARTRx, UARTTx
+from pcfpga.hdl.unused import rejecting
 
 __all__ = ["SoC", "BoardTop", "DATASET_WORDS", "dataset_capacity", "soc_memory_map"]
 
@@ -69,17 +70,12 @@ class SoC(wiring.Component):
     """
 
     def __init__(self, design, divisor: int, capacity: int):
-        self.network = Network(design)
-        try:
+        with rejecting(self):           # a rejection also marks the network built so far
+            self.network = Network(design)
             self.memmap = soc_memory_map(self.network.design, capacity)
             self.bridge = FrameBridge(divisor, self.memmap)
             self.rx_uart, self.tx_uart = UARTRx(divisor), UARTTx(divisor)
             self.runner = EpochRunner(self.memmap)
-        except (ValueError, TypeError):
-            net = self.network                  # rejected: no design to warn about
-            for part in (net, net.controller, *net.pes.values(), *net.edges.values(), self):
-                part._MustUse__silence = True
-            raise
         self.divisor, self.capacity = divisor, capacity
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1),
                           "done": Out(1), "learning": Out(1)})

@@ -34,6 +34,7 @@ from .memmap import MemoryMap
 from .uart import check_divisor
 from .protocol import (ADDRESS_BITS, BITS_PER_BYTE, CRC_INIT, CRC_POLY, IDLE_BYTES,
                        MAX_PAYLOAD, MAX_WORDS, SYNC, AddressSpace, Command, Status)
+from .unused import rejecting
 
 __all__ = ["FrameBridge", "crc16_step", "at_least"]
 
@@ -78,14 +79,15 @@ class FrameBridge(wiring.Component):
     """
 
     def __init__(self, divisor: int, memmap: MemoryMap):
-        check_divisor(self, divisor)
-        if not isinstance(memmap, MemoryMap):
-            self._MustUse__silence = True
-            raise TypeError(f"FrameBridge needs the MemoryMap behind its bus, not {memmap!r}")
-        if memmap.size > 1 << ADDRESS_BITS:
-            self._MustUse__silence = True
-            raise ValueError(f"The protocol's addresses have {ADDRESS_BITS} bits; a memory "
-                             f"map of {memmap.addr_width}-bit addresses does not fit")
+        with rejecting(self):
+            check_divisor(divisor)
+            if not isinstance(memmap, MemoryMap):
+                raise TypeError(f"FrameBridge needs the MemoryMap behind its bus, not "
+                                f"{memmap!r}")
+            if memmap.size > 1 << ADDRESS_BITS:
+                raise ValueError(f"The protocol's addresses have {ADDRESS_BITS} bits; a "
+                                 f"memory map of {memmap.addr_width}-bit addresses does not "
+                                 f"fit")
         self.divisor, self.memmap = divisor, memmap
         self.space = AddressSpace.from_memmap(memmap)
         self.addr_width = memmap.addr_width

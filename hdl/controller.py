@@ -24,6 +24,7 @@ from pcfpga.golden.lfsr import POLY
 
 from .design import LFSR_BITS, STEP_COUNTER_BITS, Design, as_design
 from .memmap import CTRL_BITS, STEPS_BITS, WORD_BITS
+from .unused import rejecting
 
 __all__ = ["Controller"]
 
@@ -38,11 +39,8 @@ class Controller(wiring.Component):
     """
 
     def __init__(self, design: Design, presented: int | None = None):
-        try:
+        with rejecting(self):
             design = as_design(design, who="A controller")
-        except (TypeError, ValueError):
-            self._MustUse__silence = True           # rejected: not a design to warn about
-            raise
         self.design, self.graph = design, design.graph
         self.program = design.program
         self.names = self.program.steps

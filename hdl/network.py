@@ -39,6 +39,7 @@ from .parallel import EdgePE, InputPE, NodePE
 from .pe import or_tree
 from .ports import host_bus
 from .serial import SerialEdgePE, SerialInputPE, SerialNodePE
+from .unused import rejecting
 
 __all__ = ["Network"]
 
@@ -48,11 +49,8 @@ class Network(wiring.Component):
     :class:`~pcfpga.golden.graph.Graph`, fully parallel)."""
 
     def __init__(self, design: Design):
-        try:
+        with rejecting(self):
             design = as_design(design, who="Network")
-        except (TypeError, ValueError):
-            self._MustUse__silence = True       # rejected: not a design to warn about
-            raise
         self.design = design
         self.plan = design.plan
         self.graph = graph = design.graph

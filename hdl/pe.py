@@ -43,6 +43,7 @@ from .arith import HdlArith
 from .design import Read, as_design
 from .ports import (InterfaceError, PESignature, message_width, partial_width,
                     register_shape)
+from .unused import rejecting
 
 __all__ = ["PE", "BuildContext", "Register", "COMB", "or_tree", "dense_edge", "node_of",
            "shift_lines", "register_shape", "message_width", "partial_width"]
@@ -167,15 +168,12 @@ class PE(wiring.Component):
     _default_reuse = 1
 
     def __init__(self, design, *names):
-        try:
+        with rejecting(self):
             design = as_design(design, self._default_reuse, who="A PE")
             self._check(design, *names)
             if design.serial != self.serial:
                 raise ValueError(f"{type(self).__name__} is not for the "
                                  f"{design.architecture.value} architecture")
-        except (TypeError, ValueError):
-            self._MustUse__silence = True       # rejected: not a design to warn about
-            raise
         self.design = design
         self.graph = design.graph
         self.streaming = design.streaming

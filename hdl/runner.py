@@ -35,6 +35,7 @@ from amaranth.lib.wiring import In, Out
 from .arith import BLOCK_RAM, single_port_ram
 from .memmap import (CTRL_BITS, EPOCH_BITS, RUN_CONTROL, RUN_CTRL_BITS, MemoryMap,
                      align_bits, sample_fields)
+from .unused import rejecting
 
 __all__ = ["EpochRunner"]
 
@@ -55,10 +56,10 @@ class EpochRunner(wiring.Component):
     """
 
     def __init__(self, memmap: MemoryMap):
-        if not isinstance(memmap, MemoryMap) or "data" not in memmap:
-            self._MustUse__silence = True
-            raise TypeError(f"EpochRunner needs a memory map with a dataset buffer "
-                            f"(memmap.with_dataset), not {memmap!r}")
+        with rejecting(self):
+            if not isinstance(memmap, MemoryMap) or "data" not in memmap:
+                raise TypeError(f"EpochRunner needs a memory map with a dataset buffer "
+                                f"(memmap.with_dataset), not {memmap!r}")
         self.memmap = memmap
         data = memmap["data"]
         self.capacity, self.words = data.shape

@@ -19,6 +19,7 @@ from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
 from .protocol import BITS_PER_BYTE
+from .unused import rejecting
 
 __all__ = ["UARTRx", "UARTTx", "divisor_for", "check_divisor"]
 
@@ -39,11 +40,10 @@ def divisor_for(clock_hz: float, baud: int) -> int:
     return divisor
 
 
-def check_divisor(component, divisor):
-    """Reject a divisor below 4 (the receiver samples mid-bit); the rejected ``component``
-    is not reported as an unused elaboratable."""
+def check_divisor(divisor) -> None:
+    """Reject a divisor below 4 (the receiver samples mid-bit) with a ValueError (the UARTs
+    and the frame bridge call it within :func:`~.unused.rejecting`)."""
     if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor < 4:
-        component._MustUse__silence = True
         raise ValueError(f"Divisor must be an integer of at least 4 cycles per bit, not "
                          f"{divisor!r}")
 
@@ -52,7 +52,8 @@ class UARTRx(wiring.Component):
     """Ports: ``rx`` (the line, idle high), ``data``, ``valid``, ``error``."""
 
     def __init__(self, divisor: int):
-        check_divisor(self, divisor)
+        with rejecting(self):
+            check_divisor(divisor)
         self.divisor = divisor
         super().__init__({"rx": In(1, init=1), "data": Out(8), "valid": Out(1),
                           "error": Out(1)})
@@ -103,7 +104,8 @@ class UARTTx(wiring.Component):
     """Ports: ``data``, ``start``, ``ready``, ``tx`` (the line, idle high)."""
 
     def __init__(self, divisor: int):
-        check_divisor(self, divisor)
+        with rejecting(self):
+            check_divisor(divisor)
         self.divisor = divisor
         super().__init__({"data": In(8), "start": In(1), "ready": Out(1),
                           "tx": Out(1, init=1)})
