@@ -1,2 +1,8 @@
-"""Boards and devices: resource budgets now (:mod:`.devices`, used by the fitter); board
-targets, synthesis and programming come with the boards issue."""
+"""Boards: what turns a :class:`~pcfpga.hdl.design.Design` into a programmed FPGA.
+
+:mod:`.devices` holds the devices' resource budgets (which the fitter reads) and the boards;
+:mod:`.soc` the SoC that goes on a board (the network, a UART, the frame bridge, the epoch
+runner); :mod:`.build` synthesises, places and routes it into a bitstream (``pcfpga
+synth``); :mod:`.flash` loads that into a board (``pcfpga flash``); :mod:`.synth` counts a
+core's cells with Yosys alone and finds the toolchain's programs.
+"""

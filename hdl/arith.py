@@ -2,10 +2,13 @@
 written as Amaranth expressions: the one datapath module of the generator.
 
 Every register formula has the same name, arguments and meaning as in ``FixedArith``
-(``dense_sum``, ``act``, ``add``, ``mul``, ``error``, ``gate``, ``relax``, ``update_w``,
-``update_b``, and the messages ``t_dense``, ``t_id``, ``t_mul``); where the golden model
-computes integers, this builds the combinational logic that computes them, with the same
-rounding sites, shifts and saturation points. Vectors are Python lists of Amaranth values
+(``act``, ``add``, ``mul``, ``error``, ``gate``, ``relax``, ``update_w``, ``update_b``, and
+the messages ``t_dense``, ``t_id``, ``t_mul``), but for a dense node's prediction:
+``FixedArith.dense`` takes the weights and the parents' values, and
+:meth:`HdlArith.dense_sum` the sum of the exact products W_p v_p that the edges compute,
+rounded and saturated as ``dense`` does. Where the golden model computes integers, this
+builds the combinational logic that computes them, with the same rounding sites, shifts and
+saturation points. Vectors are Python lists of Amaranth values
 (one per element; matrices are lists of rows). The PEs call these methods on their
 registers (the generator does not run the golden engine itself: the PEs follow its
 phases, and the tests compare every register with its trace).

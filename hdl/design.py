@@ -21,8 +21,11 @@ strobes, the memory map's manifest and the documentation use::
     standard     forward as above, tick [PM] TV [PFT] TA TF TE TD, update [PU] UPD
     streaming    tick S1 S2 S3 S4 (one sample each)
 
-The bracketed phases exist only where the plan folds something (:mod:`.fold`); in the serial
-architecture (:mod:`.serial`) every step lasts a node's length in cycles.
+The bracketed phases exist only where the plan folds something (:mod:`.fold`) and last the
+plan's lengths in cycles; in the serial architecture (:mod:`.serial`) every step lasts a
+node's length. Every other step takes one cycle, so an unfolded training step takes
+2L + 3 + c·T + 1 cycles (L forward levels, T ticks of c cycles: 2, or 5 in standard mode)
+and a streaming sample 4 (:attr:`Program.cycles_per_step`).
 """
 
 from __future__ import annotations

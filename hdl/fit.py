@@ -1,7 +1,7 @@
 """The fitter: resource estimates of a network, and reuse factors that fit a device.
 
 :func:`estimate` counts what a configuration needs, from the same plan the generator
-uses (:func:`~.fold.fold_plan`):
+uses (the :class:`~.design.Design`'s, :func:`~.design.fold_plan`):
 
 * **multipliers** (each ≤ 18×18 bits, i.e. one DSP): a parallel dense edge p -> c has
   rows·cols for W v, as many for Wᵀδ when p is hidden, and as many for the update δ vᵀ;
@@ -26,13 +26,13 @@ registers, which is where they go (a register bit costs a flip-flop and about tw
 multiplexer and update logic); the slow synthesis tests hold every fitted design under
 90 % of the device's LUTs.
 
-:func:`fit` chooses a reuse factor per dense node: every edge starts fully folded (one
-lane), and, greedily, the node whose unfolding saves the most cycles per step while the
-design still fits is given more lanes, until nothing more fits. When even the fully folded
-design does not fit (its registers need too many LUTs: Iris and the 64-16-10 digits net on
-an iCE40UP5K), the fitter takes the serial architecture (:mod:`.serial`), which keeps
-every register in block RAM. The result minimises cycles per training step among the
-configurations the walk visits.
+:func:`fit` chooses a reuse factor per dense and act node: every edge and every gate
+starts fully folded (one lane), and, greedily, the node whose unfolding saves the most
+cycles per step while the design still fits is given more lanes, until nothing more fits.
+When even the fully folded design does not fit (its registers need too many LUTs: Iris and
+the 64-16-10 digits net on an iCE40UP5K), the fitter takes the serial architecture
+(:mod:`.serial`), which keeps every register in block RAM. The result minimises cycles per
+training step among the configurations the walk visits.
 """
 
 from __future__ import annotations

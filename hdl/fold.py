@@ -1,7 +1,8 @@
 """Folding: dense edges that time-share a few multipliers and keep their weights in RAM.
 
-A *reuse factor* R (global, or per dense node for the edges into it) folds an edge
-p -> c of ``rows × cols`` weights onto ``M = min(rows, ceil(rows·cols / R))`` multiplier
+A *reuse factor* R (one for every dense and act node, or one per node: a dense node's
+folds the edges into it and its own δ, an act node's its δ and tables, see below) folds an
+edge p -> c of ``rows × cols`` weights onto ``M = min(rows, ceil(rows·cols / R))`` multiplier
 lanes, one per row of a group of M rows. The weights live in a memory
 (``amaranth.lib.memory``, block RAM after synthesis) of ``D = ceil(rows / M)·cols`` words
 of M lanes: W[i][j] is lane ``i mod M`` of word ``(i div M)·cols + j``, so word t holds
@@ -51,7 +52,7 @@ when no phase runs, and appear on ``host_rdata`` one cycle later (the bus reads 
 registered for every field, see :mod:`.network`).
 
 Streaming mode is not folded (a tick there is one cycle by construction):
-``fold_plan`` rejects R > 1 for it.
+:func:`~.design.check_reuse` rejects R > 1 for it.
 """
 
 from __future__ import annotations

@@ -1,8 +1,13 @@
 """The memory map: every register a host or testbench reads or writes, in one place.
 
-It is built from the graph alone (:func:`build_memory_map`), used by the hardware to decode
-the bus, emitted as a JSON manifest next to the Verilog, and read back by tests and (later)
-the UART host with :meth:`MemoryMap.from_json`: no address is ever written down twice.
+Its addresses depend on the graph alone (:func:`build_memory_map`, which
+:meth:`Design.build <pcfpga.hdl.design.Design.build>` calls once: ``design.memmap``, with the
+manifest's meta data). It is used by the hardware to decode the bus, emitted as a JSON
+manifest next to the Verilog (and, with the SoC's words, as ``memmap.json`` next to a
+bitstream), read back by the cocotb testbench and the tests with
+:meth:`MemoryMap.from_json`, and used by the host driver over the UART
+(:class:`pcfpga.host.Host`, given :func:`pcfpga.boards.soc.soc_memory_map`): no address is
+ever written down twice.
 
 The bus is word-addressed, 32 bits wide; a vector register takes one word per element
 (matrices row-major), sign-extended on read and truncated to the register's width on write.

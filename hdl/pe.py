@@ -27,9 +27,10 @@ ports only, and after the builder has run every declared port must have been use
 (:class:`~.ports.InterfaceError` otherwise), so a PE's interface and logic cannot disagree.
 Reads at a lag L > 0 (streaming) are taps of the producer's delay line.
 
-Every PE takes the :class:`~.design.Design` (a graph is made into a fully parallel one, or
-a serial one for the serial PEs), which holds the memory map, the schedule, the folding and
-the plans: nothing is derived per PE. Parameters are checked first, e.g.
+Every PE takes the :class:`~.design.Design`, which holds the memory map, the schedule, the
+folding and the plans: nothing is derived per PE (a validated graph, as the tests of a
+single PE pass, is taken as its design by :func:`~.design.as_design`: fully parallel, or
+serial for the serial PEs). Parameters are checked first, e.g.
 ``NodePE(design, "x")`` for an input node raises "NodePE is for dense, act, add and mul
 nodes; 'x' is an input (use InputPE)".
 """
