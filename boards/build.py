@@ -8,7 +8,11 @@ variable already set wins), so no system tools are needed. iCE40 synthesis runs 
 ``-dsp`` (without it multipliers become LUTs). nextpnr writes a JSON report
 (``--report``), from which :func:`read_report` takes the cells used and available and the
 Fmax achieved against the board clock; ``report.json`` in the output folder holds them
-with the fitter's cycles per training sample and the samples/s at the achieved Fmax.
+with the fitter's cycles per training sample and the samples/s at the achieved Fmax, and
+(``"dsp_registers"``) how many DSPs are registered at their inputs and output, read from
+the netlist Yosys wrote (:func:`~.dsp.dsp_registers`). :func:`report_notes` states what
+that means for the Fmax: nextpnr-ice40 does not time an SB_MAC16's internal delay, so the
+Fmax is unproven for paths through an unregistered one.
 
 Work happens in a temporary folder; only a finished build is moved to the output folder,
 so a failed one leaves nothing half-written.
@@ -26,10 +30,11 @@ import time
 from pcfpga.hdl.protocol import DEFAULT_BAUD
 
 from .devices import board as find_board
+from .dsp import dsp_notes, dsp_registers
 from .synth import ToolMissing, find_tool
 
 __all__ = ["synthesize", "read_report", "TOOLS", "SynthesisFailed",
-           "report_table", "loader_binary"]
+           "report_table", "report_notes", "loader_binary"]
 
 #: amaranth's variable -> the YoWASP command (per family).
 TOOLS = {
@@ -182,11 +187,15 @@ def synthesize(design, board_name: str, out_dir: str, baud: int = DEFAULT_BAUD,
         with _Ticker(log):
             platform.build(top, name=name, build_dir=tmp, do_program=False, **opts)
         rep = read_report(os.path.join(tmp, f"{name}.report.json"), family)
+        dsp = dsp_registers(os.path.join(tmp, f"{name}.json"), family)   # Yosys's netlist
     except subprocess.CalledProcessError:
         reason = _failure(tmp, name)
         shutil.rmtree(tmp, ignore_errors=True)
         raise SynthesisFailed(f"synthesis of {graph.name} for {b.name} failed: {reason}") \
             from None
+    except ValueError as e:         # the netlist Yosys wrote, unreadable
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SynthesisFailed(f"synthesis of {graph.name} for {b.name}: {e}") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -205,6 +214,7 @@ def synthesize(design, board_name: str, out_dir: str, baud: int = DEFAULT_BAUD,
         "reuse": design.folding.to_json(),          # as check_reuse reads it back
         "cells": {k: {"used": u, "available": a} for k, (u, a) in rep["cells"].items()},
         "fmax_mhz": achieved, "required_mhz": required, "timing_met": achieved >= required,
+        "dsp_registers": dsp.to_json(),
         "multipliers_estimated": est.multipliers,
         "cycles_per_sample": est.cycles_per_step,
         "samples_per_s_at_fmax": achieved * 1e6 / est.cycles_per_step,
@@ -229,14 +239,39 @@ def synthesize(design, board_name: str, out_dir: str, baud: int = DEFAULT_BAUD,
 
 
 def report_table(report: dict) -> list:
-    """Rows (item, used, available, share) of a report, for printing."""
+    """Rows (item, used, available, share) of a report, for printing; with the DSPs
+    registered at inputs and at output (of all DSPs) when the report has them."""
     rows = [("resource", "used", "available", "share")]
     for col, c in report["cells"].items():
         if c["available"]:
             rows.append((col, f"{c['used']:,}", f"{c['available']:,}",
                          f"{100 * c['used'] / c['available']:.0f} %"))
+    dsp = report.get("dsp_registers")
+    if isinstance(dsp, dict) and dsp.get("count"):
+        for key, label in (("inputs_registered", "dsp in reg"),
+                           ("output_registered", "dsp out reg")):
+            rows.append((label, f"{dsp[key]:,}", f"{dsp['count']:,}",
+                         f"{100 * dsp[key] / dsp['count']:.0f} %"))
     rows.append(("Fmax (MHz)", f"{report['fmax_mhz']:.1f}", f"{report['required_mhz']:g} needed",
                  "met" if report["timing_met"] else "NOT MET"))
     rows.append(("cycles/sample", str(report["cycles_per_sample"]), "", ""))
     rows.append(("samples/s @ Fmax", f"{report['samples_per_s_at_fmax']:,.0f}", "", ""))
     return rows
+
+
+def report_notes(report: dict) -> list:
+    """Sentences printed after :func:`report_table`: how many DSPs are registered and what
+    that means for the reported Fmax (:func:`~.dsp.dsp_notes`); none for a report written
+    before ``"dsp_registers"`` existed.
+
+    Parameters
+    ----------
+    report : dict
+        A report of :func:`synthesize` (``report.json``).
+
+    Returns
+    -------
+    list of str
+        The sentences.
+    """
+    return dsp_notes(report.get("dsp_registers"))

@@ -260,3 +260,27 @@ def test_yosys_netlists(yosys, tmp_path, family, source, expected):
     r = dsp_registers(str(tmp_path / "top.json"), family)
     assert counts(r) == expected
     assert r.all_registered == (expected == (1, 1, 1))
+
+
+# ------------------------------------------------------------------------------ the report
+def test_report_table_and_notes_old_and_new():
+    """``pcfpga synth``'s table gains the registered DSPs and the notes follow; a report
+    written before ``"dsp_registers"`` existed prints as before."""
+    from pcfpga.boards.build import report_notes, report_table
+
+    old = {"cells": {"lut": {"used": 10, "available": 100},
+                     "dsp": {"used": 4, "available": 8}},
+           "fmax_mhz": 21.8, "required_mhz": 12.0, "timing_met": True,
+           "cycles_per_sample": 78, "samples_per_s_at_fmax": 279144.0}
+    rows = report_table(old)
+    assert [r[0] for r in rows] == ["resource", "lut", "dsp", "Fmax (MHz)", "cycles/sample",
+                                    "samples/s @ Fmax"]
+    assert report_notes(old) == []
+    new = dict(old, dsp_registers={"primitive": "SB_MAC16", "count": 4,
+                                   "inputs_registered": 0, "output_registered": 0,
+                                   "registered": 0})
+    rows = report_table(new)
+    assert ("dsp in reg", "0", "4", "0 %") in rows and ("dsp out reg", "0", "4", "0 %") in rows
+    notes = report_notes(new)
+    assert notes[0].startswith("4 of 4 SB_MAC16 DSPs are not registered") and \
+        "unproven" in notes[1]

@@ -47,6 +47,7 @@ def test_synthesised_soc_fits_and_meets_timing(name, board_name, tmp_path):
     assert report["timing_met"] and report["fmax_mhz"] >= b.clock_hz / 1e6
     assert cells["lut"]["used"] < 0.9 * cells["lut"]["available"]
     assert cells["dsp"]["used"] == est.multipliers <= b.device.dsp
+    assert report["dsp_registers"]["count"] == cells["dsp"]["used"]    # Yosys's netlist
     if b.device.family == "ice40":      # the dataset buffer in an SPRAM of its own
         assert cells["spram"]["used"] == est.spram_blocks + 1
     # the SoC's memory map, as the host driver builds it for this board

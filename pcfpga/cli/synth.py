@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 
 from ..boards.devices import BOARDS
 from ..golden.outputs import check_folder
@@ -32,7 +33,7 @@ def run(args) -> int:
     """Build the bitstream into ``args.o``; 0, or 1 when timing is not met."""
     graph = load_graph(args.net)
     folder = check_folder(args.o, "-o")
-    from ..boards.build import report_table, synthesize
+    from ..boards.build import report_notes, report_table, synthesize
     from ..boards.synth import ToolMissing
 
     design, _ = build_design(graph, args)
@@ -42,6 +43,8 @@ def run(args) -> int:
     except (ToolMissing, ValueError) as e:
         raise CliError(str(e)) from None
     table(report_table(report))
+    for note in report_notes(report):
+        print(textwrap.fill(note, 98, initial_indent="  ", subsequent_indent="  "))
     print(f"wrote {os.path.join(folder, report['bitstream'])}, "
           f"{os.path.join(folder, 'report.json')} and {os.path.join(folder, 'memmap.json')}")
     print(f"next: pcfpga flash {folder}")
