@@ -35,6 +35,7 @@ from numbers import Integral
 import numpy as np
 
 from .activations import act_fixed
+from .fields import flags_field
 from .stream import make_engine
 from .lfsr import (SITE_A, SITE_B, SITE_DELTA, SITE_EPS, SITE_V, SITE_VHAT, SITE_W0, Lfsr32,
                    mix, site_id)
@@ -118,7 +119,8 @@ class FixedArith:
         return np.array(value, copy=True)
 
     def flags_snapshot(self) -> dict:
-        return {f"{name}.sat": np.int64(self.flags[i]) for i, name in enumerate(self.node_names)}
+        return {flags_field(name): np.int64(self.flags[i])
+                for i, name in enumerate(self.node_names)}
 
     # -- registers
     def clamp(self, node, x):

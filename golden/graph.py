@@ -35,7 +35,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from .engine import node_registers
+from .fields import hardware_names
 from .lfsr import MAX_PARENTS
 from .messages import kind, listing, show
 from .qformat import MAX_WIDTH, QFormat, ROUNDING_MODES
@@ -44,7 +44,7 @@ from .tomlfile import MAX_FILE_BYTES, MAX_KEY_PARTS, TomlFileError, read_toml
 __all__ = ["Graph", "GraphBuilder", "GraphError", "Node", "Formats", "Learning",
            "OPS", "ACTIVATIONS", "MODES", "DEFAULT_FORMAT", "DEFAULT_LEARNING", "MAX_NODES",
            "MAX_ELEMENTS", "MAX_SHIFT", "MAX_NAME", "MAX_VALUE_FRAC", "MAX_FILE_BYTES",
-           "MAX_KEY_PARTS", "hardware_names", "read_toml", "show"]
+           "MAX_KEY_PARTS", "read_toml", "show"]
 
 OPS = ("input", "dense", "act", "add", "mul")
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "hardtanh", "hardsigmoid", "tanh", "sigmoid")
@@ -301,25 +301,6 @@ class Graph:
                     raise GraphError(f"mul node {n.name!r}: its message to input {p!r} "
                                      f"and the one from its child 'to_{p}' would both be "
                                      f"the port 'msg_to_{p}'; rename node 'to_{p}'")
-
-
-def hardware_names(graph):
-    """``(name, what)`` of every memory-map field named after a node, as
-    ``hdl/memmap.py`` names them (streaming delay lines ``<node>.<reg>.line`` aside: no
-    register is called ``W``, so they cannot meet ``<node>.W.<parent>``)."""
-    streaming = graph.learning.mode == "streaming"
-    for n in graph.nodes:
-        yield f"{n.name}.sat", f"the flags of node {n.name!r}"
-        if n.op == "input":
-            yield f"in.{n.name}", f"the input buffer of node {n.name!r}"
-        if n.output:
-            yield f"target.{n.name}", f"the target buffer of node {n.name!r}"
-        for p in n.inputs if n.op == "dense" else ():
-            yield f"{n.name}.W.{p}", f"the weights of node {n.name!r} from {p!r}"
-        if n.bias:
-            yield f"{n.name}.b", f"the bias of node {n.name!r}"
-        for r in node_registers(n, streaming):
-            yield f"{n.name}.{r}", f"register {r} of node {n.name!r}"
 
 
 # ---------------------------------------------------------------------- parsing helpers

@@ -61,6 +61,8 @@ import math
 from dataclasses import asdict, dataclass
 
 from pcfpga.golden.engine import node_registers
+from pcfpga.golden.fields import (flags_field, input_field, line_field, register_field,
+                                   target_field)
 
 from .protocol import ADDRESS_BITS, WORD_BITS, WORD_MASK
 
@@ -158,21 +160,21 @@ def build_memory_map(graph, lags: dict | None = None, meta: dict | None = None) 
     for c in CONTROL:
         add(c, (1,), WORD_BITS, 0, "rw" if c in _RW_CONTROL else "ro", "control")
     for n in graph.nodes:
-        add(f"{n.name}.sat", (1,), WORD_BITS, 0, "rw", "flags")
+        add(flags_field(n.name), (1,), WORD_BITS, 0, "rw", "flags")
     for n in graph.inputs:
-        add(f"in.{n.name}", (n.size,), V.width, V.frac_bits, "rw", "input")
+        add(input_field(n.name), (n.size,), V.width, V.frac_bits, "rw", "input")
     for n in graph.outputs:
-        add(f"target.{n.name}", (n.size,), V.width, V.frac_bits, "rw", "target")
+        add(target_field(n.name), (n.size,), V.width, V.frac_bits, "rw", "target")
     for key, shape in graph.param_shapes.items():
         add(key, shape, W.width, W.frac_bits, "rw", "param")
     for n in graph.nodes:
         for r in node_registers(n, streaming):
             width, frac = {"eps": (E.width, E.frac_bits), "delta": (E.width, E.frac_bits),
                            "g": gain}.get(r, (V.width, V.frac_bits))
-            add(f"{n.name}.{r}", (n.size,), width, frac, "ro", "register")
+            add(register_field(n.name, r), (n.size,), width, frac, "ro", "register")
             depth = (lags or {}).get((n.name, r), 0)
             if depth:
-                add(f"{n.name}.{r}.line", (depth, n.size), width, frac, "ro", "line")
+                add(line_field(n.name, r), (depth, n.size), width, frac, "ro", "line")
     return MemoryMap(graph.name, fields, meta)
 
 

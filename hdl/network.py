@@ -31,6 +31,8 @@ from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from pcfpga.golden.fields import flags_field, input_field, target_field
+
 from .controller import Controller
 from .design import Architecture, Design, Step, as_design
 from .fold import FoldedEdgePE, FoldedNodePE
@@ -85,20 +87,20 @@ class Network(wiring.Component):
         for name, pe in self.pes.items():
             node = self.graph.node(name)
             if pe.serial:                           # registers in memories
-                out[f"{name}.sat"] = [pe.r_sat]
+                out[flags_field(name)] = [pe.r_sat]
                 continue
             for reg in pe.own:
                 out[f"{name}.{reg}"] = list(getattr(pe, f"r_{reg}"))
                 if hasattr(pe, f"line_{reg}"):
                     out[f"{name}.{reg}.line"] = list(getattr(pe, f"line_{reg}"))
-            out[f"{name}.sat"] = [pe.r_sat]
+            out[flags_field(name)] = [pe.r_sat]
             if node.op == "input":
-                out[f"in.{name}"] = list(pe.r_in)
+                out[input_field(name)] = list(pe.r_in)
             else:
                 if node.bias:
                     out[f"{name}.b"] = list(pe.r_b)
                 if node.output:
-                    out[f"target.{name}"] = list(pe.r_target)
+                    out[target_field(name)] = list(pe.r_target)
         for (c, p), e in self.edges.items():
             if (c, p) not in self.plan.edges:       # folded weights are in a memory
                 out[f"{c}.W.{p}"] = list(e.r_W)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Const, Mux
 
+from pcfpga.golden.fields import flags_field, input_field, target_field
 from pcfpga.golden.lfsr import SITE_W0
 
 from .arith import sum_tree
@@ -58,8 +59,8 @@ class InputPE(PE):
         """The flag word of an input is the host's: it quantises the data (bit v)."""
         with m.If(self.clear):
             m.d.sync += self.r_sat.eq(0)
-        self._host_writes(m, {f"in.{self.owner}": list(self.r_in),
-                              f"{self.owner}.sat": [self.r_sat]})
+        self._host_writes(m, {input_field(self.owner): list(self.r_in),
+                              flags_field(self.owner): [self.r_sat]})
 
 
 class NodePE(PE):
@@ -255,12 +256,12 @@ class NodePE(PE):
             m.d.sync += sat.eq(0)
         with m.Else():
             m.d.sync += sat.eq(sat | total)
-        fields = {f"{n.name}.sat": [sat]}
+        fields = {flags_field(n.name): [sat]}
         if not self.serial:             # else memories, written by :mod:`.serial`
             if n.bias:
                 fields[f"{n.name}.b"] = list(self.r_b)
             if n.output:
-                fields[f"target.{n.name}"] = list(self.r_target)
+                fields[target_field(n.name)] = list(self.r_target)
         self._host_writes(m, fields)
 
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 from amaranth.hdl import Array, Mux, Signal, signed
 from amaranth.lib.memory import Memory
 
+from pcfpga.golden.fields import flags_field, input_field, target_field
 from pcfpga.golden.lfsr import SITE_VHAT
 
 from .arith import BLOCK_RAM, single_port_ram
@@ -98,12 +99,12 @@ class SerialPE:
         g, n = self.graph, self.graph.node(self.owner)
         out = {reg: (f"{n.name}.{reg}", register_shape(g, reg), False) for reg in self.own}
         if n.op == "input":
-            out["in"] = (f"in.{n.name}", register_shape(g, "v"), True)
+            out["in"] = (input_field(n.name), register_shape(g, "v"), True)
             return out
         if n.bias:
             out["b"] = (f"{n.name}.b", signed(g.formats.weight.width), True)
         if n.output:
-            out["target"] = (f"target.{n.name}", register_shape(g, "v"), True)
+            out["target"] = (target_field(n.name), register_shape(g, "v"), True)
         return out
 
     def _prepare(self, m, ctx, arith):
@@ -212,7 +213,7 @@ class SerialInputPE(SerialPE, InputPE):
     def _finish(self, m, ctx, arith):
         with m.If(self.clear):
             m.d.sync += self.r_sat.eq(0)
-        self._host_writes(m, {f"{self.owner}.sat": [self.r_sat]})
+        self._host_writes(m, {flags_field(self.owner): [self.r_sat]})
 
 
 class SerialNodePE(SerialPE, NodePE):

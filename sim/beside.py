@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pcfpga.golden.fields import flags_field
+
 from .session import Mismatch, compare_params
 
 if TYPE_CHECKING:
@@ -61,10 +63,10 @@ class BesideGolden:
         """
         compare_params(got, params, where)
         for n in self.golden.graph.nodes:
-            hw, ref = int(got[f"{n.name}.sat"]), int(self.golden.arith.flags[n.index])
+            hw, ref = int(got[flags_field(n.name)]), int(self.golden.arith.flags[n.index])
             if hw != ref:
                 raise Mismatch(f"{where}: {n.name}.sat is {hw:#x}, golden {ref:#x}")
 
     def state_names(self, params: dict) -> list:
         """What :meth:`compare_state` needs read: the parameters and the flag words."""
-        return list(params) + [f"{n.name}.sat" for n in self.golden.graph.nodes]
+        return list(params) + [flags_field(n.name) for n in self.golden.graph.nodes]

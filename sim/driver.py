@@ -35,6 +35,7 @@ import struct
 
 import numpy as np
 
+from pcfpga.golden.fields import input_field, target_field
 from pcfpga.hdl.memmap import CTRL_BITS, ID_VALUE, STATUS_BITS, STEPS_BITS, MemoryMap
 from pcfpga.hdl.protocol import WORD_MASK
 
@@ -198,9 +199,9 @@ class BusDriver:
         traces, cycles = [], 0
         for s, (x, y) in enumerate(samples):
             for k, v in (x or {}).items():
-                await self.write_field(f"in.{k}", v)
+                await self.write_field(input_field(k), v)
             for k, v in (y or {}).items():
-                await self.write_field(f"target.{k}", v)
+                await self.write_field(target_field(k), v)
             snaps = []
             if around:
                 snaps.append(self._last if self._last is not None else await self.snapshot())
