@@ -5,8 +5,10 @@ which :meth:`~.design.Design.build` derives and checks against the program and t
 before anything is built (every step a PE takes is run, every register it reads is its
 producer's, every lag is within the producer's delay line). :class:`PESignature` turns a
 plan into members; the PE's datapath (:mod:`.parallel`, :mod:`.fold`, :mod:`.serial`) then
-takes exactly those ports: reading an undeclared one, or leaving a declared one unused, is an
-:class:`InterfaceError` when the PE is elaborated.
+takes exactly those ports: reading an undeclared one, or leaving a declared step, read,
+partial product, message or output unused, is an :class:`InterfaceError` when the PE is
+elaborated. The ports every PE is given (``lfsr``, ``clear``, ``host``) are not checked
+inside it: an edge PE ignores ``clear``, and only stochastic rounding reads ``lfsr``.
 
 Ports of a processing element (all for a node's PE unless marked *edge*)::
 

@@ -93,7 +93,9 @@ def compare_training(network, params, train_set, test_set, epochs, seed, simulat
                 sim.close()
         if model is sim:
             ref = finals["fixed-point PC (golden)"]
-            info["hardware"] = {"simulator": simulator, "reuse": design.folding.to_json(),
+            f = design.folding
+            info["hardware"] = {"simulator": simulator,
+                                "reuse": f.to_json() if f.factor is None else f.factor,
                                 "folding": str(design.folding), "cycles": sim.cycles,
                                 "seconds": sim.seconds, "steps_checked": sim.steps_checked,
                                 "equals_golden": all(np.array_equal(finals[label][k], ref[k])

@@ -50,11 +50,11 @@ def test_every_declared_port_is_driven_and_used(name, mode, reuse):
     assigned, read = _top_signals(net)
     undriven, unread = [], []
     for pe in [*net.pes.values(), *net.edges.values()]:
-        for path, flow, value in pe.signature.flatten(pe):
+        for path, member, value in pe.signature.flatten(pe):
             port = f"{pe.describe()}: {'.'.join(map(str, path))}"
-            if flow == Flow.In and id(value) not in assigned:
+            if member.flow == Flow.In and id(value) not in assigned:
                 undriven.append(port)
-            if flow == Flow.Out and id(value) not in read:
+            if member.flow == Flow.Out and id(value) not in read:
                 unread.append(port)
     assert not undriven, f"inputs nobody drives: {undriven}"
     assert not unread, f"outputs nobody reads: {unread}"

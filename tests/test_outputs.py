@@ -107,8 +107,8 @@ def test_unwritable_outputs_are_refused_before_any_work(rejects, tmp_path, monke
         raise AssertionError("work started before the outputs were checked")
     monkeypatch.setattr(common, "train", no_work)
     for command in COMMANDS:      # each command module imported the helper by name
-        if hasattr(command, "folding"):
-            monkeypatch.setattr(command, "folding", no_work)
+        if hasattr(command, "build_design"):
+            monkeypatch.setattr(command, "build_design", no_work)
     ok = tmp_path / "o.npz"
     bad = f"{NO_WRITE}/x"
     args, message = {

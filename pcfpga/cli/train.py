@@ -19,6 +19,7 @@ from ..golden.fixed_model import FixedPC
 from ..golden.float_model import FloatPC
 from ..golden.outputs import check_file, check_folder
 from ..golden.params import load_dataset
+from ..hdl.design import Design
 from ..hdl.protocol import DEFAULT_BAUD
 from ..sim.session import SIMULATOR_CHOICES
 from .common import (SIM_BUILD, CliError, build_design, fold_options, initial_params,
@@ -149,10 +150,9 @@ def _board_link(g, args, b, capacity):
     from ..boards.soc import SoC, soc_memory_map
     from ..host import LinkError, SerialLink, SimLink
 
-    # the design synth builds for --board (the fitter's; --port sim also takes --reuse); the
-    # addresses of the map the host uses do not depend on it
-    design, est = build_design(g, args, quiet=True)
     if args.port == "sim":
+        # the design synth builds for --board (the fitter's, or --reuse)
+        design, est = build_design(g, args, quiet=True)
         soc = SoC(design, SIM_DIVISOR, capacity)
         return SimLink(soc, b.clock_hz), soc.memmap, (
             f"the simulated {b.name} SoC ({est.architecture}, UART at {SIM_DIVISOR} cycles "
@@ -162,7 +162,8 @@ def _board_link(g, args, b, capacity):
     except LinkError as e:
         raise CliError(str(e)) from None
     where = f"{b.name} on {args.port} at {args.baud} baud"
-    return link, soc_memory_map(design, capacity), where
+    # the addresses of the map the host uses do not depend on the folding: no fitter run
+    return link, soc_memory_map(Design.build(g), capacity), where
 
 
 def _train_board(g, params, args, train_set, test_set, out, plot) -> int:
