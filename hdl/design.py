@@ -44,7 +44,7 @@ from .memmap import MemoryMap, build_memory_map
 
 __all__ = ["Architecture", "Folding", "Op", "Step", "Program", "Design", "EdgeFold",
            "FoldPlan", "check_reuse", "fold_plan", "program", "as_design", "Read", "NodePlan",
-           "EdgePlan", "serial_phases", "memory_map",
+           "EdgePlan", "serial_phases", "memory_map", "check_plans",
            "SERIAL", "SERIAL_SPRAM", "SERIAL_KINDS", "MAX_PHASE", "SINGLE_PORT_WORDS",
            "STEP_COUNTER_BITS", "LFSR_BITS", "TABLE_ACTS", "table_entries", "table_ram_bits"]
 
@@ -637,7 +637,7 @@ def _edge_plan(graph, c, p, plan, sched) -> EdgePlan:
                     _unique(steps), _unique(reads), tuple(sends), presented)
 
 
-def _check_plans(graph, prog, sched, nodes, edges):
+def check_plans(prog: Program, nodes: dict, edges: dict):
     """Every step a PE takes is in the program, every register it reads is its producer's,
     and a lag beyond 0 is a tap of the producer's delay line: the interfaces agree with the
     design before anything is built."""
@@ -726,7 +726,7 @@ class Design:
             served.setdefault(p, set()).add("v")
         nodes = {n.name: _node_plan(graph, n, plan, sched, levels, served.get(n.name, ()))
                  for n in graph.nodes}
-        _check_plans(graph, prog, sched, nodes, edges)
+        check_plans(prog, nodes, edges)
         return cls(graph, arch, folding, plan, sched, prog, memory_map(graph, plan, prog, sched),
                    MappingProxyType(levels), MappingProxyType(nodes), MappingProxyType(edges))
 

@@ -9,6 +9,7 @@ step, read, partial product, message and output (:class:`~pcfpga.hdl.ports.Inter
 """
 
 import gc
+import re
 from dataclasses import replace
 
 import pytest
@@ -17,7 +18,7 @@ from amaranth.lib.wiring import Flow
 
 from pcfpga.examples import EXAMPLES, example_path
 from pcfpga.golden.graph import Graph
-from pcfpga.hdl.design import Design, Read, Step
+from pcfpga.hdl.design import Design, Read, Step, check_plans
 from pcfpga.hdl.network import Network
 from pcfpga.hdl.parallel import NodePE
 from pcfpga.hdl.ports import InterfaceError
@@ -81,7 +82,18 @@ def test_a_datapath_must_match_its_interface():
 
 
 def test_plans_are_checked_against_the_program():
+    """check_plans (run by Design.build) refuses a plan whose step the program does not run,
+    a read of a register its producer does not hold, and a lag beyond the delay line."""
     d = Design.build(_graph("dag", "streaming"))
-    assert all(s in d.program.steps for plan in [*d.nodes.values(), *d.edges.values()]
-               for s in plan.steps)
     assert Step.S1 in d.nodes["y"].steps and d.nodes["y"].bubble
+    check_plans(d.program, dict(d.nodes), dict(d.edges))            # the built plans pass
+    y = d.nodes["y"]
+    cases = [(replace(y, steps=y.steps + (Step.UPD,)),
+              "PE y writes in micro-step UPD, which the program (S1, S2, S3, S4) does not run"),
+             (replace(y, reads=y.reads + (Read("x", "eps"),)),
+              "PE y reads x.eps, which x does not hold"),
+             (replace(y, reads=y.reads + (Read("x", "v", 99),)),
+              "PE y reads x.v 99 ticks back, beyond its delay line")]
+    for plan, message in cases:
+        with pytest.raises(AssertionError, match=re.escape(message)):
+            check_plans(d.program, {**d.nodes, "y": plan}, dict(d.edges))
