@@ -29,11 +29,14 @@ import os
 from collections import Counter
 from dataclasses import dataclass
 
+from .synth import CELLS
+
 __all__ = ["DspRegisters", "dsp_registers", "dsp_notes", "read_netlist", "PRIMITIVE",
            "MULTIPLY_NS"]
 
-#: The DSP primitive Yosys maps multipliers to, per family.
-PRIMITIVE = {"ice40": "SB_MAC16", "ecp5": "MULT18X18D"}
+#: The DSP primitive Yosys maps multipliers to, per family (the one :data:`.synth.CELLS`
+#: counts as ``dsp``).
+PRIMITIVE = {family: cells["dsp"][0] for family, cells in CELLS.items()}
 
 #: A/B to O of an unregistered 16x16 SB_MAC16 multiply (SB_MAC16_MUL_S_16X16_BYPASS) in
 #: icestorm's UP5K timing data (icefuzz/timings_up5k.txt): (typical, worst case) ns.
