@@ -40,21 +40,24 @@ def one(name, mode, reuse):
     from pcfpga.golden.random_graph import random_sample
     try:
         from pcfpga.sim.pysim import PySimRunner, simulate_against_golden
+        keyword = "runner"
     except ImportError:                         # after issue 15: the shims are gone
         from pcfpga.hdl.design import Design
-        from pcfpga.sim.simulate import Runner, simulate_against_golden
+        from pcfpga.sim.simulate import Simulation, simulate_against_golden
 
         def PySimRunner(g, pause, reuse):
-            return Runner(Design.build(g, reuse), "amaranth", pause=pause)
+            return Simulation(Design.build(g, reuse), "amaranth", pause=pause)
+
+        keyword = "simulation"
 
     g = graph_of(name, mode)
     rng = np.random.default_rng(0)
     samples = [random_sample(g, rng) for _ in range(STEPS)]
     t = time.perf_counter()
     try:
-        runner = PySimRunner(g, pause=False, reuse=reuse)
+        simulation = PySimRunner(g, pause=False, reuse=reuse)
         res = simulate_against_golden(g, init_params(g, 0), samples, pause=False,
-                                      runner=runner)
+                                      **{keyword: simulation})
         out = {"cycles": res["cycles"], "steps": res["steps"]}
     except Exception as e:  # noqa: BLE001 - reported, not hidden
         out = {"error": f"{type(e).__name__}: {e}"}

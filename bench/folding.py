@@ -9,7 +9,7 @@ multipliers Yosys finds in the elaborated design, and the cycles per sample meas
 Amaranth's simulator (2 training steps, checked bit for bit against the golden model,
 hardware cycle counter, no pauses). For the boards' configurations, when Yosys is
 installed (``pip install 'pcfpga[synth]'``), the core is synthesised
-(:func:`pcfpga.boards.synth.core_stats`: ``synth_ice40 -dsp`` / ``synth_ecp5``) and the
+(:func:`pcfpga.boards.cells.core_stats`: ``synth_ice40 -dsp`` / ``synth_ecp5``) and the
 DSP, LUT4, flip-flop and block-RAM cells are printed, LUTs also as a share of the device.
 The whole SoC placed and routed, with Fmax: ``bench/synth.py`` (``make bench-synth``).
 """
@@ -20,14 +20,14 @@ import time
 import numpy as np
 
 from pcfpga.boards.devices import BOARDS
-from pcfpga.boards.synth import ToolMissing, core_stats, find_yosys
+from pcfpga.boards.cells import ToolMissing, core_stats, find_yosys
 from pcfpga.examples import example_path
 from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params
 from pcfpga.golden.random_graph import random_sample
 from pcfpga.hdl.design import Design
 from pcfpga.hdl.fit import FitError, count_multipliers, estimate, fit
-from pcfpga.sim.simulate import Runner, simulate_against_golden
+from pcfpga.sim.simulate import Simulation, simulate_against_golden
 
 STEPS = 2
 
@@ -42,7 +42,7 @@ def measure(design) -> float:
     rng = np.random.default_rng(0)
     samples = [random_sample(g, rng) for _ in range(STEPS)]
     res = simulate_against_golden(g, init_params(g, 0), samples,
-                                  runner=Runner(design, pause=False))
+                                  simulation=Simulation(design, pause=False))
     return res["cycles"] / STEPS
 
 

@@ -8,7 +8,7 @@ and weights, Q2.14 errors, exact mode, as the examples), every edge fully parall
 (reuse 1). "Edges" counts weights, i·h + h·o; "units" the non-input neurons, h + o.
 
 1. Measured: each sweep net's network core (no SoC) is synthesised with Yosys
-   (``synth_ice40 -dsp`` / ``synth_ecp5``, :func:`pcfpga.boards.synth.core_stats`) and a
+   (``synth_ice40 -dsp`` / ``synth_ecp5``, :func:`pcfpga.boards.cells.core_stats`) and a
    least-squares fit  cells ≈ a·edges + b·units + c  gives the cost per edge (a) and per
    unit (b) of LUT4s and flip-flops. DSPs need no fit: they must equal the architecture's
    multiplier count 2·i·h + 3·h·o + h + o (:func:`pcfpga.hdl.fit.count_multipliers`), and
@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from pcfpga.boards.devices import DEVICES
-from pcfpga.boards.synth import core_stats
+from pcfpga.boards.cells import core_stats
 from pcfpga.golden.graph import GraphBuilder
 from pcfpga.hdl.fit import count_multipliers, estimate, shortfalls
 

@@ -25,7 +25,7 @@ from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params, load_dataset
 from pcfpga.golden.training import sample
 from pcfpga.sim.session import Mismatch
-from pcfpga.sim.simulate import Runner, available, open_session, simulate_against_golden
+from pcfpga.sim.simulate import Simulation, available, open_session, simulate_against_golden
 
 NETS = (("xor", "xor"), ("iris", "iris_train"), ("dag", "dag_train"))
 SIMULATORS = ("amaranth", "verilator", "icarus")
@@ -33,9 +33,9 @@ BUILD = "build/bench-sim"
 
 
 def host_driven(g, sim, samples):
-    runner = Runner(g, sim, pause=False, build_root=BUILD)
-    simulate_against_golden(g, init_params(g, 0), samples, runner=runner)
-    return runner.cycles, runner.seconds
+    simulation = Simulation(g, sim, pause=False, build_root=BUILD)
+    simulate_against_golden(g, init_params(g, 0), samples, simulation=simulation)
+    return simulation.cycles, simulation.seconds
 
 
 def free_running(g, sim, x, y, steps):
@@ -68,7 +68,7 @@ def main(steps: int = 200):
                 if not available(sim):
                     rows.append((name, run, sim, "-", "-", "not installed", "-"))
                     continue
-                Runner(g, sim, build_root=BUILD).build()
+                Simulation(g, sim, build_root=BUILD).build()
                 print(f"  {name} {run} on {sim} ...", file=sys.stderr, flush=True)
                 cycles, seconds = (host_driven(g, sim, samples) if run == "host-driven" else
                                    free_running(g, sim, samples[0][0], samples[0][1],

@@ -4,7 +4,7 @@ board, with the configuration the fitter chooses.
     .venv/bin/python bench/synth.py [NET:BOARD[:REUSE] ...] [--reports]
     make bench-synth                  (every net on every board; writes docs/synth.txt)
 
-Each build runs :func:`pcfpga.boards.build.synthesize` (YoWASP Yosys and nextpnr, as
+Each build runs :func:`pcfpga.boards.synth.synthesize` (YoWASP Yosys and nextpnr, as
 ``pcfpga synth`` does) into ``build/synth/<net>-<board>[-r<reuse>]`` and the table shows
 what nextpnr reports: DSPs, LUTs (iCE40: logic cells, each a LUT4 with its flip-flop; ECP5:
 LUT4s), block RAMs, the Fmax achieved against the board clock, and the fitter's cycles per
@@ -20,7 +20,7 @@ import os
 import sys
 import time
 
-from pcfpga.boards.build import SynthesisFailed, synthesize
+from pcfpga.boards.synth import SynthesisFailed, synthesize
 from pcfpga.boards.devices import BOARDS
 from pcfpga.examples import example_path
 from pcfpga.golden.graph import Graph

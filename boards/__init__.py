@@ -2,8 +2,8 @@
 
 :mod:`.devices` holds the devices' resource budgets (which the fitter reads) and the boards;
 :mod:`.soc` the SoC that goes on a board (the network, a UART, the frame bridge, the epoch
-runner); :mod:`.build` synthesises, places and routes it into a bitstream (``pcfpga
+runner); :mod:`.synth` synthesises, places and routes it into a bitstream (``pcfpga
 synth``), and :mod:`.dsp` reads from Yosys's netlist how many of its DSPs are registered;
-:mod:`.flash` loads that into a board (``pcfpga flash``); :mod:`.synth` counts a core's
+:mod:`.flash` loads that into a board (``pcfpga flash``); :mod:`.cells` counts a core's
 cells with Yosys alone and finds the toolchain's programs.
 """

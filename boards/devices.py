@@ -1,7 +1,7 @@
 """FPGA devices and boards: the resource budgets every architecture decision starts from.
 
 One definition, used by the fitter (:mod:`pcfpga.hdl.fit`), by synthesis and its reports
-(:mod:`.build`) and by the commands' ``--board``. Figures are the vendors' datasheet
+(:mod:`.synth`) and by the commands' ``--board``. Figures are the vendors' datasheet
 counts:
 
 =============  =====  =======  ====================================  ===================

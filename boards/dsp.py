@@ -29,7 +29,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass
 
-from .synth import CELLS
+from .cells import CELLS
 
 __all__ = ["DspRegisters", "dsp_registers", "dsp_notes", "read_netlist", "PRIMITIVE",
            "MULTIPLY_NS"]

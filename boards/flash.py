@@ -28,7 +28,7 @@ import sys
 from pathlib import PurePath
 
 from .devices import BOARDS
-from .synth import ToolMissing, find_tool
+from .cells import ToolMissing, find_tool
 
 __all__ = ["flash_command", "flash", "FlashFailed", "BadBuild", "LOADER_TARGET",
            "MAX_REPORT_BYTES", "MAX_BITSTREAM_NAME"]
@@ -53,7 +53,7 @@ class BadBuild(ValueError):
 
 def _programmer(name: str):
     if name == "openFPGALoader":
-        from .build import loader_binary
+        from .synth import loader_binary
 
         return loader_binary()
     return find_tool(name)

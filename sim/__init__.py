@@ -8,7 +8,7 @@ Modules, each importing only those above it in this list (no cycle)::
     amaranth_backend  AmaranthSession: Amaranth's simulator, registers read directly
     cocotb_backend    CocotbBuild, CocotbSession: Verilator or Icarus through cocotb
     cocotb_tb         the cocotb testbench (runs inside the simulator; imports driver)
-    simulate          Runner, open_session, simulate_against_golden: by simulator name
+    simulate          Simulation, open_session, simulate_against_golden: by simulator name
     training          SimulatedPC: training through a simulator
 
 Every simulation is of a :class:`~pcfpga.hdl.design.Design` (a graph with its folding,

@@ -137,12 +137,12 @@ class CocotbBuild:
         # absolute: the simulator runs in its own folder
         self.build_dir = Path(build_root).resolve() / _config_key(self.design, simulator,
                                                                   self.waves)
-        self.runner = None          # cocotb_tools' runner, once built
+        self.tool = None            # cocotb_tools' runner, once built
 
     def build(self):
         """Export the Verilog and build the simulation model (once per configuration:
         on disk across processes, and once per object)."""
-        if self.runner is not None:
+        if self.tool is not None:
             return
         from cocotb_tools.runner import get_runner
 
@@ -156,7 +156,7 @@ class CocotbBuild:
             self.log(f"exporting and building {self.graph.name} for {self.simulator} in "
                      f"{self.build_dir} (once per configuration) ...")
             write_verilog(self.design, str(self.build_dir))
-        runner = get_runner(self.simulator)
+        tool = get_runner(self.simulator)
         args = VERILATOR_ARGS if self.simulator == "verilator" else ICARUS_ARGS
         sources = [str(self.v_path)]
         if self.simulator == "icarus":
@@ -164,11 +164,11 @@ class CocotbBuild:
         log = self.build_dir / ("build.log" if fresh else "rebuild.log")
         with _quiet(log), _env(MAKEFLAGS=VERILATOR_MAKEFLAGS, WAVES=_waves_env(self.waves)), \
                 _failure(f"building the {self.simulator} model failed; see {log}"):
-            runner.build(sources=sources, hdl_toplevel=top_name(self.graph),
-                         build_dir=str(self.build_dir / "sim_build"), build_args=args,
-                         waves=self.waves, timescale=("1ns", "1ps"), always=fresh)
+            tool.build(sources=sources, hdl_toplevel=top_name(self.graph),
+                       build_dir=str(self.build_dir / "sim_build"), build_args=args,
+                       waves=self.waves, timescale=("1ns", "1ps"), always=fresh)
         stamp.write_text(_generator_digest() + "\n")
-        self.runner = runner
+        self.tool = tool
 
 
 class CocotbSession(Session):
@@ -208,12 +208,12 @@ class CocotbSession(Session):
         def main():
             try:
                 with _env(WAVES=_waves_env(build.waves)):  # cocotb lets WAVES override
-                    build.runner.test(test_module="pcfpga.sim.cocotb_tb",
-                                      hdl_toplevel=top_name(build.graph),
-                                      build_dir=str(build.build_dir / "sim_build"),
-                                      test_dir=str(self._tmp), extra_env=env,
-                                      timescale=("1ns", "1ps"), waves=build.waves,
-                                      log_file=str(self.log_path))
+                    build.tool.test(test_module="pcfpga.sim.cocotb_tb",
+                                    hdl_toplevel=top_name(build.graph),
+                                    build_dir=str(build.build_dir / "sim_build"),
+                                    test_dir=str(self._tmp), extra_env=env,
+                                    timescale=("1ns", "1ps"), waves=build.waves,
+                                    log_file=str(self.log_path))
             except BaseException as e:  # the host reports it with the log
                 self._failure = e
 

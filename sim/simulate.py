@@ -3,13 +3,13 @@
 The one entry point to every backend (this module imports them; they import only
 :mod:`.session` and :mod:`.driver` below them)::
 
-    runner = Runner(design, "verilator")      a configured simulator (SimulatorMissing here)
-    runner.build()                            optional: build the model now (cocotb)
-    with runner.open() as session: ...        a live :class:`~.session.Session`
-    runner.run(params, samples)               one session: load, run, read back
+    sim = Simulation(design, "verilator")     a configured simulator (SimulatorMissing here)
+    sim.build()                               optional: build the model now (cocotb)
+    with sim.open() as session: ...           a live :class:`~.session.Session`
+    sim.run(params, samples)                  one session: load, run, read back
 
-:func:`open_session` is ``Runner(...).open()``; :func:`simulate_against_golden` runs
-samples through the golden fixed-point model and a runner and compares every register.
+:func:`open_session` is ``Simulation(...).open()``; :func:`simulate_against_golden` runs
+samples through the golden fixed-point model and a simulation and compares every register.
 
 The hardware is a :class:`~pcfpga.hdl.design.Design` (``Design.build(graph, reuse)``: the
 folding is chosen where the graph comes in); a graph is simulated fully parallel.
@@ -27,7 +27,7 @@ from .cocotb_backend import CocotbBuild, CocotbSession, SimulatorMissing
 from .cocotb_backend import available as cocotb_available
 from .session import SIMULATOR_CHOICES, Session, compare_params, compare_traces
 
-__all__ = ["Runner", "open_session", "simulate_against_golden", "available",
+__all__ = ["Simulation", "open_session", "simulate_against_golden", "available",
            "SimulatorMissing"]
 
 
@@ -36,7 +36,7 @@ def available(simulator: str) -> bool:
     return simulator == "amaranth" or cocotb_available(simulator)
 
 
-class Runner:
+class Simulation:
     """One design on one simulator: opens sessions, or runs whole runs in one each.
 
     Parameters
@@ -113,30 +113,30 @@ class Runner:
 
 def open_session(design, simulator: str, build_root="build/sim", waves: str | None = None,
                  log=None, reads: str | None = None) -> Session:
-    """A live session of ``design`` on ``simulator`` (arguments as :class:`Runner`'s)."""
-    return Runner(design, simulator, waves=waves, build_root=build_root, log=log,
-                  reads=reads).open()
+    """A live session of ``design`` on ``simulator`` (arguments as :class:`Simulation`'s)."""
+    return Simulation(design, simulator, waves=waves, build_root=build_root, log=log,
+                      reads=reads).open()
 
 
 def simulate_against_golden(design, params: dict, samples: list, pause: bool = True,
-                            runner=None) -> dict:
+                            simulation=None) -> dict:
     """Run samples through the golden fixed model and the simulated hardware, compared.
 
     Parameters
     ----------
     design : Design or Graph
-        The network: the golden model runs its graph, the default runner simulates it (a
+        The network: the golden model runs its graph, the default simulation simulates it (a
         graph: fully parallel).
     params : dict
         Float parameters, the same for both.
     samples : list
         Float ``(x, y)`` pairs, one step each.
     pause : bool
-        For the default runner: compare every register after every tick (else only the
+        For the default simulation: compare every register after every tick (else only the
         final parameters).
-    runner : Runner, optional
+    simulation : Simulation, optional
         Any object with ``run(params, samples) -> (params, traces)``, ``pause`` and
-        ``cycles`` (default: ``Runner(design, "amaranth", pause=pause)``).
+        ``cycles`` (default: ``Simulation(design, "amaranth", pause=pause)``).
 
     Returns
     -------
@@ -155,14 +155,14 @@ def simulate_against_golden(design, params: dict, samples: list, pause: bool = T
     model = FixedPC(graph)
     q = model.to_model(params)
     ints = [(quantize(graph, x), quantize(graph, y)) for x, y in samples]
-    runner = runner or Runner(design, "amaranth", pause=pause)
-    hw_params, hw_traces = runner.run(q, ints)
+    simulation = simulation or Simulation(design, "amaranth", pause=pause)
+    hw_params, hw_traces = simulation.run(q, ints)
     V = graph.formats.value
     for s, (x, y) in enumerate(ints):
         q, trace = model.step(q, {k: V.to_float(v) for k, v in x.items()},
                               {k: V.to_float(v) for k, v in y.items()})
-        if runner.pause:
+        if simulation.pause:
             compare_traces(hw_traces[s], trace, s)
     compare_params(hw_params, q, f"after {len(ints)} steps")
-    return {"params": hw_params, "cycles": runner.cycles, "steps": len(ints),
+    return {"params": hw_params, "cycles": simulation.cycles, "steps": len(ints),
             "flags": model.flags()}

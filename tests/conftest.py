@@ -56,18 +56,18 @@ def wave_file(request):
 
 
 @pytest.fixture
-def sim_runner(wave_file):
-    """``sim_runner(design, simulator, **kw)``: a runner for ``simulate_against_golden``
+def simulation(wave_file):
+    """``simulation(design, simulator, **kw)``: a simulation for ``simulate_against_golden``
     (a Design, or a graph fully parallel; Amaranth's simulator, or cocotb on Verilator/Icarus
     building under ``SIM_BUILD``);
     skips where the simulator is missing and dumps waves when WAVES=1."""
     from pcfpga.sim.session import WAVE_SUFFIX
-    from pcfpga.sim.simulate import Runner
+    from pcfpga.sim.simulate import Simulation
 
     def make(design, simulator="amaranth", **kw):
         need(simulator)
         kw.setdefault("waves", wave_file(WAVE_SUFFIX[simulator]))
-        return Runner(design, simulator, build_root=SIM_BUILD, **kw)
+        return Simulation(design, simulator, build_root=SIM_BUILD, **kw)
     return make
 
 

@@ -63,15 +63,15 @@ def random_samples(g: Graph, n: int, seed: int) -> list:
     return [random_sample(g, rng) for _ in range(n)]
 
 
-def check_design(g: Graph, runner, seed: int = 1, steps: int = 3) -> dict:
+def check_design(g: Graph, simulation, seed: int = 1, steps: int = 3) -> dict:
     """``steps`` random training steps of ``g`` from parameter and sample seed ``seed``
-    through ``runner`` (a :class:`~pcfpga.sim.simulate.Runner`), every register compared
+    through ``simulation`` (a :class:`~pcfpga.sim.simulate.Simulation`), every register compared
     with the golden model (``simulate_against_golden``); prints the case first, so that a
     failure names its seed."""
     print(f"{g.name} mode {g.learning.mode} rounding {g.formats.rounding} "
-          f"folding {runner.design.folding} seed {seed}")
+          f"folding {simulation.design.folding} seed {seed}")
     return simulate_against_golden(g, init_params(g, seed), random_samples(g, steps, seed),
-                                   runner=runner)
+                                   simulation=simulation)
 
 
 def cocotb_cases(cases, fast) -> list:

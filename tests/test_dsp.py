@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from pcfpga.boards.dsp import DspRegisters, dsp_notes, dsp_registers, read_netlist
-from pcfpga.boards.synth import ToolMissing, find_yosys
+from pcfpga.boards.cells import ToolMissing, find_yosys
 
 ONE = "00000000000000000000000000000001"        # how Yosys writes a top/blackbox attribute
 
@@ -229,7 +229,7 @@ endmodule
 
 @pytest.fixture
 def yosys():
-    """Yosys (:func:`~pcfpga.boards.synth.find_yosys`); skipped where missing, failing under
+    """Yosys (:func:`~pcfpga.boards.cells.find_yosys`); skipped where missing, failing under
     CI=true."""
     try:
         return find_yosys()
@@ -266,7 +266,7 @@ def test_yosys_netlists(yosys, tmp_path, family, source, expected):
 def test_report_table_and_notes_old_and_new():
     """``pcfpga synth``'s table gains the registered DSPs and the notes follow; a report
     written before ``"dsp_registers"`` existed prints as before."""
-    from pcfpga.boards.build import report_notes, report_table
+    from pcfpga.boards.synth import report_notes, report_table
 
     old = {"cells": {"lut": {"used": 10, "available": 100},
                      "dsp": {"used": 4, "available": 8}},

@@ -32,33 +32,33 @@ def digits_graph():
 
 @pytest.mark.parametrize("reuse", [2, 3, 1000])
 @pytest.mark.parametrize("name", EXAMPLES)
-def test_examples_folded_every_register(name, reuse, sim_runner):
+def test_examples_folded_every_register(name, reuse, simulation):
     g = mode_graph(name)
-    check_design(g, sim_runner(Design.build(g, reuse)))
+    check_design(g, simulation(Design.build(g, reuse)))
 
 
 @pytest.mark.parametrize("mode, rounding, reuse", [
     ("fpa", "stochastic", 2), ("standard", "nearest", 3), ("standard", "stochastic", 5),
     ("exact", "truncate", 4), ("fpa", "truncate", 7)])
-def test_modes_and_roundings_folded(mode, rounding, reuse, sim_runner):
+def test_modes_and_roundings_folded(mode, rounding, reuse, simulation):
     for name in ("iris", "dag"):
         g = mode_graph(name, mode, rounding)
-        check_design(g, sim_runner(Design.build(g, reuse)))
+        check_design(g, simulation(Design.build(g, reuse)))
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_random_graphs_random_reuse(seed, sim_runner):
+def test_random_graphs_random_reuse(seed, simulation):
     """Per-node reuse factors drawn at random (some nodes parallel, some folded)."""
-    _random_reuse_case(seed, sim_runner)
+    _random_reuse_case(seed, simulation)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(4, 34))
-def test_random_graphs_random_reuse_long(seed, sim_runner):
-    _random_reuse_case(seed, sim_runner)
+def test_random_graphs_random_reuse_long(seed, simulation):
+    _random_reuse_case(seed, simulation)
 
 
-def _random_reuse_case(seed, sim_runner):
+def _random_reuse_case(seed, simulation):
     rng = np.random.default_rng(seed)
     mode = FOLDABLE_MODES[seed % 3]
     rounding = ("nearest", "truncate", "stochastic")[(seed // 3) % 3]
@@ -66,15 +66,15 @@ def _random_reuse_case(seed, sim_runner):
                                                     **MODES[mode])
     reuse = {n.name: int(rng.choice([1, 2, 3, 5, 64])) for n in g.nodes
              if n.op in ("dense", "act")}
-    check_design(g, sim_runner(Design.build(g, reuse)), seed=seed)
+    check_design(g, simulation(Design.build(g, reuse)), seed=seed)
 
 
 @pytest.mark.parametrize("reuse", [1, 2, 4, 11, 64])
-def test_cycles_per_step_match_the_estimate(reuse, sim_runner):
+def test_cycles_per_step_match_the_estimate(reuse, simulation):
     """Cycles per sample measured in simulation (hardware counter, no pauses) equal the
     fitter's estimate at every reuse factor."""
     g = mode_graph("iris")
-    res = check_design(g, sim_runner(Design.build(g, reuse), pause=False), steps=2)
+    res = check_design(g, simulation(Design.build(g, reuse), pause=False), steps=2)
     assert res["cycles"] == 2 * estimate(Design.build(g, reuse)).cycles_per_step
 
 
@@ -199,18 +199,18 @@ def test_cli_sim_folded_matches(tmp_path, capsys):
 
 @pytest.mark.parametrize("simulator, name", cocotb_cases(
     [(s, n) for n in EXAMPLES for s in SIMULATORS], lambda s, n: n == FAST_EXAMPLE))
-def test_folded_verilog_on_cocotb(name, simulator, sim_runner):
+def test_folded_verilog_on_cocotb(name, simulator, simulation):
     """Every example folded (reuse 3; dag at 2) as Verilog on both simulators (Verilator
     builds other than XOR's under ``slow``, tests/helpers.py)."""
     reuse = 2 if name == "dag" else 3
     g = mode_graph(name)
-    check_design(g, sim_runner(Design.build(g, reuse), simulator), steps=2)
+    check_design(g, simulation(Design.build(g, reuse), simulator), steps=2)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("simulator", ["verilator", "icarus"])
 @pytest.mark.parametrize("seed", range(6))
-def test_random_graphs_random_reuse_on_cocotb(seed, simulator, sim_runner):
+def test_random_graphs_random_reuse_on_cocotb(seed, simulator, simulation):
     rng = np.random.default_rng(seed)
     mode = FOLDABLE_MODES[seed % 3]
     rounding = ("nearest", "truncate")[(seed // 3) % 2]
@@ -218,7 +218,7 @@ def test_random_graphs_random_reuse_on_cocotb(seed, simulator, sim_runner):
                                                     **MODES[mode])
     reuse = {n.name: int(rng.choice([1, 2, 3, 5, 64])) for n in g.nodes
              if n.op in ("dense", "act")}
-    check_design(g, sim_runner(Design.build(g, reuse), simulator), seed=seed)
+    check_design(g, simulation(Design.build(g, reuse), simulator), seed=seed)
 
 
 @pytest.mark.parametrize("simulator", cocotb_cases(SIMULATORS, lambda s: False))
@@ -254,7 +254,7 @@ def test_train_iris_folded_for_icebreaker_in_simulation(simulator, sim_build, ne
 def test_every_multiplier_maps_to_a_dsp(name, board_name):
     """Synthesis of the fitted core: as many DSP cells as the fitter's multipliers, so none
     fell back to LUTs (iCE40 needs synth_ice40 -dsp)."""
-    from pcfpga.boards.synth import ToolMissing, core_stats
+    from pcfpga.boards.cells import ToolMissing, core_stats
 
     g = digits_graph() if name == "digits" else mode_graph(name)
     b = BOARDS[board_name]

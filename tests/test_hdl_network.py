@@ -19,7 +19,7 @@ from pcfpga.hdl.design import Design
 from pcfpga.hdl.memmap import MemoryMap
 from pcfpga.hdl.network import Network
 from pcfpga.sim.session import Mismatch, compare_traces
-from pcfpga.sim.simulate import Runner, simulate_against_golden
+from pcfpga.sim.simulate import Simulation, simulate_against_golden
 
 from helpers import MODES
 
@@ -33,36 +33,36 @@ def samples_for(graph, seed, n=3):
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", EXAMPLES)
-def test_examples_every_mode(name, mode, sim_runner):
+def test_examples_every_mode(name, mode, simulation):
     g = Graph.from_toml(str(example_path(name))).with_settings(mode=mode, **MODES[mode])
-    simulate_against_golden(g, init_params(g, 1), samples_for(g, 1), runner=sim_runner(g))
+    simulate_against_golden(g, init_params(g, 1), samples_for(g, 1), simulation=simulation(g))
 
 
 @pytest.mark.parametrize("rounding", ["truncate", "stochastic"])
 @pytest.mark.parametrize("name", ["xor", "dag"])
-def test_examples_other_roundings(name, rounding, sim_runner):
+def test_examples_other_roundings(name, rounding, simulation):
     g = Graph.from_toml(str(example_path(name))).with_settings(rounding=rounding,
                                                                 mode="fpa", eta_v=0.5,
                                                                 ticks=3)
-    simulate_against_golden(g, init_params(g, 2), samples_for(g, 2, 2), runner=sim_runner(g))
+    simulate_against_golden(g, init_params(g, 2), samples_for(g, 2, 2), simulation=simulation(g))
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_random_graphs(seed, sim_runner):
+def test_random_graphs(seed, simulation):
     """Modes and rounding modes cycle over the seeds, so 20 graphs cover all 12 pairs."""
-    _random_case(seed, sim_runner)
+    _random_case(seed, simulation)
 
 
-def _random_case(seed, sim_runner):
+def _random_case(seed, simulation):
     mode = list(MODES)[seed % 4]
     rounding = ROUNDING[(seed // 4) % 3]
     g = random_graph(seed).with_settings(mode=mode, rounding=rounding, **MODES[mode])
     print(f"seed {seed}: {mode}, {rounding}, {len(g.nodes)} nodes, depth {g.depth}")
-    simulate_against_golden(g, init_params(g, seed), samples_for(g, seed), runner=sim_runner(g))
+    simulate_against_golden(g, init_params(g, seed), samples_for(g, seed), simulation=simulation(g))
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_saturating_cases_match(mode, sim_runner):
+def test_saturating_cases_match(mode, simulation):
     """Large weights and far targets: errors, deltas, weights and values saturate; the
     flags and the clamped registers still match bit for bit."""
     g = Graph.from_toml(str(example_path("dag"))).with_settings(mode=mode, eta_theta=1.0,
@@ -76,7 +76,7 @@ def test_saturating_cases_match(mode, sim_runner):
     for x, y in samples:
         q, _ = m.step(q, x, y)
     assert m.flags(), "the case must saturate something"
-    simulate_against_golden(g, p, samples, runner=sim_runner(g))
+    simulate_against_golden(g, p, samples, simulation=simulation(g))
 
 
 def test_a_corrupted_expectation_is_caught():
@@ -84,8 +84,8 @@ def test_a_corrupted_expectation_is_caught():
     m = FixedPC(g)
     q = m.to_model(init_params(g, 0))
     x, y = samples_for(g, 0, 1)[0]
-    runner = Runner(g, "amaranth")
-    _, traces = runner.run(q, [(quantize(g, x), quantize(g, y))])
+    simulation = Simulation(g, "amaranth")
+    _, traces = simulation.run(q, [(quantize(g, x), quantize(g, y))])
     _, ref = m.step(q, x, y)
     compare_traces(traces[0], ref, 0)                     # identical: passes
     ref["h.eps"] = ref["h.eps"].copy()
@@ -95,11 +95,11 @@ def test_a_corrupted_expectation_is_caught():
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_cycles_per_step_match_the_formula(mode, sim_runner):
+def test_cycles_per_step_match_the_formula(mode, simulation):
     g = Graph.from_toml(str(example_path("dag"))).with_settings(mode=mode, **MODES[mode])
     design = Design.build(g)
     res = simulate_against_golden(design, init_params(g, 0), samples_for(g, 0, 2),
-                                  runner=sim_runner(design, pause=False))
+                                  simulation=simulation(design, pause=False))
     assert res["cycles"] == 2 * design.cycles_per_step
     if mode != "streaming":
         assert design.cycles_per_step == 2 * 5 + 3 + {"exact": 2, "fpa": 2, "standard": 5}[
@@ -167,16 +167,16 @@ def test_bad_input_is_rejected_before_elaboration():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(20, 80))
-def test_random_graphs_long(seed, sim_runner):
+def test_random_graphs_long(seed, simulation):
     """The longer randomised regression (make test-slow): 60 more graphs."""
-    _random_case(seed, sim_runner)
+    _random_case(seed, simulation)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("rounding", ROUNDING)
 @pytest.mark.parametrize("name", EXAMPLES)
-def test_examples_full_cross_product(name, rounding, mode, sim_runner):
+def test_examples_full_cross_product(name, rounding, mode, simulation):
     g = Graph.from_toml(str(example_path(name))).with_settings(mode=mode, rounding=rounding,
                                                                 **MODES[mode])
-    simulate_against_golden(g, init_params(g, 5), samples_for(g, 5), runner=sim_runner(g))
+    simulate_against_golden(g, init_params(g, 5), samples_for(g, 5), simulation=simulation(g))

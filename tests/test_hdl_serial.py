@@ -27,51 +27,51 @@ SERIAL, SERIAL_SPRAM = "serial", "serial-spram"
 
 @pytest.mark.parametrize("mode", FOLDABLE_MODES)
 @pytest.mark.parametrize("name", EXAMPLES)
-def test_examples_serial_every_register(name, mode, sim_runner):
+def test_examples_serial_every_register(name, mode, simulation):
     rounding = {"exact": "nearest", "fpa": "stochastic", "standard": "truncate"}[mode]
     g = mode_graph(name, mode, rounding)
-    check_design(g, sim_runner(Design.build(g, SERIAL)))
+    check_design(g, simulation(Design.build(g, SERIAL)))
 
 
 @pytest.mark.parametrize("seed", [0, 3])
-def test_random_graphs_serial(seed, sim_runner):
-    _random_case(seed, sim_runner)
+def test_random_graphs_serial(seed, simulation):
+    _random_case(seed, simulation)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(4, 24))
-def test_random_graphs_serial_long(seed, sim_runner):
-    _random_case(seed, sim_runner)
+def test_random_graphs_serial_long(seed, simulation):
+    _random_case(seed, simulation)
 
 
-def _random_case(seed, sim_runner, simulator="amaranth"):
+def _random_case(seed, simulation, simulator="amaranth"):
     mode = FOLDABLE_MODES[seed % 3]
     rounding = ("nearest", "stochastic", "truncate")[(seed // 3) % 3]
     g = random_graph(seed, mode=mode).with_settings(mode=mode, rounding=rounding,
                                                     **MODES[mode])
-    check_design(g, sim_runner(Design.build(g, SERIAL), simulator), seed=seed)
+    check_design(g, simulation(Design.build(g, SERIAL), simulator), seed=seed)
 
 
 @pytest.mark.parametrize("simulator, name", cocotb_cases(
     [(s, n) for n in ["xor", "iris"] for s in SIMULATORS], lambda s, n: n == FAST_EXAMPLE))
-def test_serial_verilog_on_cocotb(name, simulator, sim_runner):
+def test_serial_verilog_on_cocotb(name, simulator, simulation):
     g = mode_graph(name, "fpa", "stochastic")
-    check_design(g, sim_runner(Design.build(g, SERIAL), simulator), steps=2)
+    check_design(g, simulation(Design.build(g, SERIAL), simulator), steps=2)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("simulator", ["verilator", "icarus"])
 @pytest.mark.parametrize("seed", range(4))
-def test_random_graphs_serial_on_cocotb(seed, simulator, sim_runner):
-    _random_case(seed, sim_runner, simulator)
+def test_random_graphs_serial_on_cocotb(seed, simulator, simulation):
+    _random_case(seed, simulation, simulator)
 
 
 @pytest.mark.parametrize("name", ["xor", "iris", "dag"])
-def test_cycles_per_step_match_the_estimate(name, sim_runner):
+def test_cycles_per_step_match_the_estimate(name, simulation):
     """Cycles the hardware counts for two free-running steps (no pause) against the
     fitter's estimate."""
     g = mode_graph(name)
-    res = check_design(g, sim_runner(Design.build(g, SERIAL), pause=False), steps=2)
+    res = check_design(g, simulation(Design.build(g, SERIAL), pause=False), steps=2)
     assert res["cycles"] == 2 * estimate(Design.build(g, SERIAL)).cycles_per_step
 
 
@@ -145,7 +145,7 @@ def test_cli_reuse_bad_text(capsys):
 
 @pytest.mark.parametrize("mode", FOLDABLE_MODES)
 @pytest.mark.parametrize("name", ["xor", "iris", "dag"])
-def test_single_port_weights_every_register(name, mode, sim_runner, monkeypatch):
+def test_single_port_weights_every_register(name, mode, simulation, monkeypatch):
     """With serial-spram, edges of at least SINGLE_PORT_WORDS weights keep them in a
     single-port memory (SPRAM on a UP5K) and the update runs at half rate; lowered here so
     that every edge does."""
@@ -154,8 +154,8 @@ def test_single_port_weights_every_register(name, mode, sim_runner, monkeypatch)
     monkeypatch.setattr(design, "SINGLE_PORT_WORDS", 2)
     g = mode_graph(name, mode, "stochastic")
     assert fold_plan(g, SERIAL_SPRAM).single_port
-    check_design(g, sim_runner(Design.build(g, SERIAL_SPRAM)), steps=2)
-    res = check_design(g, sim_runner(Design.build(g, SERIAL_SPRAM), pause=False), steps=2)
+    check_design(g, simulation(Design.build(g, SERIAL_SPRAM)), steps=2)
+    res = check_design(g, simulation(Design.build(g, SERIAL_SPRAM), pause=False), steps=2)
     assert res["cycles"] == 2 * estimate(Design.build(g, SERIAL_SPRAM)).cycles_per_step
 
 

@@ -20,7 +20,7 @@ from pcfpga.hdl.design import Design
 from pcfpga.sim import amaranth_backend
 from pcfpga.sim.amaranth_backend import AmaranthSession, word_signals
 from pcfpga.sim.session import SimulationFailed
-from pcfpga.sim.simulate import Runner, open_session, simulate_against_golden
+from pcfpga.sim.simulate import Simulation, open_session, simulate_against_golden
 
 from helpers import MODES
 
@@ -48,8 +48,8 @@ def test_bus_reads_equal_direct_reads_and_golden(mode, reuse):
     ints = [(quantize(g, x), quantize(g, y)) for x, y in samples]
     got = {}
     for reads in ("bus", "direct"):
-        got[reads] = simulate_against_golden(g, p, samples, runner=Runner(
-            design, reads=reads))["params"]
+        got[reads] = simulate_against_golden(g, p, samples, simulation=Simulation(
+                                             design, reads=reads))["params"]
         with open_session(design, "amaranth", reads=reads) as s:
             s.load(q)
             s.run(ints, trace=False)
@@ -123,4 +123,4 @@ def test_bad_runner_arguments(kw, error, message):
 
 def test_cocotb_reads_only_over_the_bus():
     with pytest.raises(ValueError, match="icarus reads over the bus, not 'direct'"):
-        Runner(_dag("exact"), "icarus", reads="direct")
+        Simulation(_dag("exact"), "icarus", reads="direct")

@@ -4,7 +4,7 @@ Builds are cached per configuration under build/test-sim (one folder each), so a
 run only simulates. The default suite builds XOR on Verilator and everything else on Icarus;
 the other Verilator builds are the same tests under ``slow`` (tests/helpers.py). Icarus is
 Debian's iverilog: .ci/run installs it; where it is missing locally these tests say so and
-skip, and under CI=true they fail instead (conftest's ``sim_runner``). WAVES=1 writes each
+skip, and under CI=true they fail instead (conftest's ``simulation``). WAVES=1 writes each
 test's waveform to build/waves/<test name>.
 """
 
@@ -44,38 +44,38 @@ def test_one_build_folder_per_design(need_simulator, tmp_path):
 
 @pytest.mark.parametrize("simulator, name", cocotb_cases(
     [(s, n) for n in EXAMPLES for s in SIMULATORS], lambda s, n: n == FAST_EXAMPLE))
-def test_examples_every_register(name, simulator, sim_runner):
+def test_examples_every_register(name, simulator, simulation):
     g = example_graph(name)
     simulate_against_golden(g, init_params(g, 4), random_samples(g, 2, 4),
-                            runner=sim_runner(g, simulator))
+                            simulation=simulation(g, simulator))
 
 
-def _other_mode(runner, simulator, mode, rounding):
+def _other_mode(simulation, simulator, mode, rounding):
     kw = {"eta_v": 0.5, "ticks": 3} if mode in ("fpa", "standard") else {}
     g = example_graph("xor", mode=mode, rounding=rounding, **kw)
     simulate_against_golden(g, init_params(g, 5), random_samples(g, 3, 5),
-                            runner=runner(g, simulator))
+                            simulation=simulation(g, simulator))
 
 
 @pytest.mark.parametrize("simulator, mode", cocotb_cases(
     [(s, m) for m in ["fpa", "standard", "streaming"] for s in SIMULATORS],
     lambda s, m: m == "streaming"))
-def test_other_modes(simulator, mode, sim_runner):
+def test_other_modes(simulator, mode, simulation):
     """The other modes; the default suite builds streaming (its own schedule) on Verilator,
     fpa and standard (the parallel architecture's other tick) on Icarus."""
-    _other_mode(sim_runner, simulator, mode, "truncate")
+    _other_mode(simulation, simulator, mode, "truncate")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("mode", ["fpa", "standard", "streaming"])
-def test_other_modes_stochastic(simulator, mode, sim_runner):
+def test_other_modes_stochastic(simulator, mode, simulation):
     """Stochastic rounding's per-element mixers take Verilator ~5 minutes to compile."""
-    _other_mode(sim_runner, simulator, mode, "stochastic")
+    _other_mode(simulation, simulator, mode, "stochastic")
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
-def test_xor_training_run(simulator, sim_runner):
+def test_xor_training_run(simulator, simulation):
     """120 samples of XOR through the memory map without pauses: the parameters after
     training equal the golden model's bit for bit."""
     g = example_graph("xor")
@@ -83,16 +83,16 @@ def test_xor_training_run(simulator, sim_runner):
     order = np.random.default_rng(0).permutation(np.arange(120) % n)
     samples = [(sample(x, i), sample(y, i)) for i in order]
     res = simulate_against_golden(g, init_params(g, 0), samples,
-                                  runner=sim_runner(g, simulator, pause=False))
+                                  simulation=simulation(g, simulator, pause=False))
     assert res["steps"] == 120
 
 
-def test_a_corrupted_bit_is_reported(sim_runner):
+def test_a_corrupted_bit_is_reported(simulation):
     g = example_graph("xor")
     m = FixedPC(g)
     q = m.to_model(init_params(g, 0))
     x, y = random_sample(g, np.random.default_rng(0))
-    _, traces = sim_runner(g, "verilator").run(q, [(quantize(g, x), quantize(g, y))])
+    _, traces = simulation(g, "verilator").run(q, [(quantize(g, x), quantize(g, y))])
     _, ref = m.step(q, x, y)
     compare_traces(traces[0], ref, 0)
     ref["y.delta"] = ref["y.delta"].copy()
@@ -115,26 +115,26 @@ def _random_case(seed: int, roundings=("nearest", "truncate", "stochastic")):
     return g
 
 
-def _random_run(runner, seed, simulator, g):
+def _random_run(simulation, seed, simulator, g):
     print(f"seed {seed}: {g.name}, mode {g.learning.mode}, rounding {g.formats.rounding}, "
           f"value {g.formats.value}")
     simulate_against_golden(g, init_params(g, seed), random_samples(g, 3, seed),
-                            runner=runner(g, simulator))
+                            simulation=simulation(g, simulator))
 
 
 @pytest.mark.parametrize("simulator, seed", cocotb_cases(
     [(s, seed) for seed in [100, 101, 106, 107] for s in SIMULATORS], lambda s, seed: False))
-def test_random_graphs_short(seed, simulator, sim_runner):
+def test_random_graphs_short(seed, simulator, simulation):
     """The default suite's seeded regression: 4 graphs (every mode, three formats, nearest
     and truncate rounding), every register after every tick, on Icarus (on Verilator under
     ``slow``)."""
-    _random_run(sim_runner, seed, simulator, _random_case(seed, ("nearest", "truncate")))
+    _random_run(simulation, seed, simulator, _random_case(seed, ("nearest", "truncate")))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("seed", range(12))
-def test_random_graphs(seed, simulator, sim_runner):
+def test_random_graphs(seed, simulator, simulation):
     """The longer set: 12 graphs × every mode × three formats × every rounding mode
     (stochastic rounding takes Verilator minutes to compile)."""
-    _random_run(sim_runner, seed, simulator, _random_case(seed))
+    _random_run(simulation, seed, simulator, _random_case(seed))

@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from pcfpga.boards.build import synthesize, toolchain_env
-from pcfpga.boards.synth import ToolMissing
+from pcfpga.boards.synth import synthesize, toolchain_env
+from pcfpga.boards.cells import ToolMissing
 from pcfpga.boards.devices import BOARDS
 from pcfpga.cli import main
 from pcfpga.examples import example_path

@@ -17,7 +17,7 @@ import argparse
 import sys
 
 from .. import __version__
-from ..boards.build import SynthesisFailed
+from ..boards.synth import SynthesisFailed
 from ..golden.fixed_model import SaturationError
 from ..golden.graph import GraphError
 from ..golden.outputs import OutputError

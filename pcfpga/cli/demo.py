@@ -91,22 +91,22 @@ def _hardware(g, params, data, folder, histories) -> int:
 
 def _verilator(design, params, sample, folder, errors) -> int:
     """The same step on the generated Verilog under Verilator (cocotb)."""
-    from ..sim.simulate import Runner, available, simulate_against_golden
+    from ..sim.simulate import Simulation, available, simulate_against_golden
 
     if not available("verilator"):
         print("verilator is not available here: the Verilog run is skipped", file=sys.stderr)
         return 1
     print("the generated Verilog on Verilator (cocotb), same step, same check ...",
           flush=True)
-    runner = Runner(design, "verilator", build_root=os.path.join(folder, "sim"),
-                    log=lambda s: print(s, flush=True))
+    simulation = Simulation(design, "verilator", build_root=os.path.join(folder, "sim"),
+                            log=lambda s: print(s, flush=True))
     try:
-        simulate_against_golden(design, params, [sample], runner=runner)
+        simulate_against_golden(design, params, [sample], simulation=simulation)
     except Mismatch as e:
         print(f"pcfpga: the Verilog differs from the golden model: {e}", file=sys.stderr)
         return 1
     except SimulationFailed as e:
         print(f"pcfpga: {e}", file=sys.stderr)
         return 1
-    print(f"Verilog == golden on Verilator ({runner.seconds:.1f} s)")
+    print(f"Verilog == golden on Verilator ({simulation.seconds:.1f} s)")
     return 1 if errors else 0

@@ -24,7 +24,7 @@ def register(sub):
 def run(args) -> int:
     """Flash (or print the command); 0, or 1 when the programmer fails."""
     from ..boards.flash import FlashFailed, flash, flash_command
-    from ..boards.synth import ToolMissing
+    from ..boards.cells import ToolMissing
 
     try:
         if args.dry_run:

@@ -50,17 +50,17 @@ def _check_outputs(args) -> str:
     return out
 
 
-def _runner(design, args):
-    """The simulation runner of ``design`` on ``args.simulator``, built."""
-    from ..sim.simulate import Runner, SimulatorMissing
+def _simulation(design, args):
+    """The simulation simulation of ``design`` on ``args.simulator``, built."""
+    from ..sim.simulate import Simulation, SimulatorMissing
 
     try:
-        runner = Runner(design, args.simulator, waves=args.waves, build_root=args.build,
-                        log=lambda s: print(s, flush=True))
+        simulation = Simulation(design, args.simulator, waves=args.waves, build_root=args.build,
+                                log=lambda s: print(s, flush=True))
     except SimulatorMissing as e:
         raise CliError(str(e)) from None
-    runner.build()
-    return runner
+    simulation.build()
+    return simulation
 
 
 def run(args) -> int:
@@ -76,20 +76,20 @@ def run(args) -> int:
     design, est = build_design(g, args)
     if est is not None:
         print_folding(g, est, args.board)
-    runner = _runner(design, args)
+    simulation = _simulation(design, args)
     samples = [(sample(x, i % n), sample(y, i % n)) for i in range(args.steps)]
     print(f"simulating {args.steps} step(s) of {g.name} (mode {g.learning.mode}, {g.ticks} "
           f"tick(s) each) on {args.simulator}, checking every register after every tick "
           f"...", flush=True)
-    res = simulate_against_golden(design, params, samples, runner=runner)
+    res = simulate_against_golden(design, params, samples, simulation=simulation)
     model = FixedPC(g)
     save_npz(out, model.to_float(res["params"]))
-    speed = runner.cycles / runner.seconds if runner.seconds else float("nan")
+    speed = simulation.cycles / simulation.seconds if simulation.seconds else float("nan")
     print(f"match: every register equals the golden model after every tick of "
           f"{args.steps} step(s), and the updated parameters")
-    print(f"{runner.cycles} clock cycles ({res['cycles'] // max(args.steps, 1)} per step "
+    print(f"{simulation.cycles} clock cycles ({res['cycles'] // max(args.steps, 1)} per step "
           f"incl. pauses for reading), {args.steps * g.ticks} ticks; simulation "
-          f"{runner.seconds:.2f} s, {speed:,.0f} cycles/s")
+          f"{simulation.seconds:.2f} s, {speed:,.0f} cycles/s")
     report_flags(res["flags"])
     print(f"wrote {out}" + (f" and {args.waves}" if args.waves else ""))
     return 0

@@ -1,5 +1,5 @@
 """``pcfpga synth NET --board B -o DIR``: the network's SoC synthesised, placed and routed
-for a board (:mod:`pcfpga.boards.build`, YoWASP tools), its resources and Fmax printed."""
+for a board (:mod:`pcfpga.boards.synth`, YoWASP tools), its resources and Fmax printed."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ def run(args) -> int:
     """Build the bitstream into ``args.o``; 0, or 1 when timing is not met."""
     graph = load_graph(args.net)
     folder = check_folder(args.o, "-o")
-    from ..boards.build import report_notes, report_table, synthesize
-    from ..boards.synth import ToolMissing
+    from ..boards.synth import report_notes, report_table, synthesize
+    from ..boards.cells import ToolMissing
 
     design, _ = build_design(graph, args)
     try:
