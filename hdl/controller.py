@@ -4,7 +4,7 @@ It owns the control words of the memory map (ctrl, status, steps, tick, cycles,
 steps_done, lfsr) and the stochastic-rounding LFSR, which steps on the clock edge that
 enters a phase, so every rounding of the phase sees the new state (golden/lfsr.py).
 
-The micro-steps are ``design.program`` (:class:`~.design.Program`; the list, with the
+The micro-steps are ``design.program`` (:class:`~.program.Program`; the list, with the
 folded phases and the streaming mode's, is in :mod:`.design`'s docstring): one strobe
 ``st_<step>`` each, high for the step's length in cycles (one, except the steps a folded
 or serial design makes longer, ``Program.lengths``, which ``fold_cnt`` counts through).
@@ -22,8 +22,9 @@ from amaranth.lib.wiring import In, Out
 
 from pcfpga.golden.lfsr import POLY
 
-from .design import LFSR_BITS, STEP_COUNTER_BITS, Design, as_design
+from .design import Design, as_design
 from .memmap import CTRL_BITS, STEPS_BITS, WORD_BITS
+from .program import LFSR_BITS, STEP_COUNTER_BITS
 from .unused import rejecting
 
 __all__ = ["Controller"]

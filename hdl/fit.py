@@ -1,7 +1,7 @@
 """The fitter: resource estimates of a network, and reuse factors that fit a device.
 
 :func:`estimate` counts what a configuration needs, from the same plan the generator
-uses (the :class:`~.design.Design`'s, :func:`~.design.fold_plan`):
+uses (the :class:`~.design.Design`'s, :func:`~.folding.fold_plan`):
 
 * **multipliers** (each ≤ 18×18 bits, i.e. one DSP): a parallel dense edge p -> c has
   rows·cols for W v, as many for Wᵀδ when p is hidden, and as many for the update δ vᵀ;
@@ -12,7 +12,7 @@ uses (the :class:`~.design.Design`'s, :func:`~.design.fold_plan`):
   and the tests hold the two equal;
 * **memory bits** of folded edges (words × lanes × weight width) and of the activation
   tables of folded tanh/sigmoid nodes, and the **weight register bits** of parallel edges;
-* **cycles** per tick and per training step (the design's :class:`~.design.Program`).
+* **cycles** per tick and per training step (the design's :class:`~.program.Program`).
 
 * **flip-flop bits** of registers kept in the fabric: node registers (except in the serial
   architecture), parallel weights, folded edges' row sums and messages; and **block RAMs**
@@ -41,10 +41,11 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from pcfpga.golden.activations import TABLE_ACTS
 from pcfpga.golden.engine import node_registers
 
-from .design import (SERIAL_KINDS, TABLE_ACTS, Design, Folding, as_design, table_entries,
-                     table_ram_bits)
+from .design import Design, as_design
+from .folding import Folding, SERIAL_KINDS, table_entries, table_ram_bits
 from .ports import message_width, partial_width, register_shape
 
 __all__ = ["Estimate", "estimate", "fit", "FitError", "count_multipliers", "reuse_choices",

@@ -44,7 +44,7 @@ one element per cycle of FF and TF (:meth:`~.arith.HdlArith.table_lookup`).
 :class:`FoldedEdgePE`) puts every edge on one lane and, besides, hands each row sum of a
 one-parent node straight to the child as it completes and keeps the message columns in a
 memory; ``"serial-spram"`` also puts the weights of edges of at least
-:data:`SINGLE_PORT_WORDS` in single-port memories (SPRAM on an iCE40UP5K).
+:data:`~.folding.SINGLE_PORT_WORDS` in single-port memories (SPRAM on an iCE40UP5K).
 
 The host reaches the weights through the same memory-map addresses: writes go to the
 memory's write port (lane-enabled) while the network is idle; reads use its read port
@@ -52,7 +52,7 @@ when no phase runs, and appear on ``host_rdata`` one cycle later (the bus reads 
 registered for every field, see :mod:`.network`).
 
 Streaming mode is not folded (a tick there is one cycle by construction):
-:func:`~.design.check_reuse` rejects R > 1 for it.
+:func:`~.folding.check_reuse` rejects R > 1 for it.
 """
 
 from __future__ import annotations
@@ -63,13 +63,11 @@ from amaranth.lib.memory import Memory
 from pcfpga.golden.lfsr import SITE_DELTA, SITE_VHAT
 
 from .arith import BLOCK_RAM, sum_tree
-from .design import MAX_PHASE, SINGLE_PORT_WORDS, EdgeFold, FoldPlan, check_reuse, fold_plan
 from .parallel import NodePE
 from .pe import PE, dense_edge, or_tree
 from .ports import message_width, partial_width
 
-__all__ = ["FoldedNodePE", "FoldedEdgePE", "FoldPlan", "EdgeFold", "fold_plan", "check_reuse",
-           "MAX_PHASE", "SINGLE_PORT_WORDS"]
+__all__ = ["FoldedNodePE", "FoldedEdgePE"]
 
 
 class FoldedNodePE(NodePE):

@@ -34,12 +34,14 @@ from amaranth.lib.wiring import In, Out
 from pcfpga.golden.fields import flags_field, input_field, target_field
 
 from .controller import Controller
-from .design import Architecture, Design, Step, as_design
+from .design import Design, as_design
 from .fold import FoldedEdgePE, FoldedNodePE
+from .folding import Architecture
 from .memmap import ID_VALUE, WORD_BITS
 from .parallel import EdgePE, InputPE, NodePE
 from .pe import or_tree
 from .ports import host_bus
+from .program import Step
 from .serial import SerialEdgePE, SerialInputPE, SerialNodePE
 from .unused import rejecting
 

@@ -24,9 +24,9 @@ from pcfpga.golden.fields import flags_field, input_field, target_field
 from pcfpga.golden.lfsr import SITE_W0
 
 from .arith import sum_tree
-from .design import Step
 from .memmap import WORD_BITS
 from .pe import PE, dense_edge, node_of, or_tree, shift_lines
+from .program import Step
 
 __all__ = ["InputPE", "NodePE", "EdgePE"]
 

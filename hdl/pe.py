@@ -1,7 +1,7 @@
 """Processing elements: what the PEs of every architecture share.
 
 One PE per graph node and one per dense edge, each a ``wiring.Component`` that holds its own
-registers and sees only its neighbours. The architectures (:class:`~.design.Architecture`)
+registers and sees only its neighbours. The architectures (:class:`~.folding.Architecture`)
 each have their module:
 
 * :mod:`.parallel`: :class:`~.parallel.InputPE`, :class:`~.parallel.NodePE`,
@@ -17,7 +17,7 @@ every write happens in the controller's micro-step of the golden engine's phase
 (:mod:`.controller`).
 
 **Ports are declared.** A PE's interface is its plan in the :class:`~.design.Design`
-(:class:`~.design.NodePlan`, :class:`~.design.EdgePlan`: the steps it writes in, the
+(:class:`~.plans.NodePlan`, :class:`~.plans.EdgePlan`: the steps it writes in, the
 registers it reads and at which lag, its partial products and messages), made into a
 ``wiring.Signature`` (:class:`~.ports.PESignature`) before anything is built. Its datapath
 is written once, as a builder that asks its :class:`BuildContext` for what it needs
@@ -41,7 +41,8 @@ from amaranth.hdl import Const, Module
 from amaranth.lib import wiring
 
 from .arith import HdlArith
-from .design import Read, as_design
+from .design import as_design
+from .plans import Read
 from .ports import (InterfaceError, PESignature, message_width, partial_width,
                     register_shape)
 from .unused import rejecting

@@ -1,6 +1,6 @@
 """The processing elements' interfaces, declared: ``wiring.Signature``\\ s from the design.
 
-A PE's ports follow from its plan (:class:`~.design.NodePlan`, :class:`~.design.EdgePlan`),
+A PE's ports follow from its plan (:class:`~.plans.NodePlan`, :class:`~.plans.EdgePlan`),
 which :meth:`~.design.Design.build` derives and checks against the program and the schedule
 before anything is built (every step a PE takes is run, every register it reads is its
 producer's, every lag is within the producer's delay line). :class:`PESignature` turns a
@@ -42,8 +42,9 @@ from amaranth.hdl import signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .design import LFSR_BITS, STEP_COUNTER_BITS, EdgePlan, NodePlan
 from .memmap import WORD_BITS
+from .plans import EdgePlan, NodePlan
+from .program import LFSR_BITS, STEP_COUNTER_BITS
 
 __all__ = ["register_shape", "message_width", "partial_width", "vector", "row_sum",
            "host_bus", "PESignature", "InterfaceError", "delta_sizes"]
@@ -100,7 +101,7 @@ def host_bus(addr_width: int) -> wiring.Signature:
 
 class PESignature(wiring.Signature):
     """The interface of one PE (module docstring), from its plan in ``design``: a
-    :class:`~.design.NodePlan` or an :class:`~.design.EdgePlan`. The members are as seen
+    :class:`~.plans.NodePlan` or an :class:`~.plans.EdgePlan`. The members are as seen
     from the PE (Out: it drives them)."""
 
     def __init__(self, design, plan):

@@ -39,16 +39,17 @@ from __future__ import annotations
 from amaranth.hdl import Array, Mux, Signal, signed
 from amaranth.lib.memory import Memory
 
+from pcfpga.golden.activations import TABLE_ACTS
 from pcfpga.golden.fields import flags_field, input_field, target_field
 from pcfpga.golden.lfsr import SITE_VHAT
 
 from .arith import BLOCK_RAM, single_port_ram
-from .design import (SERIAL, SERIAL_KINDS, SERIAL_SPRAM, STEP_COUNTER_BITS, TABLE_ACTS,
-                     serial_phases)
 from .fold import FoldedEdgePE
+from .folding import SERIAL, SERIAL_KINDS, SERIAL_SPRAM, serial_phases
 from .parallel import InputPE, NodePE
 from .pe import COMB, BuildContext, Register, or_tree
 from .ports import delta_sizes, register_shape
+from .program import STEP_COUNTER_BITS
 
 __all__ = ["SERIAL", "SERIAL_SPRAM", "SERIAL_KINDS", "serial_phases", "SerialInputPE",
            "SerialNodePE", "SerialEdgePE", "SerialContext", "SerialPE", "TABLE_ACTS"]
@@ -218,7 +219,7 @@ class SerialInputPE(SerialPE, InputPE):
 
 class SerialNodePE(SerialPE, NodePE):
     """A dense, act, add or mul node with every register in a memory (the serial design
-    is never in streaming mode: :func:`~.design.check_reuse` refuses it)."""
+    is never in streaming mode: :func:`~.folding.check_reuse` refuses it)."""
 
     @property
     def _fused(self):

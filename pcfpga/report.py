@@ -60,7 +60,7 @@ def compare_training(network, params, train_set, test_set, epochs, seed, simulat
     :class:`~pcfpga.golden.training.History` and the final float parameters; ``info`` holds
     the fixed model's saturation ``flags`` and, with a simulator, under ``hardware``: its
     cycles, seconds, steps checked, ``reuse`` and ``folding`` (the design's folding as
-    :meth:`~pcfpga.hdl.design.Folding.to_json` gives it, and as text) and whether its final
+    :meth:`~pcfpga.hdl.folding.Folding.to_json` gives it, and as text) and whether its final
     parameters equal the fixed model's.
     """
     graph = network.graph if isinstance(network, Design) else network

@@ -28,7 +28,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from pcfpga.hdl.design import Architecture, as_design
+from pcfpga.hdl.design import as_design
+from pcfpga.hdl.folding import Architecture
 from pcfpga.hdl.export import (VerilatorMissing, top_name, verilator_environment,
                                write_verilog)
 

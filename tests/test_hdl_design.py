@@ -7,9 +7,10 @@ from amaranth.hdl import Fragment
 
 from pcfpga.examples import EXAMPLES, example_path
 from pcfpga.golden.graph import Graph
-from pcfpga.hdl.design import (Architecture, Design, Folding, Op, Step, check_reuse, fold_plan,
-                               program, table_ram_bits)
+from pcfpga.hdl.design import Design
+from pcfpga.hdl.folding import Architecture, Folding, check_reuse, fold_plan, table_ram_bits
 from pcfpga.hdl.network import Network
+from pcfpga.hdl.program import Op, Step, program
 
 
 def _graph(name, **settings):

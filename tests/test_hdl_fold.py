@@ -16,9 +16,10 @@ from pcfpga.golden.params import init_params
 from pcfpga.golden.random_graph import random_graph
 from pcfpga.hdl.fit import (FitError, count_multipliers, estimate, fit, reuse_choices,
                              shortfalls)
-from pcfpga.hdl.design import Design, Step
-from pcfpga.hdl.fold import check_reuse, fold_plan
+from pcfpga.hdl.design import Design
+from pcfpga.hdl.folding import check_reuse, fold_plan
 from pcfpga.hdl.network import Network
+from pcfpga.hdl.program import Step
 
 from helpers import (FAST_EXAMPLE, FOLDABLE_MODES, MODES, SIMULATORS, check_design, cocotb_cases,
                      mode_graph)

@@ -18,10 +18,12 @@ from amaranth.lib.wiring import Flow
 
 from pcfpga.examples import EXAMPLES, example_path
 from pcfpga.golden.graph import Graph
-from pcfpga.hdl.design import Design, Read, Step, check_plans
+from pcfpga.hdl.design import Design
 from pcfpga.hdl.network import Network
 from pcfpga.hdl.parallel import NodePE
+from pcfpga.hdl.plans import Read, check_plans
 from pcfpga.hdl.ports import InterfaceError
+from pcfpga.hdl.program import Step
 
 CONFIGS = [("exact", 1), ("exact", 2), ("exact", "serial"), ("standard", 2),
            ("standard", "serial-spram"), ("streaming", 1)]

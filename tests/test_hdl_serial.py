@@ -11,10 +11,12 @@ from pcfpga.cli import main
 from pcfpga.examples import EXAMPLES, example_path
 from pcfpga.golden.graph import Graph
 from pcfpga.golden.random_graph import random_graph
+from pcfpga.hdl.design import Design
 from pcfpga.hdl.fit import count_multipliers, estimate
-from pcfpga.hdl.fold import FoldedEdgePE, check_reuse, fold_plan
+from pcfpga.hdl.fold import FoldedEdgePE
+from pcfpga.hdl.folding import check_reuse, fold_plan
+from pcfpga.hdl.folding import Architecture
 from pcfpga.hdl.network import Network
-from pcfpga.hdl.design import Architecture, Design
 from pcfpga.hdl.parallel import NodePE
 from pcfpga.hdl.serial import SerialNodePE
 from pcfpga.hdl.unused import never_elaborated

@@ -20,7 +20,8 @@ from ..golden.graph import Graph
 from ..golden.outputs import write_all
 from ..golden.params import init_params, load_params
 from ..golden.training import train
-from ..hdl.design import SERIAL_KINDS, Design
+from ..hdl.design import Design
+from ..hdl.folding import SERIAL_KINDS
 
 __all__ = ["CliError", "Parser", "int_at_least", "positive_int", "non_negative_int",
            "reuse_factor", "fold_options", "SIM_BUILD", "load_graph", "initial_params",

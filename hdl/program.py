@@ -1,0 +1,187 @@
+"""The controller's program: micro-steps (:class:`Op`, :class:`Step`) in order, with their
+lengths in cycles (:class:`Program`, :func:`program`).
+
+Micro-steps are :class:`Step` values (an :class:`Op` and, for the per-level steps, a
+forward level), never spelled as strings; ``str(step)`` is the name the controller's
+strobes, the memory map's manifest and the documentation use::
+
+    exact, fpa   forward F0 [PF1] FA1 FF1 .. [PFL] FAL FFL FE FD, tick [PM] TE TD,
+                 update [PU] UPD
+    standard     forward as above, tick [PM] TV [PFT] TA TF TE TD, update [PU] UPD
+    streaming    tick S1 S2 S3 S4 (one sample each)
+
+The bracketed phases exist only where the fold plan (:mod:`.folding`) folds something and
+last the plan's lengths in cycles; in the serial architecture (:mod:`.serial`) every step
+lasts a node's length. Every other step takes one cycle, so an unfolded training step takes
+2L + 3 + c·T + 1 cycles (L forward levels, T ticks of c cycles: 2, or 5 in standard mode)
+and a streaming sample 4 (:attr:`Program.cycles_per_step`).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from pcfpga.golden.stream import forward_levels
+
+__all__ = ["Op", "Step", "Program", "program", "LEVELLED", "EDGE_PHASES",
+           "STEP_COUNTER_BITS", "LFSR_BITS", "MAX_PHASE"]
+
+#: Width of the controller's cycle counter within a multi-cycle step (``fold_cnt``) and of
+#: the element and row counters that follow it.
+STEP_COUNTER_BITS = 16
+
+#: Bits of the stochastic-rounding LFSR word (golden/lfsr.py: a 32-bit Galois LFSR state).
+LFSR_BITS = 32
+
+#: The longest multi-cycle step the controller's counter can run.
+MAX_PHASE = (1 << STEP_COUNTER_BITS) - 1
+
+class Op(enum.Enum):
+    """What a micro-step does (:class:`Step`: with its forward level for PF, FA and FF)."""
+
+    F0 = "F0"       # load the inputs
+    PF = "PF"       # folded edges' forward products of one level (multi-cycle)
+    FA = "FA"       # prediction a (dense, act) or v̂ (add, mul) of one level
+    FF = "FF"       # activation v̂, g = f(a), f'(a) of one level
+    FE = "FE"       # error ε after the forward sweep
+    FD = "FD"       # δ = ε ⊙ g after the forward sweep
+    PM = "PM"       # folded edges' messages Wᵀδ (multi-cycle)
+    TV = "TV"       # standard mode: relax the values
+    PFT = "PFT"     # standard mode: folded edges' forward products (multi-cycle)
+    TA = "TA"       # standard mode: prediction
+    TF = "TF"       # standard mode: activation
+    TE = "TE"       # error (exact, fpa: relaxation of ε)
+    TD = "TD"       # δ
+    PU = "PU"       # folded edges' weight updates (multi-cycle)
+    UPD = "UPD"     # parameter update
+    S1 = "S1"       # streaming: prediction, relaxation, updates, delay lines
+    S2 = "S2"       # streaming: activation
+    S3 = "S3"       # streaming: output error
+    S4 = "S4"       # streaming: output δ
+
+
+#: Micro-steps that exist once per forward level.
+LEVELLED = frozenset({Op.PF, Op.FA, Op.FF})
+#: The multi-cycle phases of folded edges.
+EDGE_PHASES = frozenset({Op.PF, Op.PM, Op.PFT, Op.PU})
+
+
+@dataclass(frozen=True)
+class Step:
+    """One micro-step: ``op`` and, for PF, FA and FF, the forward ``level`` (from 1)."""
+
+    op: Op
+    level: int = 0
+
+    def __post_init__(self):
+        if (self.op in LEVELLED) != (self.level > 0):
+            raise ValueError(f"Micro-step {self.op.value} "
+                             + ("needs a forward level" if self.op in LEVELLED else
+                                "has no forward level"))
+
+    @property
+    def name(self) -> str:
+        return f"{self.op.value}{self.level}" if self.level else self.op.value
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"Step({self.name})"
+
+    @property
+    def products(self) -> Step | None:
+        """The folded edges' phase whose forward products this prediction step uses
+        (FA<l>: PF<l>, TA: PFT), or None."""
+        if self.op is Op.FA:
+            return Step(Op.PF, self.level)
+        return Step(Op.PFT) if self.op is Op.TA else None
+
+    @classmethod
+    def fa(cls, level):
+        return cls(Op.FA, level)
+
+    @classmethod
+    def ff(cls, level):
+        return cls(Op.FF, level)
+
+    @classmethod
+    def pf(cls, level):
+        return cls(Op.PF, level)
+
+
+for _op in Op:                       # Step.F0, Step.FE, ...: the steps without a level
+    if _op not in LEVELLED:
+        setattr(Step, _op.value, Step(_op))
+del _op
+
+
+@dataclass(frozen=True)
+class Program:
+    """The controller's micro-steps in order (``forward``, ``tick``, ``update``, tuples of
+    :class:`Step`) and the cycles each lasts (``lengths``: 1 unless listed)."""
+
+    forward: tuple
+    tick: tuple
+    update: tuple
+    lengths: MappingProxyType
+    ticks: int
+    streaming: bool
+
+    @property
+    def steps(self) -> tuple:
+        return self.forward + self.tick + self.update
+
+    def cycles(self, step: Step) -> int:
+        return self.lengths.get(step, 1)
+
+    @property
+    def cycles_per_tick(self) -> int:
+        """Clock cycles of one inference tick (streaming: one tick = one sample)."""
+        return sum(self.cycles(s) for s in self.tick)
+
+    @property
+    def cycles_per_step(self) -> int:
+        """Clock cycles of one training step: 2L + 3 + c·T + 1 unfolded (streaming: one
+        tick); folded phases add their lengths."""
+        if self.streaming:
+            return self.cycles_per_tick
+        return (sum(self.cycles(s) for s in self.forward + self.update)
+                + self.cycles_per_tick * self.ticks)
+
+    @property
+    def longest(self) -> int:
+        return max([self.cycles(s) for s in self.steps] + [1])
+
+    def as_dict(self) -> dict:
+        """{"forward": [...], "tick": [...], "update": [...]} of step names (the manifest's)."""
+        return {"forward": [str(s) for s in self.forward], "tick": [str(s) for s in self.tick],
+                "update": [str(s) for s in self.update]}
+
+
+def program(graph, plan=None) -> Program:
+    """The micro-steps of ``graph`` with folding ``plan`` (:func:`fold_plan`; None: fully
+    parallel): the folded edges' multi-cycle phases come right before the steps that use
+    their results: PF<level> before FA<level>, PM before the relaxation, PFT before TA
+    (standard), PU before UPD."""
+    mode = graph.learning.mode
+    phases = plan.phases if plan is not None else {}
+    lengths = MappingProxyType(dict(phases))
+    if mode == "streaming":
+        return Program((), (Step.S1, Step.S2, Step.S3, Step.S4), (), lengths, graph.ticks,
+                       True)
+
+    def fold(step):
+        return (step,) if step in phases else ()
+
+    depth = max(forward_levels(graph).values())
+    forward = ((Step.F0,) + tuple(s for lv in range(1, depth + 1)
+                                  for s in (*fold(Step.pf(lv)), Step.fa(lv), Step.ff(lv)))
+               + (Step.FE, Step.FD))
+    tick = (fold(Step.PM) + (Step.TE, Step.TD) if mode in ("exact", "fpa")
+            else fold(Step.PM) + (Step.TV,) + fold(Step.PFT) + (Step.TA, Step.TF, Step.TE,
+                                                                Step.TD))
+    return Program(forward, tick, fold(Step.PU) + (Step.UPD,), lengths, graph.ticks, False)
+
