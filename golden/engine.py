@@ -43,6 +43,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .dataflow import Dataflow, Via
+
 __all__ = ["Engine", "REGISTERS", "node_registers", "stack_snapshots"]
 
 #: The per-node registers a trace holds, in this order.
@@ -79,6 +81,8 @@ class Engine:
         self.mode, self.eta_v, self.eta_theta, self.ticks = mode, eta_v, eta_theta, ticks
         self.nodes = graph.nodes
         self.hidden = [n for n in graph.nodes if n.is_hidden]
+        #: who reads what (and, streaming, how many ticks back): :mod:`.dataflow`
+        self.flow = Dataflow(graph, mode == "streaming")
 
     # ------------------------------------------------------------------ building blocks
     def _predict(self, node, params, vals, regs):
@@ -115,22 +119,25 @@ class Engine:
                 regs["v"] = clamp[node.name]
             self._errors(node, regs)
 
-    def _messages(self, node, params, state):
-        """Σ_j J_{j,i}ᵀ ε_j for hidden node i, as a list of exact terms."""
+    def _messages(self, node, params, read):
+        """Σ_j J_{j,i}ᵀ ε_j for hidden node i, as a list of exact terms, one per child
+        (:meth:`~.dataflow.Dataflow.messages`); ``read`` gives a :class:`~.dataflow.Read`'s
+        value."""
         A = self.arith
         terms = []
-        for child in self.graph.children(node.name):
-            c = state[child.name]
-            if child.op == "dense":
-                terms.append(A.t_dense(params[f"{child.name}.W.{node.name}"], c["delta"]))
-            elif child.op == "act":
-                terms.append(A.t_id(c["delta"]))
-            elif child.op == "add":
-                terms.append(A.t_id(c["eps"]))
+        for m in self.flow.messages(node.name):
+            error = read(m.error)
+            if m.via is Via.DENSE:
+                terms.append(A.t_dense(params[f"{m.child}.W.{node.name}"], error))
+            elif m.via is Via.MUL:
+                terms.append(A.t_mul(read(m.other), error))
             else:
-                other = [p for p in child.inputs if p != node.name][0]
-                terms.append(A.t_mul(state[other]["v"], c["eps"]))
+                terms.append(A.t_id(error))
         return terms
+
+    def _current(self, state):
+        """The ``read`` of :meth:`_messages` outside streaming: the current state."""
+        return lambda r: state[r.node][r.reg]
 
     def _update(self, params, state):
         """New parameters from δ_i and the parents' values in ``state``."""
@@ -197,7 +204,8 @@ class Engine:
             if self.mode in ("exact", "fpa"):
                 new_eps = {n.name: A.relax(n, "eps", state[n.name]["eps"],
                                            state[n.name]["eps"],
-                                           self._messages(n, params, state), self.eta_v)
+                                           self._messages(n, params, self._current(state)),
+                                           self.eta_v)
                            for n in self.hidden}
                 for name, eps in new_eps.items():
                     regs = state[name]
@@ -216,7 +224,7 @@ class Engine:
     def _relax_values(self, params, state):
         A = self.arith
         new_v = {n.name: A.relax(n, "v", state[n.name]["v"], state[n.name]["eps"],
-                                 self._messages(n, params, state), self.eta_v)
+                                 self._messages(n, params, self._current(state)), self.eta_v)
                  for n in self.hidden}
         for name, v in new_v.items():
             state[name]["v"] = v

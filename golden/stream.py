@@ -41,28 +41,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .dataflow import Dataflow, Read
 from .engine import Engine, node_registers, stack_snapshots
 
-__all__ = ["StreamEngine", "Schedule", "schedule", "levels", "forward_levels", "make_engine"]
-
-
-def forward_levels(graph) -> dict:
-    """f: the longest path from an input to each node (inputs 0)."""
-    f = {}
-    for n in graph.nodes:
-        f[n.name] = 0 if n.op == "input" else 1 + max(f[p] for p in n.inputs)
-    return f
-
-
-def levels(graph):
-    """(f, e): forward level and backward completion offset of every node."""
-    f, e = forward_levels(graph), {}
-    for n in reversed(graph.nodes):
-        if n.output:
-            e[n.name] = f[n.name]
-        elif n.op != "input":
-            e[n.name] = 1 + max(e[c.name] for c in graph.children(n.name))
-    return f, e
+__all__ = ["StreamEngine", "Schedule", "schedule", "make_engine"]
 
 
 @dataclass(frozen=True)
@@ -83,37 +65,12 @@ class Schedule:
 
 
 def schedule(graph) -> Schedule:
-    """The pipeline timing of a graph; golden/ and hdl/ both use it."""
-    f, e = levels(graph)
-    u = {(n.name, p): (e[p] if graph.node(p).is_hidden else e[n.name] + 1)
-         for n in graph.nodes if n.op == "dense" for p in n.inputs}
-    latency = max([*u.values(), *(e[n.name] + 1 for n in graph.nodes if n.op != "input")])
-    need = {}
-
-    def want(node, reg, lag):
-        need[(node, reg)] = max(need.get((node, reg), 0), lag)
-
-    for n in graph.nodes:
-        if n.op == "input":
-            continue
-        for p in n.inputs:
-            want(p, "v", f[n.name] - f[p] - 1)
-        if n.op == "dense":
-            for p in n.inputs:
-                want(p, "v", u[(n.name, p)] - f[p] - 1)
-                want(n.name, "delta", u[(n.name, p)] - e[n.name] - 1)
-        if n.is_hidden:
-            if n.op in ("dense", "act"):
-                want(n.name, "g", e[n.name] - f[n.name] - 1)
-            for c in graph.children(n.name):
-                lag = e[n.name] - e[c.name] - 1
-                want(c.name, "delta" if c.op in ("dense", "act") else "eps", lag)
-                if c.op == "mul":
-                    q = [p for p in c.inputs if p != n.name][0]
-                    want(q, "v", e[n.name] - f[q] - 1)
-        if n.output:
-            want(n.name, "y", f[n.name] - 1)
-    return Schedule(f, e, u, latency, {k: v for k, v in need.items() if v > 0})
+    """The pipeline timing of a graph; golden/ and hdl/ both use it. The delay lines
+    (``lags``) are as deep as the dataflow's reads (:mod:`.dataflow`) reach back."""
+    flow = Dataflow(graph, streaming=True)
+    latency = max([*flow.u.values(),
+                   *(flow.bias_offset(n.name) for n in graph.nodes if n.op != "input")])
+    return Schedule(flow.f, flow.e, flow.u, latency, flow.line_depths())
 
 
 class StreamEngine(Engine):
@@ -122,8 +79,7 @@ class StreamEngine(Engine):
     def __init__(self, graph, arith, mode, eta_v, eta_theta, ticks):
         super().__init__(graph, arith, mode, eta_v, eta_theta, ticks)
         sch = schedule(graph)
-        self.f, self.e, self.u, self.latency, self.lags = (sch.f, sch.e, sch.u, sch.latency,
-                                                           sch.lags)
+        self.latency, self.lags = sch.latency, sch.lags
         self.reset()
 
     def reset(self):
@@ -133,12 +89,13 @@ class StreamEngine(Engine):
         self.hist = {n.name: deque(maxlen=depth) for n in self.nodes}
         self.presented = deque([False] * (self.latency + 1), maxlen=self.latency + 1)
 
-    def _read(self, name, reg, lag):
-        """Register ``reg`` of ``name`` in S(t-1-lag); zeros before the stream began."""
-        h = self.hist[name]
-        if lag < len(h) and reg in h[lag]:
-            return h[lag][reg]
-        return self.arith.zeros(self.graph.node(name).size)
+    def _read(self, read: Read):
+        """Register ``read.reg`` of ``read.node`` in S(t-1-lag); zeros before the stream
+        began."""
+        h = self.hist[read.node]
+        if read.lag < len(h) and read.reg in h[read.lag]:
+            return h[read.lag][read.reg]
+        return self.arith.zeros(self.graph.node(read.node).size)
 
     def _valid(self, offset: int) -> bool:
         """Whether a sample entered ``offset`` ticks before the current tick."""
@@ -156,7 +113,7 @@ class StreamEngine(Engine):
         return params
 
     def _tick(self, params, x, y):
-        A, f, e = self.arith, self.f, self.e
+        A, flow = self.arith, self.flow
         before = self._snapshot_hist()
         self.presented.appendleft(x is not None)
         A.phase()
@@ -168,51 +125,35 @@ class StreamEngine(Engine):
             if node.op == "input":
                 continue
             regs = R[node.name]
-            vals = {p: self._read(p, "v", f[node.name] - f[p] - 1) for p in node.inputs}
+            vals = {r.node: self._read(r) for r in flow.inputs(node.name)}
             self._predict(node, params, vals, regs)
             if node.output:
                 regs["y"] = (A.clamp(node, y[node.name]) if y is not None
                              else A.zeros(node.size))
-                lag = f[node.name] - 1
-                regs["v"] = self._read(node.name, "y", lag)
+                regs["v"] = self._read(flow.target(node.name))
                 self._errors(node, regs)
             else:
                 regs["v"] = regs["vhat"]
         for node in self.hidden:                                  # backward stage
             regs = R[node.name]
-            terms = []
-            for c in self.graph.children(node.name):
-                lag = e[node.name] - e[c.name] - 1
-                if c.op == "dense":
-                    terms.append(A.t_dense(params[f"{c.name}.W.{node.name}"],
-                                           self._read(c.name, "delta", lag)))
-                elif c.op == "act":
-                    terms.append(A.t_id(self._read(c.name, "delta", lag)))
-                elif c.op == "add":
-                    terms.append(A.t_id(self._read(c.name, "eps", lag)))
-                else:
-                    q = [p for p in c.inputs if p != node.name][0]
-                    terms.append(A.t_mul(self._read(q, "v", e[node.name] - f[q] - 1),
-                                         self._read(c.name, "eps", lag)))
             zero = A.zeros(node.size)
-            regs["eps"] = A.relax(node, "eps", zero, zero, terms, self.eta_v)
+            regs["eps"] = A.relax(node, "eps", zero, zero,
+                                  self._messages(node, params, self._read), self.eta_v)
             if "g" in regs:
-                g = self._read(node.name, "g", e[node.name] - f[node.name] - 1)
-                regs["delta"] = A.gate(node, regs["eps"], g)
+                regs["delta"] = A.gate(node, regs["eps"], self._read(flow.gain(node.name)))
         new = dict(params)                                        # weight update
         for node in self.nodes:
             if node.op != "dense":
                 continue
             for k, p in enumerate(node.inputs):
-                u = self.u[(node.name, p)]
-                if self._valid(u):
+                edge = flow.edge(node.name, p)
+                if self._valid(edge.offset):
                     key = f"{node.name}.W.{p}"
-                    delta = self._read(node.name, "delta", u - e[node.name] - 1)
-                    v = self._read(p, "v", u - f[p] - 1)
-                    new[key] = A.update_w(node, k, params[key], delta, v, self.eta_theta)
-            if node.bias and self._valid(e[node.name] + 1):
+                    new[key] = A.update_w(node, k, params[key], self._read(edge.delta),
+                                          self._read(edge.value), self.eta_theta)
+            if node.bias and self._valid(flow.bias_offset(node.name)):
                 key = f"{node.name}.b"
-                new[key] = A.update_b(node, params[key], self._read(node.name, "delta", 0),
+                new[key] = A.update_b(node, params[key], self._read(Read(node.name, "delta")),
                                       self.eta_theta)
         for name, regs in R.items():
             self.hist[name].appendleft(regs)
@@ -224,11 +165,11 @@ class StreamEngine(Engine):
         snap = {}
         for node in self.nodes:
             for r in node_registers(node, streaming=True):
-                snap[f"{node.name}.{r}"] = self.arith.snap(self._read(node.name, r, 0))
+                snap[f"{node.name}.{r}"] = self.arith.snap(self._read(Read(node.name, r)))
                 depth = self.lags.get((node.name, r), 0)
                 if depth:
                     snap[f"{node.name}.{r}.line"] = np.stack(
-                        [self.arith.snap(self._read(node.name, r, k))
+                        [self.arith.snap(self._read(Read(node.name, r, k)))
                          for k in range(1, depth + 1)])
         snap.update(self.arith.flags_snapshot())
         return snap

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from pcfpga.golden.graph import Graph
-from pcfpga.golden.stream import Schedule, forward_levels, schedule
+from pcfpga.golden.dataflow import Dataflow, forward_levels
+from pcfpga.golden.stream import Schedule, schedule
 
 from .folding import Architecture, Folding, FoldPlan, check_reuse, fold_plan
 from .memmap import MemoryMap, build_memory_map
-from .plans import check_plans, edge_plan, node_plan
+from .plans import check_plans, edge_plan, node_plan, served_registers
 from .program import Program, program
 
 __all__ = ["Design", "as_design", "memory_map"]
@@ -86,16 +87,12 @@ class Design:
         sched = schedule(graph) if graph.learning.mode == "streaming" else None
         prog = program(graph, plan)
         levels = forward_levels(graph)
-        edges = {(n.name, p): edge_plan(graph, n.name, p, plan, sched)
+        flow = Dataflow(graph, sched is not None)
+        lines = sched.lags if sched is not None else {}
+        edges = {(n.name, p): edge_plan(graph, n.name, p, plan, flow)
                  for n in graph.nodes if n.op == "dense" for p in n.inputs}
-        plans = {n.name: node_plan(graph, n, plan, sched, levels, ()) for n in graph.nodes}
-        served = {}                          # registers other nodes read (serial read ports)
-        for pe in plans.values():
-            for r in pe.reads:
-                served.setdefault(r.node, set()).add(r.reg)
-        for (_c, p) in edges:                # edges read v_p (δ_c: its own ports, by size)
-            served.setdefault(p, set()).add("v")
-        nodes = {n.name: node_plan(graph, n, plan, sched, levels, served.get(n.name, ()))
+        served = served_registers(graph, flow)
+        nodes = {n.name: node_plan(graph, n, plan, flow, lines, levels, served.get(n.name, ()))
                  for n in graph.nodes}
         check_plans(prog, nodes, edges)
         return cls(graph, arch, folding, plan, sched, prog, memory_map(graph, plan, prog, sched),

@@ -151,8 +151,8 @@ class FoldedEdgePE(PE):
     def _build(self, ctx, arith):
         g = self.graph
         c, p = g.node(self.child), g.node(self.parent)
-        self._v = ctx.read(p.name, "v")
-        self._d = ctx.read(c.name, "delta")
+        io = self.plan.flow             # never streaming: v_p and δ_c of this tick
+        self._v, self._d = ctx.read(io.forward), ctx.read(io.delta)
         self._fw = partial_width(g, c.name, p.name)
         self._outputs(ctx, message_width(g, c.name, p.name))
 

@@ -18,7 +18,7 @@ from types import MappingProxyType
 
 from pcfpga.golden.activations import TABLE_ACTS
 from pcfpga.golden.engine import node_registers
-from pcfpga.golden.stream import forward_levels
+from pcfpga.golden.dataflow import forward_levels
 
 from .program import MAX_PHASE, Op, Step, program
 

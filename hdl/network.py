@@ -40,6 +40,7 @@ from .folding import Architecture
 from .memmap import ID_VALUE, WORD_BITS
 from .parallel import EdgePE, InputPE, NodePE
 from .pe import or_tree
+from .plans import read_port
 from .ports import host_bus
 from .program import Step
 from .serial import SerialEdgePE, SerialInputPE, SerialNodePE
@@ -181,11 +182,11 @@ class Network(wiring.Component):
                     src = getattr(producer, f"sd_{self.graph.node(pe.parent).size}")
                 else:
                     src = getattr(producer, f"sr_{reg}")
-                m.d.comb += getattr(pe, r.port)[0].eq(src)
+                m.d.comb += getattr(pe, read_port(r))[0].eq(src)
                 continue
             src = (list(getattr(producer, f"r_{reg}")) if lag == 0 else
                    list(getattr(producer, f"line_{reg}"))[(lag - 1) * size:lag * size])
-            for a, b in zip(getattr(pe, r.port), src):
+            for a, b in zip(getattr(pe, read_port(r)), src):
                 m.d.comb += a.eq(b)
 
     def _read_mux(self, m):

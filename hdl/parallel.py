@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Const, Mux
 
+from pcfpga.golden.dataflow import Via
 from pcfpga.golden.fields import flags_field, input_field, target_field
 from pcfpga.golden.lfsr import SITE_W0
 
@@ -89,35 +90,32 @@ class NodePE(PE):
             self._build_steps(ctx, arith, n, r, b, target)
         self._mul_messages(ctx, arith, n)
 
-    def _predict(self, ctx, arith, n, r, b, lags=None):
-        """a (dense, act) or v̂ (add, mul) from the parents: {register: values}."""
-        lag = (lambda p: lags[p]) if lags else (lambda p: 0)
+    def _predict(self, ctx, arith, n, r, b):
+        """a (dense, act) or v̂ (add, mul) from the parents (the edges' products, or the
+        plan's ``inputs``): {register: values}."""
         if n.op == "dense":
             parts = [ctx.partial(p) for p in n.inputs]
             acc = [sum_tree([part[i] for part in parts]) for i in range(len(parts[0]))]
             return {"a": arith.dense_sum(n, acc, b)}
-        vals = [ctx.read(p, "v", lag(p)) for p in n.inputs]
+        vals = [ctx.read(x) for x in self.plan.inputs]
         if n.op == "act":
             return {"a": vals[0]}
         if n.op == "add":
             return {"vhat": arith.add(n, vals)}
         return {"vhat": arith.mul(n, vals[0], vals[1])}
 
-    def _terms(self, ctx, arith, n, lag_of=None):
-        """The exact messages of every child: (values, fraction bits)."""
-        g = self.graph
-        f = g.formats
+    def _terms(self, ctx, arith, n):
+        """The exact message of every child (the plan's ``terms``): (values, fraction
+        bits); a dense or mul child's comes computed through its port."""
+        f = self.graph.formats
         terms = []
-        for c in g.children(n.name):
-            lag = lag_of(c) if lag_of else 0
-            if c.op == "dense":
-                terms.append((ctx.message(c.name), f.weight.frac_bits + f.error.frac_bits))
-            elif c.op == "mul":
-                terms.append((ctx.message(c.name), f.value.frac_bits + f.error.frac_bits))
-            elif c.op == "act":
-                terms.append(arith.t_id(ctx.read(c.name, "delta", lag)))
+        for m in self.plan.terms:
+            if m.via is Via.DENSE:
+                terms.append((ctx.message(m.child), f.weight.frac_bits + f.error.frac_bits))
+            elif m.via is Via.MUL:
+                terms.append((ctx.message(m.child), f.value.frac_bits + f.error.frac_bits))
             else:
-                terms.append(arith.t_id(ctx.read(c.name, "eps", lag)))
+                terms.append(arith.t_id(ctx.read(m.error)))
         return terms
 
     def _build_steps(self, ctx, arith, n, r, b, target):
@@ -179,28 +177,26 @@ class NodePE(PE):
         ctx.put(step, r["delta"], arith.gate(n, r["eps"], r["g"]))
 
     def _build_stream(self, ctx, arith, n, r, b, target):
-        g, sch = self.graph, self.sched
-        f, e = sch.f, sch.e
+        g, plan = self.graph, self.plan
         arith.step = Step.S1
-        pred = self._predict(ctx, arith, n, r, b,
-                             lags={p: f[n.name] - f[p] - 1 for p in n.inputs})
+        pred = self._predict(ctx, arith, n, r, b)
         for reg, vals in pred.items():
             ctx.put(Step.S1, r[reg], vals)
         if n.op in ("add", "mul") and not n.output:
             ctx.put(Step.S1, r["v"], pred["vhat"])
         if n.output:
             ctx.put(Step.S1, r["y"], [Mux(ctx.bubble, 0, x) for x in target])
-            ctx.put(Step.S1, r["v"], ctx.read(n.name, "y", f[n.name] - 1))
+            ctx.put(Step.S1, r["v"], ctx.read(plan.target))
         if n.is_hidden:
-            terms = self._terms(ctx, arith, n, lambda c: e[n.name] - e[c.name] - 1)
+            terms = self._terms(ctx, arith, n)
             zero = arith.zeros(n.size)
             eps = arith.relax(n, "eps", zero, zero, terms, g.learning.shift_v)
             ctx.put(Step.S1, r["eps"], eps)
             if "delta" in r:
-                gain = ctx.read(n.name, "g", e[n.name] - f[n.name] - 1)
+                gain = ctx.read(plan.gain)
                 ctx.put(Step.S1, r["delta"], arith.gate(n, eps, gain))
         if b is not None:
-            ok = ctx.valid(e[n.name] + 1)
+            ok = ctx.valid(plan.bias_offset)
             arith.enable = ok
             new = arith.update_b(n, b, r["delta"], g.learning.shift_theta)
             arith.enable = None
@@ -217,22 +213,11 @@ class NodePE(PE):
             self._error_gate(ctx, arith, n, r, Step.S3, Step.S4)
 
     def _mul_messages(self, ctx, arith, n):
-        """A mul node sends v_q ⊙ ε to each hidden parent (exact)."""
-        if n.op != "mul":
-            return
-        g = self.graph
-        for p in n.inputs:
-            if not g.node(p).is_hidden:
-                continue
-            q = [x for x in n.inputs if x != p][0]
-            if self.streaming:
-                f, e = self.sched.f, self.sched.e
-                v = ctx.read(q, "v", e[p] - f[q] - 1)
-                eps = ctx.read(n.name, "eps", e[p] - e[n.name] - 1)
-            else:
-                v, eps = ctx.read(q, "v"), ctx.regs("eps")
-            vals, _ = arith.t_mul(v, eps)
-            ctx.output(f"msg_to_{p}", vals, key=p)
+        """A mul node sends v_q ⊙ ε to each hidden parent (exact; the plan's
+        ``outgoing``)."""
+        for m in self.plan.outgoing:
+            vals, _ = arith.t_mul(ctx.read(m.other), ctx.read(m.error))
+            ctx.output(f"msg_to_{m.parent}", vals, key=m.parent)
 
     def _finish(self, m, ctx, arith):
         self._finish_flags(m, arith)
@@ -284,19 +269,11 @@ class EdgePE(PE):
         rows, cols = c.size, p.size
         W = list(self.r_W)
         Wm = [W[i * cols:(i + 1) * cols] for i in range(rows)]
-        if self.streaming:
-            f, e, u = self.sched.f, self.sched.e, self.sched.u[(c.name, p.name)]
-            v_fwd = ctx.read(p.name, "v", f[c.name] - f[p.name] - 1)
-            d_bwd = (ctx.read(c.name, "delta", e[p.name] - e[c.name] - 1) if p.is_hidden
-                     else None)
-            d_upd = ctx.read(c.name, "delta", u - e[c.name] - 1)
-            v_upd = ctx.read(p.name, "v", u - f[p.name] - 1)
-            step, ok = Step.S1, ctx.valid(u)
-        else:
-            v_fwd = v_upd = ctx.read(p.name, "v")
-            d_bwd = ctx.read(c.name, "delta") if p.is_hidden else None
-            d_upd = d_bwd if d_bwd is not None else ctx.read(c.name, "delta")
-            step, ok = Step.UPD, None
+        io = self.plan.flow                         # the reads, as the golden model's
+        v_fwd = ctx.read(io.forward)
+        d_bwd = ctx.read(io.backward) if io.backward is not None else None
+        d_upd, v_upd = ctx.read(io.delta), ctx.read(io.value)
+        step, ok = (Step.S1, ctx.valid(io.offset)) if self.streaming else (Step.UPD, None)
         ctx.output("fwd", [sum_tree([Wm[i][j] * v_fwd[j] for j in range(cols)])
                            for i in range(rows)])
         if d_bwd is not None:

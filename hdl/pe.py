@@ -40,9 +40,11 @@ from __future__ import annotations
 from amaranth.hdl import Const, Module
 from amaranth.lib import wiring
 
+from pcfpga.golden.dataflow import Read
+
 from .arith import HdlArith
 from .design import as_design
-from .plans import Read
+from .plans import read_port
 from .ports import (InterfaceError, PESignature, message_width, partial_width,
                     register_shape)
 from .unused import rejecting
@@ -100,17 +102,17 @@ class BuildContext:
     def line(self, reg) -> list:
         return list(getattr(self.pe, f"line_{reg}"))
 
-    def read(self, node, reg, lag=0):
-        """Register ``reg`` of ``node`` as it was ``lag`` ticks before this one."""
+    def read(self, r: Read):
+        """Register ``r.reg`` of ``r.node`` as it was ``r.lag`` ticks before this one (a
+        :class:`~pcfpga.golden.dataflow.Read` of the PE's plan, or of its own registers)."""
         pe = self.pe
-        if node == pe.owner and reg in pe.own:
-            if lag == 0:
-                return self.regs(reg)
-            size = pe.graph.node(node).size
-            return self.line(reg)[(lag - 1) * size:lag * size]
-        r = Read(node, reg, lag)
+        if r.node == pe.owner and r.reg in pe.own:
+            if r.lag == 0:
+                return self.regs(r.reg)
+            size = pe.graph.node(r.node).size
+            return self.line(r.reg)[(r.lag - 1) * size:r.lag * size]
         self._use("reads", self.plan.reads, r)
-        return list(getattr(pe, r.port))
+        return list(getattr(pe, read_port(r)))
 
     def partial(self, parent):
         """The exact forward product W v_parent from the edge (dense nodes)."""
@@ -179,7 +181,6 @@ class PE(wiring.Component):
         self.design = design
         self.graph = design.graph
         self.streaming = design.streaming
-        self.sched = design.schedule
         self.lags = design.lags
         self.memmap = design.memmap
         super().__init__(PESignature(design, self.plan))

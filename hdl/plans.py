@@ -1,10 +1,14 @@
 """Per-PE plans: what each processing element does and reads, decided before it is built.
 
 A :class:`NodePlan` (per node) or :class:`EdgePlan` (per dense edge) lists the micro-steps
-the PE writes in, the neighbours' registers it reads and at which lag (:class:`Read`), the
-products and messages it takes and what it sends; :mod:`.ports` makes it the PE's
-``wiring.Signature`` and the PE's datapath must use exactly that (:mod:`.pe`).
-:func:`check_plans` checks the plans against the program and each other.
+the PE writes in, the neighbours' registers it reads and at which lag (a
+:class:`~pcfpga.golden.dataflow.Read`), the products and messages it takes and what it
+sends. Who reads what is the golden engine's :class:`~pcfpga.golden.dataflow.Dataflow`,
+kept in the plan as the datapath uses it (``inputs``, ``terms``, ``outgoing``, ``gain``,
+``target``; an edge's ``flow``), so the hardware's reads are the golden model's.
+:mod:`.ports` makes a plan the PE's ``wiring.Signature`` and the PE's datapath must use
+exactly that (:mod:`.pe`). :func:`check_plans` checks the plans against the program and
+each other.
 """
 
 from __future__ import annotations
@@ -12,25 +16,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from pcfpga.golden.dataflow import Dataflow, EdgeReads, Read, Via
 from pcfpga.golden.engine import node_registers
 
 from .folding import EdgeFold
 from .program import Program, Step
 
-__all__ = ["Read", "NodePlan", "EdgePlan", "node_plan", "edge_plan", "check_plans"]
+__all__ = ["NodePlan", "EdgePlan", "node_plan", "edge_plan", "check_plans", "read_port",
+           "served_registers"]
 
-@dataclass(frozen=True)
-class Read:
-    """A PE reads register ``reg`` of ``node`` as it was ``lag`` ticks before this one
-    (streaming; else 0): the producer's register, or a tap of its delay line."""
 
-    node: str
-    reg: str
-    lag: int = 0
-
-    @property
-    def port(self) -> str:
-        return f"rd_{self.node}_{self.reg}_{self.lag}"
+def read_port(r: Read) -> str:
+    """The name of the port through which a PE reads ``r`` (a :class:`Read`)."""
+    return f"rd_{r.node}_{r.reg}_{r.lag}"
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,14 @@ class NodePlan:
     sums instead); ``messages``: the children whose exact messages it takes (dense children:
     from the edge; mul children: from the child); ``sends``: the hidden parents a mul node
     sends v_q ⊙ ε to; ``served``: its registers other nodes read (serial: one read port
-    each); ``bubble``/``presented``: it uses the streaming BUBBLE bit / the presented history."""
+    each); ``bubble``/``presented``: it uses the streaming BUBBLE bit / the presented history.
+
+    The dataflow (:class:`~pcfpga.golden.dataflow.Dataflow`) as the datapath uses it:
+    ``inputs``, the parents' values its prediction reads; ``terms``, one
+    :class:`~pcfpga.golden.dataflow.Message` per child (hidden nodes); ``outgoing``, the
+    messages a mul node computes for its hidden parents; ``gain`` and ``target``
+    (streaming), the g its backward stage gates with and the target an output is clamped
+    to; ``bias_offset`` (streaming), the sample offset of its bias update."""
 
     name: str
     own: tuple                      # its registers (the golden trace's)
@@ -59,13 +64,20 @@ class NodePlan:
     served: tuple
     bubble: bool
     presented: bool
+    inputs: tuple
+    terms: tuple
+    outgoing: tuple
+    gain: Read | None
+    target: Read | None
+    bias_offset: int | None
 
 
 @dataclass(frozen=True)
 class EdgePlan:
     """One dense edge parent -> child: its folding (None: fully parallel) and interface
     (as :class:`NodePlan`'s; ``sends``: ``fwd`` (the forward products) and ``msg`` (the
-    message to a hidden parent), or the ``row_sum`` handed to a fused child)."""
+    message to a hidden parent), or the ``row_sum`` handed to a fused child); ``flow``: its
+    reads as the dataflow has them (:class:`~pcfpga.golden.dataflow.EdgeReads`)."""
 
     child: str
     parent: str
@@ -79,6 +91,7 @@ class EdgePlan:
     reads: tuple
     sends: tuple
     presented: bool
+    flow: EdgeReads
 
     @property
     def key(self) -> str:
@@ -92,84 +105,93 @@ def _unique(items) -> tuple:
     return tuple(dict.fromkeys(items))
 
 
-def node_plan(graph, n, plan, sched, levels, served) -> NodePlan:
-    """What node ``n``'s PE does and reads (as :mod:`.parallel`, :mod:`.fold` and
-    :mod:`.serial` build it)."""
-    streaming, serial = sched is not None, plan.serial
+def _steps(graph, n, plan, streaming, levels) -> list:
+    """The micro-steps node ``n``'s PE writes in."""
     mode = graph.learning.mode
     gated = n.op in ("dense", "act")                     # a, g, δ
-    fused = serial and n.op == "dense" and len(n.inputs) == 1
-    f, e = (sched.f, sched.e) if streaming else ({}, {})
-    reads, bubble, valid = [], False, set()
+    fused = plan.serial and n.op == "dense" and len(n.inputs) == 1
     if n.op == "input":
-        steps = [Step.S1] if streaming else [Step.F0]
-        bubble = streaming
-    elif streaming:
+        return [Step.S1] if streaming else [Step.F0]
+    if streaming:
         steps = [Step.S1] + ([Step.S2] if gated else [])
-        if n.output:
-            steps += [Step.S3] + ([Step.S4] if gated else [])
-            bubble = True
-        if n.bias:
-            valid.add(e[n.name] + 1)
-    else:
-        lv = levels[n.name]
-        steps = [Step.pf(lv) if fused else Step.fa(lv)] + ([Step.ff(lv)] if gated else [])
-        steps += [Step.FE] + ([Step.FD] if gated else [])
-        if n.is_hidden:
-            steps += ([Step.TE] + ([Step.TD] if gated else []) if mode in ("exact", "fpa")
-                      else [Step.TV])
-        if mode == "standard":
-            steps += ([Step.PFT if fused else Step.TA] + ([Step.TF] if gated else [])
-                      + [Step.TE] + ([Step.TD] if gated else []))
-        if n.bias:
-            steps.append(Step.UPD)
-    if n.op in ("act", "add", "mul"):
-        reads += [Read(p, "v", f[n.name] - f[p] - 1 if streaming else 0) for p in n.inputs]
-    messages = []
+        return steps + ([Step.S3] + ([Step.S4] if gated else []) if n.output else [])
+    lv = levels[n.name]
+    steps = [Step.pf(lv) if fused else Step.fa(lv)] + ([Step.ff(lv)] if gated else [])
+    steps += [Step.FE] + ([Step.FD] if gated else [])
     if n.is_hidden:
-        for c in graph.children(n.name):
-            lag = e[n.name] - e[c.name] - 1 if streaming else 0
-            if c.op in ("dense", "mul"):
-                messages.append(c.name)
-            else:
-                reads.append(Read(c.name, "delta" if c.op == "act" else "eps", lag))
-    sends = []
-    if n.op == "mul":
-        for p in n.inputs:
-            if graph.node(p).is_hidden:
-                q = [x for x in n.inputs if x != p][0]
-                reads.append(Read(q, "v", e[p] - f[q] - 1 if streaming else 0))
-                sends.append(p)
+        steps += ([Step.TE] + ([Step.TD] if gated else []) if mode in ("exact", "fpa")
+                  else [Step.TV])
+    if mode == "standard":
+        steps += ([Step.PFT if fused else Step.TA] + ([Step.TF] if gated else [])
+                  + [Step.TE] + ([Step.TD] if gated else []))
+    return steps + ([Step.UPD] if n.bias else [])
+
+
+def _node_reads(flow: Dataflow, n) -> tuple:
+    """The neighbours' registers node ``n``'s PE reads: its parents' values (act, add,
+    mul; a dense node takes its edges' products instead), its act and add children's δ / ε
+    (dense and mul children send messages), and, a mul node, the other parent's v for each
+    message it sends."""
+    reads = list(flow.inputs(n.name)) if n.op in ("act", "add", "mul") else []
+    reads += [m.error for m in flow.messages(n.name) if m.via in (Via.ACT, Via.ADD)]
+    reads += [m.other for m in flow.sends(n.name)]
+    return _unique(reads)
+
+
+def served_registers(graph, flow: Dataflow) -> dict:
+    """node -> the registers other PEs read (the serial architecture's read ports): the
+    nodes' reads, and the dense edges' v_p (their δ_c: the child's own ports, by size)."""
+    served = {}
+    for n in graph.nodes:
+        for r in _node_reads(flow, n):
+            served.setdefault(r.node, set()).add(r.reg)
+    for n in graph.nodes:
+        if n.op == "dense":
+            for p in n.inputs:
+                served.setdefault(p, set()).add("v")
+    return served
+
+
+def node_plan(graph, n, plan, flow: Dataflow, lines: dict, levels, served) -> NodePlan:
+    """What node ``n``'s PE does and reads (as :mod:`.parallel`, :mod:`.fold` and
+    :mod:`.serial` build it); ``lines``: the streaming delay lines, (node, register) ->
+    depth."""
+    streaming = flow.streaming
+    fused = plan.serial and n.op == "dense" and len(n.inputs) == 1
+    hidden_gated = n.is_hidden and n.op in ("dense", "act")
+    bias = flow.bias_offset(n.name) if streaming and n.bias else None
     own = tuple(node_registers(n, streaming))
-    lags = sched.lags if streaming else {}
+    outgoing = flow.sends(n.name)
+    terms = flow.messages(n.name)
     return NodePlan(
-        n.name, own, MappingProxyType({r: lags[(n.name, r)] for r in own if (n.name, r) in lags}),
-        plan.gates.get(n.name), plan.acts.get(n.name), fused, _unique(steps), _unique(reads),
-        tuple(n.inputs) if n.op == "dense" and not fused else (), tuple(messages),
-        tuple(sends), tuple(r for r in own if r in served), bubble or 0 in valid,
-        any(u > 0 for u in valid))
+        n.name, own, MappingProxyType({r: lines[(n.name, r)] for r in own if (n.name, r) in lines}),
+        plan.gates.get(n.name), plan.acts.get(n.name), fused,
+        _unique(_steps(graph, n, plan, streaming, levels)), _node_reads(flow, n),
+        tuple(n.inputs) if n.op == "dense" and not fused else (),
+        tuple(m.child for m in terms if m.via in (Via.DENSE, Via.MUL)),
+        tuple(m.parent for m in outgoing), tuple(r for r in own if r in served),
+        streaming and (n.op == "input" or n.output), bias is not None,
+        flow.inputs(n.name) if n.op != "input" else (), terms, outgoing,
+        flow.gain(n.name) if streaming and hidden_gated else None,
+        flow.target(n.name) if streaming and n.output else None, bias)
 
 
-def edge_plan(graph, c, p, plan, sched) -> EdgePlan:
+def edge_plan(graph, c, p, plan, flow: Dataflow) -> EdgePlan:
     """What the edge p -> c does and reads (as :class:`~.parallel.EdgePE` and
     :class:`~.fold.FoldedEdgePE` build it)."""
     child, hidden = graph.node(c), graph.node(p).is_hidden
     fold, work = plan.edges.get((c, p)), plan.work.get((c, p), {})
     fused = plan.serial and len(child.inputs) == 1
-    presented = False
-    if sched is not None:
-        f, e, u = sched.f, sched.e, sched.u[(c, p)]
-        reads = [Read(p, "v", f[c] - f[p] - 1)]
-        reads += [Read(c, "delta", e[p] - e[c] - 1)] if hidden else []
-        reads += [Read(c, "delta", u - e[c] - 1), Read(p, "v", u - f[p] - 1)]
-        steps, presented = [Step.S1], True
+    io = flow.edge(c, p)
+    reads = [io.forward] + ([io.backward] if hidden else []) + [io.delta, io.value]
+    if flow.streaming:
+        steps = [Step.S1]
     else:
-        reads = [Read(p, "v"), Read(c, "delta")]
         steps = [ph for phases in work.values() for ph in phases] if fold else [Step.UPD]
     sends = (["row_sum"] if fused else ["fwd"]) + (["msg"] if hidden else [])
     return EdgePlan(c, p, child.inputs.index(p), fold, MappingProxyType(dict(work)),
                     (c, p) in plan.single_port, bool(plan.single_port), fused,
-                    _unique(steps), _unique(reads), tuple(sends), presented)
+                    _unique(steps), _unique(reads), tuple(sends), flow.streaming, io)
 
 
 def check_plans(prog: Program, nodes: dict, edges: dict):

@@ -43,7 +43,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .memmap import WORD_BITS
-from .plans import EdgePlan, NodePlan
+from .plans import EdgePlan, NodePlan, read_port
 from .program import LFSR_BITS, STEP_COUNTER_BITS
 
 __all__ = ["register_shape", "message_width", "partial_width", "vector", "row_sum",
@@ -113,7 +113,7 @@ class PESignature(wiring.Signature):
                    "clear": In(1)}
         members.update({f"st_{s}": In(1) for s in plan.steps})
         for r in plan.reads:
-            members[r.port] = In(register_shape(g, r.reg)).array(
+            members[read_port(r)] = In(register_shape(g, r.reg)).array(
                 1 if serial else g.node(r.node).size)
         if plan.presented:
             members["presented"] = In(design.schedule.latency)

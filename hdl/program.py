@@ -23,7 +23,7 @@ import enum
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from pcfpga.golden.stream import forward_levels
+from pcfpga.golden.dataflow import forward_levels
 
 __all__ = ["Op", "Step", "Program", "program", "LEVELLED", "EDGE_PHASES",
            "STEP_COUNTER_BITS", "LFSR_BITS", "MAX_PHASE"]

@@ -227,9 +227,9 @@ class SerialNodePE(SerialPE, NodePE):
         (in the edge's phase, PF<level> or PFT): no row sums are stored."""
         return self.plan.fused
 
-    def _predict(self, ctx, arith, n, r, b, lags=None):
+    def _predict(self, ctx, arith, n, r, b):
         if not self._fused:
-            return super()._predict(ctx, arith, n, r, b, lags)
+            return super()._predict(ctx, arith, n, r, b)
         handed = getattr(self, f"row_sum_{n.inputs[0]}")
         total, row, done = handed.total, handed.row, handed.done
         step = arith.step.products          # the edge's phase: FA<l> -> PF<l>, TA -> PFT

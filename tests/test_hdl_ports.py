@@ -21,7 +21,8 @@ from pcfpga.golden.graph import Graph
 from pcfpga.hdl.design import Design
 from pcfpga.hdl.network import Network
 from pcfpga.hdl.parallel import NodePE
-from pcfpga.hdl.plans import Read, check_plans
+from pcfpga.golden.dataflow import Read
+from pcfpga.hdl.plans import check_plans
 from pcfpga.hdl.ports import InterfaceError
 from pcfpga.hdl.program import Step
 

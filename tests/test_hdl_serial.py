@@ -14,8 +14,7 @@ from pcfpga.golden.random_graph import random_graph
 from pcfpga.hdl.design import Design
 from pcfpga.hdl.fit import count_multipliers, estimate
 from pcfpga.hdl.fold import FoldedEdgePE
-from pcfpga.hdl.folding import check_reuse, fold_plan
-from pcfpga.hdl.folding import Architecture
+from pcfpga.hdl.folding import Architecture, check_reuse, fold_plan
 from pcfpga.hdl.network import Network
 from pcfpga.hdl.parallel import NodePE
 from pcfpga.hdl.serial import SerialNodePE
@@ -151,9 +150,9 @@ def test_single_port_weights_every_register(name, mode, simulation, monkeypatch)
     """With serial-spram, edges of at least SINGLE_PORT_WORDS weights keep them in a
     single-port memory (SPRAM on a UP5K) and the update runs at half rate; lowered here so
     that every edge does."""
-    import pcfpga.hdl.design as design
+    import pcfpga.hdl.folding as folding
 
-    monkeypatch.setattr(design, "SINGLE_PORT_WORDS", 2)
+    monkeypatch.setattr(folding, "SINGLE_PORT_WORDS", 2)
     g = mode_graph(name, mode, "stochastic")
     assert fold_plan(g, SERIAL_SPRAM).single_port
     check_design(g, simulation(Design.build(g, SERIAL_SPRAM)), steps=2)

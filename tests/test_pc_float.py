@@ -17,7 +17,7 @@ from pcfpga.golden.float_model import FloatPC
 from pcfpga.golden.graph import ACTIVATIONS, Graph, GraphBuilder
 from pcfpga.golden.params import init_params, load_dataset
 from pcfpga.golden.random_graph import random_graph, random_sample
-from pcfpga.golden.stream import levels
+from pcfpga.golden.dataflow import levels
 from pcfpga.golden.training import train
 
 RANDOM_GRAPHS = 50
@@ -161,8 +161,8 @@ def test_streaming_one_sample_is_one_sgd_step():
     g = random_graph(8, depth=3, eta_theta=0.25).with_settings(mode="streaming")
     m = FloatPC(g)
     eng = m.engine
-    when = {f"{i}.W.{p}": u for (i, p), u in eng.u.items()}
-    when.update({f"{n.name}.b": eng.e[n.name] + 1 for n in g.nodes if n.bias})
+    when = {f"{i}.W.{p}": u for (i, p), u in eng.flow.u.items()}
+    when.update({f"{n.name}.b": eng.flow.e[n.name] + 1 for n in g.nodes if n.bias})
     assert len(set(when.values())) > 1          # the test sees several update ticks
     p = init_params(g, 8)
     x, y = random_sample(g, np.random.default_rng(8))
