@@ -117,11 +117,24 @@ def mix_hdl(state, site: int, element, wire=_same, mixed=None):
 
 
 def saturate(x, fmt):
-    """(x clamped to ``fmt``'s range as a signed ``fmt.width`` value, overflow bit)."""
-    over = (x > fmt.max_int) | (x < fmt.min_int)
-    value = Mux(x > fmt.max_int, Const(fmt.max_int, signed(fmt.width)),
-                Mux(x < fmt.min_int, Const(fmt.min_int, signed(fmt.width)), x))
-    return value[:fmt.width].as_signed(), over
+    """(x clamped to ``fmt``'s range as a signed ``fmt.width`` value, overflow bit).
+
+    ``fmt``'s range is the whole two's-complement range of its width w, so x (W > w bits)
+    is out of range exactly when its bits w-1 .. W-1 are not all equal (not all copies of
+    its sign bit): ``over = any(top) & ~all(top)``, and the clamped value is then
+    ``min`` or ``max`` by x's sign, ``Mux(over, sign ? min : max, x[:w])``. One AND and
+    one OR over W - w + 1 bits instead of two W-bit magnitude comparators, the same
+    result as ``QFormat.saturate`` (``x > max | x < min``)."""
+    w = fmt.width
+    x = Value.cast(x)
+    if not x.shape().signed:
+        x = Cat(x, Const(0, 1)).as_signed()     # zero-extended: never negative
+    if len(x) <= w:                             # in range: sign-extended to w bits
+        return Cat(x, x[-1].replicate(w - len(x))).as_signed(), Const(0, 1)
+    top = x[w - 1:]
+    over = top.any() & ~top.all()
+    limit = Mux(x[-1], Const(fmt.min_int, signed(w)), Const(fmt.max_int, signed(w)))
+    return Mux(over, limit, x[:w].as_signed())[:w].as_signed(), over
 
 
 def table_index(table, x):
