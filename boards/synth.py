@@ -27,6 +27,7 @@ import subprocess
 import tempfile
 import time
 
+from pcfpga.hdl.multiplier import ICE40_AFTER_SYNTH
 from pcfpga.hdl.protocol import DEFAULT_BAUD
 
 from .devices import board as find_board
@@ -179,6 +180,7 @@ def synthesize(design, board_name: str, out_dir: str, baud: int = DEFAULT_BAUD,
     opts = {"nextpnr_opts": f"--report {name}.report.json"}
     if family == "ice40":
         opts["synth_opts"] = "-dsp -spram"
+        opts["script_after_synth"] = ICE40_AFTER_SYNTH    # hdl/multiplier.py's SB_MAC16s
     start = time.perf_counter()
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

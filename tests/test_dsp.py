@@ -11,9 +11,13 @@ import os
 import subprocess
 
 import pytest
+from amaranth.back import verilog
+from amaranth_boards.icebreaker import ICEBreakerPlatform
+from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
-from pcfpga.boards.dsp import DspRegisters, dsp_notes, dsp_registers, read_netlist
 from pcfpga.boards.cells import ToolMissing, find_yosys
+from pcfpga.boards.dsp import DspRegisters, dsp_notes, dsp_registers, read_netlist
+from pcfpga.hdl.multiplier import ICE40_AFTER_SYNTH, Multiplier
 
 ONE = "00000000000000000000000000000001"        # how Yosys writes a top/blackbox attribute
 
@@ -248,12 +252,23 @@ def yosys():
     ("ecp5", COMB, (1, 0, 0)),
     ("ecp5", REG, (1, 0, 0)),            # synth_ecp5 leaves the registers in the fabric
     ("ecp5", ECP5_REG, (1, 1, 1)),
+    # pcfpga's own registered multiplier (hdl/multiplier.py), built for each board
+    ("ice40", "Multiplier", (1, 1, 1)),
+    ("ecp5", "Multiplier", (1, 1, 1)),
 ])
 def test_yosys_netlists(yosys, tmp_path, family, source, expected):
+    read, after = "read_verilog top.v", ""
+    if source == "Multiplier":                  # as pcfpga synth builds it
+        platform = ICEBreakerPlatform() if family == "ice40" else ULX3S_85F_Platform()
+        source = verilog.convert(Multiplier(16, 14), platform=platform, name="top")
+        for i, text in enumerate(platform.extra_files.values()):
+            (tmp_path / f"extra{i}.v").write_text(text)
+            read += f"; read_verilog extra{i}.v"
+        after = f"{ICE40_AFTER_SYNTH}; " if family == "ice40" else ""
     (tmp_path / "top.v").write_text(source)
     script = "synth_ice40 -dsp" if family == "ice40" else "synth_ecp5"
     # relative names: YoWASP's Yosys sees only its working directory
-    run = subprocess.run([yosys, "-q", "-p", f"read_verilog top.v; {script} -top top; "
+    run = subprocess.run([yosys, "-q", "-p", f"{read}; {script} -top top; {after}"
                           f"write_json top.json"], capture_output=True, text=True,
                          cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
