@@ -63,6 +63,7 @@ from amaranth.lib.memory import Memory
 from pcfpga.golden.lfsr import SITE_DELTA, SITE_VHAT
 
 from .arith import BLOCK_RAM, sum_tree
+from .multiplier import Multiplier, delayed
 from .parallel import NodePE
 from .pe import PE, dense_edge, or_tree
 from .ports import message_width, partial_width
@@ -98,9 +99,10 @@ class FoldedNodePE(NodePE):
                 ctx.put(step, [r["v"][t]], [v[t]], when=when)
 
     def _gate(self, ctx, arith, n, r, step):
-        """δ ← sat_E(rnd(ε ⊙ g, n_v)) in ``step``; folded: element t·lanes + l by lane l in
-        the step's cycle t (the step lasts at least ``depth`` cycles; rewriting a δ with
-        the same inputs is idempotent, flags included)."""
+        """δ ← sat_E(rnd(ε ⊙ g, n_v)) in ``step``; folded: lane l takes the operands of
+        element t·lanes + l in the step's cycle t and writes δ LATENCY cycles later, when
+        its registered multiplier has the product (the step lasts ``depth`` + LATENCY
+        cycles). A product counts only when its operands were taken in this step."""
         if self.plan.gate is None:
             return super()._gate(ctx, arith, n, r, step)
         arith.step = step
@@ -109,22 +111,25 @@ class FoldedNodePE(NodePE):
         if "gate_lanes" not in ctx.cache:       # one set of lanes for FD and TD
             ctx.cache["gate_lanes"] = [self._gate_lane(ctx, arith, n, r, cnt, lanes, depth,
                                                        lane) for lane in range(lanes)]
-        for lane, (value, over, valid) in enumerate(ctx.cache["gate_lanes"]):
-            arith.record(n, SITE_DELTA, over & valid)
+        fresh = ctx.later(self.strobe(step), f"gate_{step}")
+        for lane, (value, over, late) in enumerate(ctx.cache["gate_lanes"]):
+            valid = or_tree([late == t for t in range(depth) if t * lanes + lane < n.size])
+            arith.record(n, SITE_DELTA, over & valid & fresh)
             for t in range(depth):
                 i = t * lanes + lane
                 if i < n.size:
-                    ctx.put(step, [r["delta"][i]], [value], when=cnt == t)
+                    ctx.put(step, [r["delta"][i]], [value], when=(late == t) & fresh)
 
     def _gate_lane(self, ctx, arith, n, r, cnt, lanes, depth, lane):
+        """Lane ``lane``'s multiplier, its operands those of cycle ``cnt``: (δ, overflow,
+        the cycle its operands were taken in)."""
         idx = [min(t * lanes + lane, n.size - 1) for t in range(depth)]
         eps = Array([r["eps"][i] for i in idx])[cnt[:max(1, (depth - 1).bit_length())]]
         gain = Array([r["g"][i] for i in idx])[cnt[:max(1, (depth - 1).bit_length())]]
-        prod = Signal(signed(len(r["eps"][0]) + len(r["g"][0])), name=f"gate_prod{lane}")
-        ctx.combs.append((prod, eps * gain))                   # the lane's one multiplier
-        value, over = arith.gate_element(n, prod, cnt * lanes + lane, name=f"gate_rnd{lane}")
-        valid = or_tree([cnt == t for t in range(depth) if t * lanes + lane < n.size])
-        return value, over, valid
+        prod = ctx.multiply(eps, gain, f"gate_mul{lane}")       # the lane's one multiplier
+        late = ctx.later(cnt, f"gate_cnt{lane}")
+        value, over = arith.gate_element(n, prod, late * lanes + lane, name=f"gate_rnd{lane}")
+        return value, over, late
 
 
 class FoldedEdgePE(PE):
@@ -228,14 +233,19 @@ class FoldedEdgePE(PE):
                             m.d.comb += [hit.eq(1), word.eq((i // M) * cols + j),
                                          lane.eq(i % M)]
         address = Mux(active, now, word)
+        # a single-port memory writes word t at its address, in the odd cycles
+        vu_late, t_late = Signal(), Signal(range(max(D, 2)))
+        if self.single_port:
+            address = Mux(vu_late, t_late, address)
         m.d.comb += rd.addr.eq(address)
         hit_q, lane_q = Signal(), Signal.like(lane)
         m.d.sync += [hit_q.eq(hit & ~active), lane_q.eq(lane)]
         words = [rd.data[k * Ww:(k + 1) * Ww].as_signed() for k in range(M)]
         m.d.comb += [self.host_rsel.eq(hit_q), self.host_rdata.eq(Array(words)[lane_q])]
 
-        # the pipeline: word t is read in the cycle fold_cnt = t and processed in the next,
-        # where (grp, j) = divmod(t, cols) and ebase = grp·M·cols + j are counted
+        # the pipeline: word t is read in the cycle fold_cnt = t, its operands go to the
+        # lanes' multipliers in the next, where (grp, j) = divmod(t, cols) and
+        # ebase = grp·M·cols + j are counted, and its products are used LATENCY cycles later
         t = Signal(range(max(D, 2)))
         vf, vm, vu = Signal(), Signal(), Signal()
         reading = ~cnt[0] if self.half_update else 1       # half rate: even cycles read
@@ -251,24 +261,35 @@ class FoldedEdgePE(PE):
                 m.d.sync += [j.eq(0), grp.eq(grp + 1), ebase.eq(ebase + 1 + (M - 1) * cols)]
             with m.Else():
                 m.d.sync += [j.eq(j + 1), ebase.eq(ebase + 1)]
-        last = j == cols - 1
         v_sel = self._v_at(j)
-        prods, valids, new_words, overs = [], [], [], []
+        prods, valids = [], []
         for k in range(M):
             lane_rows = [grp_i * M + k for grp_i in range(groups)]
             ok = [i < rows for i in lane_rows]
             d_sel = self._d_at(k, grp, lane_rows)
-            valid = (Array([Const(int(x), 1) for x in ok])[grp] if groups > 1
-                     else Const(int(ok[0]), 1))
+            valids.append(Array([Const(int(x), 1) for x in ok])[grp] if groups > 1
+                          else Const(int(ok[0]), 1))
             op1 = Mux(vu, d_sel, words[k])
             op2 = Mux(vm, d_sel, v_sel)
-            prod = Signal(signed(len(op1) + len(op2)), name=f"prod{k}")
-            m.d.comb += prod.eq(op1 * op2)      # the lane's one multiplier
-            prods.append(prod)
-            valids.append(valid)
-            new, over = arith.weight_element(c, self.k, words[k], prod, g.learning.shift_theta,
-                                             ebase + k * cols, name=f"w_new{k}")
-            overs.append(over & valid)
+            mul = m.submodules[f"lane{k}"] = Multiplier(len(op1), len(op2))
+            m.d.comb += [mul.a.eq(op1), mul.b.eq(op2)]     # the lane's one multiplier
+            prods.append(mul.p)
+
+        # LATENCY cycles later the products arrive: word t's counts, old weights and valid
+        # bits, delayed beside its operands, meet them there
+        vf, vm, vu, t = (delayed(m, x, f"{n}") for x, n in ((vf, "vf"), (vm, "vm"),
+                                                             (vu, "vu"), (t, "t")))
+        grp, j, ebase = (delayed(m, x, n) for x, n in ((grp, "grp"), (j, "j"),
+                                                        (ebase, "ebase")))
+        valids = [delayed(m, x, f"valid{k}") for k, x in enumerate(valids)]
+        old = [delayed(m, x, f"w_old{k}") for k, x in enumerate(words)]
+        last = j == cols - 1
+        new_words, overs = [], []
+        for k in range(M):
+            new, over = arith.weight_element(c, self.k, old[k], prods[k],
+                                             g.learning.shift_theta, ebase + k * cols,
+                                             name=f"w_new{k}")
+            overs.append(over & valids[k])
             new_words.append(new)
 
         # forward: lane k sums row grp·M + k over j and writes it at the row's last column
@@ -285,10 +306,11 @@ class FoldedEdgePE(PE):
         with m.Elif(vu):
             m.d.sync += self.w_over.eq(self.w_over | or_tree(overs))
 
+        m.d.comb += [vu_late.eq(vu), t_late.eq(t)]
         host_en = [host.we & hit & (lane == k) for k in range(M)]
         m.d.comb += [
-            # one address for both ports of a single-port memory (t equals it when vu), whose
-            # read data holds while it writes (SPRAM's "no change")
+            # one address for both ports of a single-port memory (t when vu), whose read
+            # data holds while it writes (SPRAM's "no change")
             wr.addr.eq(address if self.single_port else Mux(vu, t, word)),
             wr.data.eq(Mux(vu, Cat(*new_words), Cat(*[host.data[:Ww]] * M))),
             wr.en.eq(Mux(vu, Cat(*valids), Cat(*host_en))),

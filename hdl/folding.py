@@ -20,6 +20,7 @@ from pcfpga.golden.activations import TABLE_ACTS
 from pcfpga.golden.engine import node_registers
 from pcfpga.golden.dataflow import forward_levels
 
+from .multiplier import LATENCY
 from .program import MAX_PHASE, Op, Step, program
 
 __all__ = ["Architecture", "Folding", "EdgeFold", "FoldPlan", "check_reuse", "fold_plan",
@@ -231,7 +232,7 @@ def fold_plan(graph, reuse=1) -> FoldPlan:
             if depth > 1:
                 plan.gates[n.name] = (lanes, depth)
                 for step in (Step.FD, Step.TD):
-                    plan.phases[step] = max(plan.phases.get(step, 1), depth)
+                    plan.phases[step] = max(plan.phases.get(step, 1), depth + LATENCY)
         if n.act in TABLE_ACTS:                 # tables in block RAM, a lookup per cycle
             plan.acts[n.name] = table_ram_bits(graph.formats)
             steps = [Step.ff(level[n.name])] + ([Step.TF] if standard else [])
@@ -250,7 +251,7 @@ def fold_plan(graph, reuse=1) -> FoldPlan:
             plan.work[(n.name, p)] = work = _edge_work(graph, n, p, level[n.name])
             for names in work.values():
                 for ph in names:
-                    plan.phases[ph] = max(plan.phases.get(ph, 0), depth + 1)
+                    plan.phases[ph] = max(plan.phases.get(ph, 0), depth + 1 + LATENCY)
     longest = max(plan.phases.values(), default=1)
     if longest > MAX_PHASE:
         raise ValueError(f"Reuse factor too large: a folded phase would last {longest:,} "
@@ -260,8 +261,9 @@ def fold_plan(graph, reuse=1) -> FoldPlan:
 
 def serial_phases(graph) -> dict:
     """Cycles of every node step in the serial architecture: F0 loads the inputs (largest
-    input + 1); the act steps (FF<level>, TF) take the largest node + 2 (a table read),
-    every other node step the largest node + 1."""
+    input + 1); the act steps (FF<level>, TF) take the largest node + 2 (a table read), the
+    gate steps (FD, TD) the largest node + 1 + LATENCY (a registered multiplier), every
+    other node step the largest node + 1."""
     inputs = max(n.size for n in graph.nodes if n.op == "input")
     others = max(n.size for n in graph.nodes if n.op != "input")
     phases = {}
@@ -270,6 +272,8 @@ def serial_phases(graph) -> dict:
             phases[s] = inputs + 1
         elif s.op in (Op.FF, Op.TF):
             phases[s] = others + 2
+        elif s.op in (Op.FD, Op.TD):
+            phases[s] = others + 1 + LATENCY
         else:
             phases[s] = others + 1
     return phases
@@ -294,7 +298,7 @@ def _serial_plan(graph, single_port: bool) -> FoldPlan:
                 for ph in names:
                     half = ph == Step.PU and plan.single_port
                     plan.phases[ph] = max(plan.phases.get(ph, 0),
-                                          (2 if half else 1) * rows * cols + 1)
+                                          (2 if half else 1) * rows * cols + 1 + LATENCY)
     longest = max(plan.phases.values())
     if longest > MAX_PHASE:
         raise ValueError(f"Network too large for the serial architecture: a phase would last "

@@ -35,14 +35,14 @@ from __future__ import annotations
 
 import enum
 
-from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Signal, signed
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .unused import rejecting
 
-__all__ = ["Multiplier", "Primitive", "LATENCY", "primitive_for", "ICE40_CELL", "ICE40_STUB",
-           "ICE40_AFTER_SYNTH"]
+__all__ = ["Multiplier", "Primitive", "LATENCY", "primitive_for", "delayed", "ICE40_CELL",
+           "ICE40_STUB", "ICE40_AFTER_SYNTH"]
 
 #: Cycles from the operands to the product, in every implementation.
 LATENCY = 2
@@ -184,3 +184,13 @@ class Multiplier(wiring.Component):
             p_SOURCEB_MODE="B_SHIFT", p_CAS_MATCH_REG="FALSE",
             i_SIGNEDA=1, i_SIGNEDB=1, i_SOURCEA=0, i_SOURCEB=0, **pins)
         m.d.comb += self.p.eq(out[:len(self.p)].as_signed())
+
+
+def delayed(m, value, name: str, cycles: int = LATENCY):
+    """``value`` as it was ``cycles`` clock cycles ago (registers in ``m``'s sync domain,
+    reset to 0): what travels beside an operand pair to meet its product."""
+    for k in range(cycles):
+        reg = Signal(Value.cast(value).shape(), name=f"{name}_d{k + 1}")
+        m.d.sync += reg.eq(value)
+        value = reg
+    return value

@@ -37,13 +37,14 @@ nodes; 'x' is an input (use InputPE)".
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module
+from amaranth.hdl import Const, Module, Signal, Value
 from amaranth.lib import wiring
 
 from pcfpga.golden.dataflow import Read
 
 from .arith import HdlArith
 from .design import as_design
+from .multiplier import LATENCY, Multiplier
 from .plans import read_port
 from .ports import (InterfaceError, PESignature, message_width, partial_width,
                     register_shape)
@@ -73,6 +74,24 @@ class BuildContext:
         self.writes, self.combs = [], []
         #: what a builder builds once and uses in several steps (folded gate lanes)
         self.cache = {}
+        #: (name, Multiplier, a, b) and (register, value): :meth:`multiply`, :meth:`later`
+        self.multipliers, self.delays = [], []
+
+    def multiply(self, a, b, name: str):
+        """The product a · b of a registered :class:`~.multiplier.Multiplier`, LATENCY
+        cycles after ``a`` and ``b`` (signed)."""
+        a, b = Value.cast(a), Value.cast(b)
+        mul = Multiplier(len(a), len(b))
+        self.multipliers.append((name, mul, a, b))
+        return mul.p
+
+    def later(self, value, name: str, cycles: int = LATENCY):
+        """``value`` as it was ``cycles`` cycles ago (what meets a product)."""
+        for k in range(cycles):
+            reg = Signal(Value.cast(value).shape(), name=f"{name}_d{k + 1}")
+            self.delays.append((reg, value))
+            value = reg
+        return value
 
     def _use(self, kind, declared, item):
         if item not in declared:
@@ -206,6 +225,11 @@ class PE(wiring.Component):
         self._platform = platform
         for signal, value in ctx.combs:
             m.d.comb += signal.eq(value)
+        for name, mul, a, b in ctx.multipliers:
+            m.submodules[name] = mul
+            m.d.comb += [mul.a.eq(a), mul.b.eq(b)]
+        for reg, value in ctx.delays:
+            m.d.sync += reg.eq(value)
         for i, (mem, ports) in enumerate(arith.roms):
             m.submodules[f"rom{i}"] = mem
             m.d.comb += [port.addr.eq(addr) for port, addr in ports]

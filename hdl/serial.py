@@ -41,11 +41,12 @@ from amaranth.lib.memory import Memory
 
 from pcfpga.golden.activations import TABLE_ACTS
 from pcfpga.golden.fields import flags_field, input_field, target_field
-from pcfpga.golden.lfsr import SITE_VHAT
+from pcfpga.golden.lfsr import SITE_DELTA, SITE_VHAT
 
 from .arith import BLOCK_RAM, single_port_ram
 from .fold import FoldedEdgePE
 from .folding import SERIAL, SERIAL_KINDS, SERIAL_SPRAM, serial_phases
+from .multiplier import delayed
 from .parallel import InputPE, NodePE
 from .pe import COMB, BuildContext, Register, or_tree
 from .ports import delta_sizes, register_shape
@@ -139,9 +140,10 @@ class SerialPE:
             address = Mux(self.ph_any, cnt[:bits], elem)
             if reg == "v":
                 address = Mux(self.ph_edge, self._edge_cols(m, size)[:bits], address)
-            if reg == "b" and self._fused:          # b[row] for the row sum handed over
-                cols = g.node(n.inputs[0]).size
-                address = Mux(self.ph_edge, self._edge_rows(m, cols)[:bits], address)
+            if reg == "b" and self._fused:          # b[row] for the row sum handed over,
+                cols = g.node(n.inputs[0]).size     # which meets its product's latency
+                row = delayed(m, self._edge_rows(m, cols)[:bits], "b_row")
+                address = Mux(self.ph_edge, row, address)
             if reg == "delta":
                 sizes = delta_sizes(g, n.name)
                 for k, s in enumerate(sizes):
@@ -240,6 +242,21 @@ class SerialNodePE(SerialPE, NodePE):
         ctx.put(step, r["a"], a, when=(row, done))
         return {}
 
+    def _gate(self, ctx, arith, n, r, step):
+        """δ ← sat_E(rnd(ε ⊙ g, n_v)) of element c, from the operands read in cycle c + 1
+        through the registered multiplier (shared by FD and TD): written LATENCY cycles
+        later, when the product arrives (the step lasts the largest node + 1 + LATENCY
+        cycles, :func:`~.folding.serial_phases`)."""
+        arith.step = step
+        if "gate" not in ctx.cache:
+            ctx.cache["gate"] = (ctx.multiply(r["eps"][0], r["g"][0], "gate_mul"),
+                                 ctx.later(ctx.t1, "gate_t"))
+        prod, element = ctx.cache["gate"]
+        valid = ctx.later(ctx.valid1 & self.strobe(step), f"gate_{step}")
+        value, over = arith.gate_element(n, prod, element, name=f"gate_rnd_{step}")
+        arith.record(n, SITE_DELTA, over & valid)
+        ctx.put(step, r["delta"], [value], when=(element, valid))
+
     def _act(self, ctx, arith, n, r, step, v):
         """Tables (tanh, sigmoid) in block RAM: the entry of a[c] arrives a cycle after
         a[c] does, so v̂, g (and v) are written at latency 2 (``LATE``)."""
@@ -318,7 +335,9 @@ class SerialEdgePE(FoldedEdgePE):
         """Serial edges: message column j accumulates over the rows in a memory
         (read-modify-write: column j is read while the word before it is processed, so a
         read never meets the write of its own address when there are two columns or more);
-        the parent reads column t of it in its relaxation step. One column: a register."""
+        the parent reads column t of it in its relaxation step. One column: a register.
+        ``prod``, ``vm``, ``grp`` and ``j`` are the product's (LATENCY cycles after the
+        word's read), so the column read follows the words' sequence that much later."""
         cols = self.fold.cols
         if cols == 1:
             acc = Signal.like(self._msg_out, name="msg_acc")
@@ -334,6 +353,7 @@ class SerialEdgePE(FoldedEdgePE):
         col = Signal(range(cols), name="msg_col")          # column of word fold_cnt
         ahead = Mux(cnt == 0, 0, col)
         m.d.sync += col.eq(Mux(ahead == cols - 1, 0, ahead + 1))
+        ahead = delayed(m, ahead, "msg_col_late")
         m.d.comb += [rd.addr.eq(Mux(self._phase(ctx, "msg"), ahead, cnt[:bits])),
                      self._msg_out.eq(rd.data),
                      wr.addr.eq(j), wr.data.eq(Mux(grp == 0, 0, rd.data) + prod),

@@ -17,6 +17,7 @@ from pcfpga.golden.random_graph import random_graph
 from pcfpga.hdl.fit import (FitError, count_multipliers, estimate, fit, reuse_choices,
                              shortfalls)
 from pcfpga.hdl.design import Design
+from pcfpga.hdl.multiplier import LATENCY
 from pcfpga.hdl.folding import check_reuse, fold_plan
 from pcfpga.hdl.network import Network
 from pcfpga.hdl.program import Step
@@ -272,13 +273,13 @@ def test_every_multiplier_maps_to_a_dsp(name, board_name):
 
 def test_a_phase_longer_than_the_counter_is_rejected():
     """The graph allows 65,536 weights per edge; one lane for all of them needs a phase of
-    65,537 cycles."""
+    65,539 cycles: the words, the memory's read and the multiplier's LATENCY."""
     g = (GraphBuilder("wide").input("x", 256).dense("y", ["x"], 256, act="identity",
                                                       output=True).build())
     with pytest.raises(ValueError, match="Reuse factor too large: a folded phase would last "
-                                         "65,537 cycles, more than the controller's 65,535"):
+                                         "65,539 cycles, more than the controller's 65,535"):
         fold_plan(g, 100000)
-    assert fold_plan(g, 256).phases[Step.PU] == 257
+    assert fold_plan(g, 256).phases[Step.PU] == 256 + 1 + LATENCY
 
 
 def test_cli_reuse_that_does_not_fit_the_board(capsys):
