@@ -21,9 +21,12 @@ message  W[i][j] · δ_c[i]                   msg[j], Σ over lanes and groups (
 update   δ_c[i] · v_p[j]                    W[i][j] ← sat_W(W[i][j] + rnd(·, shift))
 =======  =================================  =====================================
 
-The controller runs each phase as a multi-cycle micro-step of ``D_max + 1`` cycles
-(``fold_cnt`` counts them; the memory read is registered, so word t is processed in cycle
-t + 1) right before the one-cycle micro-step that consumes its result:
+Each lane's multiplier is a registered :class:`~.multiplier.Multiplier` (a DSP with its
+input and output registers on the boards). The controller runs each phase as a multi-cycle
+micro-step of ``D_max + 1 + LATENCY`` cycles (``fold_cnt`` counts them; the memory read is
+registered, so word t's operands reach the multiplier in cycle t + 1 and its product is
+used in cycle t + 1 + LATENCY, with the counts and old weights delayed to meet it) right
+before the one-cycle micro-step that consumes its result:
 
     forward  F0 [PF1] FA1 FF1 .. [PFL] FAL FFL FE FD
     tick     [PM] TE TD            (standard: [PM] TV [PFT] TA TF TE TD)
@@ -36,9 +39,10 @@ after every tick; only the cycle count changes. The update's saturation bits are
 over the phase (``w_over``) and merged into the child's flags at UPD, as for the parallel
 edge.
 
-The nodes fold too (:class:`FoldedNodePE`): δ = ε ⊙ g runs on ``lanes`` multipliers over
-``depth`` cycles of FD and TD, and a tanh or sigmoid node looks its tables up in block RAM,
-one element per cycle of FF and TF (:meth:`~.arith.HdlArith.table_lookup`).
+The nodes fold too (:class:`FoldedNodePE`): δ = ε ⊙ g runs on ``lanes`` registered
+multipliers over ``depth`` + LATENCY cycles of FD and TD, and a tanh or sigmoid node looks
+its tables up in block RAM, one element per cycle of FF and TF
+(:meth:`~.arith.HdlArith.table_lookup`).
 
 ``reuse="serial"`` (:mod:`.serial`: :class:`~.serial.SerialEdgePE`, derived from
 :class:`FoldedEdgePE`) puts every edge on one lane and, besides, hands each row sum of a

@@ -30,8 +30,10 @@ The host reaches every element through the memory map as before: when no step ru
 memories' ports follow the bus address, reads are registered (``host_rdata``,
 ``host_rsel``) and writes of rw fields (inputs, targets, biases) go to the write port.
 
-Multipliers: one per edge, one per node with δ (the gate), a mul node one for v̂ and one per
-hidden parent. Streaming mode is not serial (a tick is one cycle there).
+Multipliers: one per edge and one per node with δ (the gate), registered
+(:class:`~.multiplier.Multiplier`: the gate steps FD and TD last LATENCY cycles longer), and
+a mul node's, one for v̂ and one per hidden parent, combinational. Streaming mode is not
+serial (a tick is one cycle there).
 """
 
 from __future__ import annotations
