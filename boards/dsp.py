@@ -359,8 +359,11 @@ def dsp_notes(entry) -> list:
                  f"output ({entry['inputs_registered']} registered at the inputs, "
                  f"{entry['output_registered']} at the output)."]
     if prim == "SB_MAC16":
+        slowest = MULTIPLY_NS[1]
         what = ("so the Fmax above covers the paths to and from the DSPs' registers, not "
-                "the delay between them" if not missing else
+                f"the multiply between them, which is at most {slowest} ns in icestorm's "
+                f"timing data: one cycle at up to {int(1000 / slowest)} MHz"
+                if not missing else
                 "so the Fmax above is unproven for paths through the unregistered DSPs "
                 f"(the multiply alone is {MULTIPLY_NS[0]}-{MULTIPLY_NS[1]} ns in icestorm's "
                 "timing data)")
