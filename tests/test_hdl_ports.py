@@ -4,8 +4,9 @@ For every bundled example and architecture the network is elaborated and the sta
 its top module are walked: each input port of each PE must be assigned there (driven by a
 neighbour, the controller or the bus), and each output port must be read there (by a
 neighbour, the controller's inputs or the memory map's read multiplexer). The PEs check
-the other half themselves when they are elaborated: their datapath uses every declared
-step, read, partial product, message and output (:class:`~pcfpga.hdl.ports.InterfaceError`).
+the other half themselves when they are elaborated: their datapath takes every input member
+of their signature (the host bus, each control signal, strobe, read and vector) and sends
+every declared output (:class:`~pcfpga.hdl.ports.InterfaceError`).
 """
 
 import gc
