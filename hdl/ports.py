@@ -27,8 +27,9 @@ Ports of a processing element, as seen from it (all for a node's PE unless marke
     msg.from_<child>            In   the exact message Wᵀδ or v_q ⊙ ε (:func:`vector`)
     w_over[k]                   In   (dense) the update's saturation bit of edge k
     msg_out.to_<parent>         Out  (mul) the message v_q ⊙ ε to a hidden parent
-    regs.<reg>                  Out  its registers in flip-flops: v, a, ... (parallel and
-                                     folded), in, b, target, sat (every node), W (edge)
+    regs.<reg>                  Out  its registers in flip-flops: v, a, ..., in, b, target
+                                     (parallel and folded), sat (every node), W (a
+                                     parallel edge)
     lines.<reg>                 Out  (streaming) its registers' delay lines
     served.<reg>                Out  (serial) one element of a register others read
     edge_delta.cols<n>          Out  (serial, dense) δ at the row of its edges from parents
