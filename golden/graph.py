@@ -19,9 +19,10 @@ Outputs (``output = true``) are sinks clamped to the target; every node must lea
 
 Names (the graph's and every node's) are ASCII identifiers ``[A-Za-z_][A-Za-z0-9_]*`` of at
 most :data:`MAX_NAME` characters: the hardware makes Python attribute, Verilog and file names
-of them (``pcfpga_<graph>``, ``<graph>.v``, ports ``fwd_<parent>``, ``msg_<child>``, blocks
-``pe_<node>``, ``edge_<child>_<parent>``, memory-map fields ``<node>.<register>``,
-``in.<input>``, ``target.<output>``), and Amaranth takes ASCII identifiers only. Names that
+of them (``pcfpga_<graph>``, ``<graph>.v``, ports ``fwd.from_<parent>``,
+``msg.from_<child>``, blocks ``pe_<node>``, ``edge_<child>_<parent>``, memory-map fields
+``<node>.<register>``, ``in.<input>``, ``target.<output>``), and Amaranth takes ASCII
+identifiers only. Names that
 would make two of those equal are rejected too (a node ``in`` with a register ``v`` beside
 an input ``v``; edges ``c -> a_b`` and ``b_c -> a``).
 

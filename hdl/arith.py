@@ -80,6 +80,10 @@ def single_port_ram(m, platform, name: str, width: int, depth: int):
     m.d.comb += rd.data.eq(out[:width])
     return rd, wr
 
+#: the rounding shifts of the activations that round (leaky ReLU's slope, hard sigmoid's
+#: x / 4)
+_ACT_SHIFTS = {"leaky_relu": LEAKY_SHIFT, "hardsigmoid": 2}
+
 #: signal names of the rounding sites (golden/lfsr.py); weights: ``w<k>``
 _SITE_NAMES = {SITE_A: "a", SITE_VHAT: "vhat", SITE_EPS: "eps", SITE_DELTA: "delta",
                SITE_V: "v", SITE_B: "b", **{SITE_W0 + k: f"w{k}" for k in range(MAX_PARENTS)}}
@@ -163,11 +167,15 @@ def _round(x, shift: int, mode: str, rand=None):
 class HdlArith:
     """Builds the datapaths of one graph (see the module docstring)."""
 
-    def __init__(self, graph, lfsr_state):
+    def __init__(self, graph, lfsr_state=None):
         f = graph.formats
         self.V, self.E, self.W, self.G = f.value, f.error, f.weight, f.gain
         self.rounding, self.table_bits = f.rounding, f.table_bits
-        self.lfsr_state = lfsr_state
+        self.learning = graph.learning
+        #: the LFSR word, or a function that gives it when a rounding first needs it (a PE
+        #: declares the word only where its datapath rounds stochastically:
+        #: :meth:`rounds_stochastically`)
+        self._lfsr = lfsr_state
         self.step = None
         #: a condition under which overflows count (gated streaming updates), or None
         self.enable = None
@@ -222,12 +230,69 @@ class HdlArith:
         constant, or a counted signal) of ``site`` of ``node``."""
         rand = None
         if self.rounding == "stochastic" and shift > 0:
+            state = self.lfsr_state
             if self._mixed is None:             # X(state): one for the whole module
-                self._mixed = xorshift32_hdl(xorshift32_hdl(self.lfsr_state, self.wire),
-                                             self.wire)
-            rand = mix_hdl(self.lfsr_state, site_id(node.index, site), element, self.wire,
+                self._mixed = xorshift32_hdl(xorshift32_hdl(state, self.wire), self.wire)
+            rand = mix_hdl(state, site_id(node.index, site), element, self.wire,
                            mixed=self._mixed)
         return _round(x, shift, self.rounding, rand)
+
+    @property
+    def lfsr_state(self):
+        """The LFSR word (asked for once a rounding needs it)."""
+        if callable(self._lfsr):
+            self._lfsr = self._lfsr()
+        if self._lfsr is None:
+            raise ValueError("This HdlArith was built without an LFSR word")
+        return self._lfsr
+
+    def relax_shift(self, kind: str, fracs, k: int) -> int:
+        """The rounding shift of a relaxation of ``kind`` (``"eps"`` or ``"v"``) whose
+        terms have fraction bits ``fracs``, with rate shift ``k`` (:meth:`relax`)."""
+        fmt = self.E if kind == "eps" else self.V
+        return max([*fracs, self.E.frac_bits, fmt.frac_bits]) + k - fmt.frac_bits
+
+    def term_frac(self, op: str) -> int:
+        """Fraction bits of the message a child of op ``op`` sends: Wᵀδ (dense), v_q ⊙ ε
+        (mul), or its δ or ε (act, add)."""
+        if op == "dense":
+            return self.W.frac_bits + self.E.frac_bits
+        if op == "mul":
+            return self.V.frac_bits + self.E.frac_bits
+        return self.E.frac_bits
+
+    def rounding_shifts(self, graph, node, parent=None, streaming=False) -> list:
+        """The shifts of the rounding sites the datapath of a PE rounds at: node ``node``'s,
+        or (``parent``) the dense edge parent -> node's weight update, as :mod:`.parallel`,
+        :mod:`.fold` and :mod:`.serial` build them (in every architecture the same sites)."""
+        lr = self.learning
+        if parent is not None:
+            return [self.shift(SITE_W0 + node.inputs.index(parent), lr.shift_theta)]
+        if node.op == "input":
+            return []
+        shifts = []
+        if node.op == "dense":
+            shifts.append(self.shift(SITE_A))
+        if node.op == "mul":
+            shifts.append(self.shift(SITE_VHAT))
+        if node.op in ("dense", "act"):
+            shifts += [_ACT_SHIFTS.get(node.act, 0), self.shift(SITE_DELTA)]
+        if not streaming or node.output:
+            shifts.append(self.shift(SITE_EPS))
+        if node.is_hidden:
+            kind = "v" if lr.mode == "standard" and not streaming else "eps"
+            shifts.append(self.relax_shift(kind, [self.term_frac(c.op)
+                                                  for c in graph.children(node.name)],
+                                           lr.shift_v))
+        if node.bias:
+            shifts.append(self.shift(SITE_B, lr.shift_theta))
+        return shifts
+
+    def rounds_stochastically(self, graph, node, parent=None, streaming=False) -> bool:
+        """Whether the PE's datapath reads the LFSR word: stochastic rounding and a site of
+        :meth:`rounding_shifts` that shifts."""
+        return self.rounding == "stochastic" and any(
+            s > 0 for s in self.rounding_shifts(graph, node, parent, streaming))
 
     def saturated(self, node, site, x, fmt, name=None):
         """(``x`` saturated to ``fmt``, overflow bit), ``x`` a named signal (``name``, by
@@ -312,13 +377,15 @@ class HdlArith:
             elif act == "relu":
                 f, d = Mux(x > 0, x, 0), Mux(x > 0, one, 0)
             elif act == "leaky_relu":
-                f = Mux(x >= 0, x, self.round(node, SITE_VHAT, x, LEAKY_SHIFT, self._el(i)))
+                f = Mux(x >= 0, x, self.round(node, SITE_VHAT, x, _ACT_SHIFTS[act],
+                                              self._el(i)))
                 d = Mux(x > 0, one, one >> LEAKY_SHIFT)
             elif act == "hardtanh":
                 f = Mux(x > one, one, Mux(x < -one, -one, x))
                 d = Mux((x > -one) & (x < one), one, 0)
             elif act == "hardsigmoid":
-                r = self.wire(self.round(node, SITE_VHAT, x, 2, self._el(i)) + (one >> 1),
+                r = self.wire(self.round(node, SITE_VHAT, x, _ACT_SHIFTS[act], self._el(i))
+                              + (one >> 1),
                               f"{node.name}_hardsigmoid")
                 f = Mux(r > one, one, Mux(r < 0, 0, r))
                 d = Mux((x > -2 * one) & (x < 2 * one), one >> 2, 0)
@@ -365,23 +432,23 @@ class HdlArith:
     def t_dense(self, W, delta):
         cols = len(W[0])
         return ([sum_tree([W[r][c] * delta[r] for r in range(len(W))]) for c in range(cols)],
-                self.W.frac_bits + self.E.frac_bits)
+                self.term_frac("dense"))
 
     def t_id(self, e):
-        return list(e), self.E.frac_bits
+        return list(e), self.term_frac("act")
 
     def t_mul(self, v, e):
-        return [a * b for a, b in zip(v, e)], self.V.frac_bits + self.E.frac_bits
+        return [a * b for a, b in zip(v, e)], self.term_frac("mul")
 
     def relax(self, node, kind, base, eps, terms, k):
         fmt, site = (self.E, SITE_EPS) if kind == "eps" else (self.V, SITE_V)
         F = max([frac for _, frac in terms] + [self.E.frac_bits, fmt.frac_bits])
+        shift = self.relax_shift(kind, [frac for _, frac in terms], k)
         out = []
         for i in range(len(base)):
             s = sum_tree([t[i] << (F - frac) for t, frac in terms]
                      + [-(eps[i] << (F - self.E.frac_bits))])
-            out.append((base[i] << (F + k - fmt.frac_bits)) + s)
-        shift = F + k - fmt.frac_bits
+            out.append((base[i] << shift) + s)
         return [self._sat(node, site, self.round(node, site, x, shift, self._el(i)), fmt)
                 for i, x in enumerate(out)]
 

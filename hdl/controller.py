@@ -6,8 +6,10 @@ enters a phase, so every rounding of the phase sees the new state (golden/lfsr.p
 
 The micro-steps are ``design.program`` (:class:`~.program.Program`; the list, with the
 folded phases and the streaming mode's, is in :mod:`.design`'s docstring): one strobe
-``st_<step>`` each, high for the step's length in cycles (one, except the steps a folded
-or serial design makes longer, ``Program.lengths``, which ``fold_cnt`` counts through).
+``control.st.<step>`` each, high for the step's length in cycles (one, except the steps a
+folded or serial design makes longer, ``Program.lengths``, which ``control.fold_cnt``
+counts through). ``control`` is :func:`~.ports.control`'s signature with every member: the
+network connects each PE's ``control`` to the part of it that the PE declares.
 
 With PAUSE set the controller stops after the forward sweep and after every tick (state
 PAUSED) until CONTINUE. In streaming mode it also keeps the *presented* history: bit k is
@@ -22,9 +24,11 @@ from amaranth.lib.wiring import In, Out
 
 from pcfpga.golden.lfsr import POLY
 
+from . import ports
 from .design import Design, as_design
 from .memmap import CTRL_BITS, STEPS_BITS, WORD_BITS
-from .program import LFSR_BITS, STEP_COUNTER_BITS
+from .pe import or_tree
+from .program import LFSR_BITS, Step
 from .unused import rejecting
 
 __all__ = ["Controller"]
@@ -33,38 +37,32 @@ __all__ = ["Controller"]
 class Controller(wiring.Component):
     """Phase sequencer of one graph.
 
-    Ports: ``st_<name>`` one-hot micro-step strobes; ``lfsr``; ``bubble``; ``presented``
-    (streaming history); ``clear`` (flags); ``busy``, ``done``; the control-word bus slice
-    (``ctrl_we``, ``ctrl_data``: a write to ctrl; ``word_we``/``word_sel``/``word_data``:
-    writes to steps and lfsr; ``words``: the read values of every control word).
+    Ports: ``control`` (:func:`~.ports.control`): ``st.<step>``, the one-hot micro-step
+    strobes, ``fold_cnt``, ``lfsr``, ``bubble``, ``presented`` (streaming history),
+    ``clear`` (flags) and, serial, ``ph_any``/``ph_edge``/``ph_half`` (a step, an edge's
+    phase, the half-rate update runs); ``busy``, ``done``, ``paused``; the control-word bus
+    slice (``ctrl_we``, ``ctrl_data``: a write to ctrl; ``steps_we``/``lfsr_we``/
+    ``word_data``: writes to steps and lfsr; ``r_<word>``: the read values of every control
+    word).
     """
 
-    def __init__(self, design: Design, presented: int | None = None):
+    def __init__(self, design: Design):
         with rejecting(self):
             design = as_design(design, who="A controller")
         self.design, self.graph = design, design.graph
         self.program = design.program
         self.names = self.program.steps
-        if presented is None:
-            presented = design.schedule.latency if design.streaming else 0
-        self.n_presented = presented
-        members = {f"st_{s}": Out(1) for s in self.names}
-        members.update({
-            "lfsr": Out(LFSR_BITS), "bubble": Out(1), "clear": Out(1), "busy": Out(1),
-            "done": Out(1), "paused": Out(1),
+        super().__init__({
+            "control": Out(ports.control(design)), "busy": Out(1), "done": Out(1), "paused": Out(1),
             "ctrl_we": In(1), "ctrl_data": In(WORD_BITS),
             "steps_we": In(1), "lfsr_we": In(1), "word_data": In(WORD_BITS),
             **{f"r_{word}": Out(WORD_BITS) for word in ("ctrl", "status", "steps", "tick",
                                                          "cycles", "steps_done", "lfsr")},
-            "fold_cnt": Out(STEP_COUNTER_BITS),
         })
-        if presented:
-            members["presented"] = Out(presented)
-        super().__init__(members)
 
     def strobe(self, step):
         """The one-hot strobe of micro-step ``step``."""
-        return getattr(self, f"st_{step}")
+        return ports.strobe(self.control, step)
 
     def elaborate(self, platform):
         m = Module()
@@ -79,10 +77,11 @@ class Controller(wiring.Component):
         lfsr_next = Mux(lfsr[0], (lfsr >> 1) ^ POLY, lfsr >> 1)
         start = self.ctrl_we & self.ctrl_data[CTRL_BITS["start"]]
         cont = self.ctrl_we & self.ctrl_data[CTRL_BITS["continue"]]
+        out = self.control
         m.d.comb += [
-            self.lfsr.eq(lfsr), self.bubble.eq(bubble), self.busy.eq(busy),
+            out.lfsr.eq(lfsr), out.bubble.eq(bubble), self.busy.eq(busy),
             self.done.eq(done), self.paused.eq(paused),
-            self.clear.eq(self.ctrl_we & self.ctrl_data[CTRL_BITS["clear"]] & ~busy),
+            out.clear.eq(self.ctrl_we & self.ctrl_data[CTRL_BITS["clear"]] & ~busy),
             self.r_ctrl.eq(Cat(Const(0, 1), pause, Const(0, 1), bubble)),
             self.r_status.eq(Cat(busy, done, paused)), self.r_steps.eq(steps),
             self.r_tick.eq(tick), self.r_cycles.eq(cycles),
@@ -97,11 +96,16 @@ class Controller(wiring.Component):
             m.d.sync += lfsr.eq(self.word_data)
         with m.If(busy):
             m.d.sync += cycles.eq(cycles + 1)
-        if self.n_presented:
-            hist = Signal(self.n_presented)
-            m.d.comb += self.presented.eq(hist)
-            with m.If(self.st_S1):
+        if streaming:
+            hist = Signal.like(out.presented, name="hist")
+            m.d.comb += out.presented.eq(hist)
+            with m.If(self.strobe(Step.S1)):
                 m.d.sync += hist.eq(Cat(~bubble, hist[:-1]))
+        if self.design.serial:      # what the serial nodes' memories follow
+            phases = [self.strobe(ph) for ph in self._edge_phases()]
+            m.d.comb += [out.ph_any.eq(busy & ~paused), out.ph_edge.eq(or_tree(phases))]
+            if self.design.plan.single_port:
+                m.d.comb += out.ph_half.eq(self.strobe(Step.PU))
 
         prog = self.program
         forward, ticks, update = ([str(s) for s in steps]
@@ -137,7 +141,7 @@ class Controller(wiring.Component):
 
         longest = max(prog.longest, 2)
         fold_cnt = Signal(range(longest))          # counts 0 .. length - 1 in a phase
-        m.d.comb += self.fold_cnt.eq(fold_cnt)
+        m.d.comb += out.fold_cnt.eq(fold_cnt)
 
         def sequence(steps, last):
             names = [str(s) for s in steps]
@@ -195,4 +199,9 @@ class Controller(wiring.Component):
                 m.d.sync += done.eq(1)
                 m.next = "IDLE"
         return m
+
+    def _edge_phases(self) -> list:
+        """The steps in which some folded edge runs."""
+        work = self.design.plan.work
+        return sorted({ph for w in work.values() for ph in sum(w.values(), [])}, key=str)
 

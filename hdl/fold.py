@@ -89,7 +89,7 @@ class FoldedNodePE(NodePE):
         if self.plan.act_table is None:
             return super()._act(ctx, arith, n, r, step, v)
         arith.step = step
-        cnt = self.fold_cnt
+        cnt = ctx.fold_cnt
         bits = max(1, (n.size - 1).bit_length())
         value, gain, over = arith.table_lookup(n, lambda: Array(r["a"])[cnt[:bits]])
         arith.record(n, SITE_VHAT, over & (cnt >= 1) & (cnt <= n.size))
@@ -111,7 +111,7 @@ class FoldedNodePE(NodePE):
             return super()._gate(ctx, arith, n, r, step)
         arith.step = step
         lanes, depth = self.plan.gate
-        cnt = self.fold_cnt
+        cnt = ctx.fold_cnt
         if "gate_lanes" not in ctx.cache:       # one set of lanes for FD and TD
             ctx.cache["gate_lanes"] = [self._gate_lane(ctx, arith, n, r, cnt, lanes, depth,
                                                        lane) for lane in range(lanes)]
@@ -138,10 +138,11 @@ class FoldedNodePE(NodePE):
 
 class FoldedEdgePE(PE):
     """A dense edge on ``fold.lanes`` multipliers with its weights in a memory (module
-    docstring), as the design's plan folds it. Ports as :class:`~.parallel.EdgePE`'s, plus
-    ``fold_cnt`` (the phase's cycle), ``host_rdata`` and ``host_rsel`` (the host's
-    registered weight read). The serial edge (:class:`~.serial.SerialEdgePE`) is one with
-    one lane, and changes the hooks marked so."""
+    docstring), as the design's plan folds it. Ports as :class:`~.parallel.EdgePE`'s but
+    ``regs``, plus ``control.fold_cnt`` (the phase's cycle), ``host_rdata`` and
+    ``host_rsel`` (the host's registered weight read). The serial edge
+    (:class:`~.serial.SerialEdgePE`) is one with one lane, and changes the hooks marked
+    so."""
 
     #: weights in a single-port memory; the update at half rate (serial-spram)
     single_port = half_update = False
@@ -216,7 +217,7 @@ class FoldedEdgePE(PE):
         groups = D // cols
         c = g.node(self.child)
         rd, wr = self._weight_memory(m, platform, M * Ww, Ww, D)
-        cnt = self.fold_cnt
+        cnt = ctx.fold_cnt
         ph_f, ph_m, ph_u = (self._phase(ctx, kind) for kind in ("fwd", "msg", "upd"))
         active = ph_f | ph_m | ph_u
         # the word read this cycle: fold_cnt, or fold_cnt / 2 in a half-rate update
@@ -224,7 +225,7 @@ class FoldedEdgePE(PE):
 
         # the host's view: W[i][j] is lane i mod M of word (i div M)·cols + j
         base = self.memmap[self.key].addr
-        host = self.host
+        host = ctx.host
         hit, word, lane = Signal(), Signal(range(max(D, 2))), Signal(range(max(M, 2)))
         if M == 1:                                  # word = element: no decoder
             m.d.comb += [hit.eq((host.addr >= base) & (host.addr < base + D)),

@@ -2,9 +2,10 @@
 
 One PE per node and one per dense edge, of the design's architecture (:mod:`.parallel`,
 :mod:`.fold`, :mod:`.serial`); each PE's input ports are driven only by its neighbours'
-registers, partial products and messages (plus the controller's strobes, the LFSR word and
-the host bus): the vectors and the bus with ``wiring.connect``, the register reads element
-by element from the producer's register or delay-line tap. The
+registers, partial products and messages, the controller's signals and the host bus: the
+vectors, the bus and each PE's ``control`` (from the part of the controller's that it
+declares, :func:`~.ports.select`) with ``wiring.connect``, the register reads element by
+element from the producer's register or delay-line tap. The
 :class:`~.controller.Controller` runs the design's micro-steps (``design.program``; the
 list, with the folded phases, and the cycles each takes are in :mod:`.design`'s docstring)
 as one-hot strobes; the cycles of a tick and of a training step (a streaming sample: one
@@ -21,8 +22,8 @@ previous cycle (so that weights kept in block RAM read like every other field).
 parallel, folded onto fewer multipliers with weights in memory, :mod:`.fold`, or serial,
 :mod:`.serial`) and holds the memory map and the micro-step program; a validated graph is
 taken as its fully parallel design (:func:`~.design.as_design`). Each node's registers are
-reached as ``net.pes[name].r_<reg>`` (parallel and folded), ``net.fields`` (memory map
-name -> signals) and ``net.edges[(child, parent)]``.
+reached as ``net.pes[name].regs.<reg>`` (parallel and folded; :func:`~.ports.register`),
+``net.fields`` (memory map name -> signals) and ``net.edges[(child, parent)]``.
 """
 
 from __future__ import annotations
@@ -40,9 +41,8 @@ from .folding import Architecture
 from .memmap import ID_VALUE, WORD_BITS
 from .parallel import EdgePE, InputPE, NodePE
 from .pe import or_tree
-from .plans import read_port
-from .ports import host_bus
-from .program import Step
+from .ports import (edge_delta, host_bus, line, message, message_to, partial, read,
+                    register, select, served)
 from .serial import SerialEdgePE, SerialInputPE, SerialNodePE
 from .unused import rejecting
 
@@ -89,24 +89,23 @@ class Network(wiring.Component):
         out = {}
         for name, pe in self.pes.items():
             node = self.graph.node(name)
+            out[flags_field(name)] = [pe.regs.sat]
             if pe.serial:                           # registers in memories
-                out[flags_field(name)] = [pe.r_sat]
                 continue
             for reg in pe.own:
-                out[f"{name}.{reg}"] = list(getattr(pe, f"r_{reg}"))
-                if hasattr(pe, f"line_{reg}"):
-                    out[f"{name}.{reg}.line"] = list(getattr(pe, f"line_{reg}"))
-            out[flags_field(name)] = [pe.r_sat]
+                out[f"{name}.{reg}"] = list(register(pe, reg))
+                if pe.plan.lines.get(reg):
+                    out[f"{name}.{reg}.line"] = list(line(pe, reg))
             if node.op == "input":
-                out[input_field(name)] = list(pe.r_in)
+                out[input_field(name)] = list(register(pe, "in"))
             else:
                 if node.bias:
-                    out[f"{name}.b"] = list(pe.r_b)
+                    out[f"{name}.b"] = list(pe.regs.b)
                 if node.output:
-                    out[target_field(name)] = list(pe.r_target)
+                    out[target_field(name)] = list(pe.regs.target)
         for (c, p), e in self.edges.items():
             if (c, p) not in self.plan.edges:       # folded weights are in a memory
-                out[f"{c}.W.{p}"] = list(e.r_W)
+                out[f"{c}.W.{p}"] = list(e.regs.W)
         return out
 
     def elaborate(self, platform):
@@ -123,43 +122,25 @@ class Network(wiring.Component):
         m.d.comb += [bus.addr.eq(self.addr), bus.data.eq(self.w_data),
                      bus.we.eq(self.w_en & ~ctl.busy)]
         wiring.connect(m, bus, *[pe.host for pe in everything])
-        upd = Step.S1 if self.streaming else Step.UPD
+        # the controller's signals: each PE's ``control`` from the part of the controller's
+        # that it declares
         for pe in everything:
-            m.d.comb += [pe.lfsr.eq(ctl.lfsr), pe.clear.eq(ctl.clear)]
-            for s in pe.plan.steps:
-                m.d.comb += pe.strobe(s).eq(ctl.strobe(s))
-            if pe.plan.bubble:
-                m.d.comb += pe.bubble.eq(ctl.bubble)
-            if pe.plan.presented:
-                m.d.comb += pe.presented.eq(ctl.presented)
-            if hasattr(pe, "st_upd"):
-                m.d.comb += pe.st_upd.eq(ctl.strobe(upd))
+            wiring.connect(m, controller=select(ctl.control, pe.control.signature.flip()),
+                           pe=pe.control)
             self._connect_reads(m, pe)
-        for name in set(self.plan.gates) | set(self.plan.acts):
-            m.d.comb += self.pes[name].fold_cnt.eq(ctl.fold_cnt)
-        if self.plan.serial:
-            edge_phases = {ph for w in self.plan.work.values() for ph in sum(w.values(), [])}
-            ph_edge = or_tree([ctl.strobe(ph) for ph in sorted(edge_phases, key=str)])
-            half = ctl.strobe(Step.PU) if self.plan.single_port else 0
-            for pe in self.pes.values():
-                m.d.comb += [pe.fold_cnt.eq(ctl.fold_cnt), pe.ph_edge.eq(ph_edge),
-                             pe.ph_any.eq(ctl.busy & ~ctl.paused), pe.ph_half.eq(half)]
         # the neighbours' vectors: forward products (or row sums), messages
         for (c, p), e in self.edges.items():
-            if e.plan.fold is not None:
-                m.d.comb += e.fold_cnt.eq(ctl.fold_cnt)
             node = self.pes[c]
-            m.d.comb += getattr(node, f"w_over_{e.plan.k}").eq(e.w_over)
+            m.d.comb += node.w_over[e.plan.k].eq(e.w_over)
             if e.plan.fused:
-                wiring.connect(m, edge=e.row_sum, node=getattr(node, f"row_sum_{p}"))
+                wiring.connect(m, edge=e.row_sum, node=node.row_sum)
             else:
-                wiring.connect(m, edge=e.fwd, node=getattr(node, f"fwd_{p}"))
+                wiring.connect(m, edge=e.fwd, node=partial(node, p))
             if "msg" in e.plan.sends:
-                wiring.connect(m, edge=e.msg, parent=getattr(self.pes[p], f"msg_{c}"))
+                wiring.connect(m, edge=e.msg, parent=message(self.pes[p], c))
         for name, pe in self.pes.items():
-            for p in getattr(pe.plan, "sends", ()):      # a mul node's messages
-                wiring.connect(m, mul=getattr(pe, f"msg_to_{p}"),
-                               parent=getattr(self.pes[p], f"msg_{name}"))
+            for p in pe.plan.sends:                     # a mul node's messages
+                wiring.connect(m, mul=message_to(pe, p), parent=message(self.pes[p], name))
         ctrl_addr = mm["ctrl"].addr
         m.d.comb += [
             ctl.ctrl_we.eq(self.w_en & (self.addr == ctrl_addr)),
@@ -179,14 +160,14 @@ class Network(wiring.Component):
             size = self.graph.node(node).size
             if pe.serial:       # one element: the step's, or (an edge's δ) its row's
                 if reg == "delta" and isinstance(pe, SerialEdgePE):
-                    src = getattr(producer, f"sd_{self.graph.node(pe.parent).size}")
+                    src = edge_delta(producer, self.graph.node(pe.parent).size)
                 else:
-                    src = getattr(producer, f"sr_{reg}")
-                m.d.comb += getattr(pe, read_port(r))[0].eq(src)
+                    src = served(producer, reg)
+                m.d.comb += read(pe, r)[0].eq(src)
                 continue
-            src = (list(getattr(producer, f"r_{reg}")) if lag == 0 else
-                   list(getattr(producer, f"line_{reg}"))[(lag - 1) * size:lag * size])
-            for a, b in zip(getattr(pe, read_port(r)), src):
+            src = (list(register(producer, reg)) if lag == 0 else
+                   list(line(producer, reg))[(lag - 1) * size:lag * size])
+            for a, b in zip(read(pe, r), src):
                 m.d.comb += a.eq(b)
 
     def _read_mux(self, m):

@@ -58,10 +58,10 @@ class InputPE(PE):
 
     def _finish(self, m, ctx, arith):
         """The flag word of an input is the host's: it quantises the data (bit v)."""
-        with m.If(self.clear):
-            m.d.sync += self.r_sat.eq(0)
-        self._host_writes(m, {input_field(self.owner): list(self.r_in),
-                              flags_field(self.owner): [self.r_sat]})
+        with m.If(ctx.clear):
+            m.d.sync += self.regs.sat.eq(0)
+        self._host_writes(m, ctx, {input_field(self.owner): list(ctx.regs("in")),
+                                   flags_field(self.owner): [self.regs.sat]})
 
 
 class NodePE(PE):
@@ -217,37 +217,36 @@ class NodePE(PE):
         ``outgoing``)."""
         for m in self.plan.outgoing:
             vals, _ = arith.t_mul(ctx.read(m.other), ctx.read(m.error))
-            ctx.output(f"msg_to_{m.parent}", vals, key=m.parent)
+            ctx.output(m.parent, vals)
 
     def _finish(self, m, ctx, arith):
-        self._finish_flags(m, arith)
+        self._finish_flags(m, ctx, arith)
 
-    def _finish_flags(self, m, arith):
+    def _finish_flags(self, m, ctx, arith):
         n = self.graph.node(self.owner)
-        sat = self.r_sat
+        sat = self.regs.sat
         masks = []
         for (step, _, bit), bits in arith.overflows.items():
             any_bit = bits[0]
             for x in bits[1:]:
                 any_bit = any_bit | x
-            masks.append(self.strobe(step) & any_bit)
+            masks.append(ctx.strobe(step) & any_bit)
             masks[-1] = masks[-1] << bit
-        if n.op == "dense":
-            upd = self.st_upd
-            masks += [(upd & getattr(self, f"w_over_{k}")) << (SITE_W0 + k)
-                      for k in range(len(n.inputs))]
+        if n.op == "dense":             # the edges' update saturation, in their step
+            upd = ctx.strobe(Step.S1 if self.streaming else Step.UPD)
+            masks += [(upd & over) << (SITE_W0 + k) for k, over in enumerate(ctx.w_over)]
         total = or_tree(masks) if masks else Const(0, WORD_BITS)
-        with m.If(self.clear):
+        with m.If(ctx.clear):
             m.d.sync += sat.eq(0)
         with m.Else():
             m.d.sync += sat.eq(sat | total)
         fields = {flags_field(n.name): [sat]}
         if not self.serial:             # else memories, written by :mod:`.serial`
             if n.bias:
-                fields[f"{n.name}.b"] = list(self.r_b)
+                fields[f"{n.name}.b"] = list(ctx.regs("b"))
             if n.output:
-                fields[target_field(n.name)] = list(self.r_target)
-        self._host_writes(m, fields)
+                fields[target_field(n.name)] = list(ctx.regs("target"))
+        self._host_writes(m, ctx, fields)
 
 
 class EdgePE(PE):
@@ -267,7 +266,7 @@ class EdgePE(PE):
         g = self.graph
         c, p = g.node(self.child), g.node(self.parent)
         rows, cols = c.size, p.size
-        W = list(self.r_W)
+        W = list(ctx.regs("W"))
         Wm = [W[i * cols:(i + 1) * cols] for i in range(rows)]
         io = self.plan.flow                         # the reads, as the golden model's
         v_fwd = ctx.read(io.forward)
@@ -290,4 +289,4 @@ class EdgePE(PE):
     def _finish(self, m, ctx, arith):
         bits = [b for (_, _, _), bs in arith.overflows.items() for b in bs]
         m.d.comb += self.w_over.eq(or_tree(bits) if bits else 0)
-        self._host_writes(m, {self.key: list(self.r_W)})
+        self._host_writes(m, ctx, {self.key: list(self.regs.W)})

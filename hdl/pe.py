@@ -20,12 +20,14 @@ every write happens in the controller's micro-step of the golden engine's phase
 (:class:`~.plans.NodePlan`, :class:`~.plans.EdgePlan`: the steps it writes in, the
 registers it reads and at which lag, its partial products and messages), made into a
 ``wiring.Signature`` (:class:`~.ports.PESignature`) before anything is built. Its datapath
-is written once, as a builder that asks its :class:`BuildContext` for what it needs
-(``read(node, reg, lag)``, ``partial(parent)``, ``message(child)``, ``output(name,
+is written once, as a builder that takes every input port from its :class:`BuildContext`
+(``read(node, reg, lag)``, ``partial(parent)``, ``message(child)``, ``strobe(step)``,
+``fold_cnt``, ``clear``, ``lfsr``, ``host``, ...), drives its outputs (``output(key,
 values)``) and writes registers in micro-steps (``put``); the context hands out declared
-ports only, and after the builder has run every declared port must have been used
-(:class:`~.ports.InterfaceError` otherwise), so a PE's interface and logic cannot disagree.
-Reads at a lag L > 0 (streaming) are taps of the producer's delay line.
+ports only, and after the builder has run every input member of the signature must have
+been taken and every declared output sent (:class:`~.ports.InterfaceError` otherwise), so a
+PE's interface and logic cannot disagree. Reads at a lag L > 0 (streaming) are taps of the
+producer's delay line.
 
 Every PE takes the :class:`~.design.Design`, which holds the memory map, the schedule, the
 folding and the plans: nothing is derived per PE (a validated graph, as the tests of a
@@ -39,13 +41,14 @@ from __future__ import annotations
 
 from amaranth.hdl import Const, Module, Signal, Value
 from amaranth.lib import wiring
+from amaranth.lib.wiring import In
 
 from pcfpga.golden.dataflow import Read
 
+from . import ports
 from .arith import HdlArith
 from .design import as_design
 from .multiplier import LATENCY, Multiplier
-from .plans import read_port
 from .ports import (InterfaceError, PESignature, message_width, partial_width,
                     register_shape)
 from .unused import rejecting
@@ -66,11 +69,16 @@ class Register(list):
 
 
 class BuildContext:
-    """What a builder may use: the PE's declared ports (its plan), and nothing else."""
+    """What a builder may use: the PE's declared ports (its plan), and nothing else.
+
+    Every input port is handed out here (a step's strobe, a read, a neighbour's vector, a
+    control signal, the host bus) and marked as taken; :meth:`check_used` then finds any
+    input member of the PE's signature that its datapath never took."""
 
     def __init__(self, pe):
         self.pe, self.plan = pe, pe.plan
-        self.used = set()
+        self.used = set()           # (kind, item): the plan's steps written in, sends sent
+        self.taken = set()          # id() of each input port handed out
         self.writes, self.combs = [], []
         #: what a builder builds once and uses in several steps (folded gate lanes)
         self.cache = {}
@@ -93,33 +101,55 @@ class BuildContext:
             value = reg
         return value
 
+    def _undeclared(self, what):
+        return InterfaceError(f"{self.pe.describe()}: its datapath {what}, which its "
+                              f"interface does not declare")
+
     def _use(self, kind, declared, item):
         if item not in declared:
-            raise InterfaceError(f"{self.pe.describe()}: its datapath {kind} {item}, which "
-                                 f"its interface does not declare")
+            raise self._undeclared(f"{kind} {item}")
         self.used.add((kind, item))
 
+    def _take(self, what, get):
+        """The input port ``get(pe)``, marked as taken (``what``: for the error when the PE
+        does not declare it)."""
+        try:
+            value = get(self.pe)
+        except AttributeError:
+            raise self._undeclared(what) from None
+        self._mark(value)
+        return value
+
+    def _mark(self, value):
+        if isinstance(value, (list, tuple)):
+            for v in value:
+                self._mark(v)
+        elif isinstance(value, Value):
+            self.taken.add(id(value))
+        else:                                   # an interface: each of its ports
+            for _, _, v in value.signature.flatten(value):
+                self.taken.add(id(v))
+
     def check_used(self):
-        """Every declared step, read, partial product, message and output was used."""
-        plan = self.plan
-        declared = ([("writes in", s) for s in plan.steps]
-                    + [("reads", r) for r in plan.reads]
-                    + [("takes the forward products of", p)
-                       for p in getattr(plan, "partials", ())]
-                    + [("takes the message of", c) for c in getattr(plan, "messages", ())]
-                    + [("sends", x) for x in plan.sends]
-                    + [("uses", x) for x in ("bubble", "presented") if getattr(plan, x)])
-        unused = [f"{kind} {item}" for kind, item in declared if (kind, item) not in self.used]
+        """Every input member of the PE's signature was taken, every declared output
+        sent."""
+        unused = []
+        for path, member, value in self.pe.signature.flatten(self.pe):
+            name = ".".join(p for p in path if isinstance(p, str))     # an array's, once
+            if (member.flow == In and id(value) not in self.taken
+                    and f"takes {name}" not in unused):
+                unused.append(f"takes {name}")
+        unused += [f"sends {x}" for x in self.plan.sends if ("sends", x) not in self.used]
         if unused:
             raise InterfaceError(f"{self.pe.describe()}: its interface declares what its "
                                  f"datapath does not use: {'; '.join(unused)}")
 
     def regs(self, reg) -> Register:
         """The PE's own register ``reg`` (or its buffers: ``in``, ``b``, ``target``)."""
-        return Register(reg, getattr(self.pe, f"r_{reg}"))
+        return Register(reg, ports.register(self.pe, reg))
 
     def line(self, reg) -> list:
-        return list(getattr(self.pe, f"line_{reg}"))
+        return list(ports.line(self.pe, reg))
 
     def read(self, r: Read):
         """Register ``r.reg`` of ``r.node`` as it was ``r.lag`` ticks before this one (a
@@ -131,51 +161,98 @@ class BuildContext:
             size = pe.graph.node(r.node).size
             return self.line(r.reg)[(r.lag - 1) * size:r.lag * size]
         self._use("reads", self.plan.reads, r)
-        return list(getattr(pe, read_port(r)))
+        return list(self._take(f"reads {r}", lambda pe: ports.read(pe, r)))
 
     def partial(self, parent):
         """The exact forward product W v_parent from the edge (dense nodes)."""
         self._use("takes the forward products of", self.plan.partials, parent)
-        return list(getattr(self.pe, f"fwd_{parent}").data)
+        return list(self._take(f"takes the forward products of {parent}",
+                               lambda pe: ports.partial(pe, parent)).data)
 
     def message(self, child):
         """The exact message of a child (dense children: from the edge; mul: from the mul
         node); act and add children's messages are their δ / ε, read directly."""
         self._use("takes the message of", self.plan.messages, child)
-        return list(getattr(self.pe, f"msg_{child}").data)
+        return list(self._take(f"takes the message of {child}",
+                               lambda pe: ports.message(pe, child)).data)
 
-    def send(self, key, name=None):
-        """The output interface ``name`` (default ``key``) of declared output ``key``."""
+    def send(self, key):
+        """The output interface of declared output ``key`` (:func:`~.ports.sent`)."""
         self._use("sends", self.plan.sends, key)
-        return getattr(self.pe, name or key)
+        return ports.sent(self.pe, key)
 
-    def output(self, name, values, key=None):
-        """Drive output vector ``name`` (a message or a partial product) with ``values``."""
-        port = self.send(key or name, name)
+    def output(self, key, values):
+        """Drive the vector of declared output ``key`` (a message or a partial product)
+        with ``values``."""
+        port = self.send(key)
         self.writes.append((COMB, list(port.data), list(values), None))
 
     def strobe(self, step):
         """The strobe of a declared step (for datapaths that run through a whole step)."""
         self._use("writes in", self.plan.steps, step)
-        return self.pe.strobe(step)
+        return self._take(f"writes in {step}", lambda pe: ports.strobe(pe.control, step))
 
     def put(self, step, targets, values, when=None):
         """Write ``targets`` in micro-step ``step`` (in the cycles where ``when`` holds,
         for the multi-cycle steps of folded datapaths)."""
-        self._use("writes in", self.plan.steps, step)
+        self.strobe(step)
         self.writes.append((step, targets, list(values), when))
 
     def valid(self, u):
         """A sample entered u ticks before the current one (streaming)."""
         if u == 0:
             return ~self.bubble
-        self._use("uses", ("presented",) if self.plan.presented else (), "presented")
-        return self.pe.presented[u - 1]
+        return self._take("uses presented", lambda pe: pe.control.presented)[u - 1]
 
+    # the controller's other signals, and the bus
     @property
     def bubble(self):
-        self._use("uses", ("bubble",) if self.plan.bubble else (), "bubble")
-        return self.pe.bubble
+        return self._take("uses bubble", lambda pe: pe.control.bubble)
+
+    @property
+    def fold_cnt(self):
+        """The cycle within a multi-cycle step."""
+        return self._take("uses fold_cnt", lambda pe: pe.control.fold_cnt)
+
+    @property
+    def clear(self):
+        """CLEAR: the sticky flags go to zero."""
+        return self._take("uses clear", lambda pe: pe.control.clear)
+
+    @property
+    def lfsr(self):
+        """The LFSR word (stochastic rounding)."""
+        return self._take("uses lfsr", lambda pe: pe.control.lfsr)
+
+    @property
+    def ph_any(self):
+        """(serial) A micro-step runs."""
+        return self._take("uses ph_any", lambda pe: pe.control.ph_any)
+
+    @property
+    def ph_edge(self):
+        """(serial) A phase of some folded edge runs."""
+        return self._take("uses ph_edge", lambda pe: pe.control.ph_edge)
+
+    @property
+    def ph_half(self):
+        """(serial-spram) The half-rate update runs."""
+        return self._take("uses ph_half", lambda pe: pe.control.ph_half)
+
+    @property
+    def host(self):
+        """The memory-map bus."""
+        return self._take("uses host", lambda pe: pe.host)
+
+    @property
+    def w_over(self):
+        """(dense nodes) The update's saturation bit of each edge, by the parent's index."""
+        return self._take("uses w_over", lambda pe: pe.w_over)
+
+    @property
+    def row_sum(self):
+        """(fused serial nodes) The row sums handed over by the edge."""
+        return self._take("uses row_sum", lambda pe: pe.row_sum)
 
 
 class PE(wiring.Component):
@@ -211,14 +288,10 @@ class PE(wiring.Component):
     def describe(self) -> str:
         return f"{type(self).__name__} {self.owner or f'{self.parent} -> {self.child}'}"
 
-    def strobe(self, step):
-        """The input strobe of micro-step ``step``."""
-        return getattr(self, f"st_{step}")
-
     def elaborate(self, platform):
         m = Module()
         ctx = self._ctx_class(self)
-        arith = HdlArith(self.graph, self.lfsr)
+        arith = HdlArith(self.graph, lambda: ctx.lfsr)      # taken where a rounding needs it
         self._prepare(m, ctx, arith)
         self._build(ctx, arith)
         self._apply_writes(m, ctx)
@@ -230,9 +303,9 @@ class PE(wiring.Component):
             m.d.comb += [mul.a.eq(a), mul.b.eq(b)]
         for reg, value in ctx.delays:
             m.d.sync += reg.eq(value)
-        for i, (mem, ports) in enumerate(arith.roms):
+        for i, (mem, reads) in enumerate(arith.roms):
             m.submodules[f"rom{i}"] = mem
-            m.d.comb += [port.addr.eq(addr) for port, addr in ports]
+            m.d.comb += [port.addr.eq(addr) for port, addr in reads]
         for i, (mem, port, addr) in enumerate(arith.tables):     # block-RAM act tables
             m.submodules[f"act_table{i}"] = mem
             m.d.comb += port.addr.eq(addr)
@@ -251,21 +324,21 @@ class PE(wiring.Component):
             if step == COMB:
                 m.d.comb += [t.eq(v) for t, v in zip(targets, values)]
                 continue
-            strobe = self.strobe(step)
+            strobe = ctx.strobe(step)
             with m.If(strobe if when is None else strobe & when):
                 m.d.sync += [t.eq(v) for t, v in zip(targets, values)]
 
     def _finish(self, m, ctx, arith):
         pass
 
-    def _host_writes(self, m, fields: dict):
+    def _host_writes(self, m, ctx, fields: dict):
         """Host writes into this PE's rw fields: {memmap name: list of signals}.
 
         One address comparison per signal, not one ``Switch``: the addresses are distinct,
         and Amaranth writes a signal assigned in case k of a switch as a switch with cases
         0..k (the cases before it decide too), so N signals were N²/2 cases (524,800 for
         the 1,024 weights of digits' first edge, 25 MB of its Verilog)."""
-        host = self.host
+        host = ctx.host
         with m.If(host.we):
             for name, sigs in fields.items():
                 f = self.memmap[name]

@@ -22,26 +22,22 @@ from pcfpga.golden.engine import node_registers
 from .folding import EdgeFold
 from .program import Program, Step
 
-__all__ = ["NodePlan", "EdgePlan", "node_plan", "edge_plan", "check_plans", "read_port",
+__all__ = ["NodePlan", "EdgePlan", "node_plan", "edge_plan", "check_plans",
            "served_registers"]
-
-
-def read_port(r: Read) -> str:
-    """The name of the port through which a PE reads ``r`` (a :class:`Read`)."""
-    return f"rd_{r.node}_{r.reg}_{r.lag}"
 
 
 @dataclass(frozen=True)
 class NodePlan:
     """One node's processing element: its registers, folding, and interface.
 
-    ``steps``: the micro-steps it writes in (their strobes); ``reads``: the neighbours'
-    registers it reads (:class:`Read`); ``partials``: the parents whose exact forward
-    products W v it takes from their edges (dense nodes; a ``fused`` serial node takes row
-    sums instead); ``messages``: the children whose exact messages it takes (dense children:
-    from the edge; mul children: from the child); ``sends``: the hidden parents a mul node
-    sends v_q ⊙ ε to; ``served``: its registers other nodes read (serial: one read port
-    each); ``bubble``/``presented``: it uses the streaming BUBBLE bit / the presented history.
+    ``steps``: the micro-steps it writes in (their strobes; a dense node writes its edges'
+    saturation bits into its flags in UPD); ``reads``: the neighbours' registers it reads
+    (:class:`Read`); ``partials``: the parents whose exact forward products W v it takes from
+    their edges (dense nodes; a ``fused`` serial node takes row sums instead); ``messages``:
+    the children whose exact messages it takes (dense children: from the edge; mul children:
+    from the child); ``sends``: the hidden parents a mul node sends v_q ⊙ ε to; ``served``:
+    its registers other nodes read (serial: one read port each); ``bubble``/``presented``:
+    it uses the streaming BUBBLE bit / the presented history.
 
     The dataflow (:class:`~pcfpga.golden.dataflow.Dataflow`) as the datapath uses it:
     ``inputs``, the parents' values its prediction reads; ``terms``, one
@@ -124,7 +120,8 @@ def _steps(graph, n, plan, streaming, levels) -> list:
     if mode == "standard":
         steps += ([Step.PFT if fused else Step.TA] + ([Step.TF] if gated else [])
                   + [Step.TE] + ([Step.TD] if gated else []))
-    return steps + ([Step.UPD] if n.bias else [])
+    # a dense node writes its edges' saturation bits into its flags in UPD
+    return steps + ([Step.UPD] if n.bias or n.op == "dense" else [])
 
 
 def _node_reads(flow: Dataflow, n) -> tuple:

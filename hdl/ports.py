@@ -5,35 +5,48 @@ which :meth:`~.design.Design.build` derives and checks against the program and t
 before anything is built (every step a PE takes is run, every register it reads is its
 producer's, every lag is within the producer's delay line). :class:`PESignature` turns a
 plan into members; the PE's datapath (:mod:`.parallel`, :mod:`.fold`, :mod:`.serial`) then
-takes exactly those ports: reading an undeclared one, or leaving a declared step, read,
-partial product, message or output unused, is an :class:`InterfaceError` when the PE is
-elaborated. The ports every PE is given (``lfsr``, ``clear``, ``host``) are not checked
-inside it: an edge PE ignores ``clear``, and only stochastic rounding reads ``lfsr``.
+takes exactly those ports through its build context (:class:`~.pe.BuildContext`): taking an
+undeclared one, or leaving a declared input, step or output unused, is an
+:class:`InterfaceError` when the PE is elaborated.
 
-Ports of a processing element (all for a node's PE unless marked *edge*)::
+Ports of a processing element, as seen from it (all for a node's PE unless marked *edge*)::
 
-    lfsr, clear                 the controller's LFSR word and CLEAR (flags)
-    host (addr, data, we)       the memory-map bus (:func:`host_bus`), writes while idle
-    st_<step>                   the strobe of each micro-step it writes in
-    r_<reg>, line_<reg>         its registers and delay lines (parallel and folded)
-    r_in, r_b, r_target, r_sat  the input buffer, the bias, the target, the sticky flags
-    r_W, w_over (edge)          the weights, the update's saturation (to the child)
-    rd_<node>_<reg>_<lag>       a neighbour's register, ``lag`` ticks back
-    fwd_<parent> (fwd: edge)    the exact forward products W v (:func:`vector`)
-    msg_<child> (msg: edge)     the exact message Wᵀδ or v_q ⊙ ε (:func:`vector`)
-    msg_to_<parent>             a mul node's message to a hidden parent
-    row_sum_<parent> (edge)     a serial row sum handed to the child as it completes
-    w_over_<k>, st_upd          (dense) the edges' saturation bits, and the update strobe
-    bubble, presented           (streaming) the BUBBLE bit, the presented history
-    fold_cnt                    the cycle within a multi-cycle step (folded, serial)
-    ph_any, ph_edge, ph_half    (serial) a step runs / an edge phase runs / half rate
-    host_rdata, host_rsel       (folded edge, serial) the registered read of a memory
-    sr_<reg>, sd_<size>         (serial) one element of a register others read, of δ for
-                                the edges from parents of that size
+    host (addr, data, we)       In   the memory-map bus (:func:`host_bus`), writes while idle
+    control                     In   the controller's signals it takes (:func:`control`):
+      st.<step>                        the strobe of each micro-step it writes in (a dense
+                                       node: also the update's, to merge its edges' flags)
+      fold_cnt                         the cycle within a multi-cycle step (folded, serial)
+      ph_any, ph_edge, ph_half         (serial nodes) a step runs / an edge phase runs /
+                                       the update runs at half rate (serial-spram)
+      bubble, presented                (streaming) the BUBBLE bit, the presented history
+      clear                            CLEAR (the sticky flags; nodes only)
+      lfsr                             the LFSR word (stochastic rounding, where it rounds)
+    reads.<reg>_<node>_<lag>    In   a neighbour's register, ``lag`` ticks back
+    fwd.from_<parent>           In   (dense) the edge's exact forward products W v
+    row_sum                     In   (serial, one parent) the edge's row sums (:func:`row_sum`)
+    msg.from_<child>            In   the exact message Wᵀδ or v_q ⊙ ε (:func:`vector`)
+    w_over[k]                   In   (dense) the update's saturation bit of edge k
+    msg_out.to_<parent>         Out  (mul) the message v_q ⊙ ε to a hidden parent
+    regs.<reg>                  Out  its registers in flip-flops: v, a, ..., in, b, target
+                                     (parallel and folded), sat (every node), W (a
+                                     parallel edge)
+    lines.<reg>                 Out  (streaming) its registers' delay lines
+    served.<reg>                Out  (serial) one element of a register others read
+    edge_delta.cols<n>          Out  (serial, dense) δ at the row of its edges from parents
+                                     of n elements
+    host_rdata, host_rsel       Out  (serial; folded edge) the registered read of a memory
+    fwd, row_sum, msg           Out  (edge) the products and the message it sends, w_over
+                                     its update's saturation
 
-The vectors between neighbours (``fwd``, ``msg``, ``row_sum``) and the bus are
-sub-interfaces, connected with ``wiring.connect``; the register reads are slices of the
-producer's registers and delay lines, connected element by element.
+The controller drives ``control`` (:class:`~.controller.Controller`: the same signature with
+every member, :func:`control` without a plan); the network connects each PE's with
+``wiring.connect`` to the selection of the controller's it names (:func:`select`). The
+vectors between neighbours and the bus are connected with ``wiring.connect``; the register
+reads are slices of the producer's registers and delay lines, connected element by element.
+The network and the builders reach a member for a step, a read, a neighbour or a register
+through the functions here (:func:`strobe`, :func:`read`, :func:`partial`, :func:`message`,
+:func:`message_to`, :func:`sent`, :func:`register`, :func:`line`, :func:`served`,
+:func:`edge_delta`), which name the members as :class:`PESignature` does.
 """
 
 from __future__ import annotations
@@ -42,12 +55,15 @@ from amaranth.hdl import signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .arith import HdlArith
 from .memmap import WORD_BITS
-from .plans import EdgePlan, NodePlan, read_port
+from .plans import EdgePlan, NodePlan
 from .program import LFSR_BITS, STEP_COUNTER_BITS
 
 __all__ = ["register_shape", "message_width", "partial_width", "vector", "row_sum",
-           "host_bus", "PESignature", "InterfaceError", "delta_sizes"]
+           "host_bus", "control", "PESignature", "InterfaceError", "delta_sizes", "select",
+           "strobe", "read", "partial", "message", "message_to", "sent", "register", "line",
+           "served", "edge_delta"]
 
 class InterfaceError(RuntimeError):
     """A PE's datapath and its declared interface disagree (a generator bug)."""
@@ -99,6 +115,46 @@ def host_bus(addr_width: int) -> wiring.Signature:
     return wiring.Signature({"addr": Out(addr_width), "data": Out(WORD_BITS), "we": Out(1)})
 
 
+def control(design, plan=None) -> wiring.Signature:
+    """The controller's signals as it drives them (its view: Out): those the PE of ``plan``
+    takes (module docstring), or without a plan all of them (the controller's)."""
+    every = plan is None
+    node = isinstance(plan, NodePlan)
+    steps = design.program.steps if every else plan.steps
+    members = {"st": Out(wiring.Signature({str(s): Out(1) for s in steps}))}
+    if every or _counts(design, plan):
+        members["fold_cnt"] = Out(STEP_COUNTER_BITS)
+    if design.serial and (every or node):
+        members.update({"ph_any": Out(1), "ph_edge": Out(1)})
+        if design.plan.single_port:
+            members["ph_half"] = Out(1)
+    if every or plan.bubble:
+        members["bubble"] = Out(1)
+    if (every and design.streaming) or (not every and plan.presented):
+        members["presented"] = Out(design.schedule.latency)
+    if every or node:
+        members["clear"] = Out(1)
+    if every or _rounds_stochastically(design, plan):
+        members["lfsr"] = Out(LFSR_BITS)
+    return wiring.Signature(members)
+
+
+def _counts(design, plan) -> bool:
+    """The PE walks multi-cycle steps (``fold_cnt``): serial nodes, folded gates and tables,
+    folded edges."""
+    if isinstance(plan, EdgePlan):
+        return plan.fold is not None
+    return design.serial or plan.gate is not None or plan.act_table is not None
+
+
+def _rounds_stochastically(design, plan) -> bool:
+    g = design.graph
+    if isinstance(plan, EdgePlan):
+        return HdlArith(g).rounds_stochastically(g, g.node(plan.child), plan.parent,
+                                                 design.streaming)
+    return HdlArith(g).rounds_stochastically(g, g.node(plan.name), None, design.streaming)
+
+
 class PESignature(wiring.Signature):
     """The interface of one PE (module docstring), from its plan in ``design``: a
     :class:`~.plans.NodePlan` or an :class:`~.plans.EdgePlan`. The members are as seen
@@ -109,16 +165,12 @@ class PESignature(wiring.Signature):
             raise TypeError(f"A PE's signature needs a node or edge plan, not {plan!r}")
         self.design, self.plan = design, plan
         g, serial = design.graph, design.serial
-        members = {"lfsr": In(LFSR_BITS), "host": In(host_bus(design.memmap.addr_width)),
-                   "clear": In(1)}
-        members.update({f"st_{s}": In(1) for s in plan.steps})
-        for r in plan.reads:
-            members[read_port(r)] = In(register_shape(g, r.reg)).array(
-                1 if serial else g.node(r.node).size)
-        if plan.presented:
-            members["presented"] = In(design.schedule.latency)
-        if plan.bubble:
-            members["bubble"] = In(1)
+        members = {"host": In(host_bus(design.memmap.addr_width)),
+                   "control": In(control(design, plan))}
+        if plan.reads:
+            members["reads"] = In(wiring.Signature({
+                _read_name(r): Out(register_shape(g, r.reg)).array(
+                    1 if serial else g.node(r.node).size) for r in plan.reads}))
         if isinstance(plan, NodePlan):
             members.update(self._node_members(design, plan))
         else:
@@ -129,41 +181,47 @@ class PESignature(wiring.Signature):
     def _node_members(design, plan) -> dict:
         g, serial = design.graph, design.serial
         n = g.node(plan.name)
-        members = {"r_sat": Out(WORD_BITS)}
+        regs = {}
+        members = {}
         if not serial:
-            for reg in plan.own:
-                members[f"r_{reg}"] = Out(register_shape(g, reg)).array(n.size)
-                if plan.lines.get(reg):
-                    members[f"line_{reg}"] = Out(register_shape(g, reg)).array(
-                        plan.lines[reg] * n.size)
+            regs = {reg: Out(register_shape(g, reg)).array(n.size) for reg in plan.own}
+            lines = {reg: Out(register_shape(g, reg)).array(plan.lines[reg] * n.size)
+                     for reg in plan.own if plan.lines.get(reg)}
+            if lines:
+                members["lines"] = Out(wiring.Signature(lines))
             if n.op == "input":
-                members["r_in"] = Out(register_shape(g, "v")).array(n.size)
+                regs["in"] = Out(register_shape(g, "v")).array(n.size)
             if n.bias:
-                members["r_b"] = Out(signed(g.formats.weight.width)).array(n.size)
+                regs["b"] = Out(signed(g.formats.weight.width)).array(n.size)
             if n.output:
-                members["r_target"] = Out(register_shape(g, "v")).array(n.size)
+                regs["target"] = Out(register_shape(g, "v")).array(n.size)
+        regs["sat"] = Out(WORD_BITS)
+        members["regs"] = Out(wiring.Signature(regs))
         count = 1 if serial else n.size
-        for p in plan.partials:
-            members[f"fwd_{p}"] = In(vector(partial_width(g, n.name, p), n.size))
-        for c in plan.messages:
-            members[f"msg_{c}"] = In(vector(message_width(g, c, n.name), count))
-        for p in plan.sends:
-            members[f"msg_to_{p}"] = Out(vector(message_width(g, n.name, p), count))
+        if plan.partials:
+            members["fwd"] = In(wiring.Signature({
+                _from(p): Out(vector(partial_width(g, n.name, p), n.size))
+                for p in plan.partials}))
+        if plan.messages:
+            members["msg"] = In(wiring.Signature({
+                _from(c): Out(vector(message_width(g, c, n.name), count))
+                for c in plan.messages}))
+        if plan.sends:
+            members["msg_out"] = Out(wiring.Signature({
+                _to(p): Out(vector(message_width(g, n.name, p), count)) for p in plan.sends}))
         if n.op == "dense":
-            members.update({f"w_over_{k}": In(1) for k in range(len(n.inputs))})
-            members["st_upd"] = In(1)
+            members["w_over"] = In(1).array(len(n.inputs))
         if plan.fused:
-            members[f"row_sum_{n.inputs[0]}"] = In(row_sum(partial_width(g, n.name,
-                                                                         n.inputs[0])))
-        if serial or plan.gate is not None or plan.act_table is not None:
-            members["fold_cnt"] = In(STEP_COUNTER_BITS)
+            members["row_sum"] = In(row_sum(partial_width(g, n.name, n.inputs[0])))
         if serial:
-            members.update({"ph_any": In(1), "ph_edge": In(1), "ph_half": In(1),
-                            "host_rdata": Out(WORD_BITS), "host_rsel": Out(1)})
-            for reg in plan.served:
-                members[f"sr_{reg}"] = Out(register_shape(g, reg))
-            for size in delta_sizes(g, n.name):
-                members[f"sd_{size}"] = Out(register_shape(g, "delta"))
+            members.update({"host_rdata": Out(WORD_BITS), "host_rsel": Out(1)})
+            if plan.served:
+                members["served"] = Out(wiring.Signature({
+                    reg: Out(register_shape(g, reg)) for reg in plan.served}))
+            sizes = delta_sizes(g, n.name)
+            if sizes:
+                members["edge_delta"] = Out(wiring.Signature({
+                    _cols(s): Out(register_shape(g, "delta")) for s in sizes}))
         return members
 
     @staticmethod
@@ -172,10 +230,10 @@ class PESignature(wiring.Signature):
         rows, cols = g.node(plan.child).size, g.node(plan.parent).size
         members = {"w_over": Out(1)}
         if plan.fold is None:
-            members["r_W"] = Out(signed(g.formats.weight.width)).array(rows * cols)
+            members["regs"] = Out(wiring.Signature({
+                "W": Out(signed(g.formats.weight.width)).array(rows * cols)}))
         else:
-            members.update({"fold_cnt": In(STEP_COUNTER_BITS), "host_rdata": Out(WORD_BITS),
-                            "host_rsel": Out(1)})
+            members.update({"host_rdata": Out(WORD_BITS), "host_rsel": Out(1)})
         pw = partial_width(g, plan.child, plan.parent)
         if "fwd" in plan.sends:
             members["fwd"] = Out(vector(pw, rows))
@@ -187,9 +245,95 @@ class PESignature(wiring.Signature):
         return members
 
 
+# -- the members' names: made here only
+def _read_name(r) -> str:
+    return f"{r.reg}_{r.node}_{r.lag}"
+
+
+def _from(name) -> str:
+    return f"from_{name}"
+
+
+def _to(name) -> str:
+    return f"to_{name}"
+
+
+def _cols(size) -> str:
+    return f"cols{size}"
+
+
+def strobe(control_iface, step):
+    """The strobe of micro-step ``step`` in a ``control`` interface (a PE's or the
+    controller's)."""
+    return getattr(control_iface.st, str(step))
+
+
+def read(pe, r):
+    """The port of a PE's :class:`~.plans.Read` ``r``: a list of elements."""
+    return getattr(pe.reads, _read_name(r))
+
+
+def partial(node, parent):
+    """A dense node's input for the forward products of its edge from ``parent``."""
+    return getattr(node.fwd, _from(parent))
+
+
+def message(node, child):
+    """A node's input for the message of its child ``child``."""
+    return getattr(node.msg, _from(child))
+
+
+def message_to(mul, parent):
+    """A mul node's message to its hidden parent ``parent``."""
+    return getattr(mul.msg_out, _to(parent))
+
+
+def sent(pe, key):
+    """What a PE sends for ``key`` of its plan's ``sends``: an edge's ``fwd``, ``msg`` or
+    ``row_sum``, a mul node's message to a parent."""
+    return getattr(pe, key) if isinstance(pe.plan, EdgePlan) else message_to(pe, key)
+
+
+def register(pe, reg):
+    """A PE's register ``reg`` (``regs``): a list of elements, or the flag word ``sat``."""
+    return getattr(pe.regs, reg)
+
+
+def line(pe, reg):
+    """The delay line of a PE's register ``reg`` (streaming)."""
+    return getattr(pe.lines, reg)
+
+
+def served(pe, reg):
+    """A serial node's element of register ``reg`` for the nodes that read it."""
+    return getattr(pe.served, reg)
+
+
+def edge_delta(pe, cols):
+    """A serial dense node's δ at the row its edges from parents of ``cols`` elements
+    read."""
+    return getattr(pe.edge_delta, _cols(cols))
+
+
+class _Selection:
+    def __init__(self, signature, source):
+        self.signature = signature
+        for name, member in signature.members.items():
+            value = getattr(source, name)
+            setattr(self, name, _Selection(member.signature, value) if member.is_signature
+                    else value)
+
+
+def select(source, signature):
+    """The members of interface ``source`` that ``signature`` names (recursively), as an
+    interface of ``signature``: e.g. the controller's ``control`` seen as one PE's, for
+    ``wiring.connect``."""
+    return _Selection(signature, source)
+
+
 def delta_sizes(graph, name) -> list:
     """Distinct sizes of a dense node's parents: in the serial architecture, one δ read
-    sequence (and port ``sd_<size>``) each for the edges into it."""
+    sequence (and port ``edge_delta.cols<size>``) each for the edges into it."""
     n = graph.node(name)
     if n.op != "dense":
         return []

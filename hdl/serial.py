@@ -45,6 +45,7 @@ from pcfpga.golden.activations import TABLE_ACTS
 from pcfpga.golden.fields import flags_field, input_field, target_field
 from pcfpga.golden.lfsr import SITE_DELTA, SITE_VHAT
 
+from . import ports
 from .arith import BLOCK_RAM, single_port_ram
 from .fold import FoldedEdgePE
 from .folding import SERIAL, SERIAL_KINDS, SERIAL_SPRAM, serial_phases
@@ -114,7 +115,7 @@ class SerialPE:
     def _prepare(self, m, ctx, arith):
         arith.element, arith.enable = ctx.t1, ctx.valid1
         size = self.graph.node(self.owner).size
-        cnt = self.fold_cnt
+        cnt = ctx.fold_cnt
         m.d.sync += [ctx.t1.eq(cnt), ctx.t2.eq(ctx.t1)]
         m.d.comb += [ctx.valid1.eq((cnt != 0) & (ctx.t1 < size)),
                      ctx.valid2.eq((cnt > 1) & (ctx.t2 < size))]
@@ -128,10 +129,10 @@ class SerialPE:
         g, n = self.graph, self.graph.node(self.owner)
         size = n.size
         bits = max(1, (size - 1).bit_length())
-        cnt = self.fold_cnt
+        cnt = ctx.fold_cnt
         base_of = {reg: self.memmap[field].addr
                    for reg, (field, _, _) in self._memory_fields().items()}
-        hits, rsel, host = {}, [], self.host
+        hits, rsel, host = {}, [], ctx.host
         for reg, (_, _, writable) in self._memory_fields().items():
             base = base_of[reg]
             hit = (host.addr >= base) & (host.addr < base + size)
@@ -139,28 +140,28 @@ class SerialPE:
             elem = (host.addr - base)[:bits]
             _, rd, wr = self._memories[reg]
             # reads: the edges' sequence in their phases, the element of a step, the host
-            address = Mux(self.ph_any, cnt[:bits], elem)
+            address = Mux(ctx.ph_any, cnt[:bits], elem)
             if reg == "v":
-                address = Mux(self.ph_edge, self._edge_cols(m, size)[:bits], address)
+                address = Mux(ctx.ph_edge, self._edge_cols(m, ctx, size)[:bits], address)
             if reg == "b" and self._fused:          # b[row] for the row sum handed over,
                 cols = g.node(n.inputs[0]).size     # which meets its product's latency
-                row = delayed(m, self._edge_rows(m, cols)[:bits], "b_row")
-                address = Mux(self.ph_edge, row, address)
+                row = delayed(m, self._edge_rows(m, ctx, cols)[:bits], "b_row")
+                address = Mux(ctx.ph_edge, row, address)
             if reg == "delta":
                 sizes = delta_sizes(g, n.name)
                 for k, s in enumerate(sizes):
-                    row = self._edge_rows(m, s)[:bits]
+                    row = self._edge_rows(m, ctx, s)[:bits]
                     if k == 0:
-                        address = Mux(self.ph_edge, row, address)
-                        m.d.comb += getattr(self, f"sd_{s}").eq(rd.data)
+                        address = Mux(ctx.ph_edge, row, address)
+                        m.d.comb += ports.edge_delta(self, s).eq(rd.data)
                     else:
                         extra = self._memories[reg][0].read_port()
-                        m.d.comb += [extra.addr.eq(row), getattr(self, f"sd_{s}").eq(extra.data)]
+                        m.d.comb += [extra.addr.eq(row), ports.edge_delta(self, s).eq(extra.data)]
             m.d.comb += rd.addr.eq(address)
             if reg in self.plan.served:           # one element, for the nodes reading it
-                m.d.comb += getattr(self, f"sr_{reg}").eq(rd.data)
+                m.d.comb += ports.served(self, reg).eq(rd.data)
             q = Signal(name=f"rsel_{reg}")
-            m.d.sync += q.eq(hit & ~self.ph_any)
+            m.d.sync += q.eq(hit & ~ctx.ph_any)
             rsel.append((q, rd.data))
             # writes: the steps' values at their element, else the host
             w_addr, w_data = elem, host.data[:len(rd.data)]
@@ -171,7 +172,7 @@ class SerialPE:
                 for r, value in zip(regs, values):
                     if r != reg:
                         continue
-                    strobe = self.strobe(step)
+                    strobe = ctx.strobe(step)
                     element, valid = ((ctx.t2, ctx.valid2) if when == LATE else
                                       when if isinstance(when, tuple) else
                                       (ctx.t1, ctx.valid1))
@@ -188,26 +189,28 @@ class SerialPE:
                                                  for q, data in rsel])),
                      self.host_rsel.eq(or_tree([q for q, _ in rsel]))]
 
-    def _edge_cols(self, m, modulus):
+    def _edge_cols(self, m, ctx, modulus):
         """j = fold_cnt mod ``modulus``, counted (the column an edge out of here reads)."""
-        return self._counters(m, modulus)[1]
+        return self._counters(m, ctx, modulus)[1]
 
-    def _edge_rows(self, m, cols):
+    def _edge_rows(self, m, ctx, cols):
         """i = fold_cnt div ``cols``, counted (the row an edge into here reads)."""
-        return self._counters(m, cols)[0]
+        return self._counters(m, ctx, cols)[0]
 
-    def _counters(self, m, modulus):
-        cache = self.__dict__.setdefault("_counter_cache", {})
+    def _counters(self, m, ctx, modulus):
+        cache = ctx.cache.setdefault("counters", {})
         if modulus not in cache:
-            cnt = self.fold_cnt
+            cnt = ctx.fold_cnt
             j_reg = Signal(range(max(modulus, 2)), name=f"col_mod{modulus}")
             i_reg = Signal(STEP_COUNTER_BITS, name=f"row_div{modulus}")
             j = Mux(cnt == 0, 0, j_reg)
             i = Mux(cnt == 0, 0, i_reg)
             wrap = j == modulus - 1
-            advance = ~self.ph_half | cnt[0]    # a half-rate update holds each word 2 cycles
-            m.d.sync += [j_reg.eq(Mux(advance, Mux(wrap, 0, j + 1), j)),
-                         i_reg.eq(Mux(advance, i + wrap, i))]
+            j_next, i_next = Mux(wrap, 0, j + 1), i + wrap
+            if self.design.plan.single_port:    # a half-rate update holds each word 2 cycles
+                advance = ~ctx.ph_half | cnt[0]
+                j_next, i_next = Mux(advance, j_next, j), Mux(advance, i_next, i)
+            m.d.sync += [j_reg.eq(j_next), i_reg.eq(i_next)]
             cache[modulus] = (i, j)
         return cache[modulus]
 
@@ -216,9 +219,9 @@ class SerialInputPE(SerialPE, InputPE):
     """An input node with its buffer ``in`` and value v in memories."""
 
     def _finish(self, m, ctx, arith):
-        with m.If(self.clear):
-            m.d.sync += self.r_sat.eq(0)
-        self._host_writes(m, {flags_field(self.owner): [self.r_sat]})
+        with m.If(ctx.clear):
+            m.d.sync += self.regs.sat.eq(0)
+        self._host_writes(m, ctx, {flags_field(self.owner): [self.regs.sat]})
 
 
 class SerialNodePE(SerialPE, NodePE):
@@ -234,7 +237,7 @@ class SerialNodePE(SerialPE, NodePE):
     def _predict(self, ctx, arith, n, r, b):
         if not self._fused:
             return super()._predict(ctx, arith, n, r, b)
-        handed = getattr(self, f"row_sum_{n.inputs[0]}")
+        handed = ctx.row_sum
         total, row, done = handed.total, handed.row, handed.done
         step = arith.step.products          # the edge's phase: FA<l> -> PF<l>, TA -> PFT
         saved = arith.step, arith.element, arith.enable
@@ -254,7 +257,7 @@ class SerialNodePE(SerialPE, NodePE):
             ctx.cache["gate"] = (ctx.multiply(r["eps"][0], r["g"][0], "gate_mul"),
                                  ctx.later(ctx.t1, "gate_t"))
         prod, element = ctx.cache["gate"]
-        valid = ctx.later(ctx.valid1 & self.strobe(step), f"gate_{step}")
+        valid = ctx.later(ctx.valid1 & ctx.strobe(step), f"gate_{step}")
         value, over = arith.gate_element(n, prod, element, name=f"gate_rnd_{step}")
         arith.record(n, SITE_DELTA, over & valid)
         ctx.put(step, r["delta"], [value], when=(element, valid))
@@ -350,7 +353,7 @@ class SerialEdgePE(FoldedEdgePE):
         mem = Memory(shape=self._msg_out.shape(), depth=cols, init=[], attrs=BLOCK_RAM)
         m.submodules.messages = mem
         rd, wr = mem.read_port(), mem.write_port()
-        cnt = self.fold_cnt
+        cnt = ctx.fold_cnt
         bits = max(1, (cols - 1).bit_length())
         col = Signal(range(cols), name="msg_col")          # column of word fold_cnt
         ahead = Mux(cnt == 0, 0, col)

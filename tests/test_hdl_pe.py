@@ -17,6 +17,8 @@ from pcfpga.hdl.arith import mix_hdl, xorshift32_hdl
 from pcfpga.hdl.controller import Controller
 from pcfpga.hdl.design import Design
 from pcfpga.hdl.parallel import EdgePE, InputPE, NodePE
+from pcfpga.golden.dataflow import Read
+from pcfpga.hdl.ports import message, message_to, partial, read, register, strobe
 
 XOR = Graph.from_toml(str(example_path("xor")))
 DAG = Graph.from_toml(str(example_path("dag")))
@@ -40,10 +42,10 @@ async def host_write(ctx, pe, name, values):
     ctx.set(pe.host.we, 0)
 
 
-async def strobe(ctx, pe, step):
-    ctx.set(getattr(pe, f"st_{step}"), 1)
+async def pulse(ctx, pe, step):
+    ctx.set(strobe(pe.control, step), 1)
     await ctx.tick()
-    ctx.set(getattr(pe, f"st_{step}"), 0)
+    ctx.set(strobe(pe.control, step), 0)
 
 
 def get_vec(ctx, ports):
@@ -94,14 +96,15 @@ def test_edge_pe_products_and_update(rounding):
 
     async def tb(ctx):
         await host_write(ctx, pe, "y.W.h", W)
-        set_vec(ctx, pe.rd_h_v_0, v)
-        set_vec(ctx, pe.rd_y_delta_0, delta)
-        ctx.set(pe.lfsr, lfsr)
+        set_vec(ctx, read(pe, Read("h", "v")), v)
+        set_vec(ctx, read(pe, Read("y", "delta")), delta)
+        if rounding == "stochastic":                    # else the edge takes no LFSR word
+            ctx.set(pe.control.lfsr, lfsr)
         out["fwd"] = get_vec(ctx, pe.fwd.data)
         out["msg"] = get_vec(ctx, pe.msg.data)
         out["over"] = ctx.get(pe.w_over)
-        await strobe(ctx, pe, "UPD")
-        out["W"] = get_vec(ctx, pe.r_W).reshape(1, 4)
+        await pulse(ctx, pe, "UPD")
+        out["W"] = get_vec(ctx, pe.regs.W).reshape(1, 4)
 
     simulate(pe, tb)
     assert np.array_equal(out["fwd"], W @ v)              # exact W v
@@ -137,21 +140,21 @@ def test_node_pe_dense_through_a_whole_step():
 
     async def tb(ctx):
         await host_write(ctx, pe, "h.b", b)
-        set_vec(ctx, pe.fwd_x.data, W @ x)
+        set_vec(ctx, partial(pe, "x").data, W @ x)
         for step in ("FA1", "FF1"):
-            await strobe(ctx, pe, step)
+            await pulse(ctx, pe, step)
         for reg in ("a", "vhat", "g", "v"):
-            rtl[reg] = get_vec(ctx, getattr(pe, f"r_{reg}"))
-        await strobe(ctx, pe, "FE")
-        rtl["eps0"] = get_vec(ctx, pe.r_eps)
-        set_vec(ctx, pe.msg_y.data, msg)
-        await strobe(ctx, pe, "TE")
-        rtl["eps"] = get_vec(ctx, pe.r_eps)
-        await strobe(ctx, pe, "TD")
-        rtl["delta"] = get_vec(ctx, pe.r_delta)
-        await strobe(ctx, pe, "UPD")
-        rtl["b"] = get_vec(ctx, pe.r_b)
-        rtl["sat"] = ctx.get(pe.r_sat)
+            rtl[reg] = get_vec(ctx, register(pe, reg))
+        await pulse(ctx, pe, "FE")
+        rtl["eps0"] = get_vec(ctx, pe.regs.eps)
+        set_vec(ctx, message(pe, "y").data, msg)
+        await pulse(ctx, pe, "TE")
+        rtl["eps"] = get_vec(ctx, pe.regs.eps)
+        await pulse(ctx, pe, "TD")
+        rtl["delta"] = get_vec(ctx, pe.regs.delta)
+        await pulse(ctx, pe, "UPD")
+        rtl["b"] = get_vec(ctx, pe.regs.b)
+        rtl["sat"] = ctx.get(pe.regs.sat)
 
     simulate(pe, tb)
     for k in r:
@@ -174,17 +177,17 @@ def test_node_pe_add_and_mul(op):
     rtl = {}
 
     async def tb(ctx):
-        set_vec(ctx, pe.rd_p_v_0, p)
-        set_vec(ctx, pe.rd_q_v_0, q)
-        await strobe(ctx, pe, f"FA{pe.design.levels['s']}")
-        rtl["vhat"], rtl["v"] = get_vec(ctx, pe.r_vhat), get_vec(ctx, pe.r_v)
-        set_vec(ctx, pe.msg_y.data, msg)
-        await strobe(ctx, pe, "TE")
-        rtl["eps"] = get_vec(ctx, pe.r_eps)
+        set_vec(ctx, read(pe, Read("p", "v")), p)
+        set_vec(ctx, read(pe, Read("q", "v")), q)
+        await pulse(ctx, pe, f"FA{pe.design.levels['s']}")
+        rtl["vhat"], rtl["v"] = get_vec(ctx, pe.regs.vhat), get_vec(ctx, pe.regs.v)
+        set_vec(ctx, message(pe, "y").data, msg)
+        await pulse(ctx, pe, "TE")
+        rtl["eps"] = get_vec(ctx, pe.regs.eps)
         if op == "mul":
-            rtl["to_p"] = get_vec(ctx, pe.msg_to_p.data)
-            rtl["to_q"] = get_vec(ctx, pe.msg_to_q.data)
-        rtl["sat"] = ctx.get(pe.r_sat)
+            rtl["to_p"] = get_vec(ctx, message_to(pe, "p").data)
+            rtl["to_q"] = get_vec(ctx, message_to(pe, "q").data)
+        rtl["sat"] = ctx.get(pe.regs.sat)
 
     simulate(pe, tb)
     F = g.formats.weight.frac_bits + g.formats.error.frac_bits
@@ -202,9 +205,9 @@ def test_input_pe_loads_its_buffer():
 
     async def tb(ctx):
         await host_write(ctx, pe, "in.x", [1234, -4096])
-        rtl["before"] = get_vec(ctx, pe.r_v)
-        await strobe(ctx, pe, "F0")
-        rtl["after"] = get_vec(ctx, pe.r_v)
+        rtl["before"] = get_vec(ctx, pe.regs.v)
+        await pulse(ctx, pe, "F0")
+        rtl["after"] = get_vec(ctx, pe.regs.v)
 
     simulate(pe, tb)
     assert rtl["before"].tolist() == [0, 0] and rtl["after"].tolist() == [1234, -4096]
@@ -216,7 +219,7 @@ def test_controller_sequence_and_lfsr(mode):
     the LFSR steps exactly once per phase (forward, each tick, update)."""
     g = DAG.with_settings(mode=mode, **({"eta_v": 0.5, "ticks": 2} if mode == "standard"
                                         else {}))
-    ctl = Controller(Design.build(g), presented=4 if mode == "streaming" else 0)
+    ctl = Controller(Design.build(g))
     steps = ctl.program.as_dict()
     seen = []
 
@@ -231,7 +234,7 @@ def test_controller_sequence_and_lfsr(mode):
         ctx.set(ctl.ctrl_we, 0)
         while ctx.get(ctl.busy):
             active = [str(s) for s in ctl.names if ctx.get(ctl.strobe(s))]
-            seen.append((active, ctx.get(ctl.lfsr)))
+            seen.append((active, ctx.get(ctl.control.lfsr)))
             await ctx.tick()
 
     simulate(ctl, tb)

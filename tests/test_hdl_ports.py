@@ -4,8 +4,9 @@ For every bundled example and architecture the network is elaborated and the sta
 its top module are walked: each input port of each PE must be assigned there (driven by a
 neighbour, the controller or the bus), and each output port must be read there (by a
 neighbour, the controller's inputs or the memory map's read multiplexer). The PEs check
-the other half themselves when they are elaborated: their datapath uses every declared
-step, read, partial product, message and output (:class:`~pcfpga.hdl.ports.InterfaceError`).
+the other half themselves when they are elaborated: their datapath takes every input member
+of their signature (the host bus, each control signal, strobe, read and vector) and sends
+every declared output (:class:`~pcfpga.hdl.ports.InterfaceError`).
 """
 
 import gc
@@ -64,17 +65,24 @@ def test_every_declared_port_is_driven_and_used(name, mode, reuse):
     assert not unread, f"outputs nobody reads: {unread}"
 
 
+class _ReadsMore(NodePE):
+    """A node PE whose plan declares a read its datapath does not make."""
+
+    def _check(self, design, name):
+        super()._check(design, name)
+        self.plan = replace(self.plan, reads=self.plan.reads + (Read("y", "eps"),))
+
+
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_a_datapath_must_match_its_interface():
-    """An undeclared read, or a declared port left unused, fails at elaboration."""
+    """A declared port left unused, or an undeclared step written in, fails at elaboration."""
     design = Design.build(_graph("xor", "exact"))
-    plan = design.nodes["h"]
-    pe = NodePE(design, "h")
-    pe.plan = replace(plan, reads=plan.reads + (Read("y", "eps"),))     # never read
-    with pytest.raises(InterfaceError, match=r"NodePE h: its interface declares what its "
-                                             r"datapath does not use: reads Read\(node='y', "
-                                             r"reg='eps', lag=0\)"):
+    pe = _ReadsMore(design, "h")
+    with pytest.raises(InterfaceError, match=r"_ReadsMore h: its interface declares what "
+                                             r"its datapath does not use: takes "
+                                             r"reads\.eps_y_0$"):
         Fragment.get(pe, None)
+    plan = design.nodes["h"]
     pe = NodePE(design, "h")
     pe.plan = replace(plan, steps=plan.steps[:-1])                      # UPD undeclared
     with pytest.raises(InterfaceError, match=f"NodePE h: its datapath writes in "
@@ -82,6 +90,21 @@ def test_a_datapath_must_match_its_interface():
                                              f"declare"):
         Fragment.get(pe, None)
     gc.collect()                        # the modules the failed elaborations left, unused
+
+
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
+def test_lfsr_and_clear_only_where_used(rounding):
+    """The LFSR word only in PEs that round stochastically, CLEAR only in the nodes (their
+    sticky flags): every member is checked by the PE (InterfaceError) and the test above."""
+    design = Design.build(_graph("xor", "exact").with_settings(rounding=rounding))
+    net = Network(design)
+    everything = {**net.pes, **{f"{c}.W.{p}": e for (c, p), e in net.edges.items()}}
+    lfsr = {name for name, pe in everything.items() if "lfsr" in pe.control.signature.members}
+    clear = {name for name, pe in everything.items()
+             if "clear" in pe.control.signature.members}
+    assert clear == set(net.pes)
+    assert lfsr == (set(everything) - {"x"} if rounding == "stochastic" else set())
+    Fragment.get(net, None)             # and each PE uses what it declares
 
 
 def test_plans_are_checked_against_the_program():
