@@ -115,7 +115,7 @@ class FoldedNodePE(NodePE):
         if "gate_lanes" not in ctx.cache:       # one set of lanes for FD and TD
             ctx.cache["gate_lanes"] = [self._gate_lane(ctx, arith, n, r, cnt, lanes, depth,
                                                        lane) for lane in range(lanes)]
-        fresh = ctx.later(self.strobe(step), f"gate_{step}")
+        fresh = ctx.later(ctx.strobe(step), f"gate_{step}")
         for lane, (value, over, late) in enumerate(ctx.cache["gate_lanes"]):
             valid = or_tree([late == t for t in range(depth) if t * lanes + lane < n.size])
             arith.record(n, SITE_DELTA, over & valid & fresh)
