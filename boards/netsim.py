@@ -50,11 +50,11 @@ from pcfpga.sim.session import SimulationFailed
 
 from .cells import find_yosys
 from .dsp import read_netlist
+from .verify import SIMULATORS
 
-__all__ = ["NetlistBuild", "NetlistLink", "NetlistError", "SIMULATORS", "MODELS", "PIN_CELLS",
+__all__ = ["NetlistBuild", "NetlistLink", "NetlistError", "MODELS", "PIN_CELLS",
            "WRAPPER", "yosys_share", "top_module"]
 
-SIMULATORS = ("verilator", "icarus")
 #: This package's Verilog models.
 MODELS = Path(__file__).parent / "models"
 #: The pin buffer cells: (type, parameter, value) -> (wire model, the pad's direction).

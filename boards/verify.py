@@ -34,11 +34,13 @@ from pcfpga.hdl.protocol import DEFAULT_BAUD
 from pcfpga.host.training import BoardPC
 from pcfpga.sim.session import Mismatch
 
-__all__ = ["verify_netlist", "VerifyResult", "DEFAULT_STEPS", "random_samples",
+__all__ = ["verify_netlist", "VerifyResult", "DEFAULT_STEPS", "SIMULATORS", "random_samples",
            "state_differences"]
 
 #: Training steps verified by default.
 DEFAULT_STEPS = 16
+#: The simulators that run board netlists (:mod:`.netsim`), the default first.
+SIMULATORS = ("verilator", "icarus")
 
 
 @dataclass

@@ -220,13 +220,22 @@ module DP16KD(
     endcase
   endfunction
 
-  // the output register after a clock: a read, or a write's WRITEMODE
-  function [17:0] next_out(input we, input [127:0] mode, input [17:0] now, input [17:0] old,
-                           input [17:0] written);
-    if (!we) next_out = old;
-    else if (mode == "READBEFOREWRITE") next_out = old;
-    else if (mode == "WRITETHROUGH") next_out = written;
-    else next_out = now;
+  // the output register after a clock edge: the word read, or by a write's WRITEMODE the
+  // old word, the new one or the output unchanged (called in the clocked block, so that it
+  // reads the memory as it is at the edge)
+  function [17:0] next_out(input we, input [127:0] mode, input [17:0] now, input integer width,
+                           input [13:0] ad, input [17:0] di);
+    reg [17:0] old;
+    begin
+      old = read_word(width, ad);
+      if (!we || mode == "READBEFOREWRITE") next_out = old;
+      else if (mode == "WRITETHROUGH") begin
+        if (width == 18)
+          next_out = {ad[1] ? di[17:9] : old[17:9], ad[0] ? di[8:0] : old[8:0]};
+        else
+          next_out = di & ((18'h1 << width) - 1);
+      end else next_out = now;
+    end
   endfunction
 
   initial
@@ -240,7 +249,6 @@ module DP16KD(
   wire [13:0] ad_A = {ADA13, ADA12, ADA11, ADA10, ADA9, ADA8, ADA7, ADA6, ADA5, ADA4, ADA3, ADA2, ADA1, ADA0};
   wire [17:0] di_A = {DIA17, DIA16, DIA15, DIA14, DIA13, DIA12, DIA11, DIA10, DIA9, DIA8, DIA7, DIA6, DIA5, DIA4, DIA3, DIA2, DIA1, DIA0};
   wire sel_A = CEA && {CSA2, CSA1, CSA0} == 3'b000;
-  wire [17:0] old_A = read_word(DATA_WIDTH_A, ad_A);
   wire [10:0] lo_A = DATA_WIDTH_A == 18 ? {ad_A[13:4], 1'b0} : ad_A[13:3];
   wire [10:0] hi_A = {ad_A[13:4], 1'b1};
   wire [8:0] mlo_A = low_mask(DATA_WIDTH_A, ad_A);
@@ -248,9 +256,6 @@ module DP16KD(
   wire [8:0] dlo_A = DATA_WIDTH_A == 18 || DATA_WIDTH_A == 9 ? di_A[8:0] :
                       DATA_WIDTH_A == 4 ? {2{di_A[3:0]}} :
                       DATA_WIDTH_A == 2 ? {4{di_A[1:0]}} : {9{di_A[0]}};
-  wire [17:0] new_A = DATA_WIDTH_A == 18 ?
-      {mhi_A[0] ? di_A[17:9] : old_A[17:9], mlo_A[0] ? di_A[8:0] : old_A[8:0]} :
-      (DATA_WIDTH_A == 9 ? {9'h0, di_A[8:0]} : di_A & ((18'h1 << DATA_WIDTH_A) - 1));
   reg [17:0] rd_A = 18'h0, rq_A = 18'h0;
   always @(posedge clk_A) if (sel_A && WEA) begin
     mem[lo_A] <= (mem[lo_A] & ~mlo_A) | (dlo_A & mlo_A);
@@ -260,11 +265,13 @@ module DP16KD(
     if (RESETMODE == "ASYNC") begin : read_A_async
       always @(posedge clk_A or posedge RSTA)
         if (RSTA) rd_A <= 18'h0;
-        else if (sel_A) rd_A <= next_out(WEA, WRITEMODE_A, rd_A, old_A, new_A);
+        else if (sel_A) rd_A <= next_out(WEA, WRITEMODE_A, rd_A, DATA_WIDTH_A,
+                                           ad_A, di_A);
     end else begin : read_A_sync
       always @(posedge clk_A)
         if (RSTA) rd_A <= 18'h0;
-        else if (sel_A) rd_A <= next_out(WEA, WRITEMODE_A, rd_A, old_A, new_A);
+        else if (sel_A) rd_A <= next_out(WEA, WRITEMODE_A, rd_A, DATA_WIDTH_A,
+                                           ad_A, di_A);
     end
     if (REGMODE_A == "OUTREG") begin : outreg_A
       always @(posedge clk_A)
@@ -281,7 +288,6 @@ module DP16KD(
   wire [13:0] ad_B = {ADB13, ADB12, ADB11, ADB10, ADB9, ADB8, ADB7, ADB6, ADB5, ADB4, ADB3, ADB2, ADB1, ADB0};
   wire [17:0] di_B = {DIB17, DIB16, DIB15, DIB14, DIB13, DIB12, DIB11, DIB10, DIB9, DIB8, DIB7, DIB6, DIB5, DIB4, DIB3, DIB2, DIB1, DIB0};
   wire sel_B = CEB && {CSB2, CSB1, CSB0} == 3'b000;
-  wire [17:0] old_B = read_word(DATA_WIDTH_B, ad_B);
   wire [10:0] lo_B = DATA_WIDTH_B == 18 ? {ad_B[13:4], 1'b0} : ad_B[13:3];
   wire [10:0] hi_B = {ad_B[13:4], 1'b1};
   wire [8:0] mlo_B = low_mask(DATA_WIDTH_B, ad_B);
@@ -289,9 +295,6 @@ module DP16KD(
   wire [8:0] dlo_B = DATA_WIDTH_B == 18 || DATA_WIDTH_B == 9 ? di_B[8:0] :
                       DATA_WIDTH_B == 4 ? {2{di_B[3:0]}} :
                       DATA_WIDTH_B == 2 ? {4{di_B[1:0]}} : {9{di_B[0]}};
-  wire [17:0] new_B = DATA_WIDTH_B == 18 ?
-      {mhi_B[0] ? di_B[17:9] : old_B[17:9], mlo_B[0] ? di_B[8:0] : old_B[8:0]} :
-      (DATA_WIDTH_B == 9 ? {9'h0, di_B[8:0]} : di_B & ((18'h1 << DATA_WIDTH_B) - 1));
   reg [17:0] rd_B = 18'h0, rq_B = 18'h0;
   always @(posedge clk_B) if (sel_B && WEB) begin
     mem[lo_B] <= (mem[lo_B] & ~mlo_B) | (dlo_B & mlo_B);
@@ -301,11 +304,13 @@ module DP16KD(
     if (RESETMODE == "ASYNC") begin : read_B_async
       always @(posedge clk_B or posedge RSTB)
         if (RSTB) rd_B <= 18'h0;
-        else if (sel_B) rd_B <= next_out(WEB, WRITEMODE_B, rd_B, old_B, new_B);
+        else if (sel_B) rd_B <= next_out(WEB, WRITEMODE_B, rd_B, DATA_WIDTH_B,
+                                           ad_B, di_B);
     end else begin : read_B_sync
       always @(posedge clk_B)
         if (RSTB) rd_B <= 18'h0;
-        else if (sel_B) rd_B <= next_out(WEB, WRITEMODE_B, rd_B, old_B, new_B);
+        else if (sel_B) rd_B <= next_out(WEB, WRITEMODE_B, rd_B, DATA_WIDTH_B,
+                                           ad_B, di_B);
     end
     if (REGMODE_B == "OUTREG") begin : outreg_B
       always @(posedge clk_B)
