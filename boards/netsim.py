@@ -244,6 +244,8 @@ class NetlistBuild:
             return
         import time
 
+        from cocotb_tools.runner import Verilog
+
         start = time.perf_counter()
         where = str(self.netlist_path)
         try:
@@ -272,7 +274,7 @@ class NetlistBuild:
         with quiet(log), environment(MAKEFLAGS=VERILATOR_MAKEFLAGS), \
                 failing_as(f"building the {self.simulator} model of the netlist failed; "
                            f"see {log}"):
-            tool.build(verilog_sources=[str(s) for s in sources], hdl_toplevel=WRAPPER,
+            tool.build(sources=[Verilog(str(s)) for s in sources], hdl_toplevel=WRAPPER,
                        build_dir=str(self.build_dir / "sim_build"), build_args=args,
                        defines=lib["defines"], includes=[str(share / self.family)],
                        timescale=("1ns", "1ps"), always=fresh)

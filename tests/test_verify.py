@@ -1,0 +1,154 @@
+"""Post-synthesis verification (boards/verify.py, ``pcfpga synth --verify``): the netlist Yosys
+wrote for a board, simulated with its Lattice primitives, trains like the golden model bit
+for bit, and a netlist with one flipped LUT bit is caught with the place of the difference.
+
+The netlists come from :func:`~pcfpga.boards.synth.synthesize_netlist` (the Yosys step of
+``pcfpga synth``: the same script, so the same netlist, without place and route). XOR on the
+iCEBreaker is in the default suite (about 45 s of Yosys, a minute of Verilator build per
+netlist); the ECP5 boards and Iris are ``slow``.
+"""
+
+import json
+import random
+
+import pytest
+
+from pcfpga.boards.cells import ToolMissing, find_yosys
+from pcfpga.boards.netsim import top_module
+from pcfpga.boards.synth import synthesize_netlist
+from pcfpga.boards.verify import verify_netlist
+from pcfpga.cli import main
+from pcfpga.examples import example_path
+from pcfpga.golden.graph import Graph
+from pcfpga.hdl.design import Design
+from pcfpga.sim.cocotb_backend import available
+
+
+def _tools() -> bool:
+    try:
+        find_yosys()
+    except ToolMissing:
+        return False
+    return available("verilator")
+
+
+pytestmark = pytest.mark.skipif(not _tools(), reason="needs Yosys and Verilator")
+
+#: Seed of the flipped LUT bit's choice.
+FLIP_SEED = 3
+#: LUT types and their truth-table parameter, per family.
+LUTS = {"ice40": ("SB_LUT4", "LUT_INIT", ("I0", "I1", "I2", "I3")),
+        "ecp5": ("LUT4", "INIT", ("A", "B", "C", "D"))}
+
+
+def _netlist(tmp_path_factory, net: str, board: str):
+    """(netlist path, design) of ``net``'s SoC for ``board``, Yosys only; the fitter's
+    folding."""
+    g = Graph.from_toml(str(example_path(net)))
+    out = tmp_path_factory.mktemp(f"{net}-{board}")
+    report = synthesize_netlist(g, board, str(out), log=print)
+    return out / report["netlist"], Design.build(g, report["reuse"])
+
+
+@pytest.fixture(scope="module")
+def xor_ice(tmp_path_factory):
+    return _netlist(tmp_path_factory, "xor", "icebreaker")
+
+
+def _check_passes(netlist, design, board, steps=8):
+    result = verify_netlist(netlist, design, board, steps=steps, log=print)
+    print(result)
+    assert result.passed, result.message
+    assert result.steps == steps and result.failed_after_step is None
+    assert result.cycles > 0 and result.simulator == "verilator"
+    assert json.loads(json.dumps(result.to_json()))["passed"] is True
+
+
+def test_verify_passes_on_xor_for_the_icebreaker(xor_ice):
+    """The iCE40 netlist (SB_LUT4, SB_CARRY, SB_DFF*, SB_RAM40_4K, SB_SPRAM256KA, SB_MAC16
+    from Yosys's cells_sim.v) trains 8 steps equal to the golden model."""
+    _check_passes(*xor_ice, "icebreaker")
+
+
+def _reachable_bits(cell, inputs) -> list:
+    """The truth-table bits a LUT can select: inputs tied to a constant fix their bit."""
+    conn = cell["connections"]
+    fixed = {i: conn[p][0] for i, p in enumerate(inputs) if conn.get(p, ["0"])[0] in ("0", "1")}
+    return [b for b in range(16)
+            if all(((b >> i) & 1) == int(v) for i, v in fixed.items())]
+
+
+def flip_lut_bit(netlist_path, out_path, family: str, rng, prefix: str) -> str:
+    """Write a copy of the netlist with one truth-table bit of one LUT flipped: a LUT whose
+    name starts with ``prefix``, chosen by ``rng``, and a bit its inputs can select.
+    Returns ``"<cell> bit <b>"``."""
+    kind, param, inputs = LUTS[family]
+    netlist = json.loads(netlist_path.read_text())
+    _, top = top_module(netlist, str(netlist_path))
+    names = sorted(n for n, c in top["cells"].items()
+                   if c["type"] == kind and n.startswith(prefix))
+    name = rng.choice(names)
+    cell = top["cells"][name]
+    bit = rng.choice(_reachable_bits(cell, inputs))
+    init = cell["parameters"][param]              # a binary string, MSB first
+    i = len(init) - 1 - bit
+    cell["parameters"][param] = init[:i] + ("1" if init[i] == "0" else "0") + init[i + 1:]
+    out_path.write_text(json.dumps(netlist))
+    return f"{name} bit {bit}"
+
+
+def _flipped_fails(netlist, design, board, family, tmp_path, prefix, tries=3):
+    """Flip one LUT bit (seeded; a flip the 8 steps never exercise passes, so up to
+    ``tries`` seeded choices); verification must fail and say where."""
+    rng = random.Random(FLIP_SEED)
+    print(f"flip seed {FLIP_SEED}")
+    for attempt in range(tries):
+        bad = tmp_path / f"flipped{attempt}.json"
+        where = flip_lut_bit(netlist, bad, family, rng, prefix)
+        print(f"flipped {where}")
+        result = verify_netlist(bad, design, board, steps=8,
+                                build_dir=tmp_path / f"build{attempt}", log=print)
+        print(result)
+        if not result.passed:
+            break
+    assert not result.passed
+    assert result.message.startswith(f"after step {result.failed_after_step}: ")
+    assert (" is " in result.message and ", golden " in result.message
+            and ("parameter " in result.message or "flag word " in result.message))
+    assert 1 <= result.failed_after_step <= 8
+
+
+def test_verify_fails_on_a_flipped_lut_bit_and_names_the_place(xor_ice, tmp_path):
+    """One bit of the truth table of one SB_LUT4 in the network's edges flipped: the
+    verification fails and names the first step after which the parameters or flags
+    differ, the parameter or flag word, its element and both values."""
+    netlist, design = xor_ice
+    _flipped_fails(netlist, design, "icebreaker", "ice40", tmp_path, "soc.network.edge_")
+
+
+def test_verify_steps_must_be_positive(capsys):
+    """A bad --verify-steps is one line, exit 2, before any synthesis."""
+    with pytest.raises(SystemExit) as stop:
+        main(["synth", str(example_path("xor")), "--board", "icebreaker", "-o",
+              "/tmp/pcfpga-never", "--verify", "--verify-steps", "0"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pcfpga: error: ") and "--verify-steps" in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("net,board", [("xor", "ulx3s"), ("xor", "icesugar_pro"),
+                                       ("iris", "icebreaker"), ("iris", "ulx3s")])
+def test_verify_passes_on_the_other_boards_and_iris(tmp_path_factory, net, board):
+    """ECP5 netlists (LUT4, PFUMX, L6MUX21, CCU2C, TRELLIS_FF from Yosys's models; MULT18X18D
+    and DP16KD from boards/models) and Iris's serial iCE40 design."""
+    _check_passes(*_netlist(tmp_path_factory, net, board), board)
+
+
+@pytest.mark.slow
+def test_verify_fails_on_a_flipped_ecp5_lut_bit(tmp_path_factory, tmp_path):
+    """The same on the ULX3S's XOR netlist: one LUT4 INIT bit flipped in the weights'
+    logic (fully parallel: Yosys names those LUTs after the W registers)."""
+    netlist, design = _netlist(tmp_path_factory, "xor", "ulx3s")
+    _flipped_fails(netlist, design, "ulx3s", "ecp5", tmp_path, "soc.network.r_W")
