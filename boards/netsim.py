@@ -43,14 +43,13 @@ from pathlib import Path
 import numpy as np
 
 from pcfpga.host.link import Link
-from pcfpga.sim.cocotb_backend import (VERILATOR_MAKEFLAGS, SimulatorMissing, available,
-                                       environment, failing_as, quiet)
+from pcfpga.sim.cocotb_backend import (SIMULATORS, VERILATOR_MAKEFLAGS, SimulatorMissing,
+                                       available, environment, failing_as, quiet)
 from pcfpga.sim.driver import receive_message, send_message
 from pcfpga.sim.session import SimulationFailed
 
 from .cells import find_yosys
 from .dsp import read_netlist
-from .verify import SIMULATORS
 
 __all__ = ["NetlistBuild", "NetlistLink", "NetlistError", "MODELS", "PIN_CELLS",
            "WRAPPER", "yosys_share", "top_module"]

@@ -32,15 +32,15 @@ import numpy as np
 from pcfpga.golden.fields import flags_field
 from pcfpga.hdl.protocol import DEFAULT_BAUD
 from pcfpga.host.training import BoardPC
-from pcfpga.sim.session import Mismatch
+from pcfpga.sim.session import SIMULATOR_CHOICES, Mismatch
 
 __all__ = ["verify_netlist", "VerifyResult", "DEFAULT_STEPS", "SIMULATORS", "random_samples",
            "state_differences"]
 
 #: Training steps verified by default.
 DEFAULT_STEPS = 16
-#: The simulators that run board netlists (:mod:`.netsim`), the default first.
-SIMULATORS = ("verilator", "icarus")
+#: The simulators that run board netlists (:mod:`.netsim`: the cocotb ones), the default first.
+SIMULATORS = tuple(s for s in SIMULATOR_CHOICES if s != "amaranth")
 
 
 @dataclass
