@@ -281,6 +281,13 @@ class NetlistBuild:
         self.tool = tool
         self.seconds = time.perf_counter() - start
 
+    def discard_model(self):
+        """Delete the compiled model (the Verilog and the logs stay); the next
+        :meth:`build` compiles it again."""
+        shutil.rmtree(self.build_dir / "sim_build", ignore_errors=True)
+        (self.build_dir / "built.ok").unlink(missing_ok=True)
+        self.tool = None
+
     def _sources(self, netlist, top, pins, library, fresh) -> list:
         """The Verilog files of the model, written into the build folder when fresh."""
         netlist_v = self.build_dir / "netlist.v"

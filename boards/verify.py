@@ -163,7 +163,7 @@ def _first_failing(model: _Verifier, params0: dict, samples: list, log) -> tuple
 
 def verify_netlist(netlist, design, board_name: str, baud: int = DEFAULT_BAUD,
                    steps: int = DEFAULT_STEPS, simulator: str = "verilator", seed: int = 0,
-                   build_dir=None, log=print) -> VerifyResult:
+                   build_dir=None, keep_model: bool = True, log=print) -> VerifyResult:
     """Train the board netlist ``steps`` steps in simulation and compare it with the golden
     model (see the module docstring).
 
@@ -187,6 +187,9 @@ def verify_netlist(netlist, design, board_name: str, baud: int = DEFAULT_BAUD,
     build_dir : str or Path, optional
         Where the simulation model is built (default: ``verify-<simulator>`` beside the
         netlist).
+    keep_model : bool
+        Keep the compiled model (``sim_build``, 50-200 MB with Verilator) for a later run;
+        otherwise only the Verilog, the wrapper and the logs stay in ``build_dir``.
     log : callable
         Progress lines.
 
@@ -235,6 +238,8 @@ def verify_netlist(netlist, design, board_name: str, baud: int = DEFAULT_BAUD,
             passed, message = False, f"the simulated SoC failed: {e}"
     finally:
         link.close()
+        if not keep_model:
+            build.discard_model()
     result = VerifyResult(
         passed=passed, steps=steps, seed=seed, simulator=simulator,
         seconds=time.perf_counter() - start, build_seconds=build.seconds,

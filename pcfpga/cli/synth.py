@@ -85,7 +85,7 @@ def _verify(design, report: dict, folder: str, args):
     try:
         result = verify_netlist(netlist, design, report["board"], report["baud"],
                                 args.verify_steps, args.verify_simulator,
-                                build_dir=os.path.join(folder, "verify"),
+                                build_dir=os.path.join(folder, "verify"), keep_model=False,
                                 log=lambda s: print(s, flush=True))
     except (ToolMissing, SimulatorMissing, NetlistError) as e:
         raise CliError(f"--verify: {e}") from None
