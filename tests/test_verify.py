@@ -152,3 +152,54 @@ def test_verify_fails_on_a_flipped_ecp5_lut_bit(tmp_path_factory, tmp_path):
     logic (fully parallel: Yosys names those LUTs after the W registers)."""
     netlist, design = _netlist(tmp_path_factory, "xor", "ulx3s")
     _flipped_fails(netlist, design, "ulx3s", "ecp5", tmp_path, "soc.network.r_W")
+
+
+def _fake_netlist(tmp_path, ports: dict, cells: dict):
+    path = tmp_path / "fake.json"
+    path.write_text(json.dumps({"modules": {"pcfpga_fake": {
+        "attributes": {"top": "00000000000000000000000000000001"},
+        "ports": {name: {"direction": "inout", "bits": [i + 2]}
+                  for i, name in enumerate(ports)},
+        "cells": cells}}}))
+    return path
+
+
+@pytest.mark.parametrize("ports,cells,message", [
+    (["clk12_0__io", "uart_0__rx__io"], {}, "no port uart_0__tx__io"),
+    (["clk12_0__io", "uart_0__rx__io", "uart_0__tx__io"],
+     {"u": {"type": "SB_WARMBOOT_X", "connections": {}}},
+     "no simulation model for the cell type(s) SB_WARMBOOT_X"),
+    (["clk12_0__io", "uart_0__rx__io", "uart_0__tx__io"],
+     {"p": {"type": "SB_IO", "parameters": {"PIN_TYPE": "110001"},
+            "connections": {"PACKAGE_PIN": [2]}}},
+     "pin buffer p (SB_IO {'PIN_TYPE': '110001'}) has a configuration the pin models do not"),
+])
+def test_a_netlist_that_cannot_be_simulated_is_refused_before_building(tmp_path, ports, cells,
+                                                                       message):
+    """No UART pin, a cell type no model defines, or a pin buffer configured otherwise than
+    the SoC's: one NetlistError naming it, and nothing is built."""
+    from pcfpga.boards.devices import board
+    from pcfpga.boards.netsim import NetlistBuild, NetlistError
+
+    build = NetlistBuild(_fake_netlist(tmp_path, ports, cells), board("icebreaker"),
+                         "verilator", tmp_path / "build")
+    with pytest.raises(NetlistError) as e:
+        build.build()
+    assert message in str(e.value)
+    assert not (tmp_path / "build").exists()
+
+
+@pytest.mark.slow
+def test_synth_verify_on_the_command_line(tmp_path, capsys):
+    """``pcfpga synth --verify``: the result printed and in report.json; the compiled model
+    not left in the build folder."""
+    out = tmp_path / "xor-ice"
+    code = main(["synth", str(example_path("xor")), "--board", "icebreaker", "-o", str(out),
+                 "--verify", "--verify-steps", "4"])
+    text = capsys.readouterr().out
+    print(text)
+    report = json.loads((out / "report.json").read_text())
+    assert report["verify"]["passed"] is True and report["verify"]["steps"] == 4
+    assert "verify: PASSED on verilator, 4 steps" in text
+    assert code == (0 if report["timing_met"] else 1)
+    assert (out / "verify" / "netlist.v").exists() and not (out / "verify" / "sim_build").exists()
