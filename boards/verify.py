@@ -146,10 +146,11 @@ class _Verifier(BoardPC):
         return params
 
 
-def _first_failing(model: _Verifier, params0: dict, samples: list, log) -> tuple:
-    """(k, message): the fewest steps from the start after which the netlist differs."""
+def _first_failing(model: _Verifier, params0: dict, samples: list, message: str,
+                   log) -> tuple:
+    """(k, message): the fewest steps from the start after which the netlist differs;
+    ``message`` is the difference after all of them."""
     low, high = 0, len(samples)              # passes after low steps, fails after high
-    message = ""
     while high - low > 1:
         mid = (low + high) // 2
         try:
@@ -233,7 +234,7 @@ def verify_netlist(netlist, design, board_name: str, baud: int = DEFAULT_BAUD,
             if graph.learning.mode != "streaming" and steps > 1:
                 log(f"  the netlist differs from the golden model {message}; finding the "
                     f"first step that differs ...")
-                failed, message = _first_failing(model, params0, samples, log)
+                failed, message = _first_failing(model, params0, samples, message, log)
         except (HostError, HardwareTimeout) as e:
             passed, message = False, f"the simulated SoC failed: {e}"
     finally:
