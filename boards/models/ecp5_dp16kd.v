@@ -11,13 +11,18 @@
 //   width 9:  byte ADx[13:3]
 //   width 4, 2, 1: byte ADx[13:3], then the nibble, pair or bit ADx[2], ADx[2:1], ADx[2:0]
 //             of the byte's 8 data bits (the ninth, parity, bit is not reachable)
+//   width 36 (the pseudo-dual-port mode Yosys writes for PDPW16KD, port A writing and port B
+//             reading): row ADx[13:5], bytes 4*row+i for i = 0..3, the word's bits 9i..9i+8;
+//             port A writes {DIB, DIA} with byte enables ADA[3:0], port B reads onto
+//             {DOB, DOA}
 // Data are on the low pins (DIx[W-1:0], DOx[W-1:0]). Each port reads synchronously on CLKx
 // when CEx is high and the chip-select pins CSx[2:0] equal CSDECODE_x; a write (WEx) returns,
 // on its own port, the old word (WRITEMODE "READBEFOREWRITE"), the new one ("WRITETHROUGH")
 // or leaves the output as it was ("NORMAL"). Reads on the other port in the same cycle see
 // the old contents. REGMODE "OUTREG" adds the output register (enabled by OCEx); RSTx clears
 // the output (RESETMODE "SYNC" or "ASYNC").
-// Not modelled: CSDECODE other than "0b000" (a simulation stops with $fatal), GSR.
+// Not modelled: CSDECODE other than "0b000", a width-36 read on port A or write on port B (a
+// simulation stops with $fatal), GSR.
 `timescale 1ns / 1ps
 
 module DP16KD(
@@ -195,16 +200,18 @@ module DP16KD(
 
 
   // the word at ad as a port of this width reads it
-  function [17:0] read_word(input integer width, input [13:0] ad);
+  function [35:0] read_word(input integer width, input [13:0] ad);
     reg [8:0] b;
     begin
       b = mem[ad[13:3]];
       case (width)
+        36: read_word = {mem[{ad[13:5], 2'd3}], mem[{ad[13:5], 2'd2}], mem[{ad[13:5], 2'd1}],
+                         mem[{ad[13:5], 2'd0}]};
         18: read_word = {mem[{ad[13:4], 1'b1}], mem[{ad[13:4], 1'b0}]};
-        9: read_word = {9'h0, b};
-        4: read_word = {14'h0, ad[2] ? b[7:4] : b[3:0]};
-        2: read_word = {16'h0, b[ad[2:1] * 2 +: 2]};
-        default: read_word = {17'h0, b[ad[2:0]]};
+        9: read_word = {27'h0, b};
+        4: read_word = {32'h0, ad[2] ? b[7:4] : b[3:0]};
+        2: read_word = {34'h0, b[ad[2:1] * 2 +: 2]};
+        default: read_word = {35'h0, b[ad[2:0]]};
       endcase
     end
   endfunction
@@ -223,25 +230,29 @@ module DP16KD(
   // the output register after a clock edge: the word read, or by a write's WRITEMODE the
   // old word, the new one or the output unchanged (called in the clocked block, so that it
   // reads the memory as it is at the edge)
-  function [17:0] next_out(input we, input [127:0] mode, input [17:0] now, input integer width,
+  function [35:0] next_out(input we, input [127:0] mode, input [35:0] now, input integer width,
                            input [13:0] ad, input [17:0] di);
-    reg [17:0] old;
+    reg [35:0] old;
+    reg [17:0] mask;
     begin
       old = read_word(width, ad);
       if (!we || mode == "READBEFOREWRITE") next_out = old;
       else if (mode == "WRITETHROUGH") begin
         if (width == 18)
-          next_out = {ad[1] ? di[17:9] : old[17:9], ad[0] ? di[8:0] : old[8:0]};
+          next_out = {18'h0, ad[1] ? di[17:9] : old[17:9], ad[0] ? di[8:0] : old[8:0]};
         else
-          next_out = di & ((18'h1 << width) - 1);
+        begin
+          mask = (18'h1 << width) - 18'h1;
+          next_out = {18'h0, di & mask};
+        end
       end else next_out = now;
     end
   endfunction
 
   initial
     if ((DATA_WIDTH_A != 1 && DATA_WIDTH_A != 2 && DATA_WIDTH_A != 4 && DATA_WIDTH_A != 9
-         && DATA_WIDTH_A != 18) || (DATA_WIDTH_B != 1 && DATA_WIDTH_B != 2 && DATA_WIDTH_B != 4
-         && DATA_WIDTH_B != 9 && DATA_WIDTH_B != 18))
+         && DATA_WIDTH_A != 18 && DATA_WIDTH_A != 36) || (DATA_WIDTH_B != 1 && DATA_WIDTH_B != 2
+         && DATA_WIDTH_B != 4 && DATA_WIDTH_B != 9 && DATA_WIDTH_B != 18 && DATA_WIDTH_B != 36))
       $fatal(1, "DP16KD model: data widths %0d, %0d", DATA_WIDTH_A, DATA_WIDTH_B);
 
   // ---- port A
@@ -256,32 +267,41 @@ module DP16KD(
   wire [8:0] dlo_A = DATA_WIDTH_A == 18 || DATA_WIDTH_A == 9 ? di_A[8:0] :
                       DATA_WIDTH_A == 4 ? {2{di_A[3:0]}} :
                       DATA_WIDTH_A == 2 ? {4{di_A[1:0]}} : {9{di_A[0]}};
-  reg [17:0] rd_A = 18'h0, rq_A = 18'h0;
+  reg [35:0] rd_A = 36'h0, rq_A = 36'h0;
   always @(posedge clk_A) if (sel_A && WEA) begin
-    mem[lo_A] <= (mem[lo_A] & ~mlo_A) | (dlo_A & mlo_A);
-    if (mhi_A[0]) mem[hi_A] <= di_A[17:9];
+    if (DATA_WIDTH_A == 36) begin : wide
+      integer i;
+      for (i = 0; i < 4; i = i + 1)
+        if (ad_A[i]) mem[{ad_A[13:5], i[1:0]}] <= i < 2 ? di_A[9 * i +: 9] : di_B[9 * (i - 2) +: 9];
+    end else begin
+      mem[lo_A] <= (mem[lo_A] & ~mlo_A) | (dlo_A & mlo_A);
+      if (mhi_A[0]) mem[hi_A] <= di_A[17:9];
+    end
   end
   generate
     if (RESETMODE == "ASYNC") begin : read_A_async
       always @(posedge clk_A or posedge RSTA)
-        if (RSTA) rd_A <= 18'h0;
+        if (RSTA) rd_A <= 36'h0;
         else if (sel_A) rd_A <= next_out(WEA, WRITEMODE_A, rd_A, DATA_WIDTH_A,
                                            ad_A, di_A);
     end else begin : read_A_sync
       always @(posedge clk_A)
-        if (RSTA) rd_A <= 18'h0;
+        if (RSTA) rd_A <= 36'h0;
         else if (sel_A) rd_A <= next_out(WEA, WRITEMODE_A, rd_A, DATA_WIDTH_A,
                                            ad_A, di_A);
     end
     if (REGMODE_A == "OUTREG") begin : outreg_A
       always @(posedge clk_A)
-        if (RSTA) rq_A <= 18'h0;
+        if (RSTA) rq_A <= 36'h0;
         else if (OCEA) rq_A <= rd_A;
-      assign {DOA17, DOA16, DOA15, DOA14, DOA13, DOA12, DOA11, DOA10, DOA9, DOA8, DOA7, DOA6, DOA5, DOA4, DOA3, DOA2, DOA1, DOA0} = rq_A;
+      assign {DOA17, DOA16, DOA15, DOA14, DOA13, DOA12, DOA11, DOA10, DOA9, DOA8, DOA7, DOA6, DOA5, DOA4, DOA3, DOA2, DOA1, DOA0} = DATA_WIDTH_B == 36 ? rq_B[17:0] : rq_A[17:0];
     end else begin : noreg_A
-      assign {DOA17, DOA16, DOA15, DOA14, DOA13, DOA12, DOA11, DOA10, DOA9, DOA8, DOA7, DOA6, DOA5, DOA4, DOA3, DOA2, DOA1, DOA0} = rd_A;
+      assign {DOA17, DOA16, DOA15, DOA14, DOA13, DOA12, DOA11, DOA10, DOA9, DOA8, DOA7, DOA6, DOA5, DOA4, DOA3, DOA2, DOA1, DOA0} = DATA_WIDTH_B == 36 ? rd_B[17:0] : rd_A[17:0];
     end
   endgenerate
+
+  always @(posedge clk_A) if (sel_A && !WEA && DATA_WIDTH_A == 36)
+    $fatal(1, "DP16KD model: a width-36 read on port A");
 
   // ---- port B
   wire clk_B = CLKBMUX == "INV" ? ~CLKB : CLKB;
@@ -295,30 +315,31 @@ module DP16KD(
   wire [8:0] dlo_B = DATA_WIDTH_B == 18 || DATA_WIDTH_B == 9 ? di_B[8:0] :
                       DATA_WIDTH_B == 4 ? {2{di_B[3:0]}} :
                       DATA_WIDTH_B == 2 ? {4{di_B[1:0]}} : {9{di_B[0]}};
-  reg [17:0] rd_B = 18'h0, rq_B = 18'h0;
+  reg [35:0] rd_B = 36'h0, rq_B = 36'h0;
   always @(posedge clk_B) if (sel_B && WEB) begin
+    if (DATA_WIDTH_B == 36) $fatal(1, "DP16KD model: a width-36 write on port B");
     mem[lo_B] <= (mem[lo_B] & ~mlo_B) | (dlo_B & mlo_B);
     if (mhi_B[0]) mem[hi_B] <= di_B[17:9];
   end
   generate
     if (RESETMODE == "ASYNC") begin : read_B_async
       always @(posedge clk_B or posedge RSTB)
-        if (RSTB) rd_B <= 18'h0;
+        if (RSTB) rd_B <= 36'h0;
         else if (sel_B) rd_B <= next_out(WEB, WRITEMODE_B, rd_B, DATA_WIDTH_B,
                                            ad_B, di_B);
     end else begin : read_B_sync
       always @(posedge clk_B)
-        if (RSTB) rd_B <= 18'h0;
+        if (RSTB) rd_B <= 36'h0;
         else if (sel_B) rd_B <= next_out(WEB, WRITEMODE_B, rd_B, DATA_WIDTH_B,
                                            ad_B, di_B);
     end
     if (REGMODE_B == "OUTREG") begin : outreg_B
       always @(posedge clk_B)
-        if (RSTB) rq_B <= 18'h0;
+        if (RSTB) rq_B <= 36'h0;
         else if (OCEB) rq_B <= rd_B;
-      assign {DOB17, DOB16, DOB15, DOB14, DOB13, DOB12, DOB11, DOB10, DOB9, DOB8, DOB7, DOB6, DOB5, DOB4, DOB3, DOB2, DOB1, DOB0} = rq_B;
+      assign {DOB17, DOB16, DOB15, DOB14, DOB13, DOB12, DOB11, DOB10, DOB9, DOB8, DOB7, DOB6, DOB5, DOB4, DOB3, DOB2, DOB1, DOB0} = DATA_WIDTH_B == 36 ? rq_B[35:18] : rq_B[17:0];
     end else begin : noreg_B
-      assign {DOB17, DOB16, DOB15, DOB14, DOB13, DOB12, DOB11, DOB10, DOB9, DOB8, DOB7, DOB6, DOB5, DOB4, DOB3, DOB2, DOB1, DOB0} = rd_B;
+      assign {DOB17, DOB16, DOB15, DOB14, DOB13, DOB12, DOB11, DOB10, DOB9, DOB8, DOB7, DOB6, DOB5, DOB4, DOB3, DOB2, DOB1, DOB0} = DATA_WIDTH_B == 36 ? rd_B[35:18] : rd_B[17:0];
     end
   endgenerate
 endmodule
