@@ -78,18 +78,46 @@ def _reachable_bits(cell, inputs) -> list:
             if all(((b >> i) & 1) == int(v) for i, v in fixed.items())]
 
 
-def flip_lut_bit(netlist_path, out_path, family: str, rng, prefix: str) -> str:
-    """Write a copy of the netlist with one truth-table bit of one LUT flipped: a LUT whose
-    name starts with ``prefix``, chosen by ``rng``, and a bit its inputs can select.
-    Returns ``"<cell> bit <b>"``."""
+#: iCE40 adders: a sum bit is an SB_LUT4 computing I1 ^ I2 ^ I3 (I3 the carry in from an
+#: SB_CARRY), a truth table Yosys's techmap writes, not ABC (which may leave input
+#: combinations that never occur as don't-cares, so flipping their bit changes nothing).
+ICE40_SUM = "0110100110010110"
+
+
+def _candidates(top, family: str, prefix: str) -> list:
+    """(cell name, the truth-table bits worth flipping) of the LUTs whose name starts with
+    ``prefix``: on iCE40 the adders' sum bits, flipped where one operand bit is 1, the other
+    0 and the carry in 0 (a combination any adding bit meets); on ECP5 any LUT4, at a bit
+    its inputs can select."""
     kind, param, inputs = LUTS[family]
+    carries = {b for c in top["cells"].values() if c["type"] == "SB_CARRY"
+               for b in c["connections"]["CO"]}
+    out = []
+    for name in sorted(top["cells"]):
+        cell = top["cells"][name]
+        if cell["type"] != kind or not name.startswith(prefix):
+            continue
+        if family == "ice40":
+            if (cell["parameters"][param] != ICE40_SUM
+                    or cell["connections"]["I3"][0] not in carries):
+                continue
+            bits = [b for b in (0b0010, 0b0100) if b in _reachable_bits(cell, inputs)]
+        else:
+            bits = _reachable_bits(cell, inputs)
+        if bits:
+            out.append((name, bits))
+    return out
+
+
+def flip_lut_bit(netlist_path, out_path, family: str, rng, prefix: str) -> str:
+    """Write a copy of the netlist with one truth-table bit of one LUT flipped, chosen by
+    ``rng`` among :func:`_candidates`. Returns ``"<cell> bit <b>"``."""
+    _, param, _ = LUTS[family]
     netlist = json.loads(netlist_path.read_text())
     _, top = top_module(netlist, str(netlist_path))
-    names = sorted(n for n, c in top["cells"].items()
-                   if c["type"] == kind and n.startswith(prefix))
-    name = rng.choice(names)
+    name, bits = rng.choice(_candidates(top, family, prefix))
+    bit = rng.choice(bits)
     cell = top["cells"][name]
-    bit = rng.choice(_reachable_bits(cell, inputs))
     init = cell["parameters"][param]              # a binary string, MSB first
     i = len(init) - 1 - bit
     cell["parameters"][param] = init[:i] + ("1" if init[i] == "0" else "0") + init[i + 1:]
@@ -119,8 +147,8 @@ def _flipped_fails(netlist, design, board, family, tmp_path, prefix, tries=3):
 
 
 def test_verify_fails_on_a_flipped_lut_bit_and_names_the_place(xor_ice, tmp_path):
-    """One bit of the truth table of one SB_LUT4 in the network's edges flipped: the
-    verification fails and names the first step after which the parameters or flags
+    """One bit of the truth table of one SB_LUT4 (an adder's sum bit) in the network's edges
+    flipped: the verification fails and names the first step after which the parameters or flags
     differ, the parameter or flag word, its element and both values."""
     netlist, design = xor_ice
     _flipped_fails(netlist, design, "icebreaker", "ice40", tmp_path, "soc.network.edge_")
