@@ -32,9 +32,9 @@ from pcfpga.hdl.protocol import DEFAULT_BAUD
 
 from .devices import board as find_board
 from .dsp import dsp_notes, dsp_registers
-from .cells import ToolMissing, find_tool
+from .cells import ToolMissing, find_tool, find_yosys
 
-__all__ = ["synthesize", "read_report", "TOOLS", "SynthesisFailed",
+__all__ = ["synthesize", "synthesize_netlist", "read_report", "TOOLS", "SynthesisFailed",
            "report_table", "report_notes", "loader_binary"]
 
 #: amaranth's variable -> the YoWASP command (per family).
@@ -156,31 +156,12 @@ def synthesize(design, board_name: str, out_dir: str, baud: int = DEFAULT_BAUD,
     ``design`` is a :class:`~pcfpga.hdl.design.Design`, or a graph, which the fitter folds
     for the board (:func:`~pcfpga.hdl.fit.fit`).
     """
-    from pcfpga.golden.graph import Graph
-    from pcfpga.hdl.design import as_design
-    from pcfpga.hdl.fit import estimate, fit
-    from pcfpga.hdl.uart import divisor_for
-
-    from .soc import DATASET_WORDS, BoardTop, SoC, dataset_capacity
-
-    b = find_board(board_name)
-    family = b.device.family
-    est = (fit(design, b.device) if isinstance(design, Graph) else
-           estimate(as_design(design, who="synthesize")))
-    design = est.design
+    b, est, soc, top, platform, name, opts = _prepare(design, board_name, baud)
+    design, family = est.design, b.device.family
     graph = design.graph
-    divisor = divisor_for(b.clock_hz, baud)
     env = toolchain_env(family)
-    name = f"pcfpga_{graph.name}"
-    platform = b.platform_class()()
-    soc = SoC(design, divisor, dataset_capacity(graph, DATASET_WORDS[family]))
-    top = BoardTop(soc)
     log(f"synthesising {graph.name} for {b.name} ({b.device.name}), "
         f"{est.architecture}; yosys and nextpnr take a few minutes")
-    opts = {"nextpnr_opts": f"--report {name}.report.json"}
-    if family == "ice40":
-        opts["synth_opts"] = "-dsp -spram"
-        opts["script_after_synth"] = ICE40_AFTER_SYNTH    # hdl/multiplier.py's SB_MAC16s
     start = time.perf_counter()
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -237,6 +218,79 @@ def synthesize(design, board_name: str, out_dir: str, baud: int = DEFAULT_BAUD,
             shutil.rmtree(dst)
         shutil.move(os.path.join(tmp, entry), dst)
     shutil.rmtree(tmp, ignore_errors=True)
+    return report
+
+
+def _prepare(design, board_name: str, baud: int) -> tuple:
+    """What a build needs: (board, estimate, SoC, BoardTop, platform, top name, build
+    options); ``design`` a Design, or a graph the fitter folds for the board."""
+    from pcfpga.golden.graph import Graph
+    from pcfpga.hdl.design import as_design
+    from pcfpga.hdl.fit import estimate, fit
+    from pcfpga.hdl.uart import divisor_for
+
+    from .soc import DATASET_WORDS, BoardTop, SoC, dataset_capacity
+
+    b = find_board(board_name)
+    family = b.device.family
+    est = (fit(design, b.device) if isinstance(design, Graph) else
+           estimate(as_design(design, who="synthesize")))
+    graph = est.design.graph
+    divisor = divisor_for(b.clock_hz, baud)
+    soc = SoC(est.design, divisor, dataset_capacity(graph, DATASET_WORDS[family]))
+    opts = {"nextpnr_opts": f"--report pcfpga_{graph.name}.report.json"}
+    if family == "ice40":
+        opts["synth_opts"] = "-dsp -spram"
+        opts["script_after_synth"] = ICE40_AFTER_SYNTH    # hdl/multiplier.py's SB_MAC16s
+    return b, est, soc, BoardTop(soc), b.platform_class()(), f"pcfpga_{graph.name}", opts
+
+
+def synthesize_netlist(design, board_name: str, out_dir: str, baud: int = DEFAULT_BAUD,
+                       log=print) -> dict:
+    """Only the Yosys step of :func:`synthesize`: the same SoC, script and options, so the
+    same netlist (``{name}.json``), without place and route (for verifying the netlist,
+    :mod:`.verify`, in far less time).
+
+    Parameters
+    ----------
+    design : Design or Graph
+        As for :func:`synthesize`.
+    board_name : str
+        The board.
+    out_dir : str
+        Receives ``{name}.json``, Yosys's log ``{name}.rpt``, ``memmap.json`` and a
+        ``report.json`` with the network, board, reuse, baud and netlist (no resources).
+    baud : int
+        The UART rate.
+    log : callable
+        Progress lines.
+
+    Returns
+    -------
+    dict
+        The report.
+    """
+    b, est, soc, top, platform, name, opts = _prepare(design, board_name, baud)
+    yosys = find_yosys()
+    log(f"synthesising {est.design.graph.name} for {b.name} ({b.device.name}) with Yosys "
+        f"only, {est.architecture}")
+    start = time.perf_counter()
+    os.makedirs(out_dir, exist_ok=True)
+    plan = platform.build(top, name=name, build_dir=out_dir, do_build=False, **opts)
+    plan.extract(out_dir)
+    run = subprocess.run([yosys, "-q", "-l", f"{name}.rpt", f"{name}.ys"], cwd=out_dir,
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SynthesisFailed(f"yosys failed on {est.design.graph.name} for {b.name}: "
+                              f"{_failure(out_dir, name)}")
+    report = {"network": est.design.graph.name, "board": b.name, "device": b.device.name,
+              "architecture": est.architecture, "reuse": est.design.folding.to_json(),
+              "baud": baud, "netlist": f"{name}.json", "memmap": "memmap.json",
+              "seconds": round(time.perf_counter() - start, 1)}
+    with open(os.path.join(out_dir, "report.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    with open(os.path.join(out_dir, "memmap.json"), "w") as f:
+        f.write(soc.memmap.to_json())
     return report
 
 

@@ -36,7 +36,8 @@ from pcfpga.hdl.export import (VerilatorMissing, top_name, verilator_environment
 from .driver import receive_message, send_message
 from .session import Session, SimulationFailed
 
-__all__ = ["CocotbBuild", "CocotbSession", "SIMULATORS", "available", "SimulatorMissing"]
+__all__ = ["CocotbBuild", "CocotbSession", "SIMULATORS", "available", "SimulatorMissing",
+           "quiet", "environment", "failing_as", "VERILATOR_MAKEFLAGS"]
 
 SIMULATORS = ("verilator", "icarus")
 
@@ -163,8 +164,8 @@ class CocotbBuild:
         if self.simulator == "icarus":
             sources = [str(_icarus_copy(self.v_path))]
         log = self.build_dir / ("build.log" if fresh else "rebuild.log")
-        with _quiet(log), _env(MAKEFLAGS=VERILATOR_MAKEFLAGS, WAVES=_waves_env(self.waves)), \
-                _failure(f"building the {self.simulator} model failed; see {log}"):
+        with quiet(log), environment(MAKEFLAGS=VERILATOR_MAKEFLAGS, WAVES=_waves_env(self.waves)), \
+                failing_as(f"building the {self.simulator} model failed; see {log}"):
             tool.build(sources=sources, hdl_toplevel=top_name(self.graph),
                        build_dir=str(self.build_dir / "sim_build"), build_args=args,
                        waves=self.waves, timescale=("1ns", "1ps"), always=fresh)
@@ -208,7 +209,7 @@ class CocotbSession(Session):
 
         def main():
             try:
-                with _env(WAVES=_waves_env(build.waves)):  # cocotb lets WAVES override
+                with environment(WAVES=_waves_env(build.waves)):  # cocotb lets WAVES override
                     build.tool.test(test_module="pcfpga.sim.cocotb_tb",
                                     hdl_toplevel=top_name(build.graph),
                                     build_dir=str(build.build_dir / "sim_build"),
@@ -291,7 +292,7 @@ def _icarus_copy(v_path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _failure(message: str):
+def failing_as(message: str):
     """A tool that fails (cocotb_tools raises RuntimeError) becomes SimulationFailed."""
     try:
         yield
@@ -306,7 +307,7 @@ def _waves_env(waves) -> str:
 
 
 @contextlib.contextmanager
-def _env(**values):
+def environment(**values):
     """Set environment variables for the duration of a block."""
     old = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
@@ -321,7 +322,7 @@ def _env(**values):
 
 
 @contextlib.contextmanager
-def _quiet(log_path: Path):
+def quiet(log_path: Path):
     """Send the tools' chatter to a log file (shown when something fails)."""
     buf = io.StringIO()
     with open(log_path, "w") as log, contextlib.redirect_stdout(buf):
