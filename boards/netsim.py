@@ -34,7 +34,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -44,7 +43,8 @@ import numpy as np
 
 from pcfpga.host.link import Link
 from pcfpga.sim.cocotb_backend import (SIMULATORS, VERILATOR_MAKEFLAGS, SimulatorMissing,
-                                       available, environment, failing_as, quiet)
+                                       available, environment, failing_as,
+                                       listening_socket, quiet)
 from pcfpga.sim.driver import receive_message, send_message
 from pcfpga.sim.session import SimulationFailed
 
@@ -332,12 +332,7 @@ class NetlistLink(Link):
         self.baud = self.clock_hz / self.divisor
         self.cycles = 0
         self.log_path = build.build_dir / "test.log"
-        self._tmp = Path(tempfile.mkdtemp(prefix="pcfpga-"))
-        path = str(self._tmp / "s")
-        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._listener.bind(path)
-        self._listener.listen(1)
-        self._listener.settimeout(0.25)
+        self._tmp, path, self._listener = listening_socket()
         self._failure = None
         self._open = True
         env = {"PCFPGA_SOCKET": path, "PCFPGA_DIVISOR": str(self.divisor),

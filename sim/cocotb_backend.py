@@ -37,7 +37,7 @@ from .driver import receive_message, send_message
 from .session import Session, SimulationFailed
 
 __all__ = ["CocotbBuild", "CocotbSession", "SIMULATORS", "available", "SimulatorMissing",
-           "quiet", "environment", "failing_as", "VERILATOR_MAKEFLAGS"]
+           "listening_socket", "quiet", "environment", "failing_as", "VERILATOR_MAKEFLAGS"]
 
 SIMULATORS = ("verilator", "icarus")
 
@@ -196,13 +196,7 @@ class CocotbSession(Session):
         build.build()
         self.build, self.waves = build, waves
         self.log_path = build.build_dir / "test.log"
-        # a short folder: Unix socket paths are limited to about 100 bytes
-        self._tmp = Path(tempfile.mkdtemp(prefix="pcfpga-"))
-        path = str(self._tmp / "s")
-        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._listener.bind(path)
-        self._listener.listen(1)
-        self._listener.settimeout(0.25)
+        self._tmp, path, self._listener = listening_socket()
         self._failure = None
         env = {"PCFPGA_SOCKET": path, "PCFPGA_MEMMAP": str(build.j_path),
                "COCOTB_LOG_LEVEL": "WARNING"}
@@ -289,6 +283,20 @@ def _icarus_copy(v_path: Path) -> Path:
     out = v_path.with_name(v_path.stem + ".icarus.v")
     out.write_text(text)
     return out
+
+
+def listening_socket():
+    """(folder, path, socket): a Unix socket listening at ``path`` in a new temporary
+    folder (short: socket paths are limited to about 100 bytes), for the testbench
+    process to connect to; accept() times out after 0.25 s so that its waiter can look
+    for the simulator's failure. The caller closes it and removes the folder."""
+    tmp = Path(tempfile.mkdtemp(prefix="pcfpga-"))
+    path = str(tmp / "s")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    listener.settimeout(0.25)
+    return tmp, path, listener
 
 
 @contextlib.contextmanager
