@@ -231,12 +231,15 @@ def verify_netlist(netlist, design, board_name: str, baud: int = DEFAULT_BAUD,
             model.run_steps(params0, samples)
         except Mismatch as e:
             passed, failed, message = False, steps, str(e)
-            if graph.learning.mode != "streaming" and steps > 1:
-                log(f"  the netlist differs from the golden model {message}; finding the "
-                    f"first step that differs ...")
-                failed, message = _first_failing(model, params0, samples, message, log)
         except (HostError, HardwareTimeout) as e:
             passed, message = False, f"the simulated SoC failed: {e}"
+        if failed and graph.learning.mode != "streaming" and steps > 1:
+            log(f"  the netlist differs from the golden model {message}; finding the "
+                f"first step that differs ...")
+            try:
+                failed, message = _first_failing(model, params0, samples, message, log)
+            except (HostError, HardwareTimeout) as e:
+                message += f" (the search for the first differing step stopped: {e})"
     finally:
         link.close()
         if not keep_model:

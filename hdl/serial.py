@@ -9,14 +9,15 @@ has. With ``reuse="serial"`` every node keeps each register vector in a memory o
     cycle c       every register memory is read at element c (the step's fold_cnt)
     cycle c + 1   element c is computed, as the golden formula of one element, and
                   written back (latency 1); a tanh or sigmoid table read adds a cycle
-                  (latency 2)
+                  (latency 2), the gate's registered multiplier LATENCY cycles (δ is
+                  written at latency 1 + LATENCY)
 
-so a node step lasts ``size + latency`` cycles of the largest node (:func:`serial_phases`).
-Every node in a step reads element c of its own and its neighbours' registers in the same
-cycle and writes element c a cycle or two later, so all reads see the previous step's
-values: the tick stays a Jacobi update, and every register equals the golden trace bit for
-bit (the stochastic rounding mixer takes the element as a counted signal,
-:attr:`~.arith.HdlArith.element`).
+so a node step lasts ``size + latency`` cycles of the largest node
+(:func:`~.folding.serial_phases`). Every node in a step reads element c of its own and its
+neighbours' registers in the same cycle and writes element c one to three cycles later, so
+all reads see the previous step's values: the tick stays a Jacobi update, and every register
+equals the golden trace bit for bit (the stochastic rounding mixer takes the element as a
+counted signal, :attr:`~.arith.HdlArith.element`).
 
 Every dense edge is folded onto one multiplier (:class:`SerialEdgePE`: a
 :class:`~.fold.FoldedEdgePE` with one lane, word t = i·cols + j). In its phases the edge
@@ -48,15 +49,14 @@ from pcfpga.golden.lfsr import SITE_DELTA, SITE_VHAT
 from . import ports
 from .arith import BLOCK_RAM, single_port_ram
 from .fold import FoldedEdgePE
-from .folding import SERIAL, SERIAL_KINDS, SERIAL_SPRAM, serial_phases
+from .folding import SERIAL
 from .multiplier import delayed
 from .parallel import InputPE, NodePE
 from .pe import COMB, BuildContext, Register, or_tree
 from .ports import delta_sizes, register_shape
 from .program import STEP_COUNTER_BITS
 
-__all__ = ["SERIAL", "SERIAL_SPRAM", "SERIAL_KINDS", "serial_phases", "SerialInputPE",
-           "SerialNodePE", "SerialEdgePE", "SerialContext", "SerialPE", "TABLE_ACTS"]
+__all__ = ["SerialInputPE", "SerialNodePE", "SerialEdgePE", "SerialContext", "SerialPE"]
 
 #: ``put(..., when=LATE)``: written two cycles after the read (table lookups).
 LATE = "late"
@@ -84,7 +84,7 @@ class SerialContext(BuildContext):
     def put(self, step, targets, values, when=None):
         """``targets``: an own register (:meth:`regs`); ``when``: None (element of this
         cycle's step, latency 1), :data:`LATE` (latency 2) or ``(element, valid)`` (a row
-        sum handed over by a fused edge)."""
+        sum handed over by a fused edge, the gate's product LATENCY cycles later)."""
         if not isinstance(targets, Register):
             raise TypeError(f"A serial PE writes whole registers, not {targets!r}")
         super().put(step, [targets.reg] * len(targets), values, when)

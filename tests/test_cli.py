@@ -219,3 +219,16 @@ def test_sim_waves(capsys, tmp_path, simulator, suffix, need_simulator, sim_buil
     else:  # FST: a header block (type 0) first, and more than a header
         data = waves.read_bytes()
         assert data[0] == 0 and len(data) > 1000
+
+
+@pytest.mark.parametrize("extra", [["--verify-steps", "3"], ["--verify-simulator", "icarus"]])
+def test_synth_verify_options_need_verify(extra, tmp_path, capsys):
+    """--verify-steps and --verify-simulator alone are refused (exit 2, one line) before
+    anything is built or written."""
+    out = tmp_path / "never"
+    code = main(["synth", str(example_path("xor")), "--board", "icebreaker", "-o", str(out),
+                 *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and not out.exists()
+    assert err == ("pcfpga: error: --verify-steps and --verify-simulator choose how --verify "
+                   "runs; add --verify\n")

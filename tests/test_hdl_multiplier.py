@@ -159,3 +159,30 @@ def test_sb_mac16_netlist_equals_the_exact_product(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     got = [int(x) for x in (tmp_path / "p.txt").read_text().split()]
     assert got == ref_products(a, b), f"seed {SEED}"
+
+
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog is not installed")
+def test_mult18x18d_instance_equals_the_exact_product(tmp_path):
+    """The ECP5 build's MULT18X18D instance (18-bit operands, the extremes included) on
+    Icarus with the project's behavioural model of the primitive (boards/models), which
+    the --verify simulations of ECP5 netlists use too."""
+    import pcfpga.boards
+
+    model = os.path.join(os.path.dirname(pcfpga.boards.__file__), "models",
+                         "ecp5_mult18x18d.v")
+    aw, bw = 18, 17
+    a, b = operands(aw, bw, 300)
+    (tmp_path / "mul.v").write_text(verilog.convert(Multiplier(aw, bw),
+                                                    platform=ULX3S_85F_Platform(), name="mul"))
+    (tmp_path / "a.hex").write_text("\n".join(f"{x & 0xFFFFFFFF:08x}" for x in a) + "\n")
+    (tmp_path / "b.hex").write_text("\n".join(f"{x & 0xFFFFFFFF:08x}" for x in b) + "\n")
+    (tmp_path / "tb.v").write_text(TESTBENCH.format(
+        aw=aw - 1, bw=bw - 1, pw=aw + bw - 1, n=len(a) - 1, count=len(a),
+        total=len(a) + LATENCY, lat1=LATENCY - 1))
+    run = subprocess.run(["iverilog", "-g2012", "-o", "sim", "tb.v", "mul.v", model],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    run = subprocess.run(["vvp", "-n", "sim"], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    got = [int(x) for x in (tmp_path / "p.txt").read_text().split()]
+    assert got == ref_products(a, b), f"seed {SEED}"

@@ -33,9 +33,9 @@ def register(sub):
                    help="simulate the netlist Yosys wrote (its Lattice primitives) for "
                         "--verify-steps training steps through its UART and compare every "
                         "parameter and flag with the golden model")
-    c.add_argument("--verify-steps", type=positive_int, default=DEFAULT_STEPS, metavar="N",
+    c.add_argument("--verify-steps", type=positive_int, metavar="N",
                    help=f"training steps --verify runs (default {DEFAULT_STEPS})")
-    c.add_argument("--verify-simulator", choices=SIMULATORS, default="verilator",
+    c.add_argument("--verify-simulator", choices=SIMULATORS,
                    help="the simulator --verify uses (default verilator; icarus is some 40 "
                         "times slower on these netlists)")
     c.set_defaults(func=run)
@@ -43,6 +43,9 @@ def register(sub):
 
 def run(args) -> int:
     """Build the bitstream into ``args.o``; 0, or 1 when timing is not met."""
+    if not args.verify and (args.verify_steps, args.verify_simulator) != (None, None):
+        raise CliError("--verify-steps and --verify-simulator choose how --verify runs; "
+                       "add --verify")
     graph = load_graph(args.net)
     folder = check_folder(args.o, "-o")
     from ..boards.synth import report_notes, report_table, synthesize
@@ -84,7 +87,8 @@ def _verify(design, report: dict, folder: str, args):
     netlist = os.path.join(folder, f"pcfpga_{report['network']}.json")
     try:
         result = verify_netlist(netlist, design, report["board"], report["baud"],
-                                args.verify_steps, args.verify_simulator,
+                                args.verify_steps or DEFAULT_STEPS,
+                                args.verify_simulator or "verilator",
                                 build_dir=os.path.join(folder, "verify"), keep_model=False,
                                 log=lambda s: print(s, flush=True))
     except (ToolMissing, SimulatorMissing, NetlistError) as e:
