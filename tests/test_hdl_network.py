@@ -61,21 +61,29 @@ def _random_case(seed, simulation):
     simulate_against_golden(g, init_params(g, seed), samples_for(g, seed), simulation=simulation(g))
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_saturating_cases_match(mode, simulation):
-    """Large weights and far targets: errors, deltas, weights and values saturate; the
-    flags and the clamped registers still match bit for bit."""
+def saturating_case(mode: str, steps: int):
+    """dag with large weights and far targets, which saturates errors, deltas, weights and
+    values in ``mode``: (graph, params, samples), checked to set some flag in the golden
+    model."""
     g = Graph.from_toml(str(example_path("dag"))).with_settings(mode=mode, eta_theta=1.0,
                                                                  **MODES[mode])
     p = {k: np.clip(v * 12, -7.9, 7.9) for k, v in init_params(g, 3).items()}
     rng = np.random.default_rng(3)
     samples = [({"x": rng.uniform(-4, 4, 3)}, {"y": rng.uniform(-7, 7, 2)})
-               for _ in range(3)]
+               for _ in range(steps)]
     m = FixedPC(g)
     q = m.to_model(p)
     for x, y in samples:
         q, _ = m.step(q, x, y)
     assert m.flags(), "the case must saturate something"
+    return g, p, samples
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_saturating_cases_match(mode, simulation):
+    """Large weights and far targets: errors, deltas, weights and values saturate; the
+    flags and the clamped registers still match bit for bit."""
+    g, p, samples = saturating_case(mode, 3)
     simulate_against_golden(g, p, samples, simulation=simulation(g))
 
 
@@ -85,17 +93,7 @@ def test_saturating_cases_match_folded(mode, reuse, simulation):
     """The saturating case on the folded and serial datapaths, whose overflows come from
     registered multipliers LATENCY cycles after their operands (the update's ``w_over``,
     the gate's δ): the flags still match bit for bit."""
-    g = Graph.from_toml(str(example_path("dag"))).with_settings(mode=mode, eta_theta=1.0,
-                                                                 **MODES[mode])
-    p = {k: np.clip(v * 12, -7.9, 7.9) for k, v in init_params(g, 3).items()}
-    rng = np.random.default_rng(3)
-    samples = [({"x": rng.uniform(-4, 4, 3)}, {"y": rng.uniform(-7, 7, 2)})
-               for _ in range(2)]
-    m = FixedPC(g)
-    q = m.to_model(p)
-    for x, y in samples:
-        q, _ = m.step(q, x, y)
-    assert m.flags(), "the case must saturate something"
+    g, p, samples = saturating_case(mode, 2)
     simulate_against_golden(g, p, samples, simulation=simulation(Design.build(g, reuse)))
 
 
