@@ -43,7 +43,7 @@ import numpy as np
 
 from pcfpga.host.link import Link
 from pcfpga.sim.cocotb_backend import (VERILATOR_MAKEFLAGS, SimulatorMissing,
-                                       environment, failing_as,
+                                       accept_testbench, environment, failing_as,
                                        listening_socket, quiet, require_simulator)
 from pcfpga.sim.driver import receive_message, send_message
 from pcfpga.sim.session import SimulationFailed
@@ -334,15 +334,10 @@ class NetlistLink(Link):
         self._thread = threading.Thread(target=self._main, args=(env,), daemon=True,
                                         name=f"{build.simulator}-netlist")
         self._thread.start()
-        while True:
-            try:
-                self._conn, _ = self._listener.accept()
-                break
-            except TimeoutError:
-                if not self._thread.is_alive():
-                    self._cleanup()
-                    raise SimulationFailed(self._failed("did not start")) from None
-        self._conn.settimeout(None)
+        self._conn = accept_testbench(self._listener, self._thread)
+        if self._conn is None:
+            self._cleanup()
+            raise SimulationFailed(self._failed("did not start"))
 
     def _main(self, env):
         try:

@@ -41,7 +41,8 @@ from amaranth.lib.wiring import In, Out
 
 from .unused import rejecting
 
-__all__ = ["Multiplier", "Primitive", "LATENCY", "primitive_for", "delayed", "ICE40_CELL",
+__all__ = ["Multiplier", "Primitive", "LATENCY", "primitive_for", "delayed", "delay_chain",
+           "ICE40_CELL",
            "ICE40_STUB", "ICE40_AFTER_SYNTH"]
 
 #: Cycles from the operands to the product, in every implementation.
@@ -186,11 +187,21 @@ class Multiplier(wiring.Component):
         m.d.comb += self.p.eq(out[:len(self.p)].as_signed())
 
 
-def delayed(m, value, name: str, cycles: int = LATENCY):
-    """``value`` as it was ``cycles`` clock cycles ago (registers in ``m``'s sync domain,
-    reset to 0): what travels beside an operand pair to meet its product."""
+def delay_chain(value, name: str, cycles: int = LATENCY) -> tuple:
+    """(``value`` as it was ``cycles`` clock cycles ago, [(register, its input), ...]): the
+    registers (reset to 0) for the caller's sync domain, which carry what travels beside
+    an operand pair to meet its product."""
+    regs = []
     for k in range(cycles):
         reg = Signal(Value.cast(value).shape(), name=f"{name}_d{k + 1}")
-        m.d.sync += reg.eq(value)
+        regs.append((reg, value))
         value = reg
+    return value, regs
+
+
+def delayed(m, value, name: str, cycles: int = LATENCY):
+    """``value`` as it was ``cycles`` clock cycles ago, its registers in ``m``
+    (:func:`delay_chain`)."""
+    value, regs = delay_chain(value, name, cycles)
+    m.d.sync += [reg.eq(x) for reg, x in regs]
     return value

@@ -39,7 +39,7 @@ nodes; 'x' is an input (use InputPE)".
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Signal, Value
+from amaranth.hdl import Const, Module, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
@@ -48,7 +48,7 @@ from pcfpga.golden.dataflow import Read
 from . import ports
 from .arith import HdlArith
 from .design import as_design
-from .multiplier import LATENCY, Multiplier
+from .multiplier import LATENCY, Multiplier, delay_chain
 from .ports import (InterfaceError, PESignature, message_width, partial_width,
                     register_shape)
 from .unused import rejecting
@@ -94,11 +94,10 @@ class BuildContext:
         return mul.p
 
     def later(self, value, name: str, cycles: int = LATENCY):
-        """``value`` as it was ``cycles`` cycles ago (what meets a product)."""
-        for k in range(cycles):
-            reg = Signal(Value.cast(value).shape(), name=f"{name}_d{k + 1}")
-            self.delays.append((reg, value))
-            value = reg
+        """``value`` as it was ``cycles`` cycles ago (what meets a product), its registers
+        wired when the PE is elaborated (:func:`~.multiplier.delay_chain`)."""
+        value, regs = delay_chain(value, name, cycles)
+        self.delays.extend(regs)
         return value
 
     def _undeclared(self, what):

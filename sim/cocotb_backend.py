@@ -37,8 +37,8 @@ from .driver import receive_message, send_message
 from .session import Session, SimulationFailed
 
 __all__ = ["CocotbBuild", "CocotbSession", "SIMULATORS", "available", "SimulatorMissing",
-           "listening_socket", "require_simulator", "quiet", "environment", "failing_as",
-           "VERILATOR_MAKEFLAGS"]
+           "listening_socket", "accept_testbench", "require_simulator", "quiet",
+           "environment", "failing_as", "VERILATOR_MAKEFLAGS"]
 
 SIMULATORS = ("verilator", "icarus")
 
@@ -211,16 +211,11 @@ class CocotbSession(Session):
         self._thread = threading.Thread(target=main, name=f"{self.simulator}-sim",
                                         daemon=True)
         self._thread.start()
-        while True:
-            try:
-                self._conn, _ = self._listener.accept()
-                break
-            except TimeoutError:
-                if not self._thread.is_alive():
-                    self._open = False
-                    self._cleanup()
-                    raise SimulationFailed(self._failed("did not start")) from None
-        self._conn.settimeout(None)
+        self._conn = accept_testbench(self._listener, self._thread)
+        if self._conn is None:
+            self._open = False
+            self._cleanup()
+            raise SimulationFailed(self._failed("did not start"))
 
     def _failed(self, what: str) -> str:
         why = f" ({self._failure})" if self._failure else ""
@@ -304,6 +299,20 @@ def listening_socket():
     listener.listen(1)
     listener.settimeout(0.25)
     return tmp, path, listener
+
+
+def accept_testbench(listener, thread):
+    """The testbench's connection to ``listener`` (:func:`listening_socket`), or None when
+    ``thread``, which runs the simulator, ended before it connected."""
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            if not thread.is_alive():
+                return None
+            continue
+        conn.settimeout(None)
+        return conn
 
 
 @contextlib.contextmanager
