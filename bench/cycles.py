@@ -5,9 +5,10 @@ to the design's formula.
 
 For each example and mode the network runs 3 training steps in Amaranth's simulator
 (checked bit for bit against the golden model while it runs); the controller's cycle
-counter gives the measured cycles per sample. Formula: 2L + 3 + c·T + 1, with L the
-longest path from an input, T the ticks per sample and c the cycles per tick (2 in exact
-and fpa, 5 in standard); streaming takes one 4-cycle tick per sample.
+counter gives the measured cycles per sample. Formula: L + A + 3 + c·T + 1, with L the
+longest path from an input, A the forward levels with a dense or act node (an activation
+step each), T the ticks per sample and c the cycles per tick (2 in exact and fpa, 5 in
+standard); streaming takes one 4-cycle tick per sample.
 """
 
 import sys
@@ -41,8 +42,9 @@ def main(modes=("exact", "streaming")):
             design = Design.build(g)
             res = simulate_against_golden(design, init_params(g, 0), samples, pause=False)
             L = max(design.levels.values())
+            A = len({design.levels[n.name] for n in g.nodes if n.op in ("dense", "act")})
             c = design.cycles_per_tick
-            formula = "4" if mode == "streaming" else f"2*{L}+3+{c}*{g.ticks}+1"
+            formula = "4" if mode == "streaming" else f"{L}+{A}+3+{c}*{g.ticks}+1"
             rows.append((name, mode, str(L), str(g.ticks), str(c), formula,
                          str(design.cycles_per_step), f"{res['cycles'] / STEPS:g}",
                          f"{time.perf_counter() - t:.1f}"))

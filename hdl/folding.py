@@ -21,7 +21,7 @@ from pcfpga.golden.engine import node_registers
 from pcfpga.golden.dataflow import forward_levels
 
 from .multiplier import LATENCY
-from .program import MAX_PHASE, Op, Step, program
+from .program import MAX_PHASE, Op, Step, writers
 
 __all__ = ["Architecture", "Folding", "EdgeFold", "FoldPlan", "check_reuse", "fold_plan",
            "serial_phases", "SERIAL", "SERIAL_SPRAM", "SERIAL_KINDS", "SINGLE_PORT_WORDS",
@@ -260,22 +260,20 @@ def fold_plan(graph, reuse=1) -> FoldPlan:
 
 
 def serial_phases(graph) -> dict:
-    """Cycles of every node step in the serial architecture: F0 loads the inputs (largest
-    input + 1); the act steps (FF<level>, TF) take the largest node + 2 (a table read), the
-    gate steps (FD, TD) the largest node + 1 + LATENCY (a registered multiplier), every
-    other node step the largest node + 1."""
-    inputs = max(n.size for n in graph.nodes if n.op == "input")
-    others = max(n.size for n in graph.nodes if n.op != "input")
+    """Cycles of every node step in the serial architecture, from the largest node that
+    writes in it (:func:`~.program.writers`; a step no node writes in is not run): F0 loads
+    the inputs (size + 1); the act steps (FF<level>, TF) take size + 2 (a table read), the
+    gate steps (FD, TD) size + 1 + LATENCY (a registered multiplier), every other node step
+    size + 1."""
     phases = {}
-    for s in program(graph).steps:
-        if s.op is Op.F0:
-            phases[s] = inputs + 1
-        elif s.op in (Op.FF, Op.TF):
-            phases[s] = others + 2
+    for s, nodes in writers(graph, serial=True).items():
+        size = max(n.size for n in nodes)
+        if s.op in (Op.FF, Op.TF):
+            phases[s] = size + 2
         elif s.op in (Op.FD, Op.TD):
-            phases[s] = others + 1 + LATENCY
+            phases[s] = size + 1 + LATENCY
         else:
-            phases[s] = others + 1
+            phases[s] = size + 1
     return phases
 
 

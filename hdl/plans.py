@@ -20,7 +20,7 @@ from pcfpga.golden.dataflow import Dataflow, EdgeReads, Read, Via
 from pcfpga.golden.engine import node_registers
 
 from .folding import EdgeFold
-from .program import Program, Step
+from .program import Program, Step, fused, node_steps
 
 __all__ = ["NodePlan", "EdgePlan", "node_plan", "edge_plan", "check_plans",
            "served_registers"]
@@ -101,29 +101,6 @@ def _unique(items) -> tuple:
     return tuple(dict.fromkeys(items))
 
 
-def _steps(graph, n, plan, streaming, levels) -> list:
-    """The micro-steps node ``n``'s PE writes in."""
-    mode = graph.learning.mode
-    gated = n.op in ("dense", "act")                     # a, g, δ
-    fused = plan.serial and n.op == "dense" and len(n.inputs) == 1
-    if n.op == "input":
-        return [Step.S1] if streaming else [Step.F0]
-    if streaming:
-        steps = [Step.S1] + ([Step.S2] if gated else [])
-        return steps + ([Step.S3] + ([Step.S4] if gated else []) if n.output else [])
-    lv = levels[n.name]
-    steps = [Step.pf(lv) if fused else Step.fa(lv)] + ([Step.ff(lv)] if gated else [])
-    steps += [Step.FE] + ([Step.FD] if gated else [])
-    if n.is_hidden:
-        steps += ([Step.TE] + ([Step.TD] if gated else []) if mode in ("exact", "fpa")
-                  else [Step.TV])
-    if mode == "standard":
-        steps += ([Step.PFT if fused else Step.TA] + ([Step.TF] if gated else [])
-                  + [Step.TE] + ([Step.TD] if gated else []))
-    # a dense node writes its edges' saturation bits into its flags in UPD
-    return steps + ([Step.UPD] if n.bias or n.op == "dense" else [])
-
-
 def _node_reads(flow: Dataflow, n) -> tuple:
     """The neighbours' registers node ``n``'s PE reads: its parents' values (act, add,
     mul; a dense node takes its edges' products instead), its act and add children's δ / ε
@@ -154,7 +131,7 @@ def node_plan(graph, n, plan, flow: Dataflow, lines: dict, levels, served) -> No
     :mod:`.serial` build it); ``lines``: the streaming delay lines, (node, register) ->
     depth."""
     streaming = flow.streaming
-    fused = plan.serial and n.op == "dense" and len(n.inputs) == 1
+    handed = fused(n, plan.serial)
     hidden_gated = n.is_hidden and n.op in ("dense", "act")
     bias = flow.bias_offset(n.name) if streaming and n.bias else None
     own = tuple(node_registers(n, streaming))
@@ -162,9 +139,9 @@ def node_plan(graph, n, plan, flow: Dataflow, lines: dict, levels, served) -> No
     terms = flow.messages(n.name)
     return NodePlan(
         n.name, own, MappingProxyType({r: lines[(n.name, r)] for r in own if (n.name, r) in lines}),
-        plan.gates.get(n.name), plan.acts.get(n.name), fused,
-        _unique(_steps(graph, n, plan, streaming, levels)), _node_reads(flow, n),
-        tuple(n.inputs) if n.op == "dense" and not fused else (),
+        plan.gates.get(n.name), plan.acts.get(n.name), handed,
+        _unique(node_steps(graph, n, levels, plan.serial)), _node_reads(flow, n),
+        tuple(n.inputs) if n.op == "dense" and not handed else (),
         tuple(m.child for m in terms if m.via in (Via.DENSE, Via.MUL)),
         tuple(m.parent for m in outgoing), tuple(r for r in own if r in served),
         streaming and (n.op == "input" or n.output), bias is not None,
@@ -178,16 +155,16 @@ def edge_plan(graph, c, p, plan, flow: Dataflow) -> EdgePlan:
     :class:`~.fold.FoldedEdgePE` build it)."""
     child, hidden = graph.node(c), graph.node(p).is_hidden
     fold, work = plan.edges.get((c, p)), plan.work.get((c, p), {})
-    fused = plan.serial and len(child.inputs) == 1
+    handed = fused(child, plan.serial)
     io = flow.edge(c, p)
     reads = [io.forward] + ([io.backward] if hidden else []) + [io.delta, io.value]
     if flow.streaming:
         steps = [Step.S1]
     else:
         steps = [ph for phases in work.values() for ph in phases] if fold else [Step.UPD]
-    sends = (["row_sum"] if fused else ["fwd"]) + (["msg"] if hidden else [])
+    sends = (["row_sum"] if handed else ["fwd"]) + (["msg"] if hidden else [])
     return EdgePlan(c, p, child.inputs.index(p), fold, MappingProxyType(dict(work)),
-                    (c, p) in plan.single_port, bool(plan.single_port), fused,
+                    (c, p) in plan.single_port, bool(plan.single_port), handed,
                     _unique(steps), _unique(reads), tuple(sends), flow.streaming, io)
 
 

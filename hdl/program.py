@@ -12,9 +12,12 @@ strobes, the memory map's manifest and the documentation use::
 
 The bracketed phases exist only where the fold plan (:mod:`.folding`) folds something and
 last the plan's lengths in cycles; in the serial architecture (:mod:`.serial`) every step
-lasts a node's length. Every other step takes one cycle, so an unfolded training step takes
-2L + 3 + c·T + 1 cycles (L forward levels, T ticks of c cycles: 2, or 5 in standard mode)
-and a streaming sample 4 (:attr:`Program.cycles_per_step`).
+lasts its largest node's length. A step no node writes in is not run: FF<level> of a level
+without dense or act nodes, and in the serial architecture FA<level> and TA where the
+level's dense nodes take their row sums in the edge's phase. Every other step takes one
+cycle, so an unfolded training step takes L + A + 3 + c·T + 1 cycles (L forward levels, A
+of them with a dense or act node, T ticks of c cycles: 2, or 5 in standard mode) and a
+streaming sample 4 (:attr:`Program.cycles_per_step`).
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from types import MappingProxyType
 
 from pcfpga.golden.dataflow import forward_levels
 
-__all__ = ["Op", "Step", "Program", "program", "LEVELLED", "EDGE_PHASES",
-           "STEP_COUNTER_BITS", "LFSR_BITS", "MAX_PHASE"]
+__all__ = ["Op", "Step", "Program", "program", "node_steps", "writers", "fused", "LEVELLED",
+           "EDGE_PHASES", "STEP_COUNTER_BITS", "LFSR_BITS", "MAX_PHASE"]
 
 #: Width of the controller's cycle counter within a multi-cycle step (``fold_cnt``) and of
 #: the element and row counters that follow it.
@@ -144,7 +147,7 @@ class Program:
 
     @property
     def cycles_per_step(self) -> int:
-        """Clock cycles of one training step: 2L + 3 + c·T + 1 unfolded (streaming: one
+        """Clock cycles of one training step: L + A + 3 + c·T + 1 unfolded (streaming: one
         tick); folded phases add their lengths."""
         if self.streaming:
             return self.cycles_per_tick
@@ -161,27 +164,81 @@ class Program:
                 "update": [str(s) for s in self.update]}
 
 
+def fused(n, serial: bool) -> bool:
+    """Whether node ``n`` takes each row sum from its one edge as the row completes, in the
+    edge's phase, instead of in a prediction step of its own (serial dense nodes with one
+    parent, :mod:`.serial`)."""
+    return serial and n.op == "dense" and len(n.inputs) == 1
+
+
+def node_steps(graph, n, levels, serial: bool = False) -> list:
+    """The micro-steps node ``n``'s PE writes in (``levels``: every node's forward level;
+    ``serial``: the serial architecture, whose :func:`fused` nodes predict in their edge's
+    phase PF<level> or PFT instead of FA<level> or TA)."""
+    mode = graph.learning.mode
+    gated = n.op in ("dense", "act")                     # a, g, δ
+    handed = fused(n, serial)
+    if n.op == "input":
+        return [Step.S1] if mode == "streaming" else [Step.F0]
+    if mode == "streaming":
+        steps = [Step.S1] + ([Step.S2] if gated else [])
+        return steps + ([Step.S3] + ([Step.S4] if gated else []) if n.output else [])
+    lv = levels[n.name]
+    steps = [Step.pf(lv) if handed else Step.fa(lv)] + ([Step.ff(lv)] if gated else [])
+    steps += [Step.FE] + ([Step.FD] if gated else [])
+    if n.is_hidden:
+        steps += ([Step.TE] + ([Step.TD] if gated else []) if mode in ("exact", "fpa")
+                  else [Step.TV])
+    if mode == "standard":
+        steps += ([Step.PFT if handed else Step.TA] + ([Step.TF] if gated else [])
+                  + [Step.TE] + ([Step.TD] if gated else []))
+    # a dense node writes its edges' saturation bits into its flags in UPD
+    return steps + ([Step.UPD] if n.bias or n.op == "dense" else [])
+
+
+def writers(graph, serial: bool = False) -> dict:
+    """{micro-step: [the nodes whose PEs write in it]} (:func:`node_steps`); the edges'
+    multi-cycle phases are the fold plan's."""
+    levels = forward_levels(graph)
+    out = {}
+    for n in graph.nodes:
+        for s in dict.fromkeys(node_steps(graph, n, levels, serial)):
+            out.setdefault(s, []).append(n)
+    return out
+
+
 def program(graph, plan=None) -> Program:
     """The micro-steps of ``graph`` with folding ``plan`` (:func:`fold_plan`; None: fully
     parallel): the folded edges' multi-cycle phases come right before the steps that use
     their results: PF<level> before FA<level>, PM before the relaxation, PFT before TA
-    (standard), PU before UPD."""
+    (standard), PU before UPD. A step in which no node writes is not run (in the serial
+    architecture, FA<level> and TA of levels whose dense nodes all take their row sums in
+    the edge's phase; FF<level> of a level without dense or act nodes), except that a tick
+    and the update take at least one cycle."""
     mode = graph.learning.mode
     phases = plan.phases if plan is not None else {}
     lengths = MappingProxyType(dict(phases))
     if mode == "streaming":
         return Program((), (Step.S1, Step.S2, Step.S3, Step.S4), (), lengths, graph.ticks,
                        True)
+    written = writers(graph, plan is not None and plan.serial)
 
     def fold(step):
         return (step,) if step in phases else ()
 
+    def used(*steps):
+        return tuple(s for s in steps if s in written)
+
     depth = max(forward_levels(graph).values())
     forward = ((Step.F0,) + tuple(s for lv in range(1, depth + 1)
-                                  for s in (*fold(Step.pf(lv)), Step.fa(lv), Step.ff(lv)))
-               + (Step.FE, Step.FD))
-    tick = (fold(Step.PM) + (Step.TE, Step.TD) if mode in ("exact", "fpa")
-            else fold(Step.PM) + (Step.TV,) + fold(Step.PFT) + (Step.TA, Step.TF, Step.TE,
-                                                                Step.TD))
-    return Program(forward, tick, fold(Step.PU) + (Step.UPD,), lengths, graph.ticks, False)
-
+                                  for s in (*fold(Step.pf(lv)),
+                                            *used(Step.fa(lv), Step.ff(lv))))
+               + used(Step.FE, Step.FD))
+    tick = (fold(Step.PM) + used(Step.TE, Step.TD) if mode in ("exact", "fpa")
+            else fold(Step.PM) + used(Step.TV) + fold(Step.PFT) + used(Step.TA, Step.TF,
+                                                                       Step.TE, Step.TD))
+    update = fold(Step.PU) + used(Step.UPD)
+    # a tick and the update take a cycle even where no node works in them (no hidden
+    # node; no dense node): the controller pauses after a tick and counts the steps
+    return Program(forward, tick or (Step.TE,), update or (Step.UPD,), lengths, graph.ticks,
+                   False)

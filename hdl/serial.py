@@ -12,8 +12,10 @@ has. With ``reuse="serial"`` every node keeps each register vector in a memory o
                   (latency 2), the gate's registered multiplier LATENCY cycles (δ is
                   written at latency 1 + LATENCY)
 
-so a node step lasts ``size + latency`` cycles of the largest node
-(:func:`~.folding.serial_phases`). Every node in a step reads element c of its own and its
+so a node step lasts ``size + latency`` cycles of the largest node that works in it
+(:func:`~.folding.serial_phases`); a dense node with one parent takes each row sum from its
+edge as the row completes, in the edge's phase, so the levels whose nodes all do so run no
+prediction step FA<level> at all. Every node in a step reads element c of its own and its
 neighbours' registers in the same cycle and writes element c one to three cycles later, so
 all reads see the previous step's values: the tick stays a Jacobi update, and every register
 equals the golden trace bit for bit (the stochastic rounding mixer takes the element as a

@@ -44,9 +44,10 @@ def test_design_holds_the_program_and_the_map(name, reuse):
     assert d.program == prog and d.program.as_dict() == d.memmap.meta["micro_steps"]
     assert d.cycles_per_step == prog.cycles_per_step == d.memmap.meta["cycles_per_step"]
     assert d.cycles_per_tick == prog.cycles_per_tick == d.memmap.meta["cycles_per_tick"]
-    if reuse == 1:                                      # 2L + 3 + 2T + 1 (exact mode)
+    if reuse == 1:              # L + A + 3 + 2T + 1 (exact mode; A levels with an activation)
         L = max(d.levels.values())
-        assert d.cycles_per_step == 2 * L + 3 + 2 * g.ticks + 1
+        A = len({d.levels[n.name] for n in g.nodes if n.op in ("dense", "act")})
+        assert d.cycles_per_step == L + A + 3 + 2 * g.ticks + 1
     assert d.folding.to_json() == (reuse if isinstance(reuse, str) else
                                    {n.name: reuse for n in g.nodes if n.op in ("dense", "act")})
     assert check_reuse(g, d.folding.to_json()) == d.folding     # report.json's form reads back

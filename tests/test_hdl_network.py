@@ -120,8 +120,8 @@ def test_cycles_per_step_match_the_formula(mode, simulation):
                                   simulation=simulation(design, pause=False))
     assert res["cycles"] == 2 * design.cycles_per_step
     if mode != "streaming":
-        assert design.cycles_per_step == 2 * 5 + 3 + {"exact": 2, "fpa": 2, "standard": 5}[
-            mode] * g.ticks + 1                           # dag: L = 5
+        assert design.cycles_per_step == 5 + 3 + 3 + {"exact": 2, "fpa": 2, "standard": 5}[
+            mode] * g.ticks + 1                 # dag: L = 5, A = 3 (levels 3, 4: add, mul)
 
 
 @pytest.mark.parametrize("mode, reuse", [("streaming", 1), ("exact", 1), ("exact", 3),
