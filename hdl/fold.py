@@ -102,13 +102,13 @@ class FoldedNodePE(NodePE):
             elif v is not None:
                 ctx.put(step, [r["v"][t]], [v[t]], when=when)
 
-    def _gate(self, ctx, arith, n, r, step):
+    def _gate(self, ctx, arith, n, r, step, fresh):
         """δ ← sat_E(rnd(ε ⊙ g, n_v)) in ``step``; folded: lane l takes the operands of
         element t·lanes + l in the step's cycle t and writes δ LATENCY cycles later, when
         its registered multiplier has the product (the step lasts ``depth`` + LATENCY
         cycles). A product counts only when its operands were taken in this step."""
         if self.plan.gate is None:
-            return super()._gate(ctx, arith, n, r, step)
+            return super()._gate(ctx, arith, n, r, step, fresh)
         arith.step = step
         lanes, depth = self.plan.gate
         cnt = ctx.fold_cnt

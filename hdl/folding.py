@@ -21,7 +21,7 @@ from pcfpga.golden.engine import node_registers
 from pcfpga.golden.dataflow import forward_levels
 
 from .multiplier import LATENCY
-from .program import MAX_PHASE, Op, Step, writers
+from .program import GATED_IN, MAX_PHASE, Op, Step, writers
 
 __all__ = ["Architecture", "Folding", "EdgeFold", "FoldPlan", "check_reuse", "fold_plan",
            "serial_phases", "SERIAL", "SERIAL_SPRAM", "SERIAL_KINDS", "SINGLE_PORT_WORDS",
@@ -260,21 +260,25 @@ def fold_plan(graph, reuse=1) -> FoldPlan:
 
 
 def serial_phases(graph) -> dict:
-    """Cycles of every node step in the serial architecture, from the largest node that
-    writes in it (:func:`~.program.writers`; a step no node writes in is not run): F0 loads
-    the inputs (size + 1); the act steps (FF<level>, TF) take size + 2 (a table read), the
-    gate steps (FD, TD) size + 1 + LATENCY (a registered multiplier), every other node step
-    size + 1."""
+    """Cycles of every node step in the serial architecture, from the nodes that write in
+    it (:func:`~.program.writers`; a step no node writes in is not run): the largest of
+    their sizes plus latencies. F0 loads the inputs (latency 1); the act steps (FF<level>,
+    TF) read a table (latency 2); FE and TE gate δ = ε ⊙ g of a dense or act node through a
+    registered multiplier (latency 1 + LATENCY; :data:`~.program.GATED_IN`); every other
+    node step has latency 1."""
     phases = {}
     for s, nodes in writers(graph, serial=True).items():
-        size = max(n.size for n in nodes)
-        if s.op in (Op.FF, Op.TF):
-            phases[s] = size + 2
-        elif s.op in (Op.FD, Op.TD):
-            phases[s] = size + 1 + LATENCY
-        else:
-            phases[s] = size + 1
+        phases[s] = max(n.size + _serial_latency(n, s) for n in nodes)
     return phases
+
+
+def _serial_latency(n, step) -> int:
+    """Cycles from reading element c to writing its last result, node ``n`` in ``step``."""
+    if step.op in (Op.FF, Op.TF):
+        return 2
+    if step in GATED_IN.values() and n.op in ("dense", "act"):
+        return 1 + LATENCY
+    return 1
 
 
 def _serial_plan(graph, single_port: bool) -> FoldPlan:

@@ -136,10 +136,10 @@ class NodePE(PE):
             terms = self._terms(ctx, arith, n)
             if mode in ("exact", "fpa"):
                 arith.step = Step.TE
-                ctx.put(Step.TE, r["eps"], arith.relax(n, "eps", r["eps"], r["eps"], terms,
-                                                       g.learning.shift_v))
+                eps = arith.relax(n, "eps", r["eps"], r["eps"], terms, g.learning.shift_v)
+                ctx.put(Step.TE, r["eps"], eps)
                 if "delta" in r:
-                    self._gate(ctx, arith, n, r, Step.TD)
+                    self._gate(ctx, arith, n, r, Step.TD, eps)
             else:
                 arith.step = Step.TV
                 ctx.put(Step.TV, r["v"], arith.relax(n, "v", r["v"], r["eps"], terms,
@@ -167,12 +167,14 @@ class NodePE(PE):
 
     def _error_gate(self, ctx, arith, n, r, se, sd):
         arith.step = se
-        ctx.put(se, r["eps"], arith.error(n, r["v"], r["vhat"]))
+        eps = arith.error(n, r["v"], r["vhat"])
+        ctx.put(se, r["eps"], eps)
         if "delta" in r:
-            self._gate(ctx, arith, n, r, sd)
+            self._gate(ctx, arith, n, r, sd, eps)
 
-    def _gate(self, ctx, arith, n, r, step):
-        """δ ← sat_E(rnd(ε ⊙ g, n_v)) in ``step``."""
+    def _gate(self, ctx, arith, n, r, step, fresh):
+        """δ ← sat_E(rnd(ε ⊙ g, n_v)) in ``step``, from the ε register (``fresh``: the ε
+        values the step before writes, which the serial architecture gates in that step)."""
         arith.step = step
         ctx.put(step, r["delta"], arith.gate(n, r["eps"], r["g"]))
 

@@ -14,7 +14,8 @@ The bracketed phases exist only where the fold plan (:mod:`.folding`) folds some
 last the plan's lengths in cycles; in the serial architecture (:mod:`.serial`) every step
 lasts its largest node's length. A step no node writes in is not run: FF<level> of a level
 without dense or act nodes, and in the serial architecture FA<level> and TA where the
-level's dense nodes take their row sums in the edge's phase. Every other step takes one
+level's dense nodes take their row sums in the edge's phase, and FD and TD (δ is gated in
+the step that writes ε, :data:`GATED_IN`). Every other step takes one
 cycle, so an unfolded training step takes L + A + 3 + c·T + 1 cycles (L forward levels, A
 of them with a dense or act node, T ticks of c cycles: 2, or 5 in standard mode) and a
 streaming sample 4 (:attr:`Program.cycles_per_step`).
@@ -28,8 +29,8 @@ from types import MappingProxyType
 
 from pcfpga.golden.dataflow import forward_levels
 
-__all__ = ["Op", "Step", "Program", "program", "node_steps", "writers", "fused", "LEVELLED",
-           "EDGE_PHASES", "STEP_COUNTER_BITS", "LFSR_BITS", "MAX_PHASE"]
+__all__ = ["Op", "Step", "Program", "program", "node_steps", "writers", "fused", "GATED_IN",
+           "LEVELLED", "EDGE_PHASES", "STEP_COUNTER_BITS", "LFSR_BITS", "MAX_PHASE"]
 
 #: Width of the controller's cycle counter within a multi-cycle step (``fold_cnt``) and of
 #: the element and row counters that follow it.
@@ -120,6 +121,10 @@ for _op in Op:                       # Step.F0, Step.FE, ...: the steps without 
         setattr(Step, _op.value, Step(_op))
 del _op
 
+#: The serial architecture gates δ = ε ⊙ g in the step that writes the ε it gates: FD's work
+#: is done in FE, TD's in TE (:meth:`~.serial.SerialNodePE._gate`).
+GATED_IN = MappingProxyType({Step.FD: Step.FE, Step.TD: Step.TE})
+
 
 @dataclass(frozen=True)
 class Program:
@@ -174,10 +179,12 @@ def fused(n, serial: bool) -> bool:
 def node_steps(graph, n, levels, serial: bool = False) -> list:
     """The micro-steps node ``n``'s PE writes in (``levels``: every node's forward level;
     ``serial``: the serial architecture, whose :func:`fused` nodes predict in their edge's
-    phase PF<level> or PFT instead of FA<level> or TA)."""
+    phase PF<level> or PFT instead of FA<level> or TA, and which gates δ in the step that
+    writes ε, :data:`GATED_IN`)."""
     mode = graph.learning.mode
     gated = n.op in ("dense", "act")                     # a, g, δ
     handed = fused(n, serial)
+    gates = gated and not serial                         # δ in a step of its own
     if n.op == "input":
         return [Step.S1] if mode == "streaming" else [Step.F0]
     if mode == "streaming":
@@ -185,13 +192,13 @@ def node_steps(graph, n, levels, serial: bool = False) -> list:
         return steps + ([Step.S3] + ([Step.S4] if gated else []) if n.output else [])
     lv = levels[n.name]
     steps = [Step.pf(lv) if handed else Step.fa(lv)] + ([Step.ff(lv)] if gated else [])
-    steps += [Step.FE] + ([Step.FD] if gated else [])
+    steps += [Step.FE] + ([Step.FD] if gates else [])
     if n.is_hidden:
-        steps += ([Step.TE] + ([Step.TD] if gated else []) if mode in ("exact", "fpa")
+        steps += ([Step.TE] + ([Step.TD] if gates else []) if mode in ("exact", "fpa")
                   else [Step.TV])
     if mode == "standard":
         steps += ([Step.PFT if handed else Step.TA] + ([Step.TF] if gated else [])
-                  + [Step.TE] + ([Step.TD] if gated else []))
+                  + [Step.TE] + ([Step.TD] if gates else []))
     # a dense node writes its edges' saturation bits into its flags in UPD
     return steps + ([Step.UPD] if n.bias or n.op == "dense" else [])
 
@@ -213,8 +220,9 @@ def program(graph, plan=None) -> Program:
     their results: PF<level> before FA<level>, PM before the relaxation, PFT before TA
     (standard), PU before UPD. A step in which no node writes is not run (in the serial
     architecture, FA<level> and TA of levels whose dense nodes all take their row sums in
-    the edge's phase; FF<level> of a level without dense or act nodes), except that a tick
-    and the update take at least one cycle."""
+    the edge's phase, and FD and TD, whose work is done in FE and TE; FF<level> of a level
+    without dense or act nodes), except that a tick and the update take at least one
+    cycle."""
     mode = graph.learning.mode
     phases = plan.phases if plan is not None else {}
     lengths = MappingProxyType(dict(phases))

@@ -56,7 +56,7 @@ from .multiplier import delayed
 from .parallel import InputPE, NodePE
 from .pe import COMB, BuildContext, Register, or_tree
 from .ports import delta_sizes, register_shape
-from .program import STEP_COUNTER_BITS
+from .program import GATED_IN, STEP_COUNTER_BITS
 
 __all__ = ["SerialInputPE", "SerialNodePE", "SerialEdgePE", "SerialContext", "SerialPE"]
 
@@ -249,20 +249,36 @@ class SerialNodePE(SerialPE, NodePE):
         ctx.put(step, r["a"], a, when=(row, done))
         return {}
 
-    def _gate(self, ctx, arith, n, r, step):
-        """δ ← sat_E(rnd(ε ⊙ g, n_v)) of element c, from the operands read in cycle c + 1
-        through the registered multiplier (shared by FD and TD): written LATENCY cycles
-        later, when the product arrives (the step lasts the largest node + 1 + LATENCY
-        cycles, :func:`~.folding.serial_phases`)."""
+    def _gate(self, ctx, arith, n, r, step, fresh):
+        """δ ← sat_E(rnd(ε ⊙ g, n_v)) of element c, gated in the step that computes ε
+        (FD's work in FE, TD's in TE: :data:`~.program.GATED_IN`): ``fresh``, the ε of
+        element c computed in cycle c + 1, and g read with it go through the registered
+        multiplier (one for every step), and δ is written LATENCY cycles later, when the
+        product arrives (the step lasts the largest node + 1 + LATENCY cycles,
+        :func:`~.folding.serial_phases`)."""
+        step = GATED_IN[step]
         arith.step = step
         if "gate" not in ctx.cache:
-            ctx.cache["gate"] = (ctx.multiply(r["eps"][0], r["g"][0], "gate_mul"),
+            operand = Signal(signed(self.graph.formats.error.width), name="gate_eps")
+            ctx.cache["gate"] = (operand, [], ctx.multiply(operand, r["g"][0], "gate_mul"),
                                  ctx.later(ctx.t1, "gate_t"))
-        prod, element = ctx.cache["gate"]
+        operand, sources, prod, element = ctx.cache["gate"]
+        sources.append((ctx.strobe(step), fresh[0]))
         valid = ctx.later(ctx.valid1 & ctx.strobe(step), f"gate_{step}")
         value, over = arith.gate_element(n, prod, element, name=f"gate_rnd_{step}")
         arith.record(n, SITE_DELTA, over & valid)
         ctx.put(step, r["delta"], [value], when=(element, valid))
+
+    def _finish(self, m, ctx, arith):
+        """The flags (:meth:`~.parallel.NodePE._finish`), and the gate multiplier's ε: the
+        one the step now running computes."""
+        super()._finish(m, ctx, arith)
+        if "gate" in ctx.cache:
+            operand, sources, _, _ = ctx.cache["gate"]
+            value = sources[0][1]
+            for strobe, eps in sources[1:]:
+                value = Mux(strobe, eps, value)
+            m.d.comb += operand.eq(value)
 
     def _act(self, ctx, arith, n, r, step, v):
         """Tables (tanh, sigmoid) in block RAM: the entry of a[c] arrives a cycle after
