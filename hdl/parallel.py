@@ -216,7 +216,7 @@ class NodePE(PE):
         """A mul node sends v_q ⊙ ε to each hidden parent (exact; the plan's
         ``outgoing``)."""
         for m in self.plan.outgoing:
-            vals, _ = arith.t_mul(ctx.read(m.other), ctx.read(m.error))
+            vals, _ = arith.t_mul(ctx.read(m.other), ctx.read(m.error), f"msg_{m.parent}")
             ctx.output(m.parent, vals)
 
     def _finish(self, m, ctx, arith):
@@ -273,8 +273,8 @@ class EdgePE(PE):
         d_bwd = ctx.read(io.backward) if io.backward is not None else None
         d_upd, v_upd = ctx.read(io.delta), ctx.read(io.value)
         step, ok = (Step.S1, ctx.valid(io.offset)) if self.streaming else (Step.UPD, None)
-        ctx.output("fwd", [sum_tree([Wm[i][j] * v_fwd[j] for j in range(cols)])
-                           for i in range(rows)])
+        ctx.output("fwd", [sum_tree([arith.times(Wm[i][j], v_fwd[j], f"fwd_mul{i}_{j}")
+                                     for j in range(cols)]) for i in range(rows)])
         if d_bwd is not None:
             vals, _ = arith.t_dense(Wm, d_bwd)
             ctx.output("msg", vals)
