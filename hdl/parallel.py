@@ -10,8 +10,17 @@
   local update ``W += η_θ δ_i v_pᵀ``.
 
 A mul node computes the messages ``v_q ⊙ ε`` for its parents; act and add nodes send their
-δ or ε as they are. Each micro-step is one clock cycle; streaming mode (a tick = one cycle)
-is built here too. The folded (:mod:`.fold`) and serial (:mod:`.serial`) architectures
+δ or ε as they are. Streaming mode (a tick = S1 .. S4) is built here too.
+
+Every product is a registered :class:`~.multiplier.Multiplier` (``HdlArith.times`` through
+:meth:`~.pe.BuildContext.multiply`: on the boards a DSP registered at its inputs and output,
+and one per pair of operand signals, so FD and TD share the gate's). The operands are
+registers, which hold still during a micro-step because every register is written at the
+end of its step's last cycle (``control.last``); a step that multiplies lasts 1 + LATENCY
+cycles, so the products have come in its last (1 + 2·LATENCY in streaming S1 when the
+relaxed ε, itself made of products, is gated into δ: :func:`~.program.product_depths`).
+Its overflow bits count only in that cycle (``HdlArith.settled``), as its writes do; every
+other step lasts one cycle. The folded (:mod:`.fold`) and serial (:mod:`.serial`) architectures
 derive from these classes and change how a step walks its elements; the machinery they
 share (declared interfaces, the build context) is :mod:`.pe`'s.
 """
