@@ -5,10 +5,12 @@ to the design's formula.
 
 For each example and mode the network runs 3 training steps in Amaranth's simulator
 (checked bit for bit against the golden model while it runs); the controller's cycle
-counter gives the measured cycles per sample. Formula: L + A + 3 + c·T + 1, with L the
-longest path from an input, A the forward levels with a dense or act node (an activation
-step each), T the ticks per sample and c the cycles per tick (2 in exact and fpa, 5 in
-standard); streaming takes one 4-cycle tick per sample.
+counter gives the measured cycles per sample. Formula: L + A + 3 + c·T + 1 + LATENCY·P,
+with L the longest path from an input, A the forward levels with a dense or act node (an
+activation step each), T the ticks per sample, c the micro-steps per tick (2 in
+exact and fpa, 5 in standard) and P the registered products in a row that the micro-steps
+of one sample wait for (:func:`~pcfpga.hdl.program.product_depths`, counted once per run
+of a step); streaming takes one tick of 4 micro-steps, 4 + LATENCY·P, per sample.
 """
 
 import sys
@@ -21,6 +23,8 @@ from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params
 from pcfpga.golden.random_graph import random_sample
 from pcfpga.hdl.design import Design
+from pcfpga.hdl.multiplier import LATENCY
+from pcfpga.hdl.program import product_depths
 from pcfpga.sim.simulate import simulate_against_golden
 
 MODES = {"exact": {}, "fpa": {"eta_v": 0.5, "ticks": 8}, "standard": {"eta_v": 0.5,
@@ -42,16 +46,27 @@ def main(modes=("exact", "streaming")):
             design = Design.build(g)
             res = simulate_against_golden(design, init_params(g, 0), samples, pause=False)
             L = max(design.levels.values())
-            A = len({design.levels[n.name] for n in g.nodes if n.op in ("dense", "act")})
             c = design.cycles_per_tick
-            formula = "4" if mode == "streaming" else f"{L}+{A}+3+{c}*{g.ticks}+1"
-            rows.append((name, mode, str(L), str(g.ticks), str(c), formula,
+            rows.append((name, mode, str(L), str(g.ticks), str(c), formula(design),
                          str(design.cycles_per_step), f"{res['cycles'] / STEPS:g}",
                          f"{time.perf_counter() - t:.1f}"))
             print(f"  {name} {mode} done", file=sys.stderr, flush=True)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+
+
+def formula(design) -> str:
+    """The cycles per sample of a fully parallel ``design``, as a sum (module docstring)."""
+    g, prog = design.graph, design.program
+    depth = product_depths(g)
+    per_tick = sum(depth.get(s, 0) for s in prog.tick)
+    if prog.streaming:
+        return f"4+{LATENCY}*{per_tick}"
+    P = sum(depth.get(s, 0) for s in prog.forward + prog.update) + g.ticks * per_tick
+    L = max(design.levels.values())
+    A = len({design.levels[n.name] for n in g.nodes if n.op in ("dense", "act")})
+    return f"{L}+{A}+3+{len(prog.tick)}*{g.ticks}+1+{LATENCY}*{P}"
 
 
 if __name__ == "__main__":

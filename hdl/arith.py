@@ -179,6 +179,13 @@ class HdlArith:
         self.step = None
         #: a condition under which overflows count (gated streaming updates), or None
         self.enable = None
+        #: ``multiplier(a, b, name)``: the products of the whole-vector formulas (``mul``,
+        #: ``gate``, ``t_dense``, ``t_mul``, ``update_w``); None: Amaranth's ``*``
+        #: (combinational). A PE sets a registered one (:meth:`~.pe.BuildContext.multiply`)
+        self.multiplier = None
+        #: the cycle in which those products have come (the step's last), or None (always):
+        #: their overflow bits count only then
+        self.settled = None
         #: (step, node index, flag bit) -> list of overflow bits
         self.overflows = {}
         #: lookup-table ROMs: (Memory, [(read port, address expression)]), to be added by the
@@ -301,13 +308,25 @@ class HdlArith:
         return saturate(self.wire(x, name or f"{node.name}_{_SITE_NAMES.get(site, site)}"),
                         fmt)
 
+    def times(self, a, b, name: str):
+        """a · b: through :attr:`multiplier` when a PE set one, else combinational."""
+        return a * b if self.multiplier is None else self.multiplier(a, b, name)
+
+    def _counted(self, over):
+        """An overflow bit of a whole-vector formula, as it counts (:attr:`enable`,
+        :attr:`settled`)."""
+        for cond in (self.enable, self.settled):
+            if cond is not None:
+                over = over & cond
+        return over
+
     def record(self, node, site, over):
         """Count overflow bit ``over`` of ``site`` in the step being built (:attr:`step`)."""
         self.overflows.setdefault((self.step, node.index, site), []).append(over)
 
     def _sat(self, node, site, x, fmt):
         value, over = self.saturated(node, site, x, fmt)
-        self.record(node, site, over if self.enable is None else over & self.enable)
+        self.record(node, site, self._counted(over))
         return value
 
     def _el(self, i):
@@ -415,7 +434,8 @@ class HdlArith:
                 for i in range(len(vs[0]))]
 
     def mul(self, node, p, q):
-        return self._vec(node, SITE_VHAT, [a * b for a, b in zip(p, q)], self.V)
+        return self._vec(node, SITE_VHAT, [self.times(a, b, f"{node.name}_vhat_mul{i}")
+                                           for i, (a, b) in enumerate(zip(p, q))], self.V)
 
     def error(self, node, v, vhat):
         return self._vec(node, SITE_EPS, [a - b for a, b in zip(v, vhat)], self.E)
@@ -423,22 +443,25 @@ class HdlArith:
     def gate(self, node, eps, g):
         out = []
         for i, (e, d) in enumerate(zip(eps, g)):
-            value, over = self.gate_element(node, e * d, self._el(i))
-            self.record(node, SITE_DELTA, over if self.enable is None else over & self.enable)
+            product = self.times(e, d, f"{node.name}_delta_mul{i}")
+            value, over = self.gate_element(node, product, self._el(i))
+            self.record(node, SITE_DELTA, self._counted(over))
             out.append(value)
         return out
 
     # -- messages: (exact values, fraction bits)
     def t_dense(self, W, delta):
         cols = len(W[0])
-        return ([sum_tree([W[r][c] * delta[r] for r in range(len(W))]) for c in range(cols)],
+        return ([sum_tree([self.times(W[r][c], delta[r], f"msg_mul{r}_{c}")
+                           for r in range(len(W))]) for c in range(cols)],
                 self.term_frac("dense"))
 
     def t_id(self, e):
         return list(e), self.term_frac("act")
 
-    def t_mul(self, v, e):
-        return [a * b for a, b in zip(v, e)], self.term_frac("mul")
+    def t_mul(self, v, e, name: str = "msg"):
+        return ([self.times(a, b, f"{name}_mul{i}") for i, (a, b) in enumerate(zip(v, e))],
+                self.term_frac("mul"))
 
     def relax(self, node, kind, base, eps, terms, k):
         fmt, site = (self.E, SITE_EPS) if kind == "eps" else (self.V, SITE_V)
@@ -457,10 +480,10 @@ class HdlArith:
         for r in range(len(W)):
             row = []
             for c in range(cols):
-                value, over = self.weight_element(node, k, W[r][c], delta[r] * v[c], k_theta,
+                product = self.times(delta[r], v[c], f"upd_mul{r}_{c}")
+                value, over = self.weight_element(node, k, W[r][c], product, k_theta,
                                                   r * cols + c)
-                self.record(node, SITE_W0 + k,
-                            over if self.enable is None else over & self.enable)
+                self.record(node, SITE_W0 + k, self._counted(over))
                 row.append(value)
             out.append(row)
         return out

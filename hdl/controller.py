@@ -8,7 +8,8 @@ The micro-steps are ``design.program`` (:class:`~.program.Program`; the list, wi
 folded phases and the streaming mode's, is in :mod:`.design`'s docstring): one strobe
 ``control.st.<step>`` each, high for the step's length in cycles (one, except the steps a
 folded or serial design makes longer, ``Program.lengths``, which ``control.fold_cnt``
-counts through). ``control`` is :func:`~.ports.control`'s signature with every member: the
+counts through, ``control.last`` marking its last cycle, the one a step's registers are
+written in). ``control`` is :func:`~.ports.control`'s signature with every member: the
 network connects each PE's ``control`` to the part of it that the PE declares.
 
 With PAUSE set the controller stops after the forward sweep and after every tick (state
@@ -38,12 +39,12 @@ class Controller(wiring.Component):
     """Phase sequencer of one graph.
 
     Ports: ``control`` (:func:`~.ports.control`): ``st.<step>``, the one-hot micro-step
-    strobes, ``fold_cnt``, ``lfsr``, ``bubble``, ``presented`` (streaming history),
-    ``clear`` (flags) and, serial, ``ph_any``/``ph_edge``/``ph_half`` (a step, an edge's
-    phase, the half-rate update runs); ``busy``, ``done``, ``paused``; the control-word bus
-    slice (``ctrl_we``, ``ctrl_data``: a write to ctrl; ``steps_we``/``lfsr_we``/
-    ``word_data``: writes to steps and lfsr; ``r_<word>``: the read values of every control
-    word).
+    strobes, ``fold_cnt``, ``last`` (the step's last cycle), ``lfsr``, ``bubble``,
+    ``presented`` (streaming history), ``clear`` (flags) and, serial,
+    ``ph_any``/``ph_edge``/``ph_half`` (a step, an edge's phase, the half-rate update
+    runs); ``busy``, ``done``, ``paused``; the control-word bus slice (``ctrl_we``,
+    ``ctrl_data``: a write to ctrl; ``steps_we``/``lfsr_we``/``word_data``: writes to steps
+    and lfsr; ``r_<word>``: the read values of every control word).
     """
 
     def __init__(self, design: Design):
@@ -99,7 +100,7 @@ class Controller(wiring.Component):
         if streaming:
             hist = Signal.like(out.presented, name="hist")
             m.d.comb += out.presented.eq(hist)
-            with m.If(self.strobe(Step.S1)):
+            with m.If(self.strobe(Step.S1) & out.last):      # once per tick
                 m.d.sync += hist.eq(Cat(~bubble, hist[:-1]))
         if self.design.serial:      # what the serial nodes' memories follow
             phases = [self.strobe(ph) for ph in self._edge_phases()]
@@ -150,9 +151,11 @@ class Controller(wiring.Component):
                     m.d.comb += [busy.eq(1), self.strobe(s).eq(1)]
                     length = prog.cycles(s)
                     if length == 1:
+                        m.d.comb += out.last.eq(1)
                         advance(names, i, last)
                         continue
-                    with m.If(fold_cnt != length - 1):    # a folded phase's cycles
+                    m.d.comb += out.last.eq(fold_cnt == length - 1)
+                    with m.If(fold_cnt != length - 1):    # a multi-cycle step's cycles
                         m.d.sync += fold_cnt.eq(fold_cnt + 1)
                     with m.Else():
                         m.d.sync += fold_cnt.eq(0)

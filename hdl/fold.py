@@ -55,8 +55,11 @@ memory's write port (lane-enabled) while the network is idle; reads use its read
 when no phase runs, and appear on ``host_rdata`` one cycle later (the bus reads are
 registered for every field, see :mod:`.network`).
 
-Streaming mode is not folded (a tick there is one cycle by construction):
-:func:`~.folding.check_reuse` rejects R > 1 for it.
+Streaming mode is not folded (every node works in every tick there, S1 .. S4):
+:func:`~.folding.check_reuse` rejects R > 1 for it. The nodes and edges a folded design
+leaves unfolded are :mod:`.parallel`'s, with their registered multipliers: the steps they
+multiply in last at least 1 + LATENCY cycles (:func:`~.program.product_depths`) and they
+write in the last.
 """
 
 from __future__ import annotations

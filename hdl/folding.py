@@ -191,7 +191,7 @@ def check_reuse(graph, reuse) -> Folding:
     if isinstance(reuse, str) and reuse in SERIAL_KINDS:
         if graph.learning.mode == "streaming":
             raise ValueError("The serial architecture is not available in streaming mode, "
-                             "where every tick is one clock cycle; use reuse 1")
+                             "where every node works in every tick; use reuse 1")
         return Folding(Architecture(reuse))
     if isinstance(reuse, bool) or not isinstance(reuse, (int, dict)):
         raise ValueError(f"Reuse factor must be a positive integer, a dict of them per "
@@ -207,7 +207,7 @@ def check_reuse(graph, reuse) -> Folding:
                              f"(node {name!r})")
     if graph.learning.mode == "streaming" and any(r > 1 for r in table.values()):
         raise ValueError("Folding (reuse factor above 1) is not available in streaming mode, "
-                         "where every tick is one clock cycle; use reuse 1")
+                         "where every node works in every tick; use reuse 1")
     factors = {n: table.get(n, 1) for n in dense}
     return Folding(Architecture.FOLDED if any(r > 1 for r in factors.values())
                    else Architecture.PARALLEL, factors)

@@ -168,13 +168,16 @@ class Multiplier(wiring.Component):
     def _mult18x18d(self, m):
         a, b = self._extend(self.a, 18), self._extend(self.b, 18)
         out = Signal(36, name="mult_p")
+        # CLK0, CE0, RST0 and C are driven; the other clock, enable and reset pins and the
+        # cascade inputs SRIA, SRIB stay unconnected, as Yosys's own MULT18X18D mapping leaves
+        # them (nextpnr ties them off). Tied to 0 they are routed from the constant net, and
+        # the parallel XOR's 33 registered DSPs on an ECP5-85F did not route ("Failed to find
+        # a route for arc 164 of net $PACKER_GND_NET"); unconnected they do
         pins = {f"i_A{i}": a[i] for i in range(18)}
         pins.update({f"i_B{i}": b[i] for i in range(18)})
-        pins.update({f"i_{x}{i}": 0 for x in ("C", "SRIA", "SRIB") for i in range(18)})
+        pins.update({f"i_C{i}": 0 for i in range(18)})
         pins.update({f"o_P{i}": out[i] for i in range(36)})
-        pins.update({f"i_CLK{k}": ClockSignal() if k == 0 else 0 for k in range(4)})
-        pins.update({f"i_CE{k}": 1 if k == 0 else 0 for k in range(4)})
-        pins.update({f"i_RST{k}": 0 for k in range(4)})
+        pins.update({"i_CLK0": ClockSignal(), "i_CE0": 1, "i_RST0": 0})
         m.submodules.mult = Instance(
             "MULT18X18D",
             p_REG_INPUTA_CLK="CLK0", p_REG_INPUTA_CE="CE0", p_REG_INPUTA_RST="RST0",

@@ -10,8 +10,17 @@
   local update ``W += η_θ δ_i v_pᵀ``.
 
 A mul node computes the messages ``v_q ⊙ ε`` for its parents; act and add nodes send their
-δ or ε as they are. Each micro-step is one clock cycle; streaming mode (a tick = one cycle)
-is built here too. The folded (:mod:`.fold`) and serial (:mod:`.serial`) architectures
+δ or ε as they are. Streaming mode (a tick = S1 .. S4) is built here too.
+
+Every product is a registered :class:`~.multiplier.Multiplier` (``HdlArith.times`` through
+:meth:`~.pe.BuildContext.multiply`: on the boards a DSP registered at its inputs and output,
+and one per pair of operand signals, so FD and TD share the gate's). The operands are
+registers, which hold still during a micro-step because every register is written at the
+end of its step's last cycle (``control.last``); a step that multiplies lasts 1 + LATENCY
+cycles, so the products have come in its last (1 + 2·LATENCY in streaming S1 when the
+relaxed ε, itself made of products, is gated into δ: :func:`~.program.product_depths`).
+Its overflow bits count only in that cycle (``HdlArith.settled``), as its writes do; every
+other step lasts one cycle. The folded (:mod:`.fold`) and serial (:mod:`.serial`) architectures
 derive from these classes and change how a step walks its elements; the machinery they
 share (declared interfaces, the build context) is :mod:`.pe`'s.
 """
@@ -218,7 +227,7 @@ class NodePE(PE):
         """A mul node sends v_q ⊙ ε to each hidden parent (exact; the plan's
         ``outgoing``)."""
         for m in self.plan.outgoing:
-            vals, _ = arith.t_mul(ctx.read(m.other), ctx.read(m.error))
+            vals, _ = arith.t_mul(ctx.read(m.other), ctx.read(m.error), f"msg_{m.parent}")
             ctx.output(m.parent, vals)
 
     def _finish(self, m, ctx, arith):
@@ -275,8 +284,8 @@ class EdgePE(PE):
         d_bwd = ctx.read(io.backward) if io.backward is not None else None
         d_upd, v_upd = ctx.read(io.delta), ctx.read(io.value)
         step, ok = (Step.S1, ctx.valid(io.offset)) if self.streaming else (Step.UPD, None)
-        ctx.output("fwd", [sum_tree([Wm[i][j] * v_fwd[j] for j in range(cols)])
-                           for i in range(rows)])
+        ctx.output("fwd", [sum_tree([arith.times(Wm[i][j], v_fwd[j], f"fwd_mul{i}_{j}")
+                                     for j in range(cols)]) for i in range(rows)])
         if d_bwd is not None:
             vals, _ = arith.t_dense(Wm, d_bwd)
             ctx.output("msg", vals)

@@ -84,13 +84,25 @@ class BuildContext:
         self.cache = {}
         #: (name, Multiplier, a, b) and (register, value): :meth:`multiply`, :meth:`later`
         self.multipliers, self.delays = [], []
+        self._products = {}         # (id(a), id(b)) of signals -> (a, b, product)
 
     def multiply(self, a, b, name: str):
         """The product a · b of a registered :class:`~.multiplier.Multiplier`, LATENCY
-        cycles after ``a`` and ``b`` (signed)."""
+        cycles after ``a`` and ``b`` (signed). Two signals multiplied again (δ = ε ⊙ g in FD
+        and TD) share the first multiplier; ``name`` is made unique in the PE."""
+        key = (id(a), id(b))
+        if isinstance(a, Value) and isinstance(b, Value) and key in self._products:
+            return self._products[key][2]
+        a_in, b_in = a, b
         a, b = Value.cast(a), Value.cast(b)
         mul = Multiplier(len(a), len(b))
-        self.multipliers.append((name, mul, a, b))
+        taken = {n for n, *_ in self.multipliers}
+        unique, k = name, 1
+        while unique in taken:
+            unique, k = f"{name}_{k}", k + 1
+        self.multipliers.append((unique, mul, a, b))
+        if isinstance(a_in, Value) and isinstance(b_in, Value):
+            self._products[key] = (a_in, b_in, mul.p)       # kept: their ids stay theirs
         return mul.p
 
     def later(self, value, name: str, cycles: int = LATENCY):
@@ -214,6 +226,11 @@ class BuildContext:
         return self._take("uses fold_cnt", lambda pe: pe.control.fold_cnt)
 
     @property
+    def last(self):
+        """The last cycle of a multi-cycle step: when the registers are written."""
+        return self._take("uses last", lambda pe: pe.control.last)
+
+    @property
     def clear(self):
         """CLEAR: the sticky flags go to zero."""
         return self._take("uses clear", lambda pe: pe.control.clear)
@@ -291,6 +308,10 @@ class PE(wiring.Component):
         m = Module()
         ctx = self._ctx_class(self)
         arith = HdlArith(self.graph, lambda: ctx.lfsr)      # taken where a rounding needs it
+        if not self.serial:         # registered products, whose results count in the last cycle
+            arith.multiplier = ctx.multiply
+            if "last" in self.signature.members["control"].signature.members:
+                arith.settled = ctx.last
         self._prepare(m, ctx, arith)
         self._build(ctx, arith)
         self._apply_writes(m, ctx)
@@ -318,12 +339,16 @@ class PE(wiring.Component):
         """Before the builder runs."""
 
     def _apply_writes(self, m, ctx):
-        """Each ``put``: the targets take their values at the clock edge of the step."""
+        """Each ``put``: the targets take their values at the clock edge that ends the step
+        (its last cycle, when its products have come), or in the cycles where ``when``
+        holds."""
         for step, targets, values, when in ctx.writes:
             if step == COMB:
                 m.d.comb += [t.eq(v) for t, v in zip(targets, values)]
                 continue
             strobe = ctx.strobe(step)
+            if when is None and self.design.program.cycles(step) > 1:
+                when = ctx.last
             with m.If(strobe if when is None else strobe & when):
                 m.d.sync += [t.eq(v) for t, v in zip(targets, values)]
 

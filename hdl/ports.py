@@ -16,6 +16,9 @@ Ports of a processing element, as seen from it (all for a node's PE unless marke
       st.<step>                        the strobe of each micro-step it writes in (a dense
                                        node: also the update's, to merge its edges' flags)
       fold_cnt                         the cycle within a multi-cycle step (folded, serial)
+      last                             the last cycle of the step, when the registers are
+                                       written (parallel nodes and edges in multi-cycle
+                                       steps: their products come LATENCY cycles late)
       ph_any, ph_edge, ph_half         (serial nodes) a step runs / an edge phase runs /
                                        the update runs at half rate (serial-spram)
       bubble, presented                (streaming) the BUBBLE bit, the presented history
@@ -124,6 +127,8 @@ def control(design, plan=None) -> wiring.Signature:
     members = {"st": Out(wiring.Signature({str(s): Out(1) for s in steps}))}
     if every or _counts(design, plan):
         members["fold_cnt"] = Out(STEP_COUNTER_BITS)
+    if every or _settles(design, plan):
+        members["last"] = Out(1)
     if design.serial and (every or node):
         members.update({"ph_any": Out(1), "ph_edge": Out(1)})
         if design.plan.single_port:
@@ -145,6 +150,15 @@ def _counts(design, plan) -> bool:
     if isinstance(plan, EdgePlan):
         return plan.fold is not None
     return design.serial or plan.gate is not None or plan.act_table is not None
+
+
+def _settles(design, plan) -> bool:
+    """The PE writes in a multi-cycle step through registered multipliers or beside them
+    (``last``): the parallel datapaths (nodes, and unfolded edges) outside the serial
+    architecture, in a design with a step of more than one cycle among the PE's."""
+    if design.serial or (isinstance(plan, EdgePlan) and plan.fold is not None):
+        return False
+    return any(design.program.cycles(s) > 1 for s in plan.steps)
 
 
 def _rounds_stochastically(design, plan) -> bool:

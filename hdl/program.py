@@ -15,10 +15,18 @@ last the plan's lengths in cycles; in the serial architecture (:mod:`.serial`) e
 lasts its largest node's length. A step no node writes in is not run: FF<level> of a level
 without dense or act nodes, and in the serial architecture FA<level> and TA where the
 level's dense nodes take their row sums in the edge's phase, and FD and TD (δ is gated in
-the step that writes ε, :data:`GATED_IN`). Every other step takes one
-cycle, so an unfolded training step takes L + A + 3 + c·T + 1 cycles (L forward levels, A
-of them with a dense or act node, T ticks of c cycles: 2, or 5 in standard mode) and a
-streaming sample 4 (:attr:`Program.cycles_per_step`).
+the step that writes ε, :data:`GATED_IN`). In the parallel and folded architectures every
+product is a registered :class:`~.multiplier.Multiplier` (a DSP registered at its inputs and
+output on the boards): a step whose datapath multiplies lasts 1 + LATENCY cycles, or
+1 + 2·LATENCY where a product feeds another one in the same step (streaming S1: the relaxed
+ε of a hidden node that has dense or mul children is gated into δ), :func:`product_depths`;
+its operands are registers that hold still during the step, and every register is written
+in its last cycle only. Every other step takes one cycle. So an unfolded training step runs
+L + A + 3 + c·T + 1 steps (L forward levels, A of them with a dense or act node, T ticks of
+c steps: 2, or 5 in standard mode) and a streaming sample 4, and with LATENCY = 2 a graph
+whose levels all have dense nodes, hidden ones among them, takes 4L + 5 + c'·T + 3 cycles
+(c' = 6 in exact and fpa, 11 in standard: TV and TA multiply, TF and TE do not) and a
+streaming sample 8, or 10 with the chained S1 (:attr:`Program.cycles_per_step`).
 """
 
 from __future__ import annotations
@@ -29,8 +37,11 @@ from types import MappingProxyType
 
 from pcfpga.golden.dataflow import forward_levels
 
-__all__ = ["Op", "Step", "Program", "program", "node_steps", "writers", "fused", "GATED_IN",
-           "LEVELLED", "EDGE_PHASES", "STEP_COUNTER_BITS", "LFSR_BITS", "MAX_PHASE"]
+from .multiplier import LATENCY
+
+__all__ = ["Op", "Step", "Program", "program", "product_depths", "node_steps", "writers",
+           "fused", "GATED_IN", "LEVELLED", "EDGE_PHASES", "STEP_COUNTER_BITS", "LFSR_BITS",
+           "MAX_PHASE"]
 
 #: Width of the controller's cycle counter within a multi-cycle step (``fold_cnt``) and of
 #: the element and row counters that follow it.
@@ -152,8 +163,8 @@ class Program:
 
     @property
     def cycles_per_step(self) -> int:
-        """Clock cycles of one training step: L + A + 3 + c·T + 1 unfolded (streaming: one
-        tick); folded phases add their lengths."""
+        """Clock cycles of one training step (streaming: one tick): the lengths of the
+        forward and update steps and T times the tick's (module docstring)."""
         if self.streaming:
             return self.cycles_per_tick
         return (sum(self.cycles(s) for s in self.forward + self.update)
@@ -214,6 +225,41 @@ def writers(graph, serial: bool = False) -> dict:
     return out
 
 
+def product_depths(graph) -> dict:
+    """{step: registered products in a row} of the parallel datapath (:mod:`.parallel`, and
+    the nodes and edges a folded design leaves parallel) in the steps that multiply: 1 where
+    the step's products come from registers, 2 where a product of the step feeds another
+    (streaming S1: the relaxed ε of a hidden node with dense or mul children, gated into
+    δ). Products: the dense edges' W v, Wᵀδ and δ vᵀ, a mul node's v̂ and messages, and
+    δ = ε ⊙ g of the dense and act nodes."""
+    mode = graph.learning.mode
+    nodes = graph.nodes
+    gated = [n for n in nodes if n.op in ("dense", "act")]          # the nodes with δ
+    forward = [n for n in nodes if n.op in ("dense", "mul")]         # W v, v_p ⊙ v_q
+    relaxed = [n for n in nodes if n.is_hidden                      # messages Wᵀδ, v ⊙ ε
+               and any(c.op in ("dense", "mul") for c in graph.children(n.name))]
+    if mode == "streaming":
+        chained = any(n in gated for n in relaxed)
+        s1 = 2 if chained else 1 if forward or any(n.is_hidden for n in gated) else 0
+        depths = {Step.S1: s1, Step.S4: int(any(n.output for n in gated))}
+        return {s: d for s, d in depths.items() if d}
+    level = forward_levels(graph)
+    depths = {Step.fa(level[n.name]): 1 for n in forward}
+    if gated:
+        depths[Step.FD] = 1
+    hidden_gated = any(n.is_hidden for n in gated)
+    if mode in ("exact", "fpa"):
+        depths.update({Step.TE: 1} if relaxed else {})
+        depths.update({Step.TD: 1} if hidden_gated else {})
+    else:
+        depths.update({Step.TV: 1} if relaxed else {})
+        depths.update({Step.TA: 1} if forward else {})
+        depths.update({Step.TD: 1} if gated else {})
+    if any(n.op == "dense" for n in nodes):
+        depths[Step.UPD] = 1
+    return depths
+
+
 def program(graph, plan=None) -> Program:
     """The micro-steps of ``graph`` with folding ``plan`` (:func:`fold_plan`; None: fully
     parallel): the folded edges' multi-cycle phases come right before the steps that use
@@ -222,17 +268,23 @@ def program(graph, plan=None) -> Program:
     architecture, FA<level> and TA of levels whose dense nodes all take their row sums in
     the edge's phase, and FD and TD, whose work is done in FE and TE; FF<level> of a level
     without dense or act nodes), except that a tick and the update take at least one
-    cycle."""
+    cycle. Outside the serial architecture a step that multiplies (:func:`product_depths`)
+    lasts at least 1 + LATENCY cycles per product in a row."""
     mode = graph.learning.mode
-    phases = plan.phases if plan is not None else {}
-    lengths = MappingProxyType(dict(phases))
+    serial = plan is not None and plan.serial
+    phases = dict(plan.phases) if plan is not None else {}
+    if not serial:
+        for step, depth in product_depths(graph).items():
+            phases[step] = max(phases.get(step, 1), 1 + depth * LATENCY)
+    lengths = MappingProxyType(phases)
     if mode == "streaming":
         return Program((), (Step.S1, Step.S2, Step.S3, Step.S4), (), lengths, graph.ticks,
                        True)
-    written = writers(graph, plan is not None and plan.serial)
+    folded = plan.phases if plan is not None else {}
+    written = writers(graph, serial)
 
     def fold(step):
-        return (step,) if step in phases else ()
+        return (step,) if step in folded else ()
 
     def used(*steps):
         return tuple(s for s in steps if s in written)

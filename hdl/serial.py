@@ -36,7 +36,7 @@ memories' ports follow the bus address, reads are registered (``host_rdata``,
 Multipliers: one per edge and one per node with δ (the gate), registered
 (:class:`~.multiplier.Multiplier`: the gate steps FD and TD last LATENCY cycles longer), and
 a mul node's, one for v̂ and one per hidden parent, combinational. Streaming mode is not
-serial (a tick is one cycle there).
+serial (every node works in every tick there).
 """
 
 from __future__ import annotations

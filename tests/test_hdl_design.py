@@ -9,6 +9,7 @@ from pcfpga.examples import EXAMPLES, example_path
 from pcfpga.golden.graph import Graph
 from pcfpga.hdl.design import Design
 from pcfpga.hdl.folding import Architecture, Folding, check_reuse, fold_plan, table_ram_bits
+from pcfpga.hdl.multiplier import LATENCY
 from pcfpga.hdl.network import Network
 from pcfpga.hdl.program import Op, Step, program
 
@@ -44,10 +45,12 @@ def test_design_holds_the_program_and_the_map(name, reuse):
     assert d.program == prog and d.program.as_dict() == d.memmap.meta["micro_steps"]
     assert d.cycles_per_step == prog.cycles_per_step == d.memmap.meta["cycles_per_step"]
     assert d.cycles_per_tick == prog.cycles_per_tick == d.memmap.meta["cycles_per_tick"]
-    if reuse == 1:              # L + A + 3 + 2T + 1 (exact mode; A levels with an activation)
-        L = max(d.levels.values())
+    if reuse == 1:      # L + A + 3 + 2T + 1 (exact mode; A levels with an activation),
+        L = max(d.levels.values())          # and LATENCY more in each step that multiplies:
         A = len({d.levels[n.name] for n in g.nodes if n.op in ("dense", "act")})
-        assert d.cycles_per_step == L + A + 3 + 2 * g.ticks + 1
+        P = len({d.levels[n.name] for n in g.nodes if n.op in ("dense", "mul")})   # their FA,
+        products = P + 2 + 2 * g.ticks              # FD, UPD, and TE, TD every tick
+        assert d.cycles_per_step == L + A + 3 + 2 * g.ticks + 1 + LATENCY * products
     assert d.folding.to_json() == (reuse if isinstance(reuse, str) else
                                    {n.name: reuse for n in g.nodes if n.op in ("dense", "act")})
     assert check_reuse(g, d.folding.to_json()) == d.folding     # report.json's form reads back
@@ -78,7 +81,8 @@ def test_streaming_design_has_its_schedule():
     d = Design.build(_graph("dag", mode="streaming"))
     assert d.schedule is not None and d.lags == d.schedule.lags
     assert d.program.tick == (Step.S1, Step.S2, Step.S3, Step.S4)
-    assert d.cycles_per_step == 4
+    # S1 relaxes ε through products and gates it into δ through another, S4 gates
+    assert d.cycles_per_step == 4 + 3 * LATENCY
 
 
 @pytest.mark.parametrize("reuse, error, message", [

@@ -17,6 +17,7 @@ from pcfpga.golden.params import init_params
 from pcfpga.golden.random_graph import random_graph, random_sample
 from pcfpga.hdl.design import Design
 from pcfpga.hdl.memmap import MemoryMap
+from pcfpga.hdl.multiplier import LATENCY
 from pcfpga.hdl.network import Network
 from pcfpga.sim.session import Mismatch, compare_traces
 from pcfpga.sim.simulate import Simulation, simulate_against_golden
@@ -119,9 +120,14 @@ def test_cycles_per_step_match_the_formula(mode, simulation):
     res = simulate_against_golden(design, init_params(g, 0), samples_for(g, 0, 2),
                                   simulation=simulation(design, pause=False))
     assert res["cycles"] == 2 * design.cycles_per_step
-    if mode != "streaming":
-        assert design.cycles_per_step == 5 + 3 + 3 + {"exact": 2, "fpa": 2, "standard": 5}[
-            mode] * g.ticks + 1                 # dag: L = 5, A = 3 (levels 3, 4: add, mul)
+    if mode != "streaming":             # dag: L = 5, A = 3 (levels 3, 4: add, mul), and
+        plain = 5 + 3 + 3 + {"exact": 2, "fpa": 2, "standard": 5}[mode] * g.ticks + 1
+        # every step that multiplies waits LATENCY cycles for its registered products:
+        # FA1, FA2, FA4, FA5, FD, UPD, and per tick TE, TD (standard: TV, TA, TD)
+        products = 4 + 2 + {"exact": 2, "fpa": 2, "standard": 3}[mode] * g.ticks
+        assert design.cycles_per_step == plain + LATENCY * products
+    else:                               # S1 gates the relaxed ε (two products), S4
+        assert design.cycles_per_step == 4 + LATENCY * 3
 
 
 @pytest.mark.parametrize("mode, reuse", [("streaming", 1), ("exact", 1), ("exact", 3),
@@ -134,7 +140,7 @@ def test_memory_map_reads_every_register_and_round_trips(mode, reuse):
     mm = MemoryMap.from_json(net.memmap.to_json())
     assert [f.name for f in mm.fields] == [f.name for f in net.memmap.fields]
     if mode == "streaming":
-        assert json.loads(net.memmap.to_json())["meta"]["cycles_per_step"] == 4
+        assert json.loads(net.memmap.to_json())["meta"]["cycles_per_step"] == 4 + 3 * LATENCY
     names = {f.name for f in mm.fields}
     trace_keys = {k for k in FixedPC(g).step(
         FixedPC(g).to_model(init_params(g, 0)), *samples_for(g, 0, 1)[0])[1]}

@@ -16,6 +16,7 @@ from pcfpga.golden.lfsr import Lfsr32, mix
 from pcfpga.hdl.arith import mix_hdl, xorshift32_hdl
 from pcfpga.hdl.controller import Controller
 from pcfpga.hdl.design import Design
+from pcfpga.hdl.multiplier import LATENCY
 from pcfpga.hdl.parallel import EdgePE, InputPE, NodePE
 from pcfpga.golden.dataflow import Read
 from pcfpga.hdl.ports import message, message_to, partial, read, register, strobe
@@ -43,9 +44,24 @@ async def host_write(ctx, pe, name, values):
 
 
 async def pulse(ctx, pe, step):
+    """Micro-step ``step`` as the controller runs it: its strobe for the step's cycles, and
+    ``last`` in the final one (a step that multiplies waits for its registered products)."""
+    cycles = next(pe.design.program.cycles(s) for s in pe.design.program.steps
+                  if str(s) == step)
     ctx.set(strobe(pe.control, step), 1)
-    await ctx.tick()
+    for cycle in range(cycles):
+        if hasattr(pe.control, "last"):
+            ctx.set(pe.control.last, cycle == cycles - 1)
+        await ctx.tick()
     ctx.set(strobe(pe.control, step), 0)
+    if hasattr(pe.control, "last"):
+        ctx.set(pe.control.last, 0)
+
+
+async def settle(ctx):
+    """Wait until the registered multipliers have the products of the operands now set."""
+    for _ in range(LATENCY):
+        await ctx.tick()
 
 
 def get_vec(ctx, ports):
@@ -100,9 +116,12 @@ def test_edge_pe_products_and_update(rounding):
         set_vec(ctx, read(pe, Read("y", "delta")), delta)
         if rounding == "stochastic":                    # else the edge takes no LFSR word
             ctx.set(pe.control.lfsr, lfsr)
+        await settle(ctx)
         out["fwd"] = get_vec(ctx, pe.fwd.data)
         out["msg"] = get_vec(ctx, pe.msg.data)
+        ctx.set(pe.control.last, 1)                     # the update's overflow counts then
         out["over"] = ctx.get(pe.w_over)
+        ctx.set(pe.control.last, 0)
         await pulse(ctx, pe, "UPD")
         out["W"] = get_vec(ctx, pe.regs.W).reshape(1, 4)
 
@@ -184,6 +203,7 @@ def test_node_pe_add_and_mul(op):
         set_vec(ctx, message(pe, "y").data, msg)
         await pulse(ctx, pe, "TE")
         rtl["eps"] = get_vec(ctx, pe.regs.eps)
+        await settle(ctx)                               # the messages of the new ε
         if op == "mul":
             rtl["to_p"] = get_vec(ctx, message_to(pe, "p").data)
             rtl["to_q"] = get_vec(ctx, message_to(pe, "q").data)
@@ -215,8 +235,9 @@ def test_input_pe_loads_its_buffer():
 
 @pytest.mark.parametrize("mode", ["exact", "standard", "streaming"])
 def test_controller_sequence_and_lfsr(mode):
-    """One run of 2 steps: the strobes come one per cycle in the golden engine's order, and
-    the LFSR steps exactly once per phase (forward, each tick, update)."""
+    """One run of 2 steps: the strobes come in the golden engine's order, each for its
+    step's cycles with ``last`` in the final one, and the LFSR steps exactly once per phase
+    (forward, each tick, update)."""
     g = DAG.with_settings(mode=mode, **({"eta_v": 0.5, "ticks": 2} if mode == "standard"
                                         else {}))
     ctl = Controller(Design.build(g))
@@ -234,20 +255,24 @@ def test_controller_sequence_and_lfsr(mode):
         ctx.set(ctl.ctrl_we, 0)
         while ctx.get(ctl.busy):
             active = [str(s) for s in ctl.names if ctx.get(ctl.strobe(s))]
-            seen.append((active, ctx.get(ctl.control.lfsr)))
+            seen.append((active, ctx.get(ctl.control.lfsr), ctx.get(ctl.control.last)))
             await ctx.tick()
 
     simulate(ctl, tb)
     one = steps["forward"] + steps["tick"] * g.ticks + steps["update"]
-    assert [a for a, _ in seen] == [[s] for s in one * 2]
+    length = {str(s): ctl.program.cycles(s) for s in ctl.program.steps}
+    cycles = [(s, c) for s in one * 2 for c in range(length[s])]
+    assert any(n > 1 for n in length.values())          # steps that multiply
+    assert [a for a, _, _ in seen] == [[s] for s, _ in cycles]
+    assert [bool(x) for _, _, x in seen] == [c == length[s] - 1 for s, c in cycles]
     lfsr = Lfsr32(g.formats.seed)
     phases = []
-    for s in one * 2:
-        if s in ("F0", "UPD", steps["tick"][0]):         # the first cycle of a phase
+    for s, c in cycles:
+        if c == 0 and s in ("F0", "UPD", steps["tick"][0]):     # a phase's first cycle
             phases.append(lfsr.step())
         else:
             phases.append(lfsr.state)
-    assert [w for _, w in seen] == phases
+    assert [w for _, w, _ in seen] == phases
 
 
 def test_mixer_is_the_golden_mix():
