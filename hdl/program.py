@@ -13,8 +13,9 @@ strobes, the memory map's manifest and the documentation use::
 The bracketed phases exist only where the fold plan (:mod:`.folding`) folds something and
 last the plan's lengths in cycles; in the serial architecture (:mod:`.serial`) every step
 lasts its largest node's length. A step no node writes in is not run: FF<level> of a level
-without dense or act nodes, and in the serial architecture FA<level> and TA where the
-level's dense nodes take their row sums in the edge's phase, and FD and TD (δ is gated in
+without dense or act nodes, and in the serial architecture FA<level>, FF<level>, TA and TF
+where the level's dense nodes take their row sums and look up their activations in the
+edge's phase, and FD and TD (δ is gated in
 the step that writes ε, :data:`GATED_IN`). Every other step takes one
 cycle, so an unfolded training step takes L + A + 3 + c·T + 1 cycles (L forward levels, A
 of them with a dense or act node, T ticks of c cycles: 2, or 5 in standard mode) and a
@@ -29,7 +30,8 @@ from types import MappingProxyType
 
 from pcfpga.golden.dataflow import forward_levels
 
-__all__ = ["Op", "Step", "Program", "program", "node_steps", "writers", "fused", "GATED_IN",
+__all__ = ["Op", "Step", "Program", "program", "node_steps", "writers", "fused", "fused_act",
+           "edge_phase", "GATED_IN",
            "LEVELLED", "EDGE_PHASES", "STEP_COUNTER_BITS", "LFSR_BITS", "MAX_PHASE"]
 
 #: Width of the controller's cycle counter within a multi-cycle step (``fold_cnt``) and of
@@ -176,6 +178,20 @@ def fused(n, serial: bool) -> bool:
     return serial and n.op == "dense" and len(n.inputs) == 1
 
 
+def fused_act(graph, n, serial: bool) -> bool:
+    """Whether :func:`fused` node ``n`` also looks up its activation in its edge's phase, as
+    each row sum completes, instead of in FF<level> and TF (:meth:`~.serial.SerialNodePE._act`):
+    every fused node but an output that other nodes read (an output's v is clamped to its
+    target in FE then, :meth:`~.serial.SerialNodePE._error_gate`)."""
+    return fused(n, serial) and not (n.output and graph.children(n.name))
+
+
+def edge_phase(step: Step) -> Step:
+    """The edge's phase a :func:`fused_act` node does the activation step ``step``'s work in:
+    FF<level> -> PF<level>, TF -> PFT."""
+    return Step.pf(step.level) if step.op is Op.FF else Step.PFT
+
+
 def node_steps(graph, n, levels, serial: bool = False) -> list:
     """The micro-steps node ``n``'s PE writes in (``levels``: every node's forward level;
     ``serial``: the serial architecture, whose :func:`fused` nodes predict in their edge's
@@ -185,19 +201,20 @@ def node_steps(graph, n, levels, serial: bool = False) -> list:
     gated = n.op in ("dense", "act")                     # a, g, δ
     handed = fused(n, serial)
     gates = gated and not serial                         # δ in a step of its own
+    acts = gated and not fused_act(graph, n, serial)     # f(a) in a step of its own
     if n.op == "input":
         return [Step.S1] if mode == "streaming" else [Step.F0]
     if mode == "streaming":
         steps = [Step.S1] + ([Step.S2] if gated else [])
         return steps + ([Step.S3] + ([Step.S4] if gated else []) if n.output else [])
     lv = levels[n.name]
-    steps = [Step.pf(lv) if handed else Step.fa(lv)] + ([Step.ff(lv)] if gated else [])
+    steps = [Step.pf(lv) if handed else Step.fa(lv)] + ([Step.ff(lv)] if acts else [])
     steps += [Step.FE] + ([Step.FD] if gates else [])
     if n.is_hidden:
         steps += ([Step.TE] + ([Step.TD] if gates else []) if mode in ("exact", "fpa")
                   else [Step.TV])
     if mode == "standard":
-        steps += ([Step.PFT if handed else Step.TA] + ([Step.TF] if gated else [])
+        steps += ([Step.PFT if handed else Step.TA] + ([Step.TF] if acts else [])
                   + [Step.TE] + ([Step.TD] if gates else []))
     # a dense node writes its edges' saturation bits into its flags in UPD
     return steps + ([Step.UPD] if n.bias or n.op == "dense" else [])
@@ -219,10 +236,10 @@ def program(graph, plan=None) -> Program:
     parallel): the folded edges' multi-cycle phases come right before the steps that use
     their results: PF<level> before FA<level>, PM before the relaxation, PFT before TA
     (standard), PU before UPD. A step in which no node writes is not run (in the serial
-    architecture, FA<level> and TA of levels whose dense nodes all take their row sums in
-    the edge's phase, and FD and TD, whose work is done in FE and TE; FF<level> of a level
-    without dense or act nodes), except that a tick and the update take at least one
-    cycle."""
+    architecture, FA<level>, TA, FF<level> and TF of levels whose dense nodes all take their
+    row sums and look up their activations in the edge's phase, and FD and TD, whose work
+    is done in FE and TE; FF<level> of a level without dense or act nodes), except that a
+    tick and the update take at least one cycle."""
     mode = graph.learning.mode
     phases = plan.phases if plan is not None else {}
     lengths = MappingProxyType(dict(phases))
