@@ -13,20 +13,21 @@ strobes, the memory map's manifest and the documentation use::
 The bracketed phases exist only where the fold plan (:mod:`.folding`) folds something and
 last the plan's lengths in cycles; in the serial architecture (:mod:`.serial`) every step
 lasts its largest node's length. A step no node writes in is not run: FF<level> of a level
-without dense or act nodes, and in the serial architecture FA<level> and TA where the
-level's dense nodes take their row sums in the edge's phase, and FD and TD (δ is gated in
-the step that writes ε, :data:`GATED_IN`). In the parallel and folded architectures every
-product is a registered :class:`~.multiplier.Multiplier` (a DSP registered at its inputs and
-output on the boards): a step whose datapath multiplies lasts 1 + LATENCY cycles, or
-1 + 2·LATENCY where a product feeds another one in the same step (streaming S1: the relaxed
-ε of a hidden node that has dense or mul children is gated into δ), :func:`product_depths`;
-its operands are registers that hold still during the step, and every register is written
-in its last cycle only. Every other step takes one cycle. So an unfolded training step runs
-L + A + 3 + c·T + 1 steps (L forward levels, A of them with a dense or act node, T ticks of
-c steps: 2, or 5 in standard mode) and a streaming sample 4, and with LATENCY = 2 a graph
-whose levels all have dense nodes, hidden ones among them, takes 4L + 5 + c'·T + 3 cycles
-(c' = 6 in exact and fpa, 11 in standard: TV and TA multiply, TF and TE do not) and a
-streaming sample 8, or 10 with the chained S1 (:attr:`Program.cycles_per_step`).
+without dense or act nodes, and in the serial architecture FA<level>, FF<level>, TA and TF
+where the level's dense nodes take their row sums and look up their activations in the
+edge's phase, and FD and TD (δ is gated in the step that writes ε, :data:`GATED_IN`). In
+the parallel and folded architectures every product is a registered
+:class:`~.multiplier.Multiplier` (a DSP registered at its inputs and output on the boards):
+a step whose datapath multiplies lasts 1 + LATENCY cycles, or 1 + 2·LATENCY where a product
+feeds another one in the same step (streaming S1: the relaxed ε of a hidden node that has
+dense or mul children is gated into δ), :func:`product_depths`; its operands are registers
+that hold still during the step, and every register is written in its last cycle only.
+Every other step takes one cycle. So an unfolded training step runs L + A + 3 + c·T + 1
+steps (L forward levels, A of them with a dense or act node, T ticks of c steps: 2, or 5 in
+standard mode) and a streaming sample 4, and with LATENCY = 2 a graph whose levels all have
+dense nodes, hidden ones among them, takes 4L + 5 + c'·T + 3 cycles (c' = 6 in exact and
+fpa, 11 in standard: TV and TA multiply, TF and TE do not) and a streaming sample 8, or 10
+with the chained S1 (:attr:`Program.cycles_per_step`).
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ from pcfpga.golden.dataflow import forward_levels
 from .multiplier import LATENCY
 
 __all__ = ["Op", "Step", "Program", "program", "product_depths", "node_steps", "writers",
-           "fused", "GATED_IN", "LEVELLED", "EDGE_PHASES", "STEP_COUNTER_BITS", "LFSR_BITS",
-           "MAX_PHASE"]
+           "fused", "fused_act", "edge_phase", "GATED_IN", "LEVELLED", "EDGE_PHASES",
+           "STEP_COUNTER_BITS", "LFSR_BITS", "MAX_PHASE"]
 
 #: Width of the controller's cycle counter within a multi-cycle step (``fold_cnt``) and of
 #: the element and row counters that follow it.
@@ -187,6 +188,20 @@ def fused(n, serial: bool) -> bool:
     return serial and n.op == "dense" and len(n.inputs) == 1
 
 
+def fused_act(graph, n, serial: bool) -> bool:
+    """Whether :func:`fused` node ``n`` also looks up its activation in its edge's phase, as
+    each row sum completes, instead of in FF<level> and TF (:meth:`~.serial.SerialNodePE._act`):
+    every fused node but an output that other nodes read (an output's v is clamped to its
+    target in FE then, :meth:`~.serial.SerialNodePE._error_gate`)."""
+    return fused(n, serial) and not (n.output and graph.children(n.name))
+
+
+def edge_phase(step: Step) -> Step:
+    """The edge's phase a :func:`fused_act` node does the activation step ``step``'s work in:
+    FF<level> -> PF<level>, TF -> PFT."""
+    return Step.pf(step.level) if step.op is Op.FF else Step.PFT
+
+
 def node_steps(graph, n, levels, serial: bool = False) -> list:
     """The micro-steps node ``n``'s PE writes in (``levels``: every node's forward level;
     ``serial``: the serial architecture, whose :func:`fused` nodes predict in their edge's
@@ -196,19 +211,20 @@ def node_steps(graph, n, levels, serial: bool = False) -> list:
     gated = n.op in ("dense", "act")                     # a, g, δ
     handed = fused(n, serial)
     gates = gated and not serial                         # δ in a step of its own
+    acts = gated and not fused_act(graph, n, serial)     # f(a) in a step of its own
     if n.op == "input":
         return [Step.S1] if mode == "streaming" else [Step.F0]
     if mode == "streaming":
         steps = [Step.S1] + ([Step.S2] if gated else [])
         return steps + ([Step.S3] + ([Step.S4] if gated else []) if n.output else [])
     lv = levels[n.name]
-    steps = [Step.pf(lv) if handed else Step.fa(lv)] + ([Step.ff(lv)] if gated else [])
+    steps = [Step.pf(lv) if handed else Step.fa(lv)] + ([Step.ff(lv)] if acts else [])
     steps += [Step.FE] + ([Step.FD] if gates else [])
     if n.is_hidden:
         steps += ([Step.TE] + ([Step.TD] if gates else []) if mode in ("exact", "fpa")
                   else [Step.TV])
     if mode == "standard":
-        steps += ([Step.PFT if handed else Step.TA] + ([Step.TF] if gated else [])
+        steps += ([Step.PFT if handed else Step.TA] + ([Step.TF] if acts else [])
                   + [Step.TE] + ([Step.TD] if gates else []))
     # a dense node writes its edges' saturation bits into its flags in UPD
     return steps + ([Step.UPD] if n.bias or n.op == "dense" else [])
@@ -265,11 +281,12 @@ def program(graph, plan=None) -> Program:
     parallel): the folded edges' multi-cycle phases come right before the steps that use
     their results: PF<level> before FA<level>, PM before the relaxation, PFT before TA
     (standard), PU before UPD. A step in which no node writes is not run (in the serial
-    architecture, FA<level> and TA of levels whose dense nodes all take their row sums in
-    the edge's phase, and FD and TD, whose work is done in FE and TE; FF<level> of a level
-    without dense or act nodes), except that a tick and the update take at least one
-    cycle. Outside the serial architecture a step that multiplies (:func:`product_depths`)
-    lasts at least 1 + LATENCY cycles per product in a row."""
+    architecture, FA<level>, TA, FF<level> and TF of levels whose dense nodes all take their
+    row sums and look up their activations in the edge's phase, and FD and TD, whose work
+    is done in FE and TE; FF<level> of a level without dense or act nodes), except that a
+    tick and the update take at least one cycle. Outside the serial architecture a step
+    that multiplies (:func:`product_depths`) lasts at least 1 + LATENCY cycles per product
+    in a row."""
     mode = graph.learning.mode
     serial = plan is not None and plan.serial
     phases = dict(plan.phases) if plan is not None else {}

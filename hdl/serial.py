@@ -56,7 +56,7 @@ from .multiplier import delayed
 from .parallel import InputPE, NodePE
 from .pe import COMB, BuildContext, Register, or_tree
 from .ports import delta_sizes, register_shape
-from .program import GATED_IN, STEP_COUNTER_BITS
+from .program import GATED_IN, STEP_COUNTER_BITS, Step, edge_phase, fused_act
 
 __all__ = ["SerialInputPE", "SerialNodePE", "SerialEdgePE", "SerialContext", "SerialPE"]
 
@@ -247,6 +247,7 @@ class SerialNodePE(SerialPE, NodePE):
         a = arith.dense_sum(n, [total], b)
         arith.step, arith.element, arith.enable = saved
         ctx.put(step, r["a"], a, when=(row, done))
+        ctx.cache.setdefault("a_new", (a[0], row, done))     # the same sum in PF and PFT
         return {}
 
     def _gate(self, ctx, arith, n, r, step, fresh):
@@ -282,7 +283,10 @@ class SerialNodePE(SerialPE, NodePE):
 
     def _act(self, ctx, arith, n, r, step, v):
         """Tables (tanh, sigmoid) in block RAM: the entry of a[c] arrives a cycle after
-        a[c] does, so v̂, g (and v) are written at latency 2 (``LATE``)."""
+        a[c] does, so v̂, g (and v) are written at latency 2 (``LATE``). A fused node does
+        it in its edge's phase instead (:meth:`_act_in_edge_phase`)."""
+        if fused_act(self.graph, n, True):
+            return self._act_in_edge_phase(ctx, arith, n, r, edge_phase(step), v)
         if n.act not in TABLE_ACTS:
             return super()._act(ctx, arith, n, r, step, v)
         arith.step = step
@@ -297,6 +301,47 @@ class SerialNodePE(SerialPE, NodePE):
             late = Signal(signed(V.width), name="target_late")
             ctx.syncs.append((late, v[0]))
             ctx.put(step, r["v"], [late], when=LATE)
+
+
+    def _act_in_edge_phase(self, ctx, arith, n, r, step, v):
+        """v̂, g ← f(a), f'(a) of each row sum as it completes, in the edge's phase ``step``
+        (PF<level>, PFT; :func:`~.program.fused_act`): the sum registered a cycle later,
+        its table entry (or f and f' in logic, a cycle later again) the cycle after that, so
+        v̂, g and a hidden node's v are written two cycles after the sum (the phase lasts two
+        cycles longer, :func:`~.folding.fold_plan`). An output's v takes its target in FE
+        instead (:meth:`_error_gate`)."""
+        arith.step = step
+        if "act" not in ctx.cache:
+            a, row, done = ctx.cache["a_new"]
+            row1, done1 = ctx.later(row, "act_row", 1), ctx.later(done, "act_done", 1)
+            ctx.cache["act"] = (ctx.later(a, "act_a", 1), row1, done1,
+                                ctx.later(row1, "act_row2", 1), ctx.later(done1, "act_done2", 1))
+        a1, row1, done1, row2, done2 = ctx.cache["act"]
+        if n.act in TABLE_ACTS:
+            value, gain, over = arith.table_lookup(n, lambda: a1)
+            arith.record(n, SITE_VHAT, over & done2)
+        else:
+            saved = arith.element, arith.enable
+            arith.element, arith.enable = row1, done1
+            (vhat,), (g,) = arith.act(n, [a1])
+            arith.element, arith.enable = saved
+            value, gain = ctx.later(vhat, f"act_vhat_{step}", 1), ctx.later(g, f"act_g_{step}", 1)
+        ctx.put(step, r["vhat"], [value], when=(row2, done2))
+        ctx.put(step, r["g"], [gain], when=(row2, done2))
+        if v == "vhat":
+            ctx.put(step, r["v"], [value], when=(row2, done2))
+        elif v is not None:
+            ctx.cache["clamp_in_fe"] = True
+
+    def _error_gate(self, ctx, arith, n, r, se, sd):
+        """ε ← v − v̂ and δ (:meth:`~.parallel.NodePE._error_gate`); an output whose
+        activation is looked up in its edge's phase takes its target as v in FE, and its ε
+        from it."""
+        if se == Step.FE and ctx.cache.get("clamp_in_fe"):
+            target = ctx.regs("target")
+            ctx.put(se, r["v"], target)
+            r = {**r, "v": target}
+        super()._error_gate(ctx, arith, n, r, se, sd)
 
 
 class SerialEdgePE(FoldedEdgePE):
