@@ -191,6 +191,10 @@ class HdlArith:
         #: lookup-table ROMs: (Memory, [(read port, address expression)]), to be added by the
         #: module that uses them
         self.roms = []
+        #: :meth:`act`'s tanh/sigmoid tables in block RAM with a registered read port per
+        #: element (the entry comes a cycle after the address: the step lasts two cycles),
+        #: else in logic (asynchronous ROMs); a PE of the parallel datapath sets it
+        self.registered_tables = False
         self._rom_cache = {}
         #: the node's tanh/sigmoid tables in block RAM (:meth:`table_lookup`):
         #: [(Memory, read port, address expression)], to be added by the module
@@ -410,22 +414,29 @@ class HdlArith:
                 d = Mux((x > -2 * one) & (x < 2 * one), one >> 2, 0)
             else:
                 idx = table_index(table, x)
-                f = self._rom_read(node, "f", table.f, signed(V.width), idx)
-                d = self._rom_read(node, "df", table.df, signed(n + 2), idx)
+                f = self._rom_read(node, "f", table.f, signed(V.width), idx, i)
+                d = self._rom_read(node, "df", table.df, signed(n + 2), idx, i)
             vhat.append(self._sat(node, SITE_VHAT, f, V))
             g.append(d)
         return vhat, g
 
-    def _rom_read(self, node, which, contents, shape, addr):
-        """An asynchronous read of the node's ``which`` table (one ROM per node and table,
-        one read port per element)."""
-        key = (node.name, which, self.step)
+    def _rom_read(self, node, which, contents, shape, addr, element):
+        """A read of the node's ``which`` table at ``addr`` for ``element``: with
+        :attr:`registered_tables`, a registered read port of a block-RAM table, one per
+        element and shared by every step that looks it up (their address is the same
+        register a); else an asynchronous read of a ROM in logic, one per node, table and
+        step, a read port per element."""
+        registered = self.registered_tables
+        key = (node.name, which, element) if registered else (node.name, which, self.step)
         if key not in self._rom_cache:
-            mem = Memory(shape=shape, depth=len(contents), init=[int(v) for v in contents])
+            mem = Memory(shape=shape, depth=len(contents), init=[int(v) for v in contents],
+                         attrs=BLOCK_RAM if registered else None)
             self._rom_cache[key] = (mem, [])
             self.roms.append(self._rom_cache[key])
         mem, ports = self._rom_cache[key]
-        port = mem.read_port(domain="comb")
+        if registered and ports:
+            return ports[0][0].data
+        port = mem.read_port() if registered else mem.read_port(domain="comb")
         ports.append((port, addr))
         return port.data
 

@@ -164,8 +164,12 @@ def estimate(design: Design) -> Estimate:
                     est.register_bits += rows * cols * Ww
                     est.ff_bits += rows * cols * Ww
                 est.by_part[f"edge {key}"] = count
-        est.ram_bits += plan.acts.get(n.name, 0)
-        est.ram_blocks += 2 * _blocks(table_entries(f), 16) if n.name in plan.acts else 0
+        if n.name in plan.acts:             # folded: one pair of tables, a read per cycle
+            est.ram_bits += plan.acts[n.name]
+            est.ram_blocks += 2 * _blocks(table_entries(f), 16)
+        elif not plan.serial and n.op in ("dense", "act") and n.act in TABLE_ACTS:
+            est.ram_bits += n.size * table_ram_bits(f)      # parallel: a pair per element
+            est.ram_blocks += n.size * 2 * _blocks(table_entries(f), 16)
         elements = 1 if plan.serial else n.size
         count = 0
         if "delta" in node_registers(n, streaming):

@@ -308,8 +308,9 @@ class PE(wiring.Component):
         m = Module()
         ctx = self._ctx_class(self)
         arith = HdlArith(self.graph, lambda: ctx.lfsr)      # taken where a rounding needs it
-        if not self.serial:         # registered products, whose results count in the last cycle
-            arith.multiplier = ctx.multiply
+        if not self.serial:         # registered products and table reads, whose results
+            arith.multiplier = ctx.multiply             # count in the step's last cycle
+            arith.registered_tables = True
             if "last" in self.signature.members["control"].signature.members:
                 arith.settled = ctx.last
         self._prepare(m, ctx, arith)

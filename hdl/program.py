@@ -36,11 +36,13 @@ import enum
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from pcfpga.golden.activations import TABLE_ACTS
 from pcfpga.golden.dataflow import forward_levels
 
 from .multiplier import LATENCY
 
-__all__ = ["Op", "Step", "Program", "program", "product_depths", "node_steps", "writers",
+__all__ = ["Op", "Step", "Program", "program", "product_depths", "table_steps", "node_steps",
+           "writers",
            "fused", "fused_act", "edge_phase", "GATED_IN", "LEVELLED", "EDGE_PHASES",
            "STEP_COUNTER_BITS", "LFSR_BITS", "MAX_PHASE"]
 
@@ -276,6 +278,19 @@ def product_depths(graph) -> dict:
     return depths
 
 
+def table_steps(graph) -> set:
+    """The steps in which the parallel datapath looks up a tanh or sigmoid table (FF<level>,
+    TF, streaming S2): its tables sit in block RAM with a registered read port per element,
+    so those steps last two cycles (:attr:`~.arith.HdlArith.registered_tables`)."""
+    mode, level = graph.learning.mode, forward_levels(graph)
+    steps = set()
+    for n in graph.nodes:
+        if n.op in ("dense", "act") and n.act in TABLE_ACTS:
+            steps |= ({Step.S2} if mode == "streaming" else
+                      {Step.ff(level[n.name])} | ({Step.TF} if mode == "standard" else set()))
+    return steps
+
+
 def program(graph, plan=None) -> Program:
     """The micro-steps of ``graph`` with folding ``plan`` (:func:`fold_plan`; None: fully
     parallel): the folded edges' multi-cycle phases come right before the steps that use
@@ -293,6 +308,8 @@ def program(graph, plan=None) -> Program:
     if not serial:
         for step, depth in product_depths(graph).items():
             phases[step] = max(phases.get(step, 1), 1 + depth * LATENCY)
+        for step in table_steps(graph):
+            phases[step] = max(phases.get(step, 1), 2)
     lengths = MappingProxyType(phases)
     if mode == "streaming":
         return Program((), (Step.S1, Step.S2, Step.S3, Step.S4), (), lengths, graph.ticks,

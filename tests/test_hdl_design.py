@@ -50,7 +50,10 @@ def test_design_holds_the_program_and_the_map(name, reuse):
         A = len({d.levels[n.name] for n in g.nodes if n.op in ("dense", "act")})
         P = len({d.levels[n.name] for n in g.nodes if n.op in ("dense", "mul")})   # their FA,
         products = P + 2 + 2 * g.ticks              # FD, UPD, and TE, TD every tick
-        assert d.cycles_per_step == L + A + 3 + 2 * g.ticks + 1 + LATENCY * products
+        tables = len({d.levels[n.name] for n in g.nodes     # FF reads a table in block RAM:
+                      if n.op in ("dense", "act") and n.act in ("tanh", "sigmoid")})  # +1
+        assert d.cycles_per_step == (L + A + 3 + 2 * g.ticks + 1 + LATENCY * products
+                                     + tables)
     assert d.folding.to_json() == (reuse if isinstance(reuse, str) else
                                    {n.name: reuse for n in g.nodes if n.op in ("dense", "act")})
     assert check_reuse(g, d.folding.to_json()) == d.folding     # report.json's form reads back
@@ -82,7 +85,7 @@ def test_streaming_design_has_its_schedule():
     assert d.schedule is not None and d.lags == d.schedule.lags
     assert d.program.tick == (Step.S1, Step.S2, Step.S3, Step.S4)
     # S1 relaxes ε through products and gates it into δ through another, S4 gates
-    assert d.cycles_per_step == 4 + 3 * LATENCY
+    assert d.cycles_per_step == 4 + 3 * LATENCY + 1     # and S2 reads tables in block RAM
 
 
 @pytest.mark.parametrize("reuse, error, message", [
