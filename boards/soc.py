@@ -15,23 +15,37 @@ names a word outside it (past its end, past 0xFFFF, in the gaps before ``run.*``
 ``data``) ARGUMENT, and a WRITE of a read-only word READONLY, before touching the bus, so no
 address aliases onto another on the narrower bus. Two masters share the network's bus: the
 bridge (the host) and the runner, which writes only while the bridge is not using the bus.
+Their accesses reach the network and the runner's host port through one register stage
+(:data:`BUS_STAGES`), and the word read, the network's busy and the received bytes come
+back through another, so that no path runs from one of the UART, the bridge, the runner and
+the network into another in one cycle: the bridge waits for the read (``read_latency``), the
+runner for its START and the busy (``bus_latency``), and the network still sees every
+write, in the same order.
+
+A board's SoC is built with :attr:`~pcfpga.hdl.memmap.Readback.LEAN` (``readback``): the
+host reads parameters, flags, buffers and status words, and the network's registers get no
+read multiplexers.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Elaboratable, Module, Mux
+from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal
 from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out
 
 from pcfpga.hdl.bridge import FrameBridge
-from pcfpga.hdl.design import Design
-from pcfpga.hdl.memmap import MemoryMap, with_dataset
+from pcfpga.hdl.design import Design, as_design
+from pcfpga.hdl.memmap import MemoryMap, Readback, with_dataset
 from pcfpga.hdl.network import Network
 from pcfpga.hdl.runner import EpochRunner
 from pcfpga.hdl.uart import UARTRx, UARTTx
 from pcfpga.hdl.unused import rejecting
 
-__all__ = ["SoC", "BoardTop", "DATASET_WORDS", "dataset_capacity", "soc_memory_map"]
+__all__ = ["SoC", "BoardTop", "BUS_STAGES", "DATASET_WORDS", "dataset_capacity", "soc_memory_map"]
+
+#: Registered stages of the SoC's shared bus between its masters (bridge, runner) and the
+#: network (:meth:`SoC._bus_stage`), so that no path runs from one block into another.
+BUS_STAGES = 1
 
 #: Words of the dataset buffer per FPGA family: one SPRAM (16,384 × 16 bits) on an
 #: iCE40UP5K; 8,192 words of block RAM on an ECP5 (8 of the 25F's 56 EBRs at 16 bits).
@@ -47,10 +61,14 @@ def dataset_capacity(graph, words: int) -> int:
     return words // per
 
 
-def soc_memory_map(design: Design, capacity: int) -> MemoryMap:
+def soc_memory_map(design: Design, capacity: int, readback: Readback | None = None
+                   ) -> MemoryMap:
     """The SoC's memory map: ``design.memmap`` (the network's), then the runner's ``run.*``
-    words and a ``data`` buffer of ``capacity`` samples (:func:`~pcfpga.hdl.memmap.with_dataset`).
-    :class:`SoC` decodes it, and the host driver uses it for a board built from ``design``."""
+    words and a ``data`` buffer of ``capacity`` samples (:func:`~pcfpga.hdl.memmap.with_dataset`),
+    reading back the fields of ``readback`` (default: the design's). :class:`SoC` decodes
+    it, and the host driver uses it for a board built from ``design``."""
+    if readback is not None:
+        design = design.with_readback(readback)
     return with_dataset(design.memmap, capacity)
 
 
@@ -67,15 +85,26 @@ class SoC(wiring.Component):
         and baud rate).
     capacity : int
         Samples the dataset buffer holds (:func:`dataset_capacity`).
+    readback : Readback
+        The fields the host can read (:class:`~pcfpga.hdl.memmap.Readback`): FULL (the
+        default, as in simulation) or LEAN (a board's: no read multiplexers for the
+        network's registers).
     """
 
-    def __init__(self, design, divisor: int, capacity: int):
+    def __init__(self, design, divisor: int, capacity: int,
+                 readback: Readback = Readback.FULL):
         with rejecting(self):           # a rejection also marks the network built so far
+            if not isinstance(readback, Readback):
+                raise TypeError(f"readback must be a Readback, not {readback!r}")
+            if readback is not Readback.FULL:
+                design = as_design(design, who="Network").with_readback(readback)
             self.network = Network(design)
             self.memmap = soc_memory_map(self.network.design, capacity)
-            self.bridge = FrameBridge(divisor, self.memmap)
+            # a read: the bus stage, the network's registered read, the readback register
+            self.bridge = FrameBridge(divisor, self.memmap, read_latency=BUS_STAGES + 2)
             self.rx_uart, self.tx_uart = UARTRx(divisor), UARTTx(divisor)
-            self.runner = EpochRunner(self.memmap)
+            # a START: the bus stage there, the network's busy registered back
+            self.runner = EpochRunner(self.memmap, bus_latency=BUS_STAGES + 1)
         self.divisor, self.capacity = divisor, capacity
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1),
                           "done": Out(1), "learning": Out(1)})
@@ -86,27 +115,47 @@ class SoC(wiring.Component):
         urx, utx = self.rx_uart, self.tx_uart
         m.submodules.network, m.submodules.bridge, m.submodules.runner = net, br, run
         m.submodules.uart_rx, m.submodules.uart_tx = urx, utx
-        size = net.memmap.size
-        low = max(run.width, 8)
-        # the network's bus: the runner's writes, else the host's accesses in its range
-        addr = Mux(run.m_we, run.m_addr, br.addr)
-        in_net = addr < size
         m.d.comb += [
             urx.rx.eq(self.rx), self.tx.eq(utx.tx),
-            br.rx_data.eq(urx.data), br.rx_valid.eq(urx.valid), br.rx_error.eq(urx.error),
             utx.data.eq(br.tx_data), utx.start.eq(br.tx_start), br.tx_ready.eq(utx.ready),
-            # the runner writes sample words (value width) and START (bit 0): the bits above
-            # are the host's, which no field the runner writes keeps
-            net.addr.eq(addr),
-            net.w_data.eq(Cat(Mux(run.m_we, run.m_data[:low], br.w_data[:low]),
-                              br.w_data[low:])),
-            net.w_en.eq(run.m_we | (br.w_en & in_net)),
-            run.addr.eq(br.addr), run.w_data.eq(br.w_data), run.w_en.eq(br.w_en),
-            run.hold.eq(br.bus_busy), run.net_busy.eq(net.busy),
-            br.r_data.eq(Mux(run.r_hit, run.r_data, net.r_data)),
+            run.hold.eq(br.bus_busy),
             self.busy.eq(net.busy), self.done.eq(net.done), self.learning.eq(run.busy),
         ]
+        # the network's busy, registered on its way to the runner (which waits for it)
+        m.d.sync += run.net_busy.eq(net.busy)
+        # the received byte, registered: the receiver's bit timer does not reach into the
+        # bridge's state machine (a byte comes a cycle later, and bytes are 10 bits apart)
+        m.d.sync += [br.rx_data.eq(urx.data), br.rx_valid.eq(urx.valid),
+                     br.rx_error.eq(urx.error)]
+        self._bus_stage(m)
+        # the readback: the runner's word or the network's, registered
+        r_data = Signal(32)
+        m.d.sync += r_data.eq(Mux(run.r_hit, run.r_data, net.r_data))
+        m.d.comb += br.r_data.eq(r_data)
         return m
+
+    def _bus_stage(self, m):
+        """The shared bus, registered (:data:`BUS_STAGES`): the master's access (the
+        runner's writes, else the host's) and, decoded before the register, whether a write
+        is the network's; the network and the runner's host port take it a cycle later."""
+        net, br, run = self.network, self.bridge, self.runner
+        low = max(run.width, 8)
+        addr = Mux(run.m_we, run.m_addr, br.addr)
+        bus_addr, bus_data = Signal(self.memmap.addr_width), Signal(32)
+        net_we, host_we = Signal(), Signal()
+        m.d.sync += [
+            bus_addr.eq(addr),
+            # the runner writes sample words (value width) and START (bit 0): the bits above
+            # are the host's, which no field the runner writes keeps
+            bus_data.eq(Cat(Mux(run.m_we, run.m_data[:low], br.w_data[:low]),
+                            br.w_data[low:])),
+            net_we.eq(run.m_we | (br.w_en & (addr < net.memmap.size))),
+            host_we.eq(br.w_en & ~run.m_we),
+        ]
+        m.d.comb += [
+            net.addr.eq(bus_addr), net.w_data.eq(bus_data), net.w_en.eq(net_we),
+            run.addr.eq(bus_addr), run.w_data.eq(bus_data), run.w_en.eq(host_we),
+        ]
 
 
 class BoardTop(Elaboratable):

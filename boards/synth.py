@@ -27,6 +27,7 @@ import subprocess
 import tempfile
 import time
 
+from pcfpga.hdl.memmap import Readback
 from pcfpga.hdl.multiplier import ICE40_AFTER_SYNTH
 from pcfpga.hdl.protocol import DEFAULT_BAUD
 
@@ -54,6 +55,15 @@ CELLS = {
               "spram": "ICESTORM_SPRAM"},
     "ecp5": {"lut": "TRELLIS_COMB", "ff": "TRELLIS_FF", "dsp": "MULT18X18D", "bram": "DP16KD"},
 }
+
+
+#: Yosys commands run on an iCE40 build before synthesis: every ``m.FSM``'s state register
+#: (Amaranth names it ``fsm_state``) one-hot encoded. Yosys leaves an FSM whose state has an
+#: initial value alone, so Amaranth's binary states (some twenty in the bridge) would take a
+#: tree of decoders in front of every transition. The initial value is dropped: it is the
+#: reset state, which the platform's power-on reset (15 µs) enters before anything runs.
+ICE40_AFTER_READ = ('setattr -unset init w:fsm_state; '
+                    'setattr -set fsm_encoding "one-hot" w:fsm_state')
 
 
 class SynthesisFailed(RuntimeError):
@@ -150,13 +160,15 @@ def read_report(path: str, family: str) -> dict:
 
 
 def synthesize(design, board_name: str, out_dir: str, baud: int = DEFAULT_BAUD,
-               log=print) -> dict:
+               log=print, readback: Readback = Readback.LEAN) -> dict:
     """Build the bitstream of ``design`` for ``board_name`` into ``out_dir``; the report.
 
     ``design`` is a :class:`~pcfpga.hdl.design.Design`, or a graph, which the fitter folds
-    for the board (:func:`~pcfpga.hdl.fit.fit`).
+    for the board (:func:`~pcfpga.hdl.fit.fit`); ``readback`` the fields the host can read
+    (:class:`~pcfpga.hdl.memmap.Readback`: LEAN, parameters, flags, buffers and status, by
+    default), stated in the report (``"readback"``) and in ``memmap.json``.
     """
-    b, est, soc, top, platform, name, opts = _prepare(design, board_name, baud)
+    b, est, soc, top, platform, name, opts = _prepare(design, board_name, baud, readback)
     design, family = est.design, b.device.family
     graph = design.graph
     env = toolchain_env(family)
@@ -202,7 +214,7 @@ def synthesize(design, board_name: str, out_dir: str, baud: int = DEFAULT_BAUD,
         "cycles_per_sample": est.cycles_per_step,
         "samples_per_s_at_fmax": achieved * 1e6 / est.cycles_per_step,
         "samples_per_s_at_board_clock": b.clock_hz / est.cycles_per_step,
-        "baud": baud, "seconds": round(seconds, 1),
+        "baud": baud, "readback": readback.value, "seconds": round(seconds, 1),
         "bitstream": f"{name}.bin" if family == "ice40" else f"{name}.bit",
     }
     report["dataset_capacity"] = soc.capacity
@@ -221,7 +233,7 @@ def synthesize(design, board_name: str, out_dir: str, baud: int = DEFAULT_BAUD,
     return report
 
 
-def _prepare(design, board_name: str, baud: int) -> tuple:
+def _prepare(design, board_name: str, baud: int, readback: Readback) -> tuple:
     """What a build needs: (board, estimate, SoC, BoardTop, platform, top name, build
     options); ``design`` a Design, or a graph the fitter folds for the board."""
     from pcfpga.golden.graph import Graph
@@ -237,16 +249,17 @@ def _prepare(design, board_name: str, baud: int) -> tuple:
            estimate(as_design(design, who="synthesize")))
     graph = est.design.graph
     divisor = divisor_for(b.clock_hz, baud)
-    soc = SoC(est.design, divisor, dataset_capacity(graph, DATASET_WORDS[family]))
+    soc = SoC(est.design, divisor, dataset_capacity(graph, DATASET_WORDS[family]), readback)
     opts = {"nextpnr_opts": f"--report pcfpga_{graph.name}.report.json"}
     if family == "ice40":
         opts["synth_opts"] = "-dsp -spram"
         opts["script_after_synth"] = ICE40_AFTER_SYNTH    # hdl/multiplier.py's SB_MAC16s
+        opts["script_after_read"] = ICE40_AFTER_READ
     return b, est, soc, BoardTop(soc), b.platform_class()(), f"pcfpga_{graph.name}", opts
 
 
 def synthesize_netlist(design, board_name: str, out_dir: str, baud: int = DEFAULT_BAUD,
-                       log=print) -> dict:
+                       log=print, readback: Readback = Readback.LEAN) -> dict:
     """Only the Yosys step of :func:`synthesize`: the same SoC, script and options, so the
     same netlist (``{name}.json``), without place and route (for verifying the netlist,
     :mod:`.verify`, in far less time).
@@ -264,13 +277,15 @@ def synthesize_netlist(design, board_name: str, out_dir: str, baud: int = DEFAUL
         The UART rate.
     log : callable
         Progress lines.
+    readback : Readback
+        As for :func:`synthesize`.
 
     Returns
     -------
     dict
         The report.
     """
-    b, est, soc, top, platform, name, opts = _prepare(design, board_name, baud)
+    b, est, soc, top, platform, name, opts = _prepare(design, board_name, baud, readback)
     yosys = find_yosys()
     log(f"synthesising {est.design.graph.name} for {b.name} ({b.device.name}) with Yosys "
         f"only, {est.architecture}")
@@ -285,8 +300,8 @@ def synthesize_netlist(design, board_name: str, out_dir: str, baud: int = DEFAUL
                               f"{_failure(out_dir, name)}")
     report = {"network": est.design.graph.name, "board": b.name, "device": b.device.name,
               "architecture": est.architecture, "reuse": est.design.folding.to_json(),
-              "baud": baud, "netlist": f"{name}.json", "memmap": "memmap.json",
-              "seconds": round(time.perf_counter() - start, 1)}
+              "baud": baud, "readback": readback.value, "netlist": f"{name}.json",
+              "memmap": "memmap.json", "seconds": round(time.perf_counter() - start, 1)}
     with open(os.path.join(out_dir, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
     with open(os.path.join(out_dir, "memmap.json"), "w") as f:
@@ -316,9 +331,10 @@ def report_table(report: dict) -> list:
 
 
 def report_notes(report: dict) -> list:
-    """Sentences printed after :func:`report_table`: how many DSPs are registered and what
-    that means for the reported Fmax (:func:`~.dsp.dsp_notes`); none for a report written
-    before ``"dsp_registers"`` existed.
+    """Sentences printed after :func:`report_table`: the fields the host can read back, how
+    many DSPs are registered and what that means for the reported Fmax
+    (:func:`~.dsp.dsp_notes`); none of a kind for a report written before ``"readback"`` or
+    ``"dsp_registers"`` existed.
 
     Parameters
     ----------
@@ -328,6 +344,9 @@ def report_notes(report: dict) -> list:
     Returns
     -------
     list of str
-        The sentences.
+        The sentences: first the readback (for a report that states it).
     """
-    return dsp_notes(report.get("dsp_registers"))
+    notes = []
+    if report.get("readback") in {r.value for r in Readback}:
+        notes.append(f"readback: {Readback(report['readback']).describe()}")
+    return notes + dsp_notes(report.get("dsp_registers"))

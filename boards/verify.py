@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from pcfpga.golden.fields import flags_field
+from pcfpga.hdl.memmap import Readback
 from pcfpga.hdl.protocol import DEFAULT_BAUD
 from pcfpga.host.training import BoardPC
 from pcfpga.sim.session import SIMULATOR_CHOICES, Mismatch
@@ -164,7 +165,8 @@ def _first_failing(model: _Verifier, params0: dict, samples: list, message: str,
 
 def verify_netlist(netlist, design, board_name: str, baud: int = DEFAULT_BAUD,
                    steps: int = DEFAULT_STEPS, simulator: str = "verilator", seed: int = 0,
-                   build_dir=None, keep_model: bool = True, log=print) -> VerifyResult:
+                   build_dir=None, keep_model: bool = True, log=print,
+                   readback: Readback = Readback.LEAN) -> VerifyResult:
     """Train the board netlist ``steps`` steps in simulation and compare it with the golden
     model (see the module docstring).
 
@@ -193,6 +195,9 @@ def verify_netlist(netlist, design, board_name: str, baud: int = DEFAULT_BAUD,
         otherwise only the Verilog, the wrapper and the logs stay in ``build_dir``.
     log : callable
         Progress lines.
+    readback : Readback
+        The fields the SoC reads back (as it was synthesised: LEAN by default,
+        :func:`~.synth.synthesize`); the host's memory map says the same.
 
     Returns
     -------
@@ -213,7 +218,8 @@ def verify_netlist(netlist, design, board_name: str, baud: int = DEFAULT_BAUD,
         raise ValueError(f"Verify steps must be a positive integer, not {steps!r}")
     b = find_board(board_name)
     graph = design.graph
-    memmap = soc_memory_map(design, dataset_capacity(graph, DATASET_WORDS[b.device.family]))
+    memmap = soc_memory_map(design, dataset_capacity(graph, DATASET_WORDS[b.device.family]),
+                            readback)
     build_dir = build_dir or os.path.join(os.path.dirname(os.path.abspath(netlist)),
                                           f"verify-{simulator}")
     start = time.perf_counter()

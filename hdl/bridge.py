@@ -12,14 +12,14 @@ a reply is sent: the constants are imported from there, never repeated). Receivi
 The payload waits in the buffer until the CRC has checked. CHECK then walks the frame's
 address range, one word per cycle, through a decoder of the memory map's words (the ranges
 of :class:`~.protocol.AddressSpace`: one constant comparator per range boundary, some
-sixteen for every network, on the 17-bit address ``base + k`` so that nothing wraps): a
-word outside the map makes the reply ARGUMENT, a read-only word in a WRITE READONLY, and
-only a range that passes is read or written. READ (and PING, a READ of the id word at
-address 0) reads each word over the registered bus (address in one cycle, data two cycles
-later) and sends it, little-endian, as the reply goes out; the reply's CRC is computed byte
-by byte as it is sent. Bytes that arrive from the end of a frame until its reply has gone
-are not received; they make the bridge discard the line once the reply has gone and answer
-GARBAGE.
+sixteen for every network, on a 17-bit address register that counts from ``base`` so that
+nothing wraps): a word outside the map makes the reply ARGUMENT, a read-only word in a
+WRITE READONLY, and only a range that passes is read or written. READ (and PING, a READ of
+the id word at address 0) reads each word over the registered bus (address in one cycle,
+data ``read_latency`` cycles later: 2 by default, more behind registered bus stages) and
+sends it, little-endian, as the reply goes out; the reply's CRC is computed byte by byte as
+it is sent. Bytes that arrive from the end of a frame until its reply has gone are not
+received; they make the bridge discard the line once the reply has gone and answer GARBAGE.
 """
 
 from __future__ import annotations
@@ -76,11 +76,19 @@ class FrameBridge(wiring.Component):
         The memory map behind the bus: its words are those a frame may read, its read-write
         words those it may write (:class:`~.protocol.AddressSpace`); ``addr`` has its
         ``addr_width``.
+    read_latency : int
+        Cycles from the first cycle the bus shows a read's address to the cycle the bridge
+        takes ``r_data`` (at least 1; the address stays on the bus until then, and no other
+        master uses it).
     """
 
-    def __init__(self, divisor: int, memmap: MemoryMap):
+    def __init__(self, divisor: int, memmap: MemoryMap, read_latency: int = 2):
         with rejecting(self):
             check_divisor(divisor)
+            if (isinstance(read_latency, bool) or not isinstance(read_latency, int)
+                    or read_latency < 1):
+                raise ValueError(f"A bus read takes at least one cycle; read_latency "
+                                 f"{read_latency!r} is not a positive integer")
             if not isinstance(memmap, MemoryMap):
                 raise TypeError(f"FrameBridge needs the MemoryMap behind its bus, not "
                                 f"{memmap!r}")
@@ -88,7 +96,7 @@ class FrameBridge(wiring.Component):
                 raise ValueError(f"The protocol's addresses have {ADDRESS_BITS} bits; a "
                                  f"memory map of {memmap.addr_width}-bit addresses does not "
                                  f"fit")
-        self.divisor, self.memmap = divisor, memmap
+        self.divisor, self.memmap, self.read_latency = divisor, memmap, read_latency
         self.space = AddressSpace.from_memmap(memmap)
         self.addr_width = memmap.addr_width
         self.idle_cycles = IDLE_BYTES * BITS_PER_BYTE * divisor
@@ -133,15 +141,21 @@ class FrameBridge(wiring.Component):
         quiet = idle == self.idle_cycles
 
         length, code, index, status = (Signal(8) for _ in range(4))
+        final = Signal(8)                           # the payload's last index: length - 1
         crc, crc_hi = Signal(16), Signal(8)
         args = [Signal(8, name=f"arg{i}") for i in range(3)]
         base = Signal(ADDRESS_BITS)
         count = Signal(range(MAX_WORDS + 1))
-        k = Signal(range(MAX_WORDS + 1))
+        # words of the range after this one: ``left == 0`` is the last, without an adder and
+        # comparator in front of the state machine
+        left = Signal(range(MAX_WORDS + 1))
+        last = left == 0
         word, byte = Signal(32), Signal(2)
         ptr = Signal(8)
+        wait = Signal(range(self.read_latency))    # cycles of a read in R_WAIT
         reply_len = Signal(8)
-        # the word a frame names, without wrapping: base + k has 17 bits
+        # the word of the range at hand (base + k for the k-th), counted in a register of 17
+        # bits so that nothing wraps, and the decoder and the bus have no adder before them
         address = Signal(ADDRESS_BITS + 1)
         mapped, writable = self._decoder(m, address)
         outside, readonly = Signal(), Signal()      # found by CHECK
@@ -151,7 +165,7 @@ class FrameBridge(wiring.Component):
         crc_in = Signal(8)
         crc_next = Signal(16)
         m.d.comb += crc_next.eq(crc16_step(crc, crc_in))
-        m.d.comb += [address.eq(base + k), wr.addr.eq(index), wr.data.eq(self.rx_data),
+        m.d.comb += [wr.addr.eq(index), wr.data.eq(self.rx_data),
                      rd.addr.eq(ptr), self.addr.eq(address), self.w_data.eq(word)]
         is_write = code == Command.WRITE
 
@@ -188,7 +202,7 @@ class FrameBridge(wiring.Component):
                             m.d.comb += crc_in.eq(self.rx_data)
                             m.d.sync += crc.eq(crc_next)
                         if state == "LEN":
-                            m.d.sync += length.eq(self.rx_data)
+                            m.d.sync += [length.eq(self.rx_data), final.eq(self.rx_data - 1)]
                             with m.If(self.rx_data > MAX_PAYLOAD):
                                 discard(Status.LENGTH)
                             with m.Else():
@@ -205,7 +219,7 @@ class FrameBridge(wiring.Component):
                                 with m.If(index == i):
                                     m.d.sync += a.eq(self.rx_data)
                             m.d.sync += index.eq(index + 1)
-                            with m.If(index + 1 == length):
+                            with m.If(index == final):
                                 m.next = "CRC_HI"
                         elif state == "CRC_HI":
                             m.d.sync += crc_hi.eq(self.rx_data)
@@ -221,22 +235,24 @@ class FrameBridge(wiring.Component):
                 with m.If(quiet & ~got):        # a byte in this very cycle: still the error's
                     reply(status, 0)
             with m.State("EXEC"):
-                m.d.sync += [k.eq(0), base.eq(Const(0, ADDRESS_BITS)), count.eq(1), outside.eq(0),
-                             readonly.eq(0)]
+                m.d.sync += [address.eq(0), left.eq(0), base.eq(Const(0, ADDRESS_BITS)),
+                             count.eq(1), outside.eq(0), readonly.eq(0)]
                 with m.If(code == Command.PING):
                     with m.If(length == 0):
                         reply(Status.OK, 4)
                     with m.Else():
                         reply(Status.ARGUMENT, 0)
                 with m.Elif(code == Command.READ):
-                    m.d.sync += [base.eq(args[0] | (args[1] << 8)), count.eq(args[2])]
+                    m.d.sync += [base.eq(args[0] | (args[1] << 8)), count.eq(args[2]),
+                                 address.eq(args[0] | (args[1] << 8)), left.eq(args[2] - 1)]
                     with m.If((length == 3) & (args[2] >= 1) & (args[2] <= MAX_WORDS)):
                         m.next = "CHECK"
                     with m.Else():
                         reply(Status.ARGUMENT, 0)
                 with m.Elif(is_write):
                     m.d.sync += [base.eq(args[0] | (args[1] << 8)), count.eq((length - 2) >> 2),
-                                 ptr.eq(2), byte.eq(0)]
+                                 address.eq(args[0] | (args[1] << 8)),
+                                 left.eq(((length - 2) >> 2) - 1), ptr.eq(2), byte.eq(0)]
                     with m.If((length >= 6) & ((length - 2)[:2] == 0)):
                         m.next = "CHECK"
                     with m.Else():
@@ -245,12 +261,13 @@ class FrameBridge(wiring.Component):
                     reply(Status.COMMAND, 0)
             # every word of the range, before any is read or written
             with m.State("CHECK"):
-                m.d.sync += [k.eq(k + 1), outside.eq(outside | ~mapped),
+                m.d.sync += [address.eq(address + 1), left.eq(left - 1),
+                             outside.eq(outside | ~mapped),
                              readonly.eq(readonly | ~writable)]
-                with m.If(k + 1 == count):
+                with m.If(last):
                     m.next = "VERDICT"
             with m.State("VERDICT"):
-                m.d.sync += k.eq(0)
+                m.d.sync += [address.eq(base), left.eq(count - 1)]
                 with m.If(outside):
                     reply(Status.ARGUMENT, 0)
                 with m.Elif(~is_write):
@@ -273,8 +290,8 @@ class FrameBridge(wiring.Component):
                     m.next = "W_READ"
             with m.State("W_BUS"):
                 m.d.comb += [self.w_en.eq(1), self.bus_busy.eq(1)]
-                m.d.sync += k.eq(k + 1)
-                with m.If(k + 1 == count):
+                m.d.sync += [address.eq(address + 1), left.eq(left - 1)]
+                with m.If(last):
                     reply(Status.OK, 0)
                 with m.Else():
                     m.next = "W_READ"
@@ -290,11 +307,13 @@ class FrameBridge(wiring.Component):
                     send(status, "R_ADDR")
             with m.State("R_ADDR"):            # the bus shows base + k from this cycle
                 m.d.comb += self.bus_busy.eq(1)
-                m.d.sync += byte.eq(0)
-                m.next = "R_WAIT"
-            with m.State("R_WAIT"):            # the registered read
+                m.d.sync += [byte.eq(0), wait.eq(0)]
+                m.next = "R_WAIT" if self.read_latency > 1 else "R_LATCH"
+            with m.State("R_WAIT"):            # the registered read (and the bus stages)
                 m.d.comb += self.bus_busy.eq(1)
-                m.next = "R_LATCH"
+                m.d.sync += wait.eq(wait + 1)
+                with m.If(wait == self.read_latency - 2):
+                    m.next = "R_LATCH"
             with m.State("R_LATCH"):
                 m.d.comb += self.bus_busy.eq(1)
                 m.d.sync += word.eq(self.r_data)
@@ -306,8 +325,8 @@ class FrameBridge(wiring.Component):
                     m.d.sync += [crc.eq(crc_next), word.eq(word >> 8),
                                  byte.eq(byte + 1)]
                     with m.If(byte == 3):
-                        m.d.sync += k.eq(k + 1)
-                        with m.If(k + 1 == count):
+                        m.d.sync += [address.eq(address + 1), left.eq(left - 1)]
+                        with m.If(last):
                             m.next = "R_CRC_HI"
                         with m.Else():
                             m.next = "R_ADDR"

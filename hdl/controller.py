@@ -75,12 +75,13 @@ class Controller(wiring.Component):
         tick = Signal(range(g.ticks + 1))
         cycles, steps_done = Signal(WORD_BITS), Signal(WORD_BITS)
         pause, bubble, done, busy, paused = (Signal() for _ in range(5))
+        busy_out = Signal()     # ``busy`` as a register: set on leaving IDLE, cleared into DONE
         lfsr_next = Mux(lfsr[0], (lfsr >> 1) ^ POLY, lfsr >> 1)
         start = self.ctrl_we & self.ctrl_data[CTRL_BITS["start"]]
         cont = self.ctrl_we & self.ctrl_data[CTRL_BITS["continue"]]
         out = self.control
         m.d.comb += [
-            out.lfsr.eq(lfsr), out.bubble.eq(bubble), self.busy.eq(busy),
+            out.lfsr.eq(lfsr), out.bubble.eq(bubble), self.busy.eq(busy_out),
             self.done.eq(done), self.paused.eq(paused),
             out.clear.eq(self.ctrl_we & self.ctrl_data[CTRL_BITS["clear"]] & ~busy),
             self.r_ctrl.eq(Cat(Const(0, 1), pause, Const(0, 1), bubble)),
@@ -126,6 +127,7 @@ class Controller(wiring.Component):
                     m.d.sync += remaining.eq(remaining - 1)
                     begin()
                 with m.Else():
+                    m.d.sync += busy_out.eq(0)
                     m.next = "DONE"
                 return
             m.d.sync += lfsr.eq(lfsr_next)
@@ -181,13 +183,14 @@ class Controller(wiring.Component):
                 m.d.sync += remaining.eq(remaining - 1)
                 begin()
             with m.Else():
+                m.d.sync += busy_out.eq(0)
                 m.next = "DONE"
 
         with m.FSM(init="IDLE"):
             with m.State("IDLE"):
                 with m.If(start):
                     m.d.sync += [remaining.eq(Mux(steps == 0, 1, steps)), cycles.eq(0),
-                                 done.eq(0)]
+                                 done.eq(0), busy_out.eq(1)]
                     begin()
             if prog.forward:
                 sequence(prog.forward, lambda: end_of_phase(Const(0)))

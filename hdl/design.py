@@ -15,7 +15,7 @@ line's ``--reuse`` and ``--board``, the fitter), and the :class:`Design` travels
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from pcfpga.golden.graph import Graph
@@ -23,7 +23,7 @@ from pcfpga.golden.dataflow import Dataflow, forward_levels
 from pcfpga.golden.stream import Schedule, schedule
 
 from .folding import Architecture, Folding, FoldPlan, check_reuse, fold_plan
-from .memmap import MemoryMap, build_memory_map
+from .memmap import MemoryMap, Readback, build_memory_map
 from .plans import check_plans, edge_plan, node_plan, served_registers
 from .program import Program, program
 
@@ -100,6 +100,14 @@ class Design:
 
     def __repr__(self) -> str:
         return f"Design({self.graph.name}, {self.architecture.value})"
+
+    def with_readback(self, readback: Readback) -> Design:
+        """The same design, its bus reading back the fields of ``readback``
+        (:class:`~.memmap.Readback`: LEAN for a board, whose network then has no read
+        multiplexers for the registers)."""
+        if readback is self.memmap.readback:
+            return self
+        return replace(self, memmap=self.memmap.with_readback(readback))
 
     @property
     def streaming(self) -> bool:

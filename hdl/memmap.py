@@ -36,6 +36,14 @@ Then, per node, ``{node}.sat`` (rw: sticky saturation flags, bits as in
 golden trace ``{node}.{reg}`` and, in streaming mode, delay lines ``{node}.{reg}.line``
 (ro). Register names equal the golden trace's keys.
 
+Which fields the bus reads back is the map's :class:`Readback` (``meta["readback"]``, in the
+manifest): FULL, every field (simulation builds: the tests compare every register the
+golden trace names); LEAN, what a host needs from a board (:data:`LEAN_KINDS`: the control
+words, the flags, the host buffers, the parameters, the runner's words and buffer), so the
+registers and delay lines get no read multiplexers. :meth:`MemoryMap.readable` says which;
+a board's bridge answers a READ of any other word ARGUMENT, and the host driver refuses it
+naming the field.
+
 A SoC with a dataset buffer (:func:`with_dataset`, :mod:`.runner`) appends, after every
 field of the network and aligned so that the hardware decodes them from the high address
 bits (the run words to 8 words, the buffer to its size rounded up to a power of two)::
@@ -56,6 +64,7 @@ bits (the run words to 8 words, the buffer to its size rounded up to a power of 
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -66,10 +75,10 @@ from pcfpga.golden.fields import (flags_field, input_field, line_field, register
 
 from .protocol import ADDRESS_BITS, WORD_BITS, WORD_MASK
 
-__all__ = ["Field", "MemoryMap", "build_memory_map", "with_dataset", "sample_fields",
-           "align_bits", "CONTROL", "CTRL_BITS", "STATUS_BITS", "ID_VALUE", "RUN_CONTROL",
-           "EPOCH_BITS", "STEPS_BITS", "RUN_CTRL_BITS", "RUN_STATUS_BITS", "WORD_BITS",
-           "WORD_MASK"]
+__all__ = ["Field", "MemoryMap", "Readback", "LEAN_KINDS", "build_memory_map", "with_dataset",
+           "sample_fields", "align_bits", "CONTROL", "CTRL_BITS", "STATUS_BITS", "ID_VALUE",
+           "RUN_CONTROL", "EPOCH_BITS", "STEPS_BITS", "RUN_CTRL_BITS", "RUN_STATUS_BITS",
+           "WORD_BITS", "WORD_MASK"]
 
 ID_VALUE = 0x50434650
 CONTROL = ("id", "ctrl", "status", "steps", "tick", "cycles", "steps_done", "lfsr",
@@ -86,6 +95,25 @@ EPOCH_BITS = 16
 RUN_CTRL_BITS = {"start": 0}
 RUN_STATUS_BITS = {"busy": 0, "done": 1}
 _RUN_RW = ("run.ctrl", "run.samples", "run.epochs")
+
+
+class Readback(enum.Enum):
+    """Which fields a build reads back over its bus (module docstring)."""
+
+    #: every field (simulation builds)
+    FULL = "full"
+    #: the fields of :data:`LEAN_KINDS` (board builds)
+    LEAN = "lean"
+
+    def describe(self) -> str:
+        """How the synthesis report states it."""
+        if self is Readback.FULL:
+            return "full (every register)"
+        return "lean (parameters, flags, buffers, status)"
+
+
+#: The field kinds a LEAN build reads back: what a host needs from a board.
+LEAN_KINDS = frozenset({"control", "flags", "input", "target", "param", "dataset"})
 
 
 @dataclass(frozen=True)
@@ -119,6 +147,22 @@ class MemoryMap:
 
     def __contains__(self, name) -> bool:
         return name in self.by_name
+
+    @property
+    def readback(self) -> Readback:
+        """The fields the bus reads back (``meta["readback"]``; FULL when absent)."""
+        return Readback(self.meta.get("readback", Readback.FULL.value))
+
+    def readable(self, field) -> bool:
+        """Whether the bus reads back ``field`` (a :class:`Field` or its name)."""
+        f = field if isinstance(field, Field) else self[field]
+        return self.readback is Readback.FULL or f.kind in LEAN_KINDS
+
+    def with_readback(self, readback: Readback) -> MemoryMap:
+        """The same map, reading back the fields of ``readback``."""
+        if not isinstance(readback, Readback):
+            raise TypeError(f"readback must be a Readback, not {readback!r}")
+        return MemoryMap(self.name, self.fields, {**self.meta, "readback": readback.value})
 
     @property
     def size(self) -> int:

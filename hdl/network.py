@@ -172,7 +172,8 @@ class Network(wiring.Component):
 
     def _read_mux(self, m):
         """Registered reads: ``r_data`` holds the word at the address of the cycle before
-        (folded weights come from their memory's read port with the same latency)."""
+        (folded weights come from their memory's read port with the same latency); the
+        fields the memory map reads back (:meth:`~.memmap.MemoryMap.readable`), others 0."""
         mm, ctl = self.memmap, self.controller
         control = {"id": Const(ID_VALUE, WORD_BITS), "ctrl": ctl.r_ctrl, "status": ctl.r_status,
                    "steps": ctl.r_steps, "tick": ctl.r_tick, "cycles": ctl.r_cycles,
@@ -185,8 +186,8 @@ class Network(wiring.Component):
                 with m.Case(mm[name].addr):
                     m.d.sync += word.eq(value)
             for f in mm.fields:
-                if f.kind == "control" or f.name not in self.fields:
-                    continue
+                if f.kind == "control" or f.name not in self.fields or not mm.readable(f):
+                    continue                # a lean build reads no register back
                 for i, sig in enumerate(self.fields[f.name]):
                     with m.Case(f.addr + i):
                         m.d.sync += word.eq(sig if f.kind == "flags" else sig.as_signed())

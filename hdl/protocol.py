@@ -150,8 +150,11 @@ class AddressSpace:
 
     @classmethod
     def from_memmap(cls, memmap) -> AddressSpace:
-        """The words of a :class:`~.memmap.MemoryMap`'s fields and of its "rw" fields."""
-        fields = [(f.addr, f.addr + f.count, f.access) for f in memmap.fields]
+        """The words of a :class:`~.memmap.MemoryMap`'s readable fields (all but the
+        registers of a lean build, :meth:`~.memmap.MemoryMap.readable`) and of its "rw"
+        fields (all readable)."""
+        fields = [(f.addr, f.addr + f.count, f.access) for f in memmap.fields
+                  if memmap.readable(f)]
         return cls([(a, b) for a, b, _ in fields], [(a, b) for a, b, s in fields if s == "rw"])
 
     @staticmethod

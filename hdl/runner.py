@@ -49,18 +49,27 @@ class EpochRunner(wiring.Component):
         The SoC's map (:func:`~.memmap.with_dataset`): the network's fields, ``run.*`` and
         ``data``.
 
+    bus_latency : int
+        Registers on the way of a START to the network's bus and of its busy back to
+        ``net_busy`` (0: wired directly, the network busy the cycle after the START); the
+        runner waits for them before it looks at ``net_busy``.
+
     Ports: the host's bus (``addr``, ``w_data``, ``w_en``; ``r_data`` and ``r_hit``,
     registered like the network's: the word, and whether the address of the previous cycle
     was the runner's); ``hold`` (the host is using the bus); the master side towards the
     network (``m_addr``, ``m_data``, ``m_we``, ``net_busy``); ``busy`` and ``done``.
     """
 
-    def __init__(self, memmap: MemoryMap):
+    def __init__(self, memmap: MemoryMap, bus_latency: int = 0):
         with rejecting(self):
             if not isinstance(memmap, MemoryMap) or "data" not in memmap:
                 raise TypeError(f"EpochRunner needs a memory map with a dataset buffer "
                                 f"(memmap.with_dataset), not {memmap!r}")
-        self.memmap = memmap
+            if (isinstance(bus_latency, bool) or not isinstance(bus_latency, int)
+                    or bus_latency < 0):
+                raise ValueError(f"bus_latency counts registered bus stages; "
+                                 f"{bus_latency!r} is not a non-negative integer")
+        self.memmap, self.bus_latency = memmap, bus_latency
         data = memmap["data"]
         self.capacity, self.words = data.shape
         self.width = data.width
@@ -129,7 +138,11 @@ class EpochRunner(wiring.Component):
             m.d.sync += samples.eq(Mux(too_many, cap + 1, self.w_data))
         with m.If(host_we & at("run.epochs")):
             m.d.sync += epochs.eq(self.w_data)
-        start = host_we & at("run.ctrl") & self.w_data[RUN_CTRL_BITS["start"]]
+        # a host's START, decoded into a register, and whether the words written before it
+        # (at least one cycle before: a bus write takes several) let it run nothing
+        start, empty = Signal(), Signal()
+        m.d.sync += [start.eq(host_we & at("run.ctrl") & self.w_data[RUN_CTRL_BITS["start"]]),
+                     empty.eq((samples == 0) | (epochs == 0) | (samples > cap))]
 
         m.d.comb += [self.busy.eq(busy), self.done.eq(done), self.m_data.eq(rd.data)]
         free = ~self.hold
@@ -138,7 +151,7 @@ class EpochRunner(wiring.Component):
             with m.State("IDLE"):
                 with m.If(start):
                     m.d.sync += [done.eq(0), sample.eq(0), epoch.eq(0), ptr.eq(0), k.eq(0)]
-                    with m.If((samples == 0) | (epochs == 0) | (samples > cap)):
+                    with m.If(empty):
                         m.next = "DONE"
                     with m.Else():
                         m.d.sync += busy.eq(1)
@@ -157,9 +170,12 @@ class EpochRunner(wiring.Component):
                 with m.If(free):
                     m.d.comb += [self.m_we.eq(1), self.m_addr.eq(mm["ctrl"].addr),
                                  self.m_data.eq(1 << CTRL_BITS["start"])]
-                    m.next = "LAUNCHED"
-            with m.State("LAUNCHED"):            # the network is busy from this cycle
-                m.next = "WAIT"
+                    m.next = "LAUNCHED0"
+            # the START reaches the network through the bus stages; it is busy from the
+            # last of these states on
+            for i in range(self.bus_latency + 1):
+                with m.State(f"LAUNCHED{i}"):
+                    m.next = f"LAUNCHED{i + 1}" if i < self.bus_latency else "WAIT"
             with m.State("WAIT"):
                 with m.If(~self.net_busy):
                     m.d.sync += [k.eq(0), sample.eq(sample + 1)]

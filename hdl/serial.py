@@ -31,7 +31,9 @@ read by the node at element c.
 
 The host reaches every element through the memory map as before: when no step runs, the
 memories' ports follow the bus address, reads are registered (``host_rdata``,
-``host_rsel``) and writes of rw fields (inputs, targets, biases) go to the write port.
+``host_rsel``) and writes of rw fields (inputs, targets, biases) go to the write port. In a
+lean build (:class:`~.memmap.Readback`) the registers' memories have no host read: their
+ports follow the steps alone.
 
 Multipliers: one per edge and one per node with δ (the gate), registered
 (:class:`~.multiplier.Multiplier`: the gate steps FD and TD last LATENCY cycles longer), and
@@ -135,14 +137,15 @@ class SerialPE:
         base_of = {reg: self.memmap[field].addr
                    for reg, (field, _, _) in self._memory_fields().items()}
         hits, rsel, host = {}, [], ctx.host
-        for reg, (_, _, writable) in self._memory_fields().items():
+        for reg, (field, _, writable) in self._memory_fields().items():
+            readable = self.memmap.readable(field)      # not a lean build's registers
             base = base_of[reg]
             hit = (host.addr >= base) & (host.addr < base + size)
             hits[reg] = hit
             elem = (host.addr - base)[:bits]
             _, rd, wr = self._memories[reg]
             # reads: the edges' sequence in their phases, the element of a step, the host
-            address = Mux(ctx.ph_any, cnt[:bits], elem)
+            address = Mux(ctx.ph_any, cnt[:bits], elem) if readable else cnt[:bits]
             if reg == "v":
                 address = Mux(ctx.ph_edge, self._edge_cols(m, ctx, size)[:bits], address)
             if reg == "b" and self._fused:          # b[row] for the row sum handed over,
@@ -162,9 +165,10 @@ class SerialPE:
             m.d.comb += rd.addr.eq(address)
             if reg in self.plan.served:           # one element, for the nodes reading it
                 m.d.comb += ports.served(self, reg).eq(rd.data)
-            q = Signal(name=f"rsel_{reg}")
-            m.d.sync += q.eq(hit & ~ctx.ph_any)
-            rsel.append((q, rd.data))
+            if readable:
+                q = Signal(name=f"rsel_{reg}")
+                m.d.sync += q.eq(hit & ~ctx.ph_any)
+                rsel.append((q, rd.data))
             # writes: the steps' values at their element, else the host
             w_addr, w_data = elem, host.data[:len(rd.data)]
             w_en = (host.we & hit) if writable else 0

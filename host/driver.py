@@ -10,17 +10,18 @@ without traces) therefore works on a board unchanged, and fields go in frames of
     host.upload(samples)                 the samples into the ``data`` buffer
     host.run_epochs(n, epochs, progress) START the runner; poll its progress until done
 
-Every READ and WRITE is checked against the memory map before anything is sent (the
-rule of :class:`~pcfpga.hdl.protocol.AddressSpace`, which the SoC applies too): a range
-with a word outside the map, or a write of a read-only word, raises ``ValueError`` naming
-the range and the word. A reply with an error status raises :class:`HostError` naming it,
-except the statuses of a frame damaged on the line (:data:`~pcfpga.hdl.protocol.LINE_ERRORS`:
-nothing was carried out), after which the frame is sent again; so is a frame whose reply
-is lost or corrupted (no reply, a reply that does not decode), up to ``retries`` times in
-all: commands are idempotent (a WRITE writes the same words again), except a write of START,
-which is never sent twice: a line error may be a stale reply to an earlier frame (bytes
-sent into a reply get a GARBAGE after it), so START could have been carried out. Before
-every frame, whatever is left on the line is drained.
+Every READ and WRITE is checked against the memory map before anything is sent (the rule of
+:class:`~pcfpga.hdl.protocol.AddressSpace`, which the SoC applies too): a range with a word
+outside the map, a write of a read-only word, or a read of a word the build does not read
+back (a lean board build's registers, :class:`~pcfpga.hdl.memmap.Readback`), raises
+``ValueError`` naming the range, the word and its field. A reply with an error status raises
+:class:`HostError` naming it, except the statuses of a frame damaged on the line
+(:data:`~pcfpga.hdl.protocol.LINE_ERRORS`: nothing was carried out), after which the frame
+is sent again; so is a frame whose reply is lost or corrupted (no reply, a reply that does
+not decode), up to ``retries`` times in all: commands are idempotent (a WRITE writes the
+same words again), except a write of START, which is never sent twice: a line error may be a
+stale reply to an earlier frame (bytes sent into a reply get a GARBAGE after it), so START
+could have been carried out. Before every frame, whatever is left on the line is drained.
 The coroutine methods of :class:`BusDriver` never wait on anything but the link, so
 :func:`run_sync` runs them from ordinary code.
 """
@@ -131,6 +132,10 @@ class Host(BusDriver):
                        f"{after})")
             elif command == P.Command.WRITE and field.access != "rw":
                 why = f"in {field.name}, which is read-only"
+            elif not self.mm.readable(field):
+                why = (f"in {field.name}, which this build does not read back (readback: "
+                       f"{self.mm.readback.describe()}; pcfpga synth --readback full reads "
+                       f"every register)")
             else:
                 continue
             raise ValueError(f"{where}: word {a} is {why}; nothing was sent")

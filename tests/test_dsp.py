@@ -299,3 +299,15 @@ def test_report_table_and_notes_old_and_new():
     notes = report_notes(new)
     assert notes[0].startswith("4 of 4 SB_MAC16 DSPs are not registered") and \
         "unproven" in notes[1]
+
+
+def test_report_notes_state_the_readback():
+    """Issue 16: a board report states which fields the host can read back, first."""
+    from pcfpga.boards.synth import report_notes
+
+    base = {"cells": {}, "fmax_mhz": 40.0, "required_mhz": 12.0, "timing_met": True,
+            "cycles_per_sample": 90, "samples_per_s_at_fmax": 1.0}
+    assert report_notes(dict(base, readback="lean")) == [
+        "readback: lean (parameters, flags, buffers, status)"]
+    assert report_notes(dict(base, readback="full")) == ["readback: full (every register)"]
+    assert report_notes(dict(base, readback="odd")) == []

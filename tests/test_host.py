@@ -21,7 +21,7 @@ from pcfpga.golden.training import sample, train
 from pcfpga.hdl import protocol as P
 from pcfpga.hdl.design import Design
 from pcfpga.hdl.memmap import (ID_VALUE, RUN_CONTROL, RUN_CTRL_BITS, RUN_STATUS_BITS,
-                               with_dataset)
+                               MemoryMap, Readback, with_dataset)
 from pcfpga.hdl.runner import EpochRunner
 from pcfpga.host import BoardPC, Host, HostError, SimLink, run_sync
 from pcfpga.host.link import Link
@@ -221,6 +221,27 @@ class _DeadLink(Link):
         return b""
 
 
+def test_lean_soc_trains_and_refuses_its_registers():
+    """Issue 16: a lean SoC (as ``pcfpga synth`` builds for a board) reads back parameters,
+    flags, buffers and status words, and trains bit-exact through the host; the host refuses
+    a READ of a register with an error naming the field (nothing sent), and the bridge
+    answers a raw READ of one ARGUMENT."""
+    g, _ = _xor()
+    soc = SoC(Design.build(g, "serial"), DIVISOR, CAPACITY, Readback.LEAN)
+    link = SimLink(soc)
+    host = Host(link, soc.memmap, link.clock_hz)
+    assert MemoryMap.from_json(soc.memmap.to_json()).readback is Readback.LEAN
+    frames = host.frames
+    with pytest.raises(ValueError, match=r"READ of words \d+\.\.\d+: word \d+ is in h\.v, "
+                                         r"which this build does not read back \(readback: "
+                                         r"lean \(parameters, flags, buffers, status\)"):
+        run_sync(host.read_field("h.v"))
+    assert host.frames == frames
+    with pytest.raises(HostError, match="the SoC answered ARGUMENT"):
+        host.transact(P.read_request(soc.memmap["h.v"].addr, 1), 4)
+    _train_on_chip(host, 1)
+
+
 def test_host_errors_name_the_problem(chip):
     g, _ = _xor()
     mm = soc_memory_map(Design.build(g), 2)
@@ -353,6 +374,15 @@ def test_dataset_parameters_are_checked():
                                          "not fit the protocol's 16-bit addresses"):
         with_dataset(net_map, 30000)
     assert soc_memory_map(design, 7).to_json() == mm.to_json()
+    with pytest.raises(ValueError, match="bus_latency counts registered bus stages; -1 is not "
+                                         "a non-negative integer"):
+        EpochRunner(mm, bus_latency=-1)
+    with pytest.raises(TypeError, match="readback must be a Readback, not 'lean'"):
+        SoC(g, DIVISOR, 2, "lean")
+    lean = soc_memory_map(design, 7, Readback.LEAN)
+    assert lean.fields == mm.fields and lean.readback is Readback.LEAN
+    assert [f.name for f in lean.fields if not lean.readable(f)] == [
+        f.name for f in mm.fields if f.kind in ("register", "line")]
 
 
 def _xor_args(*extra):

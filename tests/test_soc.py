@@ -177,6 +177,9 @@ def _map(words):
     (lambda: FrameBridge(104, _map(65537)), "The protocol's addresses have 16 bits; a memory "
                                             "map of 17-bit addresses does not fit"),
     (lambda: FrameBridge(104, 17), "FrameBridge needs the MemoryMap behind its bus, not 17"),
+    (lambda: FrameBridge(104, _map(8), read_latency=0), "A bus read takes at least one cycle; "
+                                                        "read_latency 0 is not a positive "
+                                                        "integer"),
     (lambda: divisor_for(12e6, 0), "Baud rate must be a positive integer, not 0"),
     (lambda: divisor_for(12e6, 4_000_000), "Baud rate 4000000 is too fast for a 12 MHz clock"),
     (lambda: divisor_for(12e6, 2_500_000), "Baud rate 2500000 is 4.0% off at 12 MHz"),

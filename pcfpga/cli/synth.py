@@ -12,6 +12,7 @@ import textwrap
 from ..boards.devices import BOARDS
 from ..boards.verify import DEFAULT_STEPS, SIMULATORS
 from ..golden.outputs import check_folder
+from ..hdl.memmap import Readback
 from ..hdl.protocol import DEFAULT_BAUD
 from .common import CliError, build_design, load_graph, positive_int, reuse_factor, table
 
@@ -29,6 +30,10 @@ def register(sub):
                    help="reuse factor, 'serial' or 'serial-spram' (overrides the fitter)")
     c.add_argument("--baud", type=positive_int, default=DEFAULT_BAUD,
                    help=f"UART baud rate (default {DEFAULT_BAUD})")
+    c.add_argument("--readback", choices=[r.value for r in Readback],
+                   default=Readback.LEAN.value,
+                   help="the fields the host can read back: lean (default: parameters, "
+                        "flags, buffers, status) or full (every register, as in simulation)")
     c.add_argument("--verify", action="store_true",
                    help="simulate the netlist Yosys wrote (its Lattice primitives) for "
                         "--verify-steps training steps through its UART and compare every "
@@ -54,7 +59,8 @@ def run(args) -> int:
     design, _ = build_design(graph, args)
     try:
         report = synthesize(design, args.board, folder, args.baud,
-                            log=lambda s: print(s, flush=True))
+                            log=lambda s: print(s, flush=True),
+                            readback=Readback(args.readback))
     except (ToolMissing, ValueError) as e:
         raise CliError(str(e)) from None
     table(report_table(report))
@@ -90,7 +96,8 @@ def _verify(design, report: dict, folder: str, args):
                                 args.verify_steps or DEFAULT_STEPS,
                                 args.verify_simulator or "verilator",
                                 build_dir=os.path.join(folder, "verify"), keep_model=False,
-                                log=lambda s: print(s, flush=True))
+                                log=lambda s: print(s, flush=True),
+                                readback=Readback(report["readback"]))
     except (ToolMissing, SimulatorMissing, NetlistError) as e:
         raise CliError(f"--verify: {e}") from None
     report["verify"] = result.to_json()

@@ -148,12 +148,13 @@ def _train_sim(g, params, args, train_set, test_set, out, plot) -> int:
 def _board_link(g, args, b, capacity):
     """``(link, memory map, description)`` of the board of ``args`` or its simulated SoC."""
     from ..boards.soc import SoC, soc_memory_map
+    from ..hdl.memmap import Readback
     from ..host import LinkError, SerialLink, SimLink
 
     if args.port == "sim":
         # the design synth builds for --board (the fitter's, or --reuse)
         design, est = build_design(g, args, quiet=True)
-        soc = SoC(design, SIM_DIVISOR, capacity)
+        soc = SoC(design, SIM_DIVISOR, capacity, Readback.LEAN)    # as synth builds it
         return SimLink(soc, b.clock_hz), soc.memmap, (
             f"the simulated {b.name} SoC ({est.architecture}, UART at {SIM_DIVISOR} cycles "
             f"per bit)")
@@ -163,7 +164,7 @@ def _board_link(g, args, b, capacity):
         raise CliError(str(e)) from None
     where = f"{b.name} on {args.port} at {args.baud} baud"
     # the addresses of the map the host uses do not depend on the folding: no fitter run
-    return link, soc_memory_map(Design.build(g), capacity), where
+    return link, soc_memory_map(Design.build(g), capacity, Readback.LEAN), where
 
 
 def _train_board(g, params, args, train_set, test_set, out, plot) -> int:
