@@ -275,9 +275,19 @@ def fit(graph, device) -> Estimate:
             if step is None or gain / cost > step[0]:
                 step = (gain / cost, name, trial, est)
         if step is None:
-            return best
+            return _or_serial(graph, device, best)
         _, name, current, best = step
         level[name] += 1
+
+
+def _or_serial(graph, device, best) -> Estimate:
+    """``best``, or the serial design when it fits ``device`` and takes fewer cycles (it can:
+    its steps last only as long as their nodes, and a folded phase waits for its whole
+    edge)."""
+    serial = estimate(Design.build(graph, SERIAL_KINDS[0]))
+    if serial.cycles_per_step < best.cycles_per_step and not shortfalls(serial, device):
+        return serial
+    return best
 
 
 def count_multipliers(design: Design) -> int:

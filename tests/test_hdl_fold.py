@@ -5,6 +5,8 @@ simulator (and on Verilator/Icarus); compared exactly after every tick. Resource
 fitter's estimate against the ``$mul`` cells Yosys finds.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -123,6 +125,19 @@ def test_fits_up5k_with_at_most_8_multipliers(graph):
     # registers in flip-flops overflow the UP5K's logic cells even for XOR folded (5,480 of
     # 5,280 measured with nextpnr, whole SoC): the serial architecture keeps them in RAM
     assert est.serial
+
+
+def test_fitter_takes_serial_when_it_is_faster_than_the_folding_that_fits():
+    """A device with 5 DSPs (4 usable) and the ECP5-85F's logic and RAM: only the most folded Iris
+    fits among the foldings (171 cycles), and the serial design, which fits too, is faster
+    (164): the fitter takes it."""
+    g = mode_graph("iris")
+    four = dataclasses.replace(DEVICES["ECP5-85F"], name="four usable DSPs", dsp=5)
+    folded = estimate(Design.build(g, 1000))
+    serial = estimate(Design.build(g, "serial"))
+    assert not shortfalls(folded, four) and not shortfalls(serial, four)
+    assert serial.cycles_per_step < folded.cycles_per_step
+    assert fit(g, four).design.serial
 
 
 def test_iris_on_ecp5_85f_keeps_dsps_routable():
