@@ -61,7 +61,7 @@ def main(modes=("exact", "streaming")):
 def formula(design) -> str:
     """The cycles per sample of a fully parallel ``design``, as a sum (module docstring)."""
     g, prog = design.graph, design.program
-    depth, tables = product_depths(g), table_steps(g)
+    depth, tables = product_depths(g, design.plan), table_steps(g)
     per_tick = sum(depth.get(s, 0) for s in prog.tick)
     tick_tables = sum(s in tables for s in prog.tick)
     if prog.streaming:

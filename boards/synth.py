@@ -36,7 +36,7 @@ from .dsp import dsp_notes, dsp_registers
 from .cells import ToolMissing, find_tool, find_yosys
 
 __all__ = ["synthesize", "synthesize_netlist", "read_report", "TOOLS", "SynthesisFailed",
-           "report_table", "report_notes", "loader_binary"]
+           "ICE40_AFTER_READ", "report_table", "report_notes", "loader_binary"]
 
 #: amaranth's variable -> the YoWASP command (per family).
 TOOLS = {

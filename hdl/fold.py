@@ -26,7 +26,7 @@ input and output registers on the boards). The controller runs each phase as a m
 micro-step of ``D_max + 1 + LATENCY`` cycles (``fold_cnt`` counts them; the memory read is
 registered, so word t's operands reach the multiplier in cycle t + 1 and its product is
 used in cycle t + 1 + LATENCY, with the counts and old weights delayed to meet it) right
-before the one-cycle micro-step that consumes its result:
+before the micro-step that consumes its result:
 
     forward  F0 [PF1] FA1 FF1 .. [PFL] FAL FFL FE FD
     tick     [PM] TE TD            (standard: [PM] TV [PFT] TA TF TE TD)

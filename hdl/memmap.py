@@ -185,6 +185,11 @@ class MemoryMap:
     def from_json(cls, text: str) -> MemoryMap:
         d = json.loads(text)
         fields = [Field(**{**f, "shape": tuple(f["shape"])}) for f in d["fields"]]
+        meta = d.get("meta") or {}
+        known = [r.value for r in Readback]
+        if meta.get("readback", Readback.FULL.value) not in known:
+            raise ValueError(f"memory map {d['name']!r}: meta.readback is "
+                             f"{meta['readback']!r}, expected one of {', '.join(known)}")
         return cls(d["name"], fields, d.get("meta"))
 
 

@@ -19,10 +19,12 @@ registers, which hold still during a micro-step because every register is writte
 end of its step's last cycle (``control.last``); a step that multiplies lasts 1 + LATENCY
 cycles, so the products have come in its last (1 + 2·LATENCY in streaming S1 when the
 relaxed ε, itself made of products, is gated into δ: :func:`~.program.product_depths`).
-Its overflow bits count only in that cycle (``HdlArith.settled``), as its writes do; every
-other step lasts one cycle. The folded (:mod:`.fold`) and serial (:mod:`.serial`) architectures
-derive from these classes and change how a step walks its elements; the machinery they
-share (declared interfaces, the build context) is :mod:`.pe`'s.
+Its overflow bits count only in that cycle (``HdlArith.settled``), as its writes do. A step
+that looks up a tanh or sigmoid table lasts two cycles (a registered block-RAM read per
+element: :func:`~.program.table_steps`); every other step lasts one cycle. The folded
+(:mod:`.fold`) and serial (:mod:`.serial`) architectures derive from these classes and
+change how a step walks its elements; the machinery they share (declared interfaces, the
+build context) is :mod:`.pe`'s.
 """
 
 from __future__ import annotations

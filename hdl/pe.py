@@ -85,6 +85,7 @@ class BuildContext:
         #: (name, Multiplier, a, b) and (register, value): :meth:`multiply`, :meth:`later`
         self.multipliers, self.delays = [], []
         self._products = {}         # (id(a), id(b)) of signals -> (a, b, product)
+        self._names = set()         # the multipliers' names
 
     def multiply(self, a, b, name: str):
         """The product a · b of a registered :class:`~.multiplier.Multiplier`, LATENCY
@@ -96,10 +97,10 @@ class BuildContext:
         a_in, b_in = a, b
         a, b = Value.cast(a), Value.cast(b)
         mul = Multiplier(len(a), len(b))
-        taken = {n for n, *_ in self.multipliers}
         unique, k = name, 1
-        while unique in taken:
+        while unique in self._names:
             unique, k = f"{name}_{k}", k + 1
+        self._names.add(unique)
         self.multipliers.append((unique, mul, a, b))
         if isinstance(a_in, Value) and isinstance(b_in, Value):
             self._products[key] = (a_in, b_in, mul.p)       # kept: their ids stay theirs

@@ -13,21 +13,24 @@ strobes, the memory map's manifest and the documentation use::
 The bracketed phases exist only where the fold plan (:mod:`.folding`) folds something and
 last the plan's lengths in cycles; in the serial architecture (:mod:`.serial`) every step
 lasts its largest node's length. A step no node writes in is not run: FF<level> of a level
-without dense or act nodes, and in the serial architecture FA<level>, FF<level>, TA and TF
-where the level's dense nodes take their row sums and look up their activations in the
-edge's phase, and FD and TD (δ is gated in the step that writes ε, :data:`GATED_IN`). In
-the parallel and folded architectures every product is a registered
-:class:`~.multiplier.Multiplier` (a DSP registered at its inputs and output on the boards):
+without dense or act nodes, and in the serial architecture FA<level> and FF<level> where
+every node of the level is a dense node with one parent (it takes its row sums and looks
+up its activation in the edge's phase), TA and TF where every dense and act node is, and
+FD and TD (δ is gated in the step that writes ε, :data:`GATED_IN`). In the parallel and
+folded architectures every product is a registered :class:`~.multiplier.Multiplier` (a DSP
+registered at its inputs and output on the boards):
 a step whose datapath multiplies lasts 1 + LATENCY cycles, or 1 + 2·LATENCY where a product
 feeds another one in the same step (streaming S1: the relaxed ε of a hidden node that has
 dense or mul children is gated into δ), :func:`product_depths`; its operands are registers
 that hold still during the step, and every register is written in its last cycle only.
-Every other step takes one cycle. So an unfolded training step runs L + A + 3 + c·T + 1
-steps (L forward levels, A of them with a dense or act node, T ticks of c steps: 2, or 5 in
-standard mode) and a streaming sample 4, and with LATENCY = 2 a graph whose levels all have
-dense nodes, hidden ones among them, takes 4L + 5 + c'·T + 3 cycles (c' = 6 in exact and
-fpa, 11 in standard: TV and TA multiply, TF and TE do not) and a streaming sample 8, or 10
-with the chained S1 (:attr:`Program.cycles_per_step`).
+A step that looks up a tanh or sigmoid table lasts two cycles (a registered block-RAM
+read, :func:`table_steps`). Every other step takes one cycle. So an unfolded training step
+runs L + A + 3 + c·T + 1 steps (L forward levels, A of them with a dense or act node, T
+ticks of c steps: 2, or 5 in standard mode) and a streaming sample 4, and with LATENCY = 2
+a graph whose levels all have dense nodes, hidden ones among them, and no tanh or sigmoid,
+takes 4L + 5 + c'·T + 3 cycles (c' = 6 in exact and fpa, 11 in standard: TV and TA
+multiply, TF and TE do not) and a streaming sample 8, or 10 with the chained S1; each table
+step adds a cycle (XOR exact 24, streaming 11: :attr:`Program.cycles_per_step`).
 """
 
 from __future__ import annotations
@@ -191,11 +194,11 @@ def fused(n, serial: bool) -> bool:
 
 
 def fused_act(graph, n, serial: bool) -> bool:
-    """Whether :func:`fused` node ``n`` also looks up its activation in its edge's phase, as
-    each row sum completes, instead of in FF<level> and TF (:meth:`~.serial.SerialNodePE._act`):
-    every fused node but an output that other nodes read (an output's v is clamped to its
-    target in FE then, :meth:`~.serial.SerialNodePE._error_gate`)."""
-    return fused(n, serial) and not (n.output and graph.children(n.name))
+    """Whether node ``n`` looks up its activation in its edge's phase, as each row sum
+    completes, instead of in FF<level> and TF (:meth:`~.serial.SerialNodePE._act`): every
+    :func:`fused` node (an output, which the graph keeps a sink, is clamped to its target
+    in FE then, :meth:`~.serial.SerialNodePE._error_gate`)."""
+    return fused(n, serial)
 
 
 def edge_phase(step: Step) -> Step:
@@ -243,19 +246,28 @@ def writers(graph, serial: bool = False) -> dict:
     return out
 
 
-def product_depths(graph) -> dict:
+def product_depths(graph, plan=None) -> dict:
     """{step: registered products in a row} of the parallel datapath (:mod:`.parallel`, and
-    the nodes and edges a folded design leaves parallel) in the steps that multiply: 1 where
-    the step's products come from registers, 2 where a product of the step feeds another
-    (streaming S1: the relaxed ε of a hidden node with dense or mul children, gated into
-    δ). Products: the dense edges' W v, Wᵀδ and δ vᵀ, a mul node's v̂ and messages, and
-    δ = ε ⊙ g of the dense and act nodes."""
+    the nodes and edges a folded design, fold ``plan``, leaves parallel) in the steps that
+    multiply: 1 where the step's products come from registers, 2 where a product of the step
+    feeds another (streaming S1: the relaxed ε of a hidden node with dense or mul children,
+    gated into δ). Products: the unfolded dense edges' W v, Wᵀδ and δ vᵀ, a mul node's v̂
+    and messages, and δ = ε ⊙ g of the dense and act nodes whose gate is not folded (a
+    folded edge's or gate's products come in its own phases)."""
     mode = graph.learning.mode
     nodes = graph.nodes
-    gated = [n for n in nodes if n.op in ("dense", "act")]          # the nodes with δ
-    forward = [n for n in nodes if n.op in ("dense", "mul")]         # W v, v_p ⊙ v_q
+    folded = plan.edges if plan is not None else {}
+    folded_gates = plan.gates if plan is not None else {}
+
+    def parallel_edge(child, parent):
+        return child.op == "dense" and (child.name, parent) not in folded
+
+    gated = [n for n in nodes if n.op in ("dense", "act") and n.name not in folded_gates]
+    forward = [n for n in nodes if n.op == "mul"                      # W v, v_p ⊙ v_q
+               or any(parallel_edge(n, p) for p in n.inputs)]
     relaxed = [n for n in nodes if n.is_hidden                      # messages Wᵀδ, v ⊙ ε
-               and any(c.op in ("dense", "mul") for c in graph.children(n.name))]
+               and any(c.op == "mul" or parallel_edge(c, n.name)
+                       for c in graph.children(n.name))]
     if mode == "streaming":
         chained = any(n in gated for n in relaxed)
         s1 = 2 if chained else 1 if forward or any(n.is_hidden for n in gated) else 0
@@ -273,7 +285,7 @@ def product_depths(graph) -> dict:
         depths.update({Step.TV: 1} if relaxed else {})
         depths.update({Step.TA: 1} if forward else {})
         depths.update({Step.TD: 1} if gated else {})
-    if any(n.op == "dense" for n in nodes):
+    if any(n.op == "dense" for n in forward):                       # δ vᵀ
         depths[Step.UPD] = 1
     return depths
 
@@ -296,8 +308,9 @@ def program(graph, plan=None) -> Program:
     parallel): the folded edges' multi-cycle phases come right before the steps that use
     their results: PF<level> before FA<level>, PM before the relaxation, PFT before TA
     (standard), PU before UPD. A step in which no node writes is not run (in the serial
-    architecture, FA<level>, TA, FF<level> and TF of levels whose dense nodes all take their
-    row sums and look up their activations in the edge's phase, and FD and TD, whose work
+    architecture, FA<level> and FF<level> where every node of the level is a dense node with
+    one parent, which takes its row sums and looks up its activation in the edge's phase, TA
+    and TF where every node of the graph that would write in them is, and FD and TD, whose work
     is done in FE and TE; FF<level> of a level without dense or act nodes), except that a
     tick and the update take at least one cycle. Outside the serial architecture a step
     that multiplies (:func:`product_depths`) lasts at least 1 + LATENCY cycles per product
@@ -306,7 +319,7 @@ def program(graph, plan=None) -> Program:
     serial = plan is not None and plan.serial
     phases = dict(plan.phases) if plan is not None else {}
     if not serial:
-        for step, depth in product_depths(graph).items():
+        for step, depth in product_depths(graph, plan).items():
             phases[step] = max(phases.get(step, 1), 1 + depth * LATENCY)
         for step in table_steps(graph):
             phases[step] = max(phases.get(step, 1), 2)

@@ -36,7 +36,8 @@ lean build (:class:`~.memmap.Readback`) the registers' memories have no host rea
 ports follow the steps alone.
 
 Multipliers: one per edge and one per node with δ (the gate), registered
-(:class:`~.multiplier.Multiplier`: the gate steps FD and TD last LATENCY cycles longer), and
+(:class:`~.multiplier.Multiplier`: δ is gated in FE and TE, which last LATENCY cycles
+longer), and
 a mul node's, one for v̂ and one per hidden parent, combinational. Streaming mode is not
 serial (every node works in every tick there).
 """
@@ -305,7 +306,6 @@ class SerialNodePE(SerialPE, NodePE):
             late = Signal(signed(V.width), name="target_late")
             ctx.syncs.append((late, v[0]))
             ctx.put(step, r["v"], [late], when=LATE)
-
 
     def _act_in_edge_phase(self, ctx, arith, n, r, step, v):
         """v̂, g ← f(a), f'(a) of each row sum as it completes, in the edge's phase ``step``

@@ -121,3 +121,29 @@ def test_table_memory_bits():
 def test_program_without_a_plan_is_unfolded():
     g = _graph("dag")
     assert all(s.op not in (Op.PF, Op.PM, Op.PFT, Op.PU) for s in program(g).steps)
+
+
+@pytest.mark.parametrize("name, reuse, mode, steps, cycles", [
+    ("xor", 1, "exact", "F0 1, FA1 3, FF1 2, FA2 3, FF2 2, FE 1, FD 3 | TE 3, TD 3 | UPD 3", 24),
+    ("xor", 1, "streaming", "| S1 5, S2 2, S3 1, S4 3 |", 11),
+    ("xor", 2, "exact", "F0 1, PF1 5, FA1 1, FF1 5, PF2 7, FA2 1, FF2 2, FE 1, FD 4 "
+                        "| PM 7, TE 1, TD 4 | PU 7, UPD 1", 47),
+    ("xor", "serial", "exact", "F0 3, PF1 13, PF2 9, FE 7 | PM 7, TE 7 | PU 11, UPD 5", 62),
+    ("iris", "serial", "exact", "F0 5, PF1 37, PF2 29, FE 11 | PM 27, TE 11 | PU 35, UPD 9",
+     164),
+    ("dag", 1, "exact", "F0 1, FA1 3, FF1 2, FA2 3, FF2 2, FA3 1, FA4 3, FA5 3, FF5 1, FE 1, "
+                        "FD 3 | TE 3, TD 3 | UPD 3", 50),
+])
+def test_programs_as_built(name, reuse, mode, steps, cycles):
+    """The micro-steps and their cycles, written out: the serial architecture runs no FA/FF
+    where its one-parent dense nodes work in the edge's phase and no FD/TD (gated in FE and
+    TE), a serial step lasts as long as the nodes in it; a parallel step waits LATENCY
+    cycles for its registered products and one for a block-RAM table, and a folded design's
+    steps wait only for the products its unfolded parts make (xor at reuse 2: FA, TE, UPD
+    take one cycle)."""
+    d = Design.build(_graph(name, mode=mode), reuse)
+    prog = d.program
+    text = " | ".join(", ".join(f"{s} {prog.cycles(s)}" for s in part)
+                      for part in (prog.forward, prog.tick, prog.update))
+    assert text.strip() == steps.strip(), text
+    assert d.cycles_per_step == cycles

@@ -207,3 +207,12 @@ def test_examples_full_cross_product(name, rounding, mode, simulation):
     g = Graph.from_toml(str(example_path(name))).with_settings(mode=mode, rounding=rounding,
                                                                 **MODES[mode])
     simulate_against_golden(g, init_params(g, 5), samples_for(g, 5), simulation=simulation(g))
+
+
+def test_a_memory_map_with_an_unknown_readback_is_refused():
+    mm = Design.build(Graph.from_toml(str(example_path("xor")))).memmap
+    d = json.loads(mm.to_json())
+    d["meta"]["readback"] = "odd"
+    with pytest.raises(ValueError, match=r"'xor': meta.readback is 'odd', expected one of "
+                                         r"full, lean"):
+        MemoryMap.from_json(json.dumps(d))
