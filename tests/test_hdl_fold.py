@@ -128,16 +128,16 @@ def test_fits_up5k_with_at_most_8_multipliers(graph):
 
 
 def test_fitter_takes_serial_when_it_is_faster_than_the_folding_that_fits():
-    """A device with 5 DSPs (4 usable) and the ECP5-85F's logic and RAM: only the most folded Iris
-    fits among the foldings (171 cycles), and the serial design, which fits too, is faster
-    (164): the fitter takes it."""
-    g = mode_graph("iris")
-    four = dataclasses.replace(DEVICES["ECP5-85F"], name="four usable DSPs", dsp=5)
+    """dag on a device with 33 DSPs (26 usable) and the ECP5-85F's logic and RAM: only the
+    most folded design fits among the foldings (26 multipliers, 347 cycles), and the serial
+    design, which fits too, is a cycle faster (11 multipliers, 346): the fitter takes it."""
+    g = mode_graph("dag")
+    device = dataclasses.replace(DEVICES["ECP5-85F"], name="26 usable DSPs", dsp=33)
     folded = estimate(Design.build(g, 1000))
     serial = estimate(Design.build(g, "serial"))
-    assert not shortfalls(folded, four) and not shortfalls(serial, four)
+    assert not shortfalls(folded, device) and not shortfalls(serial, device)
     assert serial.cycles_per_step < folded.cycles_per_step
-    assert fit(g, four).design.serial
+    assert fit(g, device).design.serial
 
 
 def test_iris_on_ecp5_85f_keeps_dsps_routable():
