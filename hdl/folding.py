@@ -21,7 +21,7 @@ from pcfpga.golden.engine import node_registers
 from pcfpga.golden.dataflow import forward_levels
 
 from .multiplier import LATENCY
-from .program import GATED_IN, MAX_PHASE, Op, Step, fused_act, writers
+from .program import GATED_IN, MAX_PHASE, Op, Step, fused, writers
 
 __all__ = ["Architecture", "Folding", "EdgeFold", "FoldPlan", "check_reuse", "fold_plan",
            "serial_phases", "SERIAL", "SERIAL_SPRAM", "SERIAL_KINDS", "SINGLE_PORT_WORDS",
@@ -296,7 +296,7 @@ def _serial_plan(graph, single_port: bool) -> FoldPlan:
             rows, cols = n.size, graph.node(p).size
             plan.edges[(n.name, p)] = EdgeFold(n.name, p, rows, cols, 1, rows * cols)
             plan.work[(n.name, p)] = work = _edge_work(graph, n, p, level[n.name])
-            act = 2 if fused_act(graph, n, True) else 0     # f(a) of the last row's sum
+            act = 2 if fused(n, True) else 0                # f(a) of the last row's sum
             for kind, names in work.items():
                 for ph in names:
                     half = ph == Step.PU and plan.single_port

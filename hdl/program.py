@@ -46,7 +46,7 @@ from .multiplier import LATENCY
 
 __all__ = ["Op", "Step", "Program", "program", "product_depths", "table_steps", "node_steps",
            "writers",
-           "fused", "fused_act", "edge_phase", "GATED_IN", "LEVELLED", "EDGE_PHASES",
+           "fused", "edge_phase", "GATED_IN", "LEVELLED", "EDGE_PHASES",
            "STEP_COUNTER_BITS", "LFSR_BITS", "MAX_PHASE"]
 
 #: Width of the controller's cycle counter within a multi-cycle step (``fold_cnt``) and of
@@ -188,21 +188,15 @@ class Program:
 
 def fused(n, serial: bool) -> bool:
     """Whether node ``n`` takes each row sum from its one edge as the row completes, in the
-    edge's phase, instead of in a prediction step of its own (serial dense nodes with one
-    parent, :mod:`.serial`)."""
+    edge's phase, and looks up its activation there too, instead of in prediction and
+    activation steps of its own (FA<level>, FF<level>; TA, TF): serial dense nodes with one
+    parent (:mod:`.serial`; an output, which the graph keeps a sink, is clamped to its
+    target in FE then, :meth:`~.serial.SerialNodePE._error_gate`)."""
     return serial and n.op == "dense" and len(n.inputs) == 1
 
 
-def fused_act(graph, n, serial: bool) -> bool:
-    """Whether node ``n`` looks up its activation in its edge's phase, as each row sum
-    completes, instead of in FF<level> and TF (:meth:`~.serial.SerialNodePE._act`): every
-    :func:`fused` node (an output, which the graph keeps a sink, is clamped to its target
-    in FE then, :meth:`~.serial.SerialNodePE._error_gate`)."""
-    return fused(n, serial)
-
-
 def edge_phase(step: Step) -> Step:
-    """The edge's phase a :func:`fused_act` node does the activation step ``step``'s work in:
+    """The edge's phase a :func:`fused` node does the activation step ``step``'s work in:
     FF<level> -> PF<level>, TF -> PFT."""
     return Step.pf(step.level) if step.op is Op.FF else Step.PFT
 
@@ -216,7 +210,7 @@ def node_steps(graph, n, levels, serial: bool = False) -> list:
     gated = n.op in ("dense", "act")                     # a, g, δ
     handed = fused(n, serial)
     gates = gated and not serial                         # δ in a step of its own
-    acts = gated and not fused_act(graph, n, serial)     # f(a) in a step of its own
+    acts = gated and not handed                          # f(a) in a step of its own
     if n.op == "input":
         return [Step.S1] if mode == "streaming" else [Step.F0]
     if mode == "streaming":

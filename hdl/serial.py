@@ -59,7 +59,7 @@ from .multiplier import delayed
 from .parallel import InputPE, NodePE
 from .pe import COMB, BuildContext, Register, or_tree
 from .ports import delta_sizes, register_shape
-from .program import GATED_IN, STEP_COUNTER_BITS, Step, edge_phase, fused_act
+from .program import GATED_IN, STEP_COUNTER_BITS, Step, edge_phase
 
 __all__ = ["SerialInputPE", "SerialNodePE", "SerialEdgePE", "SerialContext", "SerialPE"]
 
@@ -290,7 +290,7 @@ class SerialNodePE(SerialPE, NodePE):
         """Tables (tanh, sigmoid) in block RAM: the entry of a[c] arrives a cycle after
         a[c] does, so v̂, g (and v) are written at latency 2 (``LATE``). A fused node does
         it in its edge's phase instead (:meth:`_act_in_edge_phase`)."""
-        if fused_act(self.graph, n, True):
+        if self._fused:
             return self._act_in_edge_phase(ctx, arith, n, r, edge_phase(step), v)
         if n.act not in TABLE_ACTS:
             return super()._act(ctx, arith, n, r, step, v)
@@ -309,7 +309,7 @@ class SerialNodePE(SerialPE, NodePE):
 
     def _act_in_edge_phase(self, ctx, arith, n, r, step, v):
         """v̂, g ← f(a), f'(a) of each row sum as it completes, in the edge's phase ``step``
-        (PF<level>, PFT; :func:`~.program.fused_act`): the sum registered a cycle later,
+        (PF<level>, PFT; :func:`~.program.fused`): the sum registered a cycle later,
         its table entry (or f and f' in logic, a cycle later again) the cycle after that, so
         v̂, g and a hidden node's v are written two cycles after the sum (the phase lasts two
         cycles longer, :func:`~.folding.fold_plan`). An output's v takes its target in FE
@@ -334,14 +334,12 @@ class SerialNodePE(SerialPE, NodePE):
         ctx.put(step, r["g"], [gain], when=(row2, done2))
         if v == "vhat":
             ctx.put(step, r["v"], [value], when=(row2, done2))
-        elif v is not None:
-            ctx.cache["clamp_in_fe"] = True
 
     def _error_gate(self, ctx, arith, n, r, se, sd):
         """ε ← v − v̂ and δ (:meth:`~.parallel.NodePE._error_gate`); an output whose
         activation is looked up in its edge's phase takes its target as v in FE, and its ε
         from it."""
-        if se == Step.FE and ctx.cache.get("clamp_in_fe"):
+        if se == Step.FE and self._fused and n.output:
             target = ctx.regs("target")
             ctx.put(se, r["v"], target)
             r = {**r, "v": target}
