@@ -155,13 +155,20 @@ def _round(x, shift: int, mode: str, rand=None):
         return x << -shift
     if mode == "truncate":
         return x >> shift
+    return (x + _offset(shift, mode, rand)) >> shift
+
+
+def _offset(shift: int, mode: str, rand=None):
+    """What rounding adds before its right shift by ``shift`` > 0, as ``shift`` unsigned bits:
+    round(x) = (x + o) >> shift, o = 0 (truncate), 2^(shift-1) (nearest), or the mixer word's
+    low ``shift`` bits (stochastic)."""
+    if mode == "truncate":
+        return Const(0, shift)
     if mode == "nearest":
-        return (x + (1 << (shift - 1))) >> shift
+        return Const(1 << (shift - 1), shift)
     if shift <= 32:
-        offset = rand[:shift]
-    else:
-        offset = Cat(Const(0, shift - 32), rand)
-    return (x + offset) >> shift
+        return rand[:shift]
+    return Cat(Const(0, shift - 32), rand)
 
 
 class HdlArith:
@@ -239,14 +246,16 @@ class HdlArith:
         """``x`` shifted right by ``shift`` with the format's rounding (golden
         ``round_shift``); stochastic rounding adds the mixer word of ``element`` (a
         constant, or a counted signal) of ``site`` of ``node``."""
-        rand = None
-        if self.rounding == "stochastic" and shift > 0:
-            state = self.lfsr_state
-            if self._mixed is None:             # X(state): one for the whole module
-                self._mixed = xorshift32_hdl(xorshift32_hdl(state, self.wire), self.wire)
-            rand = mix_hdl(state, site_id(node.index, site), element, self.wire,
-                           mixed=self._mixed)
-        return _round(x, shift, self.rounding, rand)
+        return _round(x, shift, self.rounding, self._rand(node, site, shift, element))
+
+    def _rand(self, node, site, shift, element):
+        """The mixer word of a stochastic rounding, else None."""
+        if self.rounding != "stochastic" or shift <= 0:
+            return None
+        state = self.lfsr_state
+        if self._mixed is None:                 # X(state): one for the whole module
+            self._mixed = xorshift32_hdl(xorshift32_hdl(state, self.wire), self.wire)
+        return mix_hdl(state, site_id(node.index, site), element, self.wire, mixed=self._mixed)
 
     @property
     def lfsr_state(self):
@@ -382,11 +391,42 @@ class HdlArith:
     def zeros(self, size):
         return [Const(0, signed(2))] * size
 
-    def dense_sum(self, node, acc, b):
-        """``dense`` from the exact products Σ_p W_p v_p (summed over the edges)."""
-        if b is not None:
-            acc = [x + (y << self.V.frac_bits) for x, y in zip(acc, b)]
-        return self._vec(node, SITE_A, acc, self.V)
+    def dense_sum(self, node, rows, b):
+        """``dense`` from the exact products W_p v_p that the edges compute: ``rows[i]`` is
+        element i's list of terms (a parent's row sum each), summed in one adder tree with
+        the row's start (:meth:`dense_start`), then :meth:`dense_total`."""
+        starts = [self.dense_start(node, None if b is None else b[i], self._el(i))
+                  for i in range(len(rows))]
+        return self.dense_total(node, [sum_tree([*terms, s]) for terms, s in zip(rows, starts)])
+
+    def dense_start(self, node, b, element):
+        """The value a row's exact sum starts from, the bias and the rounding in one term:
+
+            s = b · 2^(n_v) + o,    a = sat_V((Σ_p W_p v_p + s) >> n_w)
+
+        where o is what rounding to n_w fewer fraction bits adds before its shift (0,
+        2^(n_w - 1), or the mixer word's low n_w bits of ``element``); so
+        ``dense_total(Σ + s)`` is golden ``dense``'s sat_V(rnd(Σ + b · 2^(n_v), n_w)) with
+        no adder after the sum. o < 2^(n_w) and b · 2^(n_v) has n_v zero low bits: with
+        n_w <= n_v, s is b and o side by side (no adder at all)."""
+        shift, vf = self.shift(SITE_A), self.V.frac_bits
+        if shift <= 0:
+            o = Const(0, 1)
+        else:
+            o = _offset(shift, self.rounding, self._rand(node, SITE_A, shift, element))
+        if b is None:
+            return o
+        b = Value.cast(b).as_signed()
+        if 0 < shift <= vf:
+            return Cat(o, Const(0, vf - shift), b).as_signed()
+        return (b << vf) + o
+
+    def dense_total(self, node, totals):
+        """a = sat_V(s >> n_w) of every element's total s (its sum started from
+        :meth:`dense_start`), the overflows recorded."""
+        shift = self.shift(SITE_A)
+        return [self._sat(node, SITE_A, x >> shift if shift > 0 else x << -shift, self.V)
+                for x in totals]
 
     def act(self, node, a):
         V, n = self.V, self.V.frac_bits

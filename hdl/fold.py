@@ -189,8 +189,13 @@ class FoldedEdgePE(PE):
             return Array([self._d[min(i, rows - 1)] for i in lane_rows])[grp]
         return self._d[k]
 
-    def _forward(self, m, k, total, grp, last, vf):
-        """(hook) Lane k's row sum ``total`` is complete at the row's last column."""
+    def _row_start(self, k):
+        """(hook) The value lane k's row sum starts from."""
+        return 0
+
+    def _forward(self, m, k, total, run, grp, last, vf):
+        """(hook) Lane k's row sum ``total`` is complete at the row's last column (the
+        register ``run`` holds it in the cycle after)."""
         fo = self.fold
         for grp_i in range(fo.depth // fo.cols):
             i = grp_i * fo.lanes + k
@@ -303,10 +308,10 @@ class FoldedEdgePE(PE):
         # forward: lane k sums row grp·M + k over j and writes it at the row's last column
         for k in range(M):
             run = Signal(signed(self._fw), name=f"row_sum{k}")
-            total = Mux(j == 0, 0, run) + prods[k]
+            total = Mux(j == 0, self._row_start(k), run) + prods[k]
             with m.If(vf):
                 m.d.sync += run.eq(total)
-            self._forward(m, k, total, grp, last, vf)
+            self._forward(m, k, total, run, grp, last, vf)
         if "msg" in self.work:
             self._messages(m, ctx, prods, valids, vm, grp, j)
         with m.If(ph_u & (cnt == 0)):

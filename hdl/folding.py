@@ -296,7 +296,7 @@ def _serial_plan(graph, single_port: bool) -> FoldPlan:
             rows, cols = n.size, graph.node(p).size
             plan.edges[(n.name, p)] = EdgeFold(n.name, p, rows, cols, 1, rows * cols)
             plan.work[(n.name, p)] = work = _edge_work(graph, n, p, level[n.name])
-            act = 2 if fused(n, True) else 0                # f(a) of the last row's sum
+            act = 3 if fused(n, True) else 0    # the last row's sum registered, a, f(a)
             for kind, names in work.items():
                 for ph in names:
                     half = ph == Step.PU and plan.single_port

@@ -106,8 +106,8 @@ class NodePE(PE):
         plan's ``inputs``): {register: values}."""
         if n.op == "dense":
             parts = [ctx.partial(p) for p in n.inputs]
-            acc = [sum_tree([part[i] for part in parts]) for i in range(len(parts[0]))]
-            return {"a": arith.dense_sum(n, acc, b)}
+            rows = [[part[i] for part in parts] for i in range(len(parts[0]))]
+            return {"a": arith.dense_sum(n, rows, b)}
         vals = [ctx.read(x) for x in self.plan.inputs]
         if n.op == "act":
             return {"a": vals[0]}

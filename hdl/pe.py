@@ -189,9 +189,12 @@ class BuildContext:
                                lambda pe: ports.message(pe, child)).data)
 
     def send(self, key):
-        """The output interface of declared output ``key`` (:func:`~.ports.sent`)."""
+        """The output interface of declared output ``key`` (:func:`~.ports.sent`), whatever
+        it takes back from the receiver (a row sum's ``init``) marked as taken."""
         self._use("sends", self.plan.sends, key)
-        return ports.sent(self.pe, key)
+        port = ports.sent(self.pe, key)
+        self._mark(port)
+        return port
 
     def output(self, key, values):
         """Drive the vector of declared output ``key`` (a message or a partial product)

@@ -63,7 +63,7 @@ from .memmap import WORD_BITS
 from .plans import EdgePlan, NodePlan
 from .program import LFSR_BITS, STEP_COUNTER_BITS
 
-__all__ = ["register_shape", "message_width", "partial_width", "vector", "row_sum",
+__all__ = ["register_shape", "message_width", "partial_width", "vector", "row_sum", "row_sum_width",
            "host_bus", "control", "PESignature", "InterfaceError", "delta_sizes", "select",
            "strobe", "read", "partial", "message", "message_to", "sent", "register", "line",
            "served", "edge_delta"]
@@ -105,11 +105,22 @@ def vector(width: int, count: int) -> wiring.Signature:
     return wiring.Signature({"data": Out(signed(width)).array(count)})
 
 
+def row_sum_width(graph, child, parent) -> int:
+    """Width of a serial edge's row sum for a one-parent child: the exact row
+    Σ_j W_ij v_j (:func:`partial_width`) started from the child's bias and rounding offset
+    (:meth:`~.arith.HdlArith.dense_start`, below 2^(w_w + max(n_v, n_w) + 1) in magnitude)."""
+    f = graph.formats
+    start = f.weight.width + max(f.value.frac_bits, f.weight.frac_bits) + 2
+    return max(partial_width(graph, child, parent), start) + 1
+
+
 def row_sum(width: int) -> wiring.Signature:
-    """A serial edge's row sum for a child with one parent (the edge's view): the exact
-    ``total`` of row ``row``, valid when ``done``."""
+    """A serial edge's row sums for a child with one parent (the edge's view): ``row``, the
+    row whose products arrive in this cycle; ``init``, from the child, the value that row's
+    sum starts from (its bias and rounding offset); ``total``, the exact sum of the row that
+    completed in the cycle before, valid when ``done`` (registered)."""
     return wiring.Signature({"total": Out(signed(width)), "row": Out(STEP_COUNTER_BITS),
-                             "done": Out(1)})
+                             "done": Out(1), "init": In(signed(width))})
 
 
 def host_bus(addr_width: int) -> wiring.Signature:
@@ -226,7 +237,7 @@ class PESignature(wiring.Signature):
         if n.op == "dense":
             members["w_over"] = In(1).array(len(n.inputs))
         if plan.fused:
-            members["row_sum"] = In(row_sum(partial_width(g, n.name, n.inputs[0])))
+            members["row_sum"] = In(row_sum(row_sum_width(g, n.name, n.inputs[0])))
         if serial:
             members.update({"host_rdata": Out(WORD_BITS), "host_rsel": Out(1)})
             if plan.served:
@@ -252,7 +263,7 @@ class PESignature(wiring.Signature):
         if "fwd" in plan.sends:
             members["fwd"] = Out(vector(pw, rows))
         if "row_sum" in plan.sends:
-            members["row_sum"] = Out(row_sum(pw))
+            members["row_sum"] = Out(row_sum(row_sum_width(g, plan.child, plan.parent)))
         if "msg" in plan.sends:
             members["msg"] = Out(vector(message_width(g, plan.child, plan.parent),
                                         1 if design.serial else cols))

@@ -58,7 +58,7 @@ from .folding import SERIAL
 from .multiplier import delayed
 from .parallel import InputPE, NodePE
 from .pe import COMB, BuildContext, Register, or_tree
-from .ports import delta_sizes, register_shape
+from .ports import delta_sizes, register_shape, row_sum_width
 from .program import GATED_IN, STEP_COUNTER_BITS, Step, edge_phase
 
 __all__ = ["SerialInputPE", "SerialNodePE", "SerialEdgePE", "SerialContext", "SerialPE"]
@@ -242,14 +242,22 @@ class SerialNodePE(SerialPE, NodePE):
         return self.plan.fused
 
     def _predict(self, ctx, arith, n, r, b):
+        """A fused node: the edge starts the sum of the row whose products arrive from
+        ``init`` = b[row] · 2^(n_v) + the rounding offset (:meth:`~.arith.HdlArith.dense_start`;
+        b read at that row), and hands over its register a cycle after the row's last
+        product: a[row] = sat(total >> n_w), with no adder between the sum and a."""
         if not self._fused:
             return super()._predict(ctx, arith, n, r, b)
         handed = ctx.row_sum
-        total, row, done = handed.total, handed.row, handed.done
+        if "a_row" not in ctx.cache:        # each row's start, for the row now arriving
+            init = arith.dense_start(n, None if b is None else b[0], handed.row)
+            ctx.writes.append((COMB, [handed.init], [init], None))
+            ctx.cache["a_row"] = ctx.later(handed.row, "a_row", 1)
+        total, row, done = handed.total, ctx.cache["a_row"], handed.done
         step = arith.step.products          # the edge's phase: FA<l> -> PF<l>, TA -> PFT
         saved = arith.step, arith.element, arith.enable
         arith.step, arith.element, arith.enable = step, row, done
-        a = arith.dense_sum(n, [total], b)
+        a = arith.dense_total(n, [total])
         arith.step, arith.element, arith.enable = saved
         ctx.put(step, r["a"], a, when=(row, done))
         ctx.cache.setdefault("a_new", (a[0], row, done))     # the same sum in PF and PFT
@@ -309,11 +317,12 @@ class SerialNodePE(SerialPE, NodePE):
 
     def _act_in_edge_phase(self, ctx, arith, n, r, step, v):
         """v̂, g ← f(a), f'(a) of each row sum as it completes, in the edge's phase ``step``
-        (PF<level>, PFT; :func:`~.program.fused`): the sum registered a cycle later,
-        its table entry (or f and f' in logic, a cycle later again) the cycle after that, so
-        v̂, g and a hidden node's v are written two cycles after the sum (the phase lasts two
-        cycles longer, :func:`~.folding.fold_plan`). An output's v takes its target in FE
-        instead (:meth:`_error_gate`)."""
+        (PF<level>, PFT; :func:`~.program.fused`): a (from the edge's sum register, a
+        cycle after the row's last product) registered a cycle later, its table entry (or f
+        and f' in logic, a cycle later again) the cycle after that, so v̂, g and a hidden
+        node's v are written three cycles after the last product (the phase lasts three
+        cycles longer than the edge's words, :func:`~.folding.fold_plan`). An output's v
+        takes its target in FE instead (:meth:`_error_gate`)."""
         arith.step = step
         if "act" not in ctx.cache:
             a, row, done = ctx.cache["a_new"]
@@ -366,8 +375,9 @@ class SerialEdgePE(FoldedEdgePE):
         self.fused = plan.fused
 
     def _outputs(self, ctx, mw):
-        if self.fused:
+        if self.fused:                          # the sums start from the child's init
             self._row_sum = ctx.send("row_sum")
+            self._fw = row_sum_width(self.graph, self.child, self.parent)
         else:
             fo = self.fold
             self._acc_f = [Signal(signed(self._fw), name=f"fwd_acc{i}")
@@ -383,11 +393,18 @@ class SerialEdgePE(FoldedEdgePE):
     def _d_at(self, k, grp, lane_rows):
         return self._d[0]
 
-    def _forward(self, m, k, total, grp, last, vf):
+    def _row_start(self, k):
+        return self._row_sum.init if self.fused else 0
+
+    def _forward(self, m, k, total, run, grp, last, vf):
+        """A fused child gets each row's sum from the register that holds it, in the cycle
+        after the row's last product (no adder between the sum and the child's rounding)."""
         if not self.fused:
-            return super()._forward(m, k, total, grp, last, vf)
-        m.d.comb += [self._row_sum.total.eq(total), self._row_sum.row.eq(grp),    # row grp's
-                     self._row_sum.done.eq(vf & last)]                           # sum, now
+            return super()._forward(m, k, total, run, grp, last, vf)
+        done = Signal(name="row_done")
+        m.d.sync += done.eq(vf & last)
+        m.d.comb += [self._row_sum.total.eq(run), self._row_sum.row.eq(grp),
+                     self._row_sum.done.eq(done)]
 
     def _messages(self, m, ctx, prods, valids, vm, grp, j):
         self._serial_messages(m, ctx, prods[0], vm, grp, j)
