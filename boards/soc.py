@@ -35,7 +35,7 @@ from amaranth.lib.wiring import In, Out
 
 from pcfpga.hdl.bridge import FrameBridge
 from pcfpga.hdl.design import Design, as_design
-from pcfpga.hdl.memmap import MemoryMap, Readback, with_dataset
+from pcfpga.hdl.memmap import CONTROL_LATENCY, MemoryMap, Readback, with_dataset
 from pcfpga.hdl.network import Network
 from pcfpga.hdl.runner import EpochRunner
 from pcfpga.hdl.uart import UARTRx, UARTTx
@@ -103,8 +103,10 @@ class SoC(wiring.Component):
             # a read: the bus stage, the network's registered read, the readback register
             self.bridge = FrameBridge(divisor, self.memmap, read_latency=BUS_STAGES + 2)
             self.rx_uart, self.tx_uart = UARTRx(divisor), UARTTx(divisor)
-            # a START: the bus stage there, the network's busy registered back
-            self.runner = EpochRunner(self.memmap, bus_latency=BUS_STAGES + 1)
+            # a START: the bus stage and the network's control stage there, its busy
+            # registered back
+            self.runner = EpochRunner(self.memmap,
+                                      bus_latency=BUS_STAGES + CONTROL_LATENCY + 1)
         self.divisor, self.capacity = divisor, capacity
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1),
                           "done": Out(1), "learning": Out(1)})

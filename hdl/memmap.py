@@ -78,13 +78,16 @@ from .protocol import ADDRESS_BITS, WORD_BITS, WORD_MASK
 __all__ = ["Field", "MemoryMap", "Readback", "LEAN_KINDS", "build_memory_map", "with_dataset",
            "sample_fields", "align_bits", "CONTROL", "CTRL_BITS", "STATUS_BITS", "ID_VALUE",
            "RUN_CONTROL", "EPOCH_BITS", "STEPS_BITS", "RUN_CTRL_BITS", "RUN_STATUS_BITS",
-           "WORD_BITS", "WORD_MASK"]
+           "WORD_BITS", "WORD_MASK", "CONTROL_LATENCY"]
 
 ID_VALUE = 0x50434650
 CONTROL = ("id", "ctrl", "status", "steps", "tick", "cycles", "steps_done", "lfsr",
            "cycles_per_tick", "cycles_per_step")
 CTRL_BITS = {"start": 0, "pause": 1, "continue": 2, "bubble": 3, "clear": 4}
 STATUS_BITS = {"busy": 0, "done": 1, "paused": 2}
+#: Cycles from a write to ``ctrl``, ``steps`` or ``lfsr`` on the network's bus to the
+#: controller acting on it (the writes are decoded into a register).
+CONTROL_LATENCY = 1
 _RW_CONTROL = ("ctrl", "steps", "lfsr")
 RUN_CONTROL = ("run.ctrl", "run.status", "run.samples", "run.epochs", "run.epoch",
                "run.sample", "run.capacity")

@@ -13,8 +13,10 @@ tick) are constants of the memory map (``cycles_per_tick``, ``cycles_per_step``)
 the JSON manifest.
 
 The bus: ``addr``, ``w_data``, ``w_en`` (writes at the clock edge; ignored while busy
-except to ``ctrl``) and ``r_data``, registered: it shows the word at the address of the
-previous cycle (so that weights kept in block RAM read like every other field).
+except to ``ctrl``; the control words ``ctrl``, ``steps`` and ``lfsr`` take effect
+:data:`~.memmap.CONTROL_LATENCY` cycles later: their writes are decoded into a register)
+and ``r_data``, registered: it shows the word at the address of the previous cycle (so
+that weights kept in block RAM read like every other field).
 ``busy`` and ``done`` are also ports, for LEDs.
 
 ``Network(design)`` is the hardware of a :class:`~.design.Design`
@@ -141,14 +143,17 @@ class Network(wiring.Component):
         for name, pe in self.pes.items():
             for p in pe.plan.sends:                     # a mul node's messages
                 wiring.connect(m, mul=message_to(pe, p), parent=message(self.pes[p], name))
-        ctrl_addr = mm["ctrl"].addr
-        m.d.comb += [
-            ctl.ctrl_we.eq(self.w_en & (self.addr == ctrl_addr)),
-            ctl.ctrl_data.eq(self.w_data), ctl.word_data.eq(self.w_data),
+        # the control words' writes, decoded and registered (CONTROL_LATENCY): the address
+        # compare does not reach into the controller's state machine and LFSR
+        word = Signal(WORD_BITS)
+        m.d.sync += [
+            ctl.ctrl_we.eq(self.w_en & (self.addr == mm["ctrl"].addr)),
             ctl.steps_we.eq(self.w_en & (self.addr == mm["steps"].addr)),
             ctl.lfsr_we.eq(self.w_en & (self.addr == mm["lfsr"].addr)),
-            self.busy.eq(ctl.busy), self.done.eq(ctl.done),
+            word.eq(self.w_data),
         ]
+        m.d.comb += [ctl.ctrl_data.eq(word), ctl.word_data.eq(word),
+                     self.busy.eq(ctl.busy), self.done.eq(ctl.done)]
         self._read_mux(m)
         return m
 

@@ -36,7 +36,8 @@ import struct
 import numpy as np
 
 from pcfpga.golden.fields import input_field, target_field
-from pcfpga.hdl.memmap import CTRL_BITS, ID_VALUE, STATUS_BITS, STEPS_BITS, MemoryMap
+from pcfpga.hdl.memmap import (CONTROL_LATENCY, CTRL_BITS, ID_VALUE, STATUS_BITS, STEPS_BITS,
+                               MemoryMap)
 from pcfpga.hdl.protocol import WORD_MASK
 
 __all__ = ["BusDriver", "encode", "decode", "send_message", "receive_message", "run_request",
@@ -119,6 +120,14 @@ class BusDriver:
         for _ in range(n):
             await self.clock()
 
+    async def control(self, value: int):
+        """Write ``value`` to ``ctrl`` and wait until the controller has acted on it (the
+        network decodes control writes into a register,
+        :data:`~pcfpga.hdl.memmap.CONTROL_LATENCY`), so that a status read after it sees the
+        START or CONTINUE."""
+        await self.write(self.mm["ctrl"].addr, value)
+        await self.clocks(CONTROL_LATENCY)
+
     # ---------------------------------------------------------------- fields
     async def read_word(self, addr: int, signed: bool = True) -> int:
         v = int(await self.read(addr)) & WORD_MASK
@@ -183,7 +192,6 @@ class BusDriver:
         without ``trace``), and the clock cycles the hardware counted.
         """
         mm = self.mm
-        ctrl = mm["ctrl"].addr
         if repeat != 1:
             if trace:
                 raise ValueError("repeat needs trace off")
@@ -205,7 +213,7 @@ class BusDriver:
             snaps = []
             if around:
                 snaps.append(self._last if self._last is not None else await self.snapshot())
-            await self.write(ctrl, (1 << CTRL_BITS["start"]) | mode)
+            await self.control((1 << CTRL_BITS["start"]) | mode)
             waited = 0
             if not pause:  # a step takes cycles_per_step: do not poll before it can end
                 waited = repeat * cps - 1
@@ -213,7 +221,7 @@ class BusDriver:
             while True:
                 if pause and await self.status("paused"):
                     snaps.append(await self.snapshot())
-                    await self.write(ctrl, (1 << CTRL_BITS["continue"]) | mode)
+                    await self.control((1 << CTRL_BITS["continue"]) | mode)
                     continue
                 if await self.status("done") and not await self.status("busy"):
                     break
