@@ -515,16 +515,30 @@ class HdlArith:
                 self.term_frac("mul"))
 
     def relax(self, node, kind, base, eps, terms, k):
+        """One relaxation step (golden ``relax``), with F the terms' common fraction bits
+        and s = F + k - n_fmt its rounding shift::
+
+            x = base · 2^s + Σ_t t · 2^(F - n_t) - ε · 2^(F - n_e),    out = sat(rnd(x, s))
+
+        built as one adder tree whose leaves are the terms and base · 2^s + o (o, the
+        rounding offset, below 2^s: base and o side by side), shifted and saturated. An
+        error relaxation of ε itself at rate 1 (k = 0, ``base is eps``) has s = F - n_e, so
+        its base and ε terms cancel exactly and are not built."""
         fmt, site = (self.E, SITE_EPS) if kind == "eps" else (self.V, SITE_V)
         F = max([frac for _, frac in terms] + [self.E.frac_bits, fmt.frac_bits])
         shift = self.relax_shift(kind, [frac for _, frac in terms], k)
+        cancel = kind == "eps" and k == 0 and base is eps
         out = []
         for i in range(len(base)):
-            s = sum_tree([t[i] << (F - frac) for t, frac in terms]
-                     + [-(eps[i] << (F - self.E.frac_bits))])
-            out.append((base[i] << shift) + s)
-        return [self._sat(node, site, self.round(node, site, x, shift, self._el(i)), fmt)
-                for i, x in enumerate(out)]
+            s = [t[i] << (F - frac) for t, frac in terms]
+            if not cancel:
+                s.append(-(eps[i] << (F - self.E.frac_bits)))
+            if shift == 0:
+                out.append(sum_tree(s if cancel else [*s, base[i]]))
+                continue
+            o = _offset(shift, self.rounding, self._rand(node, site, shift, self._el(i)))
+            out.append(sum_tree([*s, o if cancel else Cat(o, base[i]).as_signed()]) >> shift)
+        return [self._sat(node, site, x, fmt) for x in out]
 
     def update_w(self, node, k, W, delta, v, k_theta):
         cols, out = len(v), []

@@ -264,7 +264,7 @@ def serial_phases(graph) -> dict:
     it (:func:`~.program.writers`; a step no node writes in is not run): the largest of
     their sizes plus latencies. F0 loads the inputs (latency 1); the act steps (FF<level>,
     TF) of a tanh or sigmoid node read a table (latency 2); FE and TE gate δ = ε ⊙ g of a
-    dense or act node through a registered multiplier (latency 1 + LATENCY;
+    dense or act node through a registered multiplier (latency 2 + LATENCY;
     :data:`~.program.GATED_IN`); every other node step has latency 1."""
     phases = {}
     for s, nodes in writers(graph, serial=True).items():
@@ -277,7 +277,7 @@ def _serial_latency(n, step) -> int:
     if step.op in (Op.FF, Op.TF):
         return 2 if n.act in TABLE_ACTS else 1         # a table read in block RAM
     if step in GATED_IN.values() and n.op in ("dense", "act"):
-        return 1 + LATENCY
+        return 2 + LATENCY                              # ε registered, then the multiplier
     return 1
 
 

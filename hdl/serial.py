@@ -9,8 +9,8 @@ has. With ``reuse="serial"`` every node keeps each register vector in a memory o
     cycle c       every register memory is read at element c (the step's fold_cnt)
     cycle c + 1   element c is computed, as the golden formula of one element, and
                   written back (latency 1); a tanh or sigmoid table read adds a cycle
-                  (latency 2), the gate's registered multiplier LATENCY cycles (δ is
-                  written at latency 1 + LATENCY)
+                  (latency 2), the gate's ε register and registered multiplier
+                  1 + LATENCY cycles (δ is written at latency 2 + LATENCY)
 
 so a node step lasts ``size + latency`` cycles of the largest node that works in it
 (:func:`~.folding.serial_phases`); a dense node with one parent takes each row sum from its
@@ -55,7 +55,7 @@ from . import ports
 from .arith import BLOCK_RAM, single_port_ram
 from .fold import FoldedEdgePE
 from .folding import SERIAL
-from .multiplier import delayed
+from .multiplier import LATENCY, delayed
 from .parallel import InputPE, NodePE
 from .pe import COMB, BuildContext, Register, or_tree
 from .ports import delta_sizes, register_shape, row_sum_width
@@ -266,33 +266,36 @@ class SerialNodePE(SerialPE, NodePE):
     def _gate(self, ctx, arith, n, r, step, fresh):
         """δ ← sat_E(rnd(ε ⊙ g, n_v)) of element c, gated in the step that computes ε
         (FD's work in FE, TD's in TE: :data:`~.program.GATED_IN`): ``fresh``, the ε of
-        element c computed in cycle c + 1, and g read with it go through the registered
-        multiplier (one for every step), and δ is written LATENCY cycles later, when the
-        product arrives (the step lasts the largest node + 1 + LATENCY cycles,
-        :func:`~.folding.serial_phases`)."""
+        element c computed in cycle c + 1, registered, and g read with it (delayed beside it)
+        go through the registered multiplier (one for every step), and δ is written
+        1 + LATENCY cycles later, when the product arrives (the step lasts the largest node
+        + 2 + LATENCY cycles, :func:`~.folding.serial_phases`). The register keeps the
+        relaxation that computes ε out of the multiplier's input path."""
         step = GATED_IN[step]
         arith.step = step
+        wait = 1 + LATENCY
         if "gate" not in ctx.cache:
             operand = Signal(signed(self.graph.formats.error.width), name="gate_eps")
-            ctx.cache["gate"] = (operand, [], ctx.multiply(operand, r["g"][0], "gate_mul"),
-                                 ctx.later(ctx.t1, "gate_t"))
+            gain = ctx.later(r["g"][0], "gate_g", 1)
+            ctx.cache["gate"] = (operand, [], ctx.multiply(operand, gain, "gate_mul"),
+                                 ctx.later(ctx.t1, "gate_t", wait))
         operand, sources, prod, element = ctx.cache["gate"]
         sources.append((ctx.strobe(step), fresh[0]))
-        valid = ctx.later(ctx.valid1 & ctx.strobe(step), f"gate_{step}")
+        valid = ctx.later(ctx.valid1 & ctx.strobe(step), f"gate_{step}", wait)
         value, over = arith.gate_element(n, prod, element, name=f"gate_rnd_{step}")
         arith.record(n, SITE_DELTA, over & valid)
         ctx.put(step, r["delta"], [value], when=(element, valid))
 
     def _finish(self, m, ctx, arith):
         """The flags (:meth:`~.parallel.NodePE._finish`), and the gate multiplier's ε: the
-        one the step now running computes."""
+        one the step now running computes, registered."""
         super()._finish(m, ctx, arith)
         if "gate" in ctx.cache:
             operand, sources, _, _ = ctx.cache["gate"]
             value = sources[0][1]
             for strobe, eps in sources[1:]:
                 value = Mux(strobe, eps, value)
-            m.d.comb += operand.eq(value)
+            m.d.sync += operand.eq(value)
 
     def _act(self, ctx, arith, n, r, step, v):
         """Tables (tanh, sigmoid) in block RAM: the entry of a[c] arrives a cycle after

@@ -128,9 +128,9 @@ def test_program_without_a_plan_is_unfolded():
     ("xor", 1, "streaming", "| S1 5, S2 2, S3 1, S4 3 |", 11),
     ("xor", 2, "exact", "F0 1, PF1 5, FA1 1, FF1 5, PF2 7, FA2 1, FF2 2, FE 1, FD 4 "
                         "| PM 7, TE 1, TD 4 | PU 7, UPD 1", 47),
-    ("xor", "serial", "exact", "F0 3, PF1 14, PF2 10, FE 7 | PM 7, TE 7 | PU 11, UPD 5", 64),
-    ("iris", "serial", "exact", "F0 5, PF1 38, PF2 30, FE 11 | PM 27, TE 11 | PU 35, UPD 9",
-     166),
+    ("xor", "serial", "exact", "F0 3, PF1 14, PF2 10, FE 8 | PM 7, TE 8 | PU 11, UPD 5", 66),
+    ("iris", "serial", "exact", "F0 5, PF1 38, PF2 30, FE 12 | PM 27, TE 12 | PU 35, UPD 9",
+     168),
     ("dag", 1, "exact", "F0 1, FA1 3, FF1 2, FA2 3, FF2 2, FA3 1, FA4 3, FA5 3, FF5 1, FE 1, "
                         "FD 3 | TE 3, TD 3 | UPD 3", 50),
 ])
