@@ -29,7 +29,7 @@ build context) is :mod:`.pe`'s.
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Mux
+from amaranth.hdl import Const, Mux, Signal
 
 from pcfpga.golden.dataflow import Via
 from pcfpga.golden.fields import flags_field, input_field, target_field
@@ -248,11 +248,13 @@ class NodePE(PE):
         if n.op == "dense":             # the edges' update saturation, in their step
             upd = ctx.strobe(Step.S1 if self.streaming else Step.UPD)
             masks += [(upd & over) << (SITE_W0 + k) for k, over in enumerate(ctx.w_over)]
-        total = or_tree(masks) if masks else Const(0, WORD_BITS)
+        # the bits a cycle later: the OR into the sticky flags does not meet the saturations
+        pending = Signal(WORD_BITS, name="sat_pending")
+        m.d.sync += pending.eq(or_tree(masks) if masks else Const(0, WORD_BITS))
         with m.If(ctx.clear):
             m.d.sync += sat.eq(0)
         with m.Else():
-            m.d.sync += sat.eq(sat | total)
+            m.d.sync += sat.eq(sat | pending)
         fields = {flags_field(n.name): [sat]}
         if not self.serial:             # else memories, written by :mod:`.serial`
             if n.bias:
