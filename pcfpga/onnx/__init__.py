@@ -15,7 +15,8 @@ ONNX's ``Gemm(v, W, b, transB=1)`` multiplies; a ``MatMul(v, B)`` weight is tran
 """
 
 from .common import OPSET, OnnxError
-from .reader import SUPPORTED_OPS, load_model, to_graph
+from .loading import load_model
+from .reader import SUPPORTED_OPS, to_graph
 from .writer import DTYPES, from_graph
 
 __all__ = ["to_graph", "from_graph", "load_model", "OnnxError", "OPSET", "SUPPORTED_OPS",

@@ -30,22 +30,19 @@ and the node.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..golden.graph import DEFAULT_FORMAT, DEFAULT_LEARNING, Graph
+from ..golden.graph import Graph, GraphError
 from ..golden.params import check_params
-from .common import (HARDSIGMOID, HARDTANH, LEAKY_SLOPE, METADATA_KEY, OnnxError,
-                     identifier, need_onnx, scope_name, unique)
+from .common import (HARDSIGMOID, HARDTANH, LEAKY_SLOPE, OnnxError, identifier, need_onnx,
+                     scope_name, unique)
+from .loading import brief, check_model, load_model, model_settings, parse_model
 
-__all__ = ["to_graph", "load_model", "MAX_MODEL_BYTES", "SUPPORTED_OPS"]
+__all__ = ["to_graph", "SUPPORTED_OPS", "Vec", "Affine", "Sum", "Const"]
 
-#: The largest model file read: far more than the largest graph the format allows needs
-#: (2,048 nodes, each weight matrix of at most 65,536 elements).
-MAX_MODEL_BYTES = 1 << 28
 #: The ONNX ops import reads (Constant only as a value for the others).
 SUPPORTED_OPS = ("Gemm", "MatMul", "Add", "Mul", "Relu", "LeakyRelu", "HardSigmoid", "Tanh",
                  "Sigmoid", "Clip", "Identity", "Flatten", "Reshape", "Constant")
@@ -125,80 +122,6 @@ class _Op:
         self.hint = scope_name(n.name or n.output[0], n.op_type)
 
 
-def load_model(path):
-    """The ``onnx.ModelProto`` of file ``path`` (at most :data:`MAX_MODEL_BYTES`, weights
-    inside the file), or an :class:`OnnxError` naming the file and the problem."""
-    onnx = need_onnx()
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_MODEL_BYTES + 1)
-    except FileNotFoundError:
-        raise OnnxError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise OnnxError(f"{path}: is a folder, not an ONNX model") from None
-    except OSError as e:
-        raise OnnxError(f"{path}: cannot read it ({e.strerror})") from None
-    if len(raw) > MAX_MODEL_BYTES:
-        raise OnnxError(f"{path}: larger than {MAX_MODEL_BYTES:,} bytes")
-    return _parse(onnx, raw, str(path))
-
-
-def _parse(onnx, raw: bytes, where: str):
-    try:
-        model = onnx.load_model_from_string(raw)
-    except Exception as e:          # protobuf's DecodeError, and what else a parser raises
-        raise OnnxError(f"{where}: not an ONNX model ({_brief(e)})") from None
-    if not model.HasField("graph"):
-        raise OnnxError(f"{where}: not an ONNX model (no graph)")
-    return model
-
-
-def _brief(e) -> str:
-    text = " ".join(str(e).split()) or type(e).__name__
-    return text if len(text) <= 160 else text[:160] + "..."
-
-
-def _check(onnx, model, where: str):
-    """onnx's checker, and weights inside the model."""
-    try:
-        onnx.checker.check_model(model)
-    except Exception as e:          # ValidationError, and a protobuf error for odd fields
-        raise OnnxError(f"{where}: not a valid ONNX model ({_brief(e)})") from None
-    for t in model.graph.initializer:
-        if onnx.external_data_helper.uses_external_data(t):
-            raise OnnxError(f"{where}: initializer {t.name!r} is stored in an external "
-                            f"file; import reads models whose weights are inside them")
-    if model.graph.sparse_initializer:
-        raise OnnxError(f"{where}: sparse initializers are not supported")
-
-
-def _settings(model, where: str, settings: dict) -> tuple:
-    """([format], [learning]) tables: the defaults, then the export's metadata, then
-    ``settings`` (keys of either table)."""
-    fmt, learning = {}, {}
-    for prop in model.metadata_props:
-        if prop.key == METADATA_KEY:
-            try:
-                meta = json.loads(prop.value)
-                fmt.update(meta["format"])
-                learning.update(meta["learning"])
-            except (ValueError, KeyError, TypeError):
-                raise OnnxError(f"{where}: metadata {METADATA_KEY!r} is not the JSON "
-                                f"pcfpga export writes ({{\"format\": ..., \"learning\": "
-                                f"...}})") from None
-    for key, value in settings.items():
-        if value is None:
-            continue
-        if key in DEFAULT_FORMAT:
-            fmt[key] = value
-        elif key in DEFAULT_LEARNING:
-            learning[key] = value
-        else:
-            raise OnnxError(f"unknown setting {key!r}; expected one of: "
-                            f"{', '.join([*DEFAULT_FORMAT, *DEFAULT_LEARNING])}")
-    return fmt, learning
-
-
 def to_graph(model, name: str | None = None, where: str | None = None, **settings) -> tuple:
     """The pcfpga graph of an ONNX model and its parameters.
 
@@ -232,16 +155,19 @@ def to_graph(model, name: str | None = None, where: str | None = None, **setting
         where = where or str(model)
         model = load_model(model)
     elif isinstance(model, (bytes, bytearray)):
-        model = _parse(onnx, bytes(model), where or "model")
+        model = parse_model(onnx, bytes(model), where or "model")
     where = where or "model"
-    _check(onnx, model, where)
-    fmt, learning = _settings(model, where, settings)
+    check_model(onnx, model, where)
+    fmt, learning = model_settings(model, where, settings)
     reader = _Reader(onnx, model.graph, where)
     nodes = reader.read()
     graph_name = name if name is not None else identifier(model.graph.name or "onnx")
     data = {"name": graph_name, "format": fmt, "learning": learning,
             "node": [_node_table(v) for v in nodes]}
-    graph = Graph.from_dict(data)
+    try:
+        graph = Graph.from_dict(data)
+    except GraphError as e:
+        raise GraphError(f"{where}: {e}") from None
     return graph, check_params(graph, _params(nodes), where)
 
 
@@ -285,12 +211,14 @@ class _Reader:
     def read(self) -> list:
         """The pcfpga nodes, named, in topological order."""
         g = self.graph
+        nodes = [g.node[k] for k in self._needed()]
+        for n in nodes:                 # an unsupported op first: it says the most
+            self._supported(_Op(n))
         for t in g.initializer:
             self.values[t.name] = Const(self._array(t, f"initializer {t.name!r}"), t.name)
         for vi in g.input:
             if vi.name not in self.values:
                 self.values[vi.name] = self._input(vi)
-        nodes = [g.node[k] for k in self._needed()]
         for n in nodes:
             self._count(n)
         for o in g.output:
@@ -325,7 +253,7 @@ class _Reader:
         try:
             return np.asarray(self.onnx.numpy_helper.to_array(tensor))
         except Exception as e:      # a tensor whose data does not fit its type or shape
-            self.fail(f"{what} cannot be read ({_brief(e)})")
+            self.fail(f"{what} cannot be read ({brief(e)})")
 
     def _input(self, vi) -> Vec:
         """The input node of graph input ``vi``: a batch of vectors, [batch, size]."""
@@ -345,14 +273,17 @@ class _Reader:
         return v
 
     # ----------------------------------------------------------------------- the ops
-    def _op(self, op: _Op):
+    def _supported(self, op: _Op):
         n = op.node
-        kind = n.op_type if n.domain in ("", "ai.onnx") else None
-        if kind not in SUPPORTED_OPS:
+        if n.domain not in ("", "ai.onnx") or n.op_type not in SUPPORTED_OPS:
             self.fail(f"op {op.what} is not supported; import takes "
                       f"{', '.join(SUPPORTED_OPS[:-1])} (vectors only)")
         if len(n.output) != 1:
             self.fail(f"{op.what}: expected one output, not {len(n.output)}")
+
+    def _op(self, op: _Op):
+        n = op.node
+        kind = n.op_type
         args = [self.values[t] if t else None for t in n.input]
         self.uses = self.refs.get(n.output[0], 0)      # what reads this op's output
         if kind == "Constant":
@@ -552,8 +483,18 @@ class _Reader:
             bias = x.bias if x.bias is not None else y.bias
             return Affine(x.terms + y.terms, bias, x.hint, self.uses, x.order)
         if isinstance(x, Sum) and x.uses == 1 and x.vec is None and x.hint == op.hint:
-            return Sum(x.vecs + [self._vector(op, y)], x.hint, self.uses, x.order)
-        return Sum([self._vector(op, x), self._vector(op, y)], op.hint, self.uses, self.step)
+            return Sum(self._distinct(op, x.vecs + [self._vector(op, y)]), x.hint, self.uses,
+                       x.order)
+        return Sum(self._distinct(op, [self._vector(op, x), self._vector(op, y)]), op.hint,
+                   self.uses, self.step)
+
+    def _distinct(self, op: _Op, vecs: list) -> list:
+        """``vecs``, when no vector is among them twice (pcfpga's add and mul take
+        distinct inputs)."""
+        if len(set(map(id, vecs))) < len(vecs):
+            self.fail(f"{op.what}: takes the same vector twice; pcfpga's add and mul take "
+                      f"different vectors (a dense node can scale one)")
+        return vecs
 
     def _merges(self, op: _Op, x, y) -> bool:
         """Whether Add(x, y) is one affine: two affines used only here, in the Add's name
@@ -573,8 +514,8 @@ class _Reader:
         if x.size != y.size:
             self.fail(f"{op.what}: multiplies vectors of sizes {x.size} and {y.size}; "
                       f"expected equal sizes")
-        v = Vec("mul", x.size, op.hint, (self._vector(op, x), self._vector(op, y)),
-                order=self.step)
+        pair = self._distinct(op, [self._vector(op, x), self._vector(op, y)])
+        v = Vec("mul", x.size, op.hint, tuple(pair), order=self.step)
         self.nodes.append(v)
         return v
 
