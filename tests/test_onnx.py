@@ -237,3 +237,29 @@ def test_doctests_of_the_package():
     for module in (pcfpga.onnx.common, pcfpga.onnx.writer):
         result = doctest.testmod(module)
         assert result.attempted and not result.failed, module.__name__
+
+
+# ---------------------------------------------------------------------- the walkthrough
+def test_walkthrough_evaluates_an_export(tmp_path, capsys):
+    from pcfpga.examples import onnx_walkthrough
+
+    g = Graph.from_toml(str(example_path("iris")))
+    path = tmp_path / "iris.onnx"
+    path.write_bytes(from_graph(g, trained_like(g, 5), "float32").SerializeToString())
+    onnx_walkthrough.main(["evaluate", str(path)])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[1].split()[0] for line in lines] == ["train", "test"]
+    assert all("loss 0." in line and "acc " in line for line in lines)
+
+
+@pytest.mark.slow
+def test_walkthrough_pretrains_as_the_readme_says(tmp_path, capsys):
+    pytest.importorskip("torch")
+    from pcfpga.examples import onnx_walkthrough
+
+    out = tmp_path / "iris_torch.onnx"
+    onnx_walkthrough.main(["pretrain", str(out)])
+    assert "PyTorch, 3 epochs: test loss 0.17116  acc 0.83333" in capsys.readouterr().out
+    assert main(["import", str(out), "-o", str(tmp_path / "iris_pt.toml"), "--name",
+                 "iris_pt", "--eta-theta", "0.0625"]) == 0
+    assert "(4 arrays, 67 parameters)" in capsys.readouterr().out
