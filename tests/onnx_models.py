@@ -80,18 +80,26 @@ def skip_gate():
 MODELS = {"sequential": sequential, "skip_gate": skip_gate}
 
 
-def export(model, size: int) -> bytes:
+def export(model, size: int, dynamo: bool = False) -> bytes:
     """``model`` as ONNX bytes written by ``torch.onnx.export``: input ``x`` and output
-    ``y``, both ``[N, size]`` with N free, in the model's own dtype."""
+    ``y``, both ``[N, size]`` with N free, in the model's own dtype. ``dynamo``: the
+    torch.export-based exporter (PyTorch's default since 2.9; it needs onnxscript) instead
+    of the legacy TorchScript one."""
     import torch
 
-    dtype = next(model.parameters()).dtype
+    model.eval()                        # as one exports for inference (no dropout here)
+    x = (torch.zeros(2, size, dtype=next(model.parameters()).dtype),)
+    if dynamo:
+        program = torch.onnx.export(model, x, dynamo=True, opset_version=OPSET,
+                                    input_names=["x"], output_names=["y"],
+                                    dynamic_shapes=({0: torch.export.Dim("N")},),
+                                    verbose=False)
+        return program.model_proto.SerializeToString()
     f = io.BytesIO()
     with warnings.catch_warnings():     # that the legacy exporter is not the default one
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(model, (torch.zeros(2, size, dtype=dtype),), f, dynamo=False,
-                          opset_version=OPSET, input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
+        torch.onnx.export(model, x, f, dynamo=False, opset_version=OPSET, input_names=["x"],
+                          output_names=["y"], dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
     return f.getvalue()
 
 

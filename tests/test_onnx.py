@@ -209,28 +209,52 @@ def test_exact_update_equals_torch_autograd(name):
     print(f"{name}: largest relative difference from torch.autograd's step {worst:.1e}")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", FRAMEWORK_MODELS)
-def test_torch_onnx_export_then_import(name):
-    """With PyTorch: export anew; the same checks against torch.autograd itself, and the
-    same graph and parameters as the checked-in fixture (the script reproduces it)."""
-    pytest.importorskip("torch")
+def torch_run(name: str, dynamo: bool = False) -> tuple:
+    """Export model ``name`` anew, and check it against torch.autograd itself as the
+    fixtures are checked; (its graph, its parameters, the PyTorch model)."""
     model, size = onnx_models.MODELS[name]()
-    exported = onnx_models.export(model, size)
+    exported = onnx_models.export(model, size, dynamo)
     n_out = onnx_models.forward(model, np.zeros((1, size))).shape[1]
     x, y = onnx_models.sample(size, n_out)
     X, _ = onnx_models.sample(size, n_out, rows=16, seed=onnx_models.SEED + 1)
     data = {"x": x, "y": y, "eta": onnx_models.ETA, "X": X,
             "forward": onnx_models.forward(model, X)}
-    stepped = onnx_models.export(onnx_models.sgd_step(model, x, y), size)
+    stepped = onnx_models.export(onnx_models.sgd_step(model, x, y), size, dynamo)
     check_against_torch(exported, stepped, data)
-    g, params = to_graph(exported)
+    return (*to_graph(exported), model)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", FRAMEWORK_MODELS)
+def test_torch_onnx_export_then_import(name):
+    """With PyTorch: export anew; the same checks against torch.autograd itself, and the
+    same graph and parameters as the checked-in fixture (the script reproduces it), which
+    are PyTorch's float32 weights as they are (or transposed, for a MatMul)."""
+    pytest.importorskip("torch")
+    g, params, model = torch_run(name)
     fixture_g, fixture_params = to_graph(framework_model(name))
     assert g == fixture_g
     assert all(np.array_equal(params[k], fixture_params[k]) for k in params)
     weights = {p.detach().numpy().astype(np.float64).tobytes() for p in model.parameters()}
     assert all(v.tobytes() in weights or v.T.copy().tobytes() in weights
                for v in params.values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", FRAMEWORK_MODELS)
+def test_torch_dynamo_export_then_import(name):
+    """PyTorch's default exporter since 2.9 (torch.export; names nodes node_linear, ...):
+    the same graph up to names, the same checks against torch.autograd."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    g, params, _ = torch_run(name, dynamo=True)
+    fixture_g, fixture_params = to_graph(framework_model(name))
+    def shape(graph):
+        return [(n.op, n.act, n.size, n.bias, n.output) for n in graph.nodes]
+
+    assert shape(g) == shape(fixture_g)
+    assert all(np.array_equal(a, b) for a, b in zip(params.values(),
+                                                    fixture_params.values()))
 
 
 def test_doctests_of_the_package():
