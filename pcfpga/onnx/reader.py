@@ -5,7 +5,7 @@ pcfpga node's value), an *affine* map not yet given an activation, ``Σ_p W_p v_
 a *sum* of vectors, or a *constant* (an initialiser or a Constant op)::
 
     Gemm(v, B, C)           affine  W = alpha·B (transB = 1) or alpha·Bᵀ, b = beta·C
-    MatMul(v, B)            affine  W = Bᵀ (ONNX multiplies rows: v B = (W v)ᵀ)
+    MatMul(v, B)            affine  W = Bᵀ (rows are samples: v B = (W vᵀ)ᵀ)
     Add(affine, constant)   the affine with a bias
     Add(affine, affine)     one affine of both parents, when the three ops share their
                             name scope (pcfpga's export of a dense node of several
@@ -24,8 +24,8 @@ An affine or a sum used by more than one op, or by an op that does not take it w
 made a node there (a dense node with act identity, an add node). Graph inputs must be
 batches of vectors, ``[batch, size]``; each graph output becomes an output node (named
 after it; an act identity node when the value also feeds other ops). Ops and inputs that no
-output depends on are left out. Anything else is refused with an :class:`OnnxError` naming the op
-and the node.
+output depends on are left out. Anything else is refused with an :class:`OnnxError` naming
+the op and the node.
 """
 
 from __future__ import annotations
