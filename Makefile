@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SYNTH  := $(VENV)/.synth-stamp
 LINT   := $(VENV)/.lint-stamp
+ONNX   := $(VENV)/.onnx-stamp
+TORCH  := $(VENV)/.torch-stamp
 
 # `setup` installs everything once (CI runs the demo and the suite side by side after it).
 .PHONY: setup lint demo test test-slow bench bench-check bench-fold bench-synth bench-sim results figures data clean
@@ -25,7 +27,17 @@ $(LINT): $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lint]'
 	@touch $(LINT)
 
-setup: $(SYNTH) $(LINT)
+# onnx and onnxruntime: pcfpga import / export and their tests (issue 20).
+$(ONNX): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[onnx]'
+	@touch $(ONNX)
+
+# PyTorch (CPU, pinned), for the slow tests that export models with torch.onnx.export.
+$(TORCH): $(ONNX)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[onnx,torch]'
+	@touch $(TORCH)
+
+setup: $(SYNTH) $(LINT) $(ONNX)
 
 ## lint: ruff over the whole tree (rules in pyproject.toml's [tool.ruff]); CI runs it first
 lint: $(LINT)
@@ -33,16 +45,16 @@ lint: $(LINT)
 
 ## demo: train the bundled default network (XOR) with the bit-exact fixed-point model, check
 ## its Verilog against it, then synthesise its SoC for the iCEBreaker (bitstream and report)
-demo: $(SYNTH)
+demo: $(SYNTH) $(ONNX)
 	$(BIN)/pcfpga demo --out out/demo
 	$(BIN)/pcfpga synth examples/xor.toml --board icebreaker -o out/demo/icebreaker
 
 ## test: the default (fast) suite, doctests included
-test: $(STAMP)
+test: $(ONNX)
 	$(BIN)/python -m pytest
 
-## test-slow: the long runs marked slow (synthesis, long regressions)
-test-slow: $(SYNTH)
+## test-slow: the long runs marked slow (synthesis, long regressions, PyTorch's ONNX export)
+test-slow: $(SYNTH) $(TORCH)
 	$(BIN)/python -m pytest -m slow
 
 ## bench: cycles per tick and per training sample, measured in simulation vs the formula

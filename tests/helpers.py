@@ -13,6 +13,8 @@ and random graphs are the same tests marked ``slow`` (``make test-slow``): nothi
 each configuration is built in one of the two suites. :func:`cocotb_cases` does the marking.
 """
 
+import importlib
+import os
 import warnings
 
 import numpy as np
@@ -28,7 +30,7 @@ from pcfpga.sim.simulate import simulate_against_golden
 
 __all__ = ["SIMULATORS", "FAST_EXAMPLE", "MODES", "FOLDABLE_MODES", "example_graph",
            "mode_graph", "random_samples", "check_design", "cocotb_cases", "fuzz_rng", "one_of",
-           "expect_run_or_refused"]
+           "expect_run_or_refused", "need_module"]
 
 #: The simulators driven through cocotb.
 SIMULATORS = ("verilator", "icarus")
@@ -121,3 +123,11 @@ def expect_run_or_refused(valid: bool, args, where: str, rejects, capsys, watch,
         raise AssertionError(f"{where}\n{e}") from None
     except Exception as e:
         raise AssertionError(f"{where}\npcfpga raised {e!r}") from e
+
+
+def need_module(name: str):
+    """The module ``name`` of an optional extra (onnx, onnxruntime: ``make test`` installs
+    them); the test file is skipped where it is missing, but CI (CI=true) must have it."""
+    if os.environ.get("CI") == "true":
+        return importlib.import_module(name)
+    return pytest.importorskip(name)

@@ -577,3 +577,20 @@ def test_validation_is_linear_in_size():
     assert large <= 4.5 * small, (small, large)
     g = Graph.from_dict(_big_graph())
     assert (len(g.nodes), len(g.edges), g.depth) == (2048, 24 * 2024, 2023)
+
+
+def test_written_toml_reads_as_the_same_graph(tmp_path):
+    """golden/tomlwrite.py: every example and random graphs of every op, act and mode."""
+    from pcfpga.examples import BENCH_NETS
+    from pcfpga.golden.random_graph import random_graph
+    from pcfpga.golden.tomlwrite import graph_toml
+
+    graphs = [Graph.from_toml(str(example_path(n))) for n in EXAMPLES + BENCH_NETS]
+    settings = {"exact": (1.0, 0), "fpa": (0.25, 30), "standard": (0.5, 7),
+                "streaming": (1.0, 1)}
+    graphs += [random_graph(seed, mode=mode, eta_v=eta_v, eta_theta=2.0 ** -seed, ticks=ticks)
+               for seed in range(12) for mode, (eta_v, ticks) in settings.items()]
+    path = tmp_path / "g.toml"
+    for g in graphs:
+        path.write_text(graph_toml(g, comment=f"from {g.name}\n\x00control"))
+        assert Graph.from_toml(str(path)) == g, g.name

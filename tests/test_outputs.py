@@ -96,7 +96,8 @@ def test_check_folder(tmp_path):
 @pytest.mark.parametrize("case", ["train plot", "train out", "golden out", "verilog",
                                   "sim waves", "report", "report file is a folder", "demo",
                                   "synth", "sim build", "train build", "report build",
-                                  "demo file is a folder"])
+                                  "demo file is a folder", "import graph", "import params",
+                                  "export"])
 def test_unwritable_outputs_are_refused_before_any_work(rejects, tmp_path, monkeypatch,
                                                         case):
     """An output that cannot be written is named (as the user gave it) before any work is
@@ -139,6 +140,13 @@ def test_unwritable_outputs_are_refused_before_any_work(rejects, tmp_path, monke
                           "--build", bad], f"--build {bad}: cannot write in {NO_WRITE}"),
         "demo file is a folder": (["demo", "--out", tmp_path / "rep"],
                                   "xor_loss.png in it is a folder"),
+        "import graph": (["import", tmp_path / "m.onnx", "-o", bad + ".toml"],
+                         f"-o {bad}.toml: cannot write in {NO_WRITE}"),
+        "import params": (["import", tmp_path / "m.onnx", "-o", tmp_path / "n.toml",
+                           "--params", bad + ".npz"],
+                          f"--params {bad}.npz: cannot write in {NO_WRITE}"),
+        "export": (["export", XOR, "--params", tmp_path / "p.npz", "-o", bad + ".onnx"],
+                   f"-o {bad}.onnx: cannot write in {NO_WRITE}"),
     }[case]
     (tmp_path / "afile").write_text("")
     (tmp_path / "rep" / "ranges.png").mkdir(parents=True)

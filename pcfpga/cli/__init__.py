@@ -1,4 +1,6 @@
-"""The ``pcfpga`` command line: check, golden, train, verilog, sim, synth, flash, report, demo.
+"""The ``pcfpga`` command line: check, golden, train, sim, verilog, synth, flash, report, demo.
+
+``import`` and ``export`` carry networks in and out through ONNX.
 
 Bad input (a graph, parameter or data file that does not fit, a bad option) ends with one
 line ``pcfpga: error: ...`` on stderr and exit code 2, before any output file is written;
@@ -23,14 +25,17 @@ from ..golden.graph import GraphError
 from ..golden.outputs import OutputError
 from ..golden.params import DataError
 from ..golden.training import TrainingDiverged
+from ..onnx import OnnxError
 from ..sim.session import Mismatch, SimulationFailed
-from . import check, demo, flash, golden, report, sim, synth, train, verilog
+from . import (check, demo, export_onnx, flash, golden, import_onnx, report, sim, synth, train,
+               verilog)
 from .common import CliError, Parser
 
 __all__ = ["main", "build_parser", "CliError", "COMMANDS"]
 
 #: The command modules, in the order ``pcfpga --help`` lists them.
-COMMANDS = (check, golden, train, sim, verilog, synth, flash, report, demo)
+COMMANDS = (check, golden, train, sim, verilog, synth, flash, report, import_onnx, export_onnx,
+            demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +63,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (GraphError, DataError, SaturationError, CliError, OutputError) as e:
+    except (GraphError, DataError, SaturationError, CliError, OutputError, OnnxError) as e:
         print(f"pcfpga: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:        # an output that cannot be written, a full disk, ...
