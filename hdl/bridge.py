@@ -4,7 +4,7 @@ It implements :mod:`.protocol` (frames, commands, statuses, CRC, the address rul
 a reply is sent: the constants are imported from there, never repeated). Receiving::
 
     IDLE --SYNC--> LEN --> CODE --> PAYLOAD (LEN bytes, into a 256-byte buffer)
-         --> CRC_HI --> CRC_LO --> (CRC matches) EXEC --> (READ, WRITE) CHECK --> reply
+         --> CRC_HI --> CRC_LO --> (CRC matches) PREP --> EXEC --> (READ, WRITE) CHECK --> reply
     any other byte in IDLE, a framing error, LEN > MAX_PAYLOAD, a CRC that does not match
     --> DISCARD: wait for an idle line, then reply GARBAGE / LENGTH / CRC
     idle line in the middle of a frame --> reply TIMEOUT
@@ -226,7 +226,7 @@ class FrameBridge(wiring.Component):
                             m.next = nxt
                         else:
                             with m.If((crc_hi == crc[8:]) & (self.rx_data == crc[:8])):
-                                m.next = "EXEC"
+                                m.next = "PREP"
                             with m.Else():           # the rest of a damaged frame may follow
                                 discard(Status.CRC)
                     with m.Elif(quiet):
@@ -234,6 +234,20 @@ class FrameBridge(wiring.Component):
             with m.State("DISCARD"):
                 with m.If(quiet & ~got):        # a byte in this very cycle: still the error's
                     reply(status, 0)
+            # the frame's arguments, decoded into registers (no adder or comparator in front
+            # of EXEC's state changes)
+            start = Signal(ADDRESS_BITS)
+            words, words_ok = Signal(range(MAX_WORDS + 1)), Signal()
+            with m.State("PREP"):
+                with m.If(code == Command.READ):
+                    m.d.sync += [words.eq(args[2]),
+                                 words_ok.eq((length == 3) & (args[2] >= 1)
+                                             & (args[2] <= MAX_WORDS))]
+                with m.Else():
+                    m.d.sync += [words.eq((length - 2) >> 2),
+                                 words_ok.eq((length >= 6) & ((length - 2)[:2] == 0))]
+                m.d.sync += start.eq(args[0] | (args[1] << 8))
+                m.next = "EXEC"
             with m.State("EXEC"):
                 m.d.sync += [address.eq(0), left.eq(0), base.eq(Const(0, ADDRESS_BITS)),
                              count.eq(1), outside.eq(0), readonly.eq(0)]
@@ -242,18 +256,10 @@ class FrameBridge(wiring.Component):
                         reply(Status.OK, 4)
                     with m.Else():
                         reply(Status.ARGUMENT, 0)
-                with m.Elif(code == Command.READ):
-                    m.d.sync += [base.eq(args[0] | (args[1] << 8)), count.eq(args[2]),
-                                 address.eq(args[0] | (args[1] << 8)), left.eq(args[2] - 1)]
-                    with m.If((length == 3) & (args[2] >= 1) & (args[2] <= MAX_WORDS)):
-                        m.next = "CHECK"
-                    with m.Else():
-                        reply(Status.ARGUMENT, 0)
-                with m.Elif(is_write):
-                    m.d.sync += [base.eq(args[0] | (args[1] << 8)), count.eq((length - 2) >> 2),
-                                 address.eq(args[0] | (args[1] << 8)),
-                                 left.eq(((length - 2) >> 2) - 1), ptr.eq(2), byte.eq(0)]
-                    with m.If((length >= 6) & ((length - 2)[:2] == 0)):
+                with m.Elif((code == Command.READ) | is_write):
+                    m.d.sync += [base.eq(start), count.eq(words), address.eq(start),
+                                 left.eq(words - 1), ptr.eq(2), byte.eq(0)]
+                    with m.If(words_ok):
                         m.next = "CHECK"
                     with m.Else():
                         reply(Status.ARGUMENT, 0)
