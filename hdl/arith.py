@@ -257,6 +257,20 @@ class HdlArith:
             self._mixed = xorshift32_hdl(xorshift32_hdl(state, self.wire), self.wire)
         return mix_hdl(state, site_id(node.index, site), element, self.wire, mixed=self._mixed)
 
+    def plus_rounded(self, node, site, base, x, shift, element):
+        """base + rnd(x, shift) with one adder: for an integer base,
+
+            base + ⌊(x + o) / 2^s⌋ = ⌊(base · 2^s + o + x) / 2^s⌋
+
+        and base · 2^s + o (o, the rounding offset, below 2^s) is base and o side by side."""
+        if shift <= 0:
+            return base + (x << -shift)
+        o = _offset(shift, self.rounding, self._rand(node, site, shift, element))
+        base = Value.cast(base)
+        if not base.shape().signed:             # zero-extended: its top bit is no sign
+            base = Cat(base, Const(0, 1))
+        return (Cat(o, base).as_signed() + x) >> shift
+
     @property
     def lfsr_state(self):
         """The LFSR word (asked for once a rounding needs it)."""
@@ -359,8 +373,8 @@ class HdlArith:
     def weight_element(self, node, k, w, product, k_theta, element, name=None):
         """W ← sat_W(W + rnd(δ·v)) of one weight of parent ``k`` from its product δ·v."""
         site = SITE_W0 + k
-        rounded = self.round(node, site, product, self.shift(site, k_theta), element)
-        return self.saturated(node, site, w + rounded, self.W, name)
+        total = self.plus_rounded(node, site, w, product, self.shift(site, k_theta), element)
+        return self.saturated(node, site, total, self.W, name)
 
     def table_value(self, node, value):
         """(v̂, overflow) of a table entry read from block RAM: saturated like :meth:`act`'s."""
@@ -556,7 +570,8 @@ class HdlArith:
     def update_b(self, node, b, delta, k_theta):
         shift = self.shift(SITE_B, k_theta)
         return [self._sat(node, SITE_B,
-                          b[i] + self.round(node, SITE_B, delta[i], shift, self._el(i)), self.W)
+                          self.plus_rounded(node, SITE_B, b[i], delta[i], shift, self._el(i)),
+                          self.W)
                 for i in range(len(b))]
 
 
