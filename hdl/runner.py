@@ -146,6 +146,12 @@ class EpochRunner(wiring.Component):
 
         m.d.comb += [self.busy.eq(busy), self.done.eq(done), self.m_data.eq(rd.data)]
         free = ~self.hold
+        # the counters' ends, compared into registers a cycle ahead (no adder and comparator
+        # in front of the state machine): k changes in LOAD, read again two cycles later;
+        # sample and epoch on leaving WAIT, read again in the next WAIT
+        last_word, last_sample, last_epoch = Signal(), Signal(), Signal()
+        m.d.sync += [last_word.eq(k + 1 == words), last_sample.eq(sample + 1 == samples),
+                     last_epoch.eq(epoch + 1 == epochs)]
 
         with m.FSM(init="IDLE"):
             with m.State("IDLE"):
@@ -162,7 +168,7 @@ class EpochRunner(wiring.Component):
                 with m.If(free):
                     m.d.comb += [self.m_we.eq(1), self.m_addr.eq(self.sample_base + k)]
                     m.d.sync += [ptr.eq(ptr + 1), k.eq(k + 1)]
-                    with m.If(k + 1 == words):
+                    with m.If(last_word):
                         m.next = "START"
                     with m.Else():
                         m.next = "READ"
@@ -180,9 +186,9 @@ class EpochRunner(wiring.Component):
                 with m.If(~self.net_busy):
                     m.d.sync += [k.eq(0), sample.eq(sample + 1)]
                     m.next = "READ"
-                    with m.If(sample + 1 == samples):
+                    with m.If(last_sample):
                         m.d.sync += [sample.eq(0), ptr.eq(0), epoch.eq(epoch + 1)]
-                        with m.If(epoch + 1 == epochs):
+                        with m.If(last_epoch):
                             m.next = "DONE"
             with m.State("DONE"):
                 m.d.sync += [busy.eq(0), done.eq(1)]
