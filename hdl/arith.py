@@ -528,7 +528,27 @@ class HdlArith:
         return ([self.times(a, b, f"{name}_mul{i}") for i, (a, b) in enumerate(zip(v, e))],
                 self.term_frac("mul"))
 
-    def relax(self, node, kind, base, eps, terms, k):
+    def message_start(self, graph, node):
+        """The constant that the one message to hidden ``node`` may start its sum from, so
+        that the node's error relaxation needs no rounding adder, or None.
+
+        When ``node``'s relaxation is of ε at rate 1 (exact or fpa mode, k = 0: base and ε
+        cancel, :meth:`relax`) and its one term is a dense child's message Wᵀδ with the
+        relaxation's fraction bits F, then ε = sat((Wᵀδ + o) >> s): a message summed from o
+        instead of 0 is already rounded but for the shift. o = 2^(s-1) with nearest
+        rounding; None when o is 0 (truncate) or varies (stochastic)."""
+        children = graph.children(node.name)
+        lr = self.learning
+        if (lr.mode not in ("exact", "fpa") or lr.shift_v != 0 or self.rounding != "nearest"
+                or len(children) != 1 or children[0].op != "dense" or not node.is_hidden):
+            return None
+        frac = self.term_frac("dense")
+        if frac != max(frac, self.E.frac_bits):
+            return None
+        shift = self.relax_shift("eps", [frac], 0)
+        return 1 << (shift - 1) if shift > 0 else None
+
+    def relax(self, node, kind, base, eps, terms, k, started=False):
         """One relaxation step (golden ``relax``), with F the terms' common fraction bits
         and s = F + k - n_fmt its rounding shift::
 
@@ -537,11 +557,17 @@ class HdlArith:
         built as one adder tree whose leaves are the terms and base · 2^s + o (o, the
         rounding offset, below 2^s: base and o side by side), shifted and saturated. An
         error relaxation of ε itself at rate 1 (k = 0, ``base is eps``) has s = F - n_e, so
-        its base and ε terms cancel exactly and are not built."""
+        its base and ε terms cancel exactly and are not built; with ``started``, its one term
+        (a message) was summed from o already (:meth:`message_start`), and out = sat(t >> s).
+        """
         fmt, site = (self.E, SITE_EPS) if kind == "eps" else (self.V, SITE_V)
         F = max([frac for _, frac in terms] + [self.E.frac_bits, fmt.frac_bits])
         shift = self.relax_shift(kind, [frac for _, frac in terms], k)
         cancel = kind == "eps" and k == 0 and base is eps
+        if started:
+            if not (cancel and len(terms) == 1 and terms[0][1] == F and shift > 0):
+                raise ValueError(f"{node.name}: a relaxation that cannot take a started message")
+            return [self._sat(node, site, t >> shift, fmt) for t in terms[0][0]]
         out = []
         for i in range(len(base)):
             s = [t[i] << (F - frac) for t, frac in terms]

@@ -129,6 +129,11 @@ class NodePE(PE):
                 terms.append(arith.t_id(ctx.read(m.error)))
         return terms
 
+    def _message_started(self, arith, n) -> bool:
+        """(hook) Whether the one message to ``n`` was summed from its rounding offset
+        (:meth:`~.arith.HdlArith.message_start`; the serial edges do it)."""
+        return False
+
     def _build_steps(self, ctx, arith, n, r, b, target):
         g = self.graph
         lv = self.design.levels[n.name]
@@ -147,7 +152,8 @@ class NodePE(PE):
             terms = self._terms(ctx, arith, n)
             if mode in ("exact", "fpa"):
                 arith.step = Step.TE
-                eps = arith.relax(n, "eps", r["eps"], r["eps"], terms, g.learning.shift_v)
+                eps = arith.relax(n, "eps", r["eps"], r["eps"], terms, g.learning.shift_v,
+                                  started=self._message_started(arith, n))
                 ctx.put(Step.TE, r["eps"], eps)
                 if "delta" in r:
                     self._gate(ctx, arith, n, r, Step.TD, eps)

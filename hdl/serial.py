@@ -52,7 +52,7 @@ from pcfpga.golden.fields import flags_field, input_field, target_field
 from pcfpga.golden.lfsr import SITE_DELTA, SITE_VHAT
 
 from . import ports
-from .arith import BLOCK_RAM, single_port_ram
+from .arith import BLOCK_RAM, HdlArith, single_port_ram
 from .fold import FoldedEdgePE
 from .folding import SERIAL
 from .multiplier import LATENCY, delayed
@@ -347,6 +347,9 @@ class SerialNodePE(SerialPE, NodePE):
         if v == "vhat":
             ctx.put(step, r["v"], [value], when=(row2, done2))
 
+    def _message_started(self, arith, n) -> bool:
+        return arith.message_start(self.graph, n) is not None
+
     def _error_gate(self, ctx, arith, n, r, se, sd):
         """ε ← v − v̂ and δ (:meth:`~.parallel.NodePE._error_gate`); an output whose
         activation is looked up in its edge's phase takes its target as v in FE, and its ε
@@ -427,12 +430,16 @@ class SerialEdgePE(FoldedEdgePE):
         read never meets the write of its own address when there are two columns or more);
         the parent reads column t of it in its relaxation step. One column: a register.
         ``prod``, ``vm``, ``grp`` and ``j`` are the product's (LATENCY cycles after the
-        word's read), so the column read follows the words' sequence that much later."""
+        word's read), so the column read follows the words' sequence that much later. A
+        column starts from the parent's rounding offset where its relaxation takes it so
+        (:meth:`~.arith.HdlArith.message_start`), else from 0."""
         cols = self.fold.cols
+        g = self.graph
+        start = HdlArith(g).message_start(g, g.node(self.parent)) or 0
         if cols == 1:
             acc = Signal.like(self._msg_out, name="msg_acc")
             with m.If(vm):
-                m.d.sync += acc.eq(Mux(grp == 0, 0, acc) + prod)
+                m.d.sync += acc.eq(Mux(grp == 0, start, acc) + prod)
             m.d.comb += self._msg_out.eq(acc)
             return
         mem = Memory(shape=self._msg_out.shape(), depth=cols, init=[], attrs=BLOCK_RAM)
@@ -446,5 +453,5 @@ class SerialEdgePE(FoldedEdgePE):
         ahead = delayed(m, ahead, "msg_col_late")
         m.d.comb += [rd.addr.eq(Mux(self._phase(ctx, "msg"), ahead, cnt[:bits])),
                      self._msg_out.eq(rd.data),
-                     wr.addr.eq(j), wr.data.eq(Mux(grp == 0, 0, rd.data) + prod),
+                     wr.addr.eq(j), wr.data.eq(Mux(grp == 0, start, rd.data) + prod),
                      wr.en.eq(vm)]
