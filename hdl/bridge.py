@@ -167,7 +167,6 @@ class FrameBridge(wiring.Component):
         m.d.comb += crc_next.eq(crc16_step(crc, crc_in))
         m.d.comb += [wr.addr.eq(index), wr.data.eq(self.rx_data),
                      rd.addr.eq(ptr), self.addr.eq(address), self.w_data.eq(word)]
-        is_write = code == Command.WRITE
 
         def send(value, then, crc_too=True):
             with m.If(self.tx_ready):
@@ -238,7 +237,10 @@ class FrameBridge(wiring.Component):
             # of EXEC's state changes)
             start = Signal(ADDRESS_BITS)
             words, words_ok = Signal(range(MAX_WORDS + 1)), Signal()
+            is_ping, is_read, is_write, no_args = Signal(), Signal(), Signal(), Signal()
             with m.State("PREP"):
+                m.d.sync += [is_ping.eq(code == Command.PING), is_read.eq(code == Command.READ),
+                             is_write.eq(code == Command.WRITE), no_args.eq(length == 0)]
                 with m.If(code == Command.READ):
                     m.d.sync += [words.eq(args[2]),
                                  words_ok.eq((length == 3) & (args[2] >= 1)
@@ -251,12 +253,12 @@ class FrameBridge(wiring.Component):
             with m.State("EXEC"):
                 m.d.sync += [address.eq(0), left.eq(0), base.eq(Const(0, ADDRESS_BITS)),
                              count.eq(1), outside.eq(0), readonly.eq(0)]
-                with m.If(code == Command.PING):
-                    with m.If(length == 0):
+                with m.If(is_ping):
+                    with m.If(no_args):
                         reply(Status.OK, 4)
                     with m.Else():
                         reply(Status.ARGUMENT, 0)
-                with m.Elif((code == Command.READ) | is_write):
+                with m.Elif(is_read | is_write):
                     m.d.sync += [base.eq(start), count.eq(words), address.eq(start),
                                  left.eq(words - 1), ptr.eq(2), byte.eq(0)]
                     with m.If(words_ok):
