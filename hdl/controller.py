@@ -83,7 +83,7 @@ class Controller(wiring.Component):
         m.d.comb += [
             out.lfsr.eq(lfsr), out.bubble.eq(bubble), self.busy.eq(busy_out),
             self.done.eq(done), self.paused.eq(paused),
-            out.clear.eq(self.ctrl_we & self.ctrl_data[CTRL_BITS["clear"]] & ~busy),
+            out.clear.eq(self.ctrl_we & self.ctrl_data[CTRL_BITS["clear"]] & ~busy_out),
             self.r_ctrl.eq(Cat(Const(0, 1), pause, Const(0, 1), bubble)),
             self.r_status.eq(Cat(busy, done, paused)), self.r_steps.eq(steps),
             self.r_tick.eq(tick), self.r_cycles.eq(cycles),
@@ -92,11 +92,13 @@ class Controller(wiring.Component):
         with m.If(self.ctrl_we):
             m.d.sync += [pause.eq(self.ctrl_data[CTRL_BITS["pause"]]),
                          bubble.eq(self.ctrl_data[CTRL_BITS["bubble"]])]
-        with m.If(~busy & self.steps_we):
+        # the host's writes, gated by the registered busy (equal to the state machine's: set
+        # on leaving IDLE, cleared into DONE), not the OR of every state
+        with m.If(~busy_out & self.steps_we):
             m.d.sync += steps.eq(self.word_data)
-        with m.If(~busy & self.lfsr_we):
+        with m.If(~busy_out & self.lfsr_we):
             m.d.sync += lfsr.eq(self.word_data)
-        with m.If(busy):
+        with m.If(busy_out):
             m.d.sync += cycles.eq(cycles + 1)
         if streaming:
             hist = Signal.like(out.presented, name="hist")
