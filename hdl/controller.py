@@ -85,7 +85,7 @@ class Controller(wiring.Component):
             self.done.eq(done), self.paused.eq(paused),
             out.clear.eq(self.ctrl_we & self.ctrl_data[CTRL_BITS["clear"]] & ~busy_out),
             self.r_ctrl.eq(Cat(Const(0, 1), pause, Const(0, 1), bubble)),
-            self.r_status.eq(Cat(busy, done, paused)), self.r_steps.eq(steps),
+            self.r_status.eq(Cat(busy_out, done, paused)), self.r_steps.eq(steps),
             self.r_tick.eq(tick), self.r_cycles.eq(cycles),
             self.r_steps_done.eq(steps_done), self.r_lfsr.eq(lfsr),
         ]
