@@ -288,14 +288,22 @@ class SerialNodePE(SerialPE, NodePE):
 
     def _finish(self, m, ctx, arith):
         """The flags (:meth:`~.parallel.NodePE._finish`), and the gate multiplier's ε: the
-        one the step now running computes, registered."""
+        one the step now running computes, registered (each step's in its own register, and
+        the step's chosen after them)."""
         super()._finish(m, ctx, arith)
         if "gate" in ctx.cache:
             operand, sources, _, _ = ctx.cache["gate"]
-            value = sources[0][1]
-            for strobe, eps in sources[1:]:
-                value = Mux(strobe, eps, value)
-            m.d.sync += operand.eq(value)
+            value = None
+            for k, (strobe, eps) in enumerate(sources):
+                held = Signal.like(operand, name=f"gate_eps{k}")
+                m.d.sync += held.eq(eps)
+                if value is None:
+                    value = held
+                else:
+                    chosen = Signal(name=f"gate_src{k}")
+                    m.d.sync += chosen.eq(strobe)
+                    value = Mux(chosen, held, value)
+            m.d.comb += operand.eq(value)
 
     def _act(self, ctx, arith, n, r, step, v):
         """Tables (tanh, sigmoid) in block RAM: the entry of a[c] arrives a cycle after
