@@ -24,8 +24,9 @@ the LFSR mixer constants (:mod:`pcfpga.golden.lfsr`), and the activation tables
 (:class:`~pcfpga.golden.activations.ActTable`), so host and hardware cannot disagree.
 
 Saturation: each rounding-and-saturation records an overflow bit under the *step* that is
-being built (:attr:`step`); the network ORs a step's bits into the sticky flag registers in
-the cycle that step writes its registers.
+being built (:attr:`step`); the network ORs a step's bits into the sticky flag registers a
+cycle after the step writes its registers (through a register: the flags' OR does not meet
+the saturations), and the controller shows a pause only from the cycle after that.
 
 **Shared results are signals.** Amaranth builds an expression again at every place it is
 used (lowering a module's domains rebuilds its expression trees), so a value used n times is
@@ -266,10 +267,15 @@ class HdlArith:
         if shift <= 0:
             return base + (x << -shift)
         o = _offset(shift, self.rounding, self._rand(node, site, shift, element))
+        return (self._beside(o, base) + x) >> shift
+
+    @staticmethod
+    def _beside(o, base):
+        """base · 2^len(o) + o (o unsigned), as base's and o's bits side by side."""
         base = Value.cast(base)
         if not base.shape().signed:             # zero-extended: its top bit is no sign
             base = Cat(base, Const(0, 1))
-        return (Cat(o, base).as_signed() + x) >> shift
+        return Cat(o, base).as_signed()
 
     @property
     def lfsr_state(self):
@@ -542,9 +548,7 @@ class HdlArith:
         if (lr.mode not in ("exact", "fpa") or lr.shift_v != 0 or self.rounding != "nearest"
                 or len(children) != 1 or children[0].op != "dense" or not node.is_hidden):
             return None
-        frac = self.term_frac("dense")
-        if frac != max(frac, self.E.frac_bits):
-            return None
+        frac = self.term_frac("dense")         # = n_w + n_e >= n_e: F itself
         shift = self.relax_shift("eps", [frac], 0)
         return 1 << (shift - 1) if shift > 0 else None
 
@@ -577,7 +581,7 @@ class HdlArith:
                 out.append(sum_tree(s if cancel else [*s, base[i]]))
                 continue
             o = _offset(shift, self.rounding, self._rand(node, site, shift, self._el(i)))
-            out.append(sum_tree([*s, o if cancel else Cat(o, base[i]).as_signed()]) >> shift)
+            out.append(sum_tree([*s, o if cancel else self._beside(o, base[i])]) >> shift)
         return [self._sat(node, site, x, fmt) for x in out]
 
     def update_w(self, node, k, W, delta, v, k_theta):

@@ -76,16 +76,19 @@ class Controller(wiring.Component):
         cycles, steps_done = Signal(WORD_BITS), Signal(WORD_BITS)
         pause, bubble, done, busy, paused = (Signal() for _ in range(5))
         busy_out = Signal()     # ``busy`` as a register: set on leaving IDLE, cleared into DONE
+        # PAUSED as the host sees it: from the second cycle of the state (the sticky flags
+        # take the last step's overflow bits a cycle late) until a CONTINUE is taken
+        paused_out = Signal()
         lfsr_next = Mux(lfsr[0], (lfsr >> 1) ^ POLY, lfsr >> 1)
         start = self.ctrl_we & self.ctrl_data[CTRL_BITS["start"]]
         cont = self.ctrl_we & self.ctrl_data[CTRL_BITS["continue"]]
         out = self.control
         m.d.comb += [
             out.lfsr.eq(lfsr), out.bubble.eq(bubble), self.busy.eq(busy_out),
-            self.done.eq(done), self.paused.eq(paused),
+            self.done.eq(done), self.paused.eq(paused_out),
             out.clear.eq(self.ctrl_we & self.ctrl_data[CTRL_BITS["clear"]] & ~busy_out),
             self.r_ctrl.eq(Cat(Const(0, 1), pause, Const(0, 1), bubble)),
-            self.r_status.eq(Cat(busy_out, done, paused)), self.r_steps.eq(steps),
+            self.r_status.eq(Cat(busy_out, done, paused_out)), self.r_steps.eq(steps),
             self.r_tick.eq(tick), self.r_cycles.eq(cycles),
             self.r_steps_done.eq(steps_done), self.r_lfsr.eq(lfsr),
         ]
@@ -201,6 +204,7 @@ class Controller(wiring.Component):
                 sequence(prog.update, after_update)
             with m.State("PAUSED"):
                 m.d.comb += [busy.eq(1), paused.eq(1)]
+                m.d.sync += paused_out.eq(~cont)
                 with m.If(cont):
                     proceed(tick)
             with m.State("DONE"):

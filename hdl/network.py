@@ -40,7 +40,7 @@ from .controller import Controller
 from .design import Design, as_design
 from .fold import FoldedEdgePE, FoldedNodePE
 from .folding import Architecture
-from .memmap import ID_VALUE, WORD_BITS
+from .memmap import CONTROL_LATENCY, ID_VALUE, WORD_BITS
 from .parallel import EdgePE, InputPE, NodePE
 from .pe import or_tree
 from .ports import (edge_delta, host_bus, line, message, message_to, partial, read,
@@ -145,6 +145,7 @@ class Network(wiring.Component):
                 wiring.connect(m, mul=message_to(pe, p), parent=message(self.pes[p], name))
         # the control words' writes, decoded and registered (CONTROL_LATENCY): the address
         # compare does not reach into the controller's state machine and LFSR
+        assert CONTROL_LATENCY == 1, "one register stage is built here"
         word = Signal(WORD_BITS)
         m.d.sync += [
             ctl.ctrl_we.eq(self.w_en & (self.addr == mm["ctrl"].addr)),

@@ -51,7 +51,8 @@ class EpochRunner(wiring.Component):
 
     bus_latency : int
         Registers on the way of a START to the network's bus and of its busy back to
-        ``net_busy`` (0: wired directly, the network busy the cycle after the START); the
+        ``net_busy`` (0: wired directly, the network busy CONTROL_LATENCY + 1 cycles after
+        the START: a network's control writes are decoded into a register); the
         runner waits for them before it looks at ``net_busy``.
 
     Ports: the host's bus (``addr``, ``w_data``, ``w_en``; ``r_data`` and ``r_hit``,

@@ -16,7 +16,7 @@ so a node step lasts ``size + latency`` cycles of the largest node that works in
 (:func:`~.folding.serial_phases`); a dense node with one parent takes each row sum from its
 edge as the row completes, in the edge's phase, so the levels whose nodes all do so run no
 prediction step FA<level> at all. Every node in a step reads element c of its own and its
-neighbours' registers in the same cycle and writes element c one to three cycles later, so
+neighbours' registers in the same cycle and writes element c one to four cycles later, so
 all reads see the previous step's values: the tick stays a Jacobi update, and every register
 equals the golden trace bit for bit (the stochastic rounding mixer takes the element as a
 counted signal, :attr:`~.arith.HdlArith.element`).
@@ -36,7 +36,7 @@ lean build (:class:`~.memmap.Readback`) the registers' memories have no host rea
 ports follow the steps alone.
 
 Multipliers: one per edge and one per node with δ (the gate), registered
-(:class:`~.multiplier.Multiplier`: δ is gated in FE and TE, which last LATENCY cycles
+(:class:`~.multiplier.Multiplier`: δ is gated in FE and TE, which last 1 + LATENCY cycles
 longer), and
 a mul node's, one for v̂ and one per hidden parent, combinational. Streaming mode is not
 serial (every node works in every tick there).
@@ -89,7 +89,7 @@ class SerialContext(BuildContext):
     def put(self, step, targets, values, when=None):
         """``targets``: an own register (:meth:`regs`); ``when``: None (element of this
         cycle's step, latency 1), :data:`LATE` (latency 2) or ``(element, valid)`` (a row
-        sum handed over by a fused edge, the gate's product LATENCY cycles later)."""
+        sum handed over by a fused edge, the gate's product 1 + LATENCY cycles later)."""
         if not isinstance(targets, Register):
             raise TypeError(f"A serial PE writes whole registers, not {targets!r}")
         super().put(step, [targets.reg] * len(targets), values, when)

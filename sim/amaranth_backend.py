@@ -7,8 +7,10 @@ inputs and targets, START, PAUSE/CONTINUE). Reads come in two kinds (``reads``):
 
 * ``"direct"`` (default): a word is taken from the signal behind it with ``ctx.get``, in
   zero simulated time: the registers of every PE, the saturation flags, the host buffers,
-  unfolded weights and the controller's words. A step then costs its own cycles (plus one
-  per pause, the cycle in which CONTINUE is written) instead of one cycle per word read.
+  unfolded weights and the controller's words. A step then costs its own cycles (plus
+  three per pause: the cycle before the pause shows in the status, the one in which
+  CONTINUE is written and its decode, :data:`~pcfpga.hdl.memmap.CONTROL_LATENCY`) instead
+  of one cycle per word read.
   Words the :class:`~pcfpga.hdl.network.Network` keeps in memories and does not expose as
   signals (folded weights, the serial architecture's registers) are still read over the
   bus;

@@ -12,7 +12,7 @@ import pytest
 
 from pcfpga.examples import EXAMPLES, example_path
 from pcfpga.golden.fixed_model import FixedPC, quantize
-from pcfpga.golden.graph import Graph
+from pcfpga.golden.graph import Graph, GraphBuilder
 from pcfpga.golden.params import init_params
 from pcfpga.golden.random_graph import random_graph, random_sample
 from pcfpga.hdl.design import Design
@@ -86,6 +86,32 @@ def test_saturating_cases_match(mode, simulation):
     flags and the clamped registers still match bit for bit."""
     g, p, samples = saturating_case(mode, 3)
     simulate_against_golden(g, p, samples, simulation=simulation(g))
+
+
+def _last_cycle_overflow_graph() -> Graph:
+    """x1, x2 (3 each) -> s = x1 + x2 -> dense y (2): one tick, whose only step (TE)
+    relaxes s's ε, which saturates there first: its overflow comes in the tick's last
+    cycle, just before the pause."""
+    return (GraphBuilder("addsat")
+            .format(value="Q4.12", error="Q2.14", weight="Q4.12", rounding="nearest")
+            .learning(mode="exact", eta_v=1.0, eta_theta=0.0625, ticks=1)
+            .input("x1", 3).input("x2", 3).add("s", ["x1", "x2"])
+            .dense("y", ["s"], 2, bias=True, output=True).build())
+
+
+@pytest.mark.parametrize("reuse, reads", [(1, "direct"), (1, "bus"), ("serial", "direct")])
+def test_a_flag_set_in_a_steps_last_cycle_shows_at_the_pause(reuse, reads):
+    """The sticky flags take a step's overflow bits a cycle late: the pause shows in the
+    status only when they hold them, so a read at the pause (here in zero simulated time,
+    or over the bus) sees s's flag that the tick's last cycle raised."""
+    g = _last_cycle_overflow_graph()
+    p = {"y.W.s": np.full((2, 3), 7.5), "y.b": np.zeros(2)}
+    samples = [({"x1": np.full(3, 0.1), "x2": np.full(3, 0.1)}, {"y": np.full(2, -7.0)})]
+    m = FixedPC(g)
+    _, trace = m.step(m.to_model(p), *samples[0])
+    assert list(trace["s.sat"]) == [0, 4], "s's flag must rise in the tick"
+    simulate_against_golden(g, p, samples, simulation=Simulation(Design.build(g, reuse),
+                                                                 "amaranth", reads=reads))
 
 
 @pytest.mark.parametrize("mode, reuse", [("exact", 2), ("exact", "serial"),

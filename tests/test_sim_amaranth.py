@@ -17,6 +17,7 @@ from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params
 from pcfpga.golden.random_graph import random_sample
 from pcfpga.hdl.design import Design
+from pcfpga.hdl.memmap import CONTROL_LATENCY
 from pcfpga.sim import amaranth_backend
 from pcfpga.sim.amaranth_backend import AmaranthSession, word_signals
 from pcfpga.sim.session import SimulationFailed
@@ -58,10 +59,11 @@ def test_bus_reads_equal_direct_reads_and_golden(mode, reuse):
 
 
 @pytest.mark.parametrize("mode", ["exact", "standard"])
-def test_a_pause_costs_one_cycle_with_direct_reads(mode):
+def test_a_pause_costs_three_cycles_with_direct_reads(mode):
     """Reading every register at a pause takes no simulated time: a step with pauses
-    takes cycles_per_step plus one cycle (CONTINUE's write) per pause, after the forward
-    sweep and after every tick."""
+    takes cycles_per_step plus, per pause (after the forward sweep and after every tick),
+    the cycle before the pause shows (the sticky flags take the last overflow bits), the
+    cycle CONTINUE is written in and CONTROL_LATENCY cycles until the controller takes it."""
     g = _dag(mode)
     q = FixedPC(g).to_model(init_params(g, 2))
     ints = [(quantize(g, x), quantize(g, y)) for x, y in _samples(g, 3)]
@@ -69,7 +71,8 @@ def test_a_pause_costs_one_cycle_with_direct_reads(mode):
         s.load(q)
         traces = s.run(ints)
     assert all(len(t["h1.v"]) == g.ticks + 1 for t in traces)
-    assert s.cycles == len(ints) * (s.mm.meta["cycles_per_step"] + g.ticks + 1)
+    per_pause = 2 + CONTROL_LATENCY
+    assert s.cycles == len(ints) * (s.mm.meta["cycles_per_step"] + (g.ticks + 1) * per_pause)
 
 
 def test_a_wrong_read_decode_is_caught(monkeypatch):
