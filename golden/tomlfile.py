@@ -18,7 +18,7 @@ import stat
 import sys
 import tomllib
 
-__all__ = ["read_toml", "TomlFileError", "MAX_FILE_BYTES", "MAX_KEY_PARTS"]
+__all__ = ["read_toml", "read_bounded", "TomlFileError", "MAX_FILE_BYTES", "MAX_KEY_PARTS"]
 
 
 class TomlFileError(ValueError):
@@ -58,23 +58,30 @@ def _check_text(path, raw: bytes, text: str):
                          f"parts; a graph's keys have at most 2, such as format.value")
 
 
+def read_bounded(path, limit: int, what: str, error) -> bytes:
+    """At most ``limit`` + 1 bytes of file ``path`` (one more than allowed: the caller
+    tells a file too large), or ``error`` (an exception class) naming the file and the
+    problem: missing, a folder or a named pipe (not ``what``), unreadable."""
+    try:
+        if stat.S_ISFIFO(os.stat(path).st_mode):   # would wait for a writer for ever
+            raise error(f"{path}: a named pipe, not {what}")
+        with open(path, "rb") as f:
+            return f.read(limit + 1)
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder, not {what}") from None
+    except OSError as e:
+        raise error(f"{path}: cannot read it ({e.strerror})") from None
+
+
 def read_toml(path) -> dict:
     """The table of a TOML file, or a :class:`TomlFileError` naming the file and the problem:
     missing, unreadable, larger than :data:`MAX_FILE_BYTES`, not UTF-8, with a dotted key
     of more than :data:`MAX_KEY_PARTS` parts, not TOML, nested too deeply for the parser,
     a number of more digits than Python converts, or empty. A leading UTF-8 byte-order
     mark is skipped. Time and memory are linear in the file's size."""
-    try:
-        if stat.S_ISFIFO(os.stat(path).st_mode):   # would wait for a writer for ever
-            raise TomlFileError(f"{path}: a named pipe, not a graph file")
-        with open(path, "rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise TomlFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise TomlFileError(f"{path}: is a folder, not a graph file") from None
-    except OSError as e:
-        raise TomlFileError(f"{path}: cannot read it ({e.strerror})") from None
+    raw = read_bounded(path, MAX_FILE_BYTES, "a graph file", TomlFileError)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:

@@ -5,10 +5,9 @@ checker, its weights inside it; and the pcfpga settings an export stored in its 
 from __future__ import annotations
 
 import json
-import os
-import stat
 
 from ..golden.graph import DEFAULT_FORMAT, DEFAULT_LEARNING
+from ..golden.tomlfile import read_bounded
 from .common import METADATA_KEY, OnnxError, need_onnx
 
 __all__ = ["load_model", "parse_model", "check_model", "model_settings", "brief",
@@ -23,17 +22,7 @@ def load_model(path):
     """The ``onnx.ModelProto`` of file ``path`` (at most :data:`MAX_MODEL_BYTES`, weights
     inside the file), or an :class:`OnnxError` naming the file and the problem."""
     onnx = need_onnx()
-    try:
-        if stat.S_ISFIFO(os.stat(path).st_mode):       # would wait for a writer for ever
-            raise OnnxError(f"{path}: a named pipe, not an ONNX model")
-        with open(path, "rb") as f:
-            raw = f.read(MAX_MODEL_BYTES + 1)
-    except FileNotFoundError:
-        raise OnnxError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise OnnxError(f"{path}: is a folder, not an ONNX model") from None
-    except OSError as e:
-        raise OnnxError(f"{path}: cannot read it ({e.strerror})") from None
+    raw = read_bounded(path, MAX_MODEL_BYTES, "an ONNX model", OnnxError)
     if len(raw) > MAX_MODEL_BYTES:
         raise OnnxError(f"{path}: larger than {MAX_MODEL_BYTES:,} bytes")
     return parse_model(onnx, raw, str(path))
