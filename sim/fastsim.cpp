@@ -23,8 +23,9 @@ namespace {
 struct Sim {
     VerilatedContext* context;
     Vtop* top;
-    // a fault to inject in the next batch (tests): before step fault_step, the word at
-    // fault_addr is read and written back XOR fault_mask
+    // a fault to inject in the next batch (tests): before step fault_step (after the last
+    // step when it is the batch's length), the word at fault_addr is read and written back
+    // XOR fault_mask
     int64_t fault_step = -1;
     uint32_t fault_addr = 0, fault_mask = 0;
 };
@@ -51,6 +52,13 @@ inline uint32_t read(Vtop* top, uint32_t addr) {
 }
 
 inline bool finished(Vtop* top) { return top->done && !top->busy; }
+
+// The armed fault, if it is due before step ``step`` (``steps``: after the batch's last).
+inline void maybe_fault(Sim* sim, uint64_t step) {
+    if (static_cast<int64_t>(step) != sim->fault_step) return;
+    write(sim->top, sim->fault_addr, read(sim->top, sim->fault_addr) ^ sim->fault_mask);
+    sim->fault_step = -1;
+}
 
 }  // namespace
 
@@ -130,10 +138,7 @@ int64_t pc_run(void* handle, uint64_t steps, const uint32_t* counts, const uint3
     int64_t failed = -1;
     if (repeat != 1) write(top, PCFPGA_ADDR_STEPS, repeat);
     for (uint64_t s = 0; s < steps && failed < 0; ++s) {
-        if (static_cast<int64_t>(s) == sim->fault_step) {
-            write(top, sim->fault_addr, read(top, sim->fault_addr) ^ sim->fault_mask);
-            sim->fault_step = -1;
-        }
+        maybe_fault(sim, s);
         for (uint32_t k = 0; k < counts[s]; ++k, ++word) write(top, addrs[word], data[word]);
         write(top, PCFPGA_ADDR_CTRL, (1u << PCFPGA_CTRL_START) | mode);
         // a step takes cycles_per_step: no need to look before it can end
@@ -149,6 +154,7 @@ int64_t pc_run(void* handle, uint64_t steps, const uint32_t* counts, const uint3
         }
         if (failed < 0) *cycles += read(top, PCFPGA_ADDR_CYCLES);
     }
+    if (failed < 0) maybe_fault(sim, steps);
     if (repeat != 1) write(top, PCFPGA_ADDR_STEPS, 1);
     sim->fault_step = -1;
     return failed;

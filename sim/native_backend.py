@@ -150,9 +150,10 @@ class NativeSession(Session):
         self.model.close()
 
     def corrupt(self, step: int, name: str, element: int = 0, bit: int = 0):
-        """Alter the hardware inside the next :meth:`run` (a test of the checks): before its
-        step ``step`` (counted from 0 in that request), bit ``bit`` of element ``element``
-        (row-major) of the field ``name`` is flipped over the bus.
+        """Alter the hardware inside the next :meth:`run` without trace (a test of the
+        checks): before its step ``step`` (counted from 0 in that request; the request's
+        number of steps: after its last step, before it returns), bit ``bit`` of element
+        ``element`` (row-major) of the field ``name`` is flipped over the bus.
 
         Raises
         ------

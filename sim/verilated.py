@@ -258,8 +258,9 @@ class VerilatedModel:
         return failed, cycles.value
 
     def set_fault(self, step: int, addr: int, mask: int):
-        """Corrupt the hardware in the next :meth:`run`: before its step ``step``, the word
-        at ``addr`` is read and written back XOR ``mask`` (for tests of the checks)."""
+        """Corrupt the hardware in the next :meth:`run`: before its step ``step`` (after its
+        last when ``step`` is its length), the word at ``addr`` is read and written back XOR
+        ``mask`` (for tests of the checks)."""
         self._lib.pc_set_fault(self._h, step, addr, mask)
 
     def bound(self, steps: int) -> tuple:
