@@ -65,13 +65,15 @@ class BuildOptions:
         Variables for the make that compiles the C++ (``OPT_FAST`` for the model's
         evaluation code, ``OPT_SLOW`` for its construction, ``OPT_GLOBAL`` for
         Verilator's runtime and the driver).
+    cflags : tuple of str
+        Flags for every C++ compile.
     """
 
-    def __init__(self, verilator=(), make=()):
-        self.verilator, self.make = tuple(verilator), tuple(make)
+    def __init__(self, verilator=(), make=(), cflags=()):
+        self.verilator, self.make, self.cflags = tuple(verilator), tuple(make), tuple(cflags)
 
     def __repr__(self):
-        return " ".join(self.verilator + self.make) or "(Verilator's defaults)"
+        return " ".join(self.verilator + self.make + self.cflags) or "(Verilator's defaults)"
 
     @property
     def threads(self) -> int:
@@ -86,6 +88,9 @@ OPTION_SETS = {
     "O3": BuildOptions(("-O3",), ("OPT_FAST=-O3", "OPT_SLOW=-O1", "OPT_GLOBAL=-O2")),
     "O3 x-fast": BuildOptions(("-O3", "--x-assign", "fast", "--x-initial", "fast"),
                               ("OPT_FAST=-O3", "OPT_SLOW=-O1", "OPT_GLOBAL=-O2")),
+    "O3 x-fast march=native": BuildOptions(
+        ("-O3", "--x-assign", "fast", "--x-initial", "fast"),
+        ("OPT_FAST=-O3", "OPT_SLOW=-O1", "OPT_GLOBAL=-O2"), ("-march=native",)),
     "O3 x-fast threads 2": BuildOptions(
         ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--threads", "2"),
         ("OPT_FAST=-O3", "OPT_SLOW=-O1", "OPT_GLOBAL=-O2")),
@@ -174,7 +179,8 @@ class VerilatedBuild:
             cmd = verilator_command() + [
                 "--cc", str(v_path), "--top-module", top_name(self.graph), "--prefix", "Vtop",
                 "-Mdir", str(work), *_WARNINGS, *self.options.verilator,
-                "--exe", str(DRIVER_SOURCE), "-CFLAGS", f"-fPIC -I{work}",
+                "--exe", str(DRIVER_SOURCE),
+                "-CFLAGS", " ".join(("-fPIC", f"-I{work}") + self.options.cflags),
                 "-LDFLAGS", "-shared", "-o", "pcsim.so", "--build", "-j", "2",
                 "-MAKEFLAGS", " ".join(("CFG_CXXFLAGS_PCH_I=-include",) + self.options.make)]
             with open(log, "w") as f:
