@@ -4,7 +4,7 @@ The one entry point to every backend (this module imports them; they import only
 :mod:`.session` and :mod:`.driver` below them)::
 
     sim = Simulation(design, "verilator")     a configured simulator (SimulatorMissing here)
-    sim.build()                               optional: build the model now (cocotb)
+    sim.build()                               optional: build the model now (Verilator, Icarus)
     with sim.open() as session: ...           a live :class:`~.session.Session`
     sim.run(params, samples)                  one session: load, run, read back
 

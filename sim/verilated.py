@@ -7,7 +7,8 @@ the build root named by :func:`~.builds.config_key`), then Verilates it with the
 :mod:`pcfpga.hdl.memmap`, so no address is written down twice) into
 ``pcsim-<hash>.so``, where the hash covers the Verilog, the driver's source, the header,
 the build options and Verilator's version: a repeated run loads the library without
-rebuilding, and a change to any of them builds a new one.
+rebuilding, and a change to any of them builds a new one (with ``-march=native``, the
+processor's model and flags are hashed too).
 
 :class:`VerilatedModel` is one live model in that library, through ctypes: bus writes and
 reads (one clock cycle each, as the cocotb testbench makes them), clock cycles, a whole
@@ -27,6 +28,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import hashlib
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -82,22 +84,20 @@ class BuildOptions:
         return int(args[args.index("--threads") + 1]) if "--threads" in args else 1
 
 
-#: Candidate option sets, measured against each other by ``bench/simspeed.py --options``.
+#: Candidate option sets, each one change from Verilator's defaults (its ``-O`` level,
+#: ``OPT_FAST=-Os`` for the model's code), measured against each other by
+#: ``bench/simoptions.py``.
 OPTION_SETS = {
     "defaults": BuildOptions(),
-    "O3": BuildOptions(("-O3",), ("OPT_FAST=-O3", "OPT_SLOW=-O1", "OPT_GLOBAL=-O2")),
-    "O3 x-fast": BuildOptions(("-O3", "--x-assign", "fast", "--x-initial", "fast"),
-                              ("OPT_FAST=-O3", "OPT_SLOW=-O1", "OPT_GLOBAL=-O2")),
-    "O3 x-fast march=native": BuildOptions(
-        ("-O3", "--x-assign", "fast", "--x-initial", "fast"),
-        ("OPT_FAST=-O3", "OPT_SLOW=-O1", "OPT_GLOBAL=-O2"), ("-march=native",)),
-    "O3 x-fast threads 2": BuildOptions(
-        ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--threads", "2"),
-        ("OPT_FAST=-O3", "OPT_SLOW=-O1", "OPT_GLOBAL=-O2")),
+    "verilator -O3": BuildOptions(("-O3",)),
+    "x fast": BuildOptions(("--x-assign", "fast", "--x-initial", "fast")),
+    "g++ -O3": BuildOptions((), ("OPT_FAST=-O3",)),
+    "march native": BuildOptions((), (), ("-march=native",)),
+    "threads 2": BuildOptions(("--threads", "2")),
 }
 
 #: The options every model is built with (chosen by measurement: README).
-BUILD_OPTIONS = OPTION_SETS["O3 x-fast"]
+BUILD_OPTIONS = OPTION_SETS["march native"]
 
 
 def driver_header(mm: MemoryMap) -> str:
@@ -114,6 +114,20 @@ def driver_header(mm: MemoryMap) -> str:
 def _verilator_version() -> str:
     out = subprocess.run(verilator_command() + ["--version"], capture_output=True, text=True)
     return out.stdout.strip()
+
+
+def _processor(options: BuildOptions) -> str:
+    """What a library built with ``-march=native`` depends on: this processor's model and
+    instruction-set flags (empty for portable options), so that a build folder carried to
+    another machine builds anew instead of loading code its processor cannot run."""
+    if not any("native" in f for f in options.cflags):
+        return ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = [ln for ln in f if ln.startswith(("model name", "flags"))]
+    except OSError:
+        lines = []
+    return platform.machine() + "".join(sorted(set(lines)))
 
 
 class VerilatedBuild:
@@ -159,7 +173,8 @@ class VerilatedBuild:
         header = driver_header(self.memmap)
         key = hashlib.sha256()
         for part in (v_path.read_bytes(), DRIVER_SOURCE.read_bytes(), header.encode(),
-                     repr(self.options).encode(), _verilator_version().encode()):
+                     repr(self.options).encode(), _verilator_version().encode(),
+                     _processor(self.options).encode()):
             key.update(hashlib.sha256(part).digest())
         library = self.folder / f"pcsim-{key.hexdigest()[:12]}.so"
         if not library.exists():
