@@ -49,6 +49,8 @@ def measure(builds: dict, cycles: int) -> dict:
 
 def main(cycles: int = 2_000_000):
     rows = [("network", "options", "build s", "cycles/s", "vs defaults")]
+    widths = (7, 14, 7, 10, 11)
+    print("  ".join(c.rjust(w) for c, w in zip(rows[0], widths)), flush=True)
     for name, reuse in NETS:
         design = Design.build(Graph.from_toml(str(example_path(name))), reuse)
         builds, built = {}, {}
@@ -61,11 +63,9 @@ def main(cycles: int = 2_000_000):
         speed = measure(builds, cycles)
         base = speed["defaults"]
         for label in builds:
-            rows.append((name, label, f"{built[label]:.1f}", f"{speed[label]:,.0f}",
-                         f"{speed[label] / base:.2f}x"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+            row = (name, label, f"{built[label]:.1f}", f"{speed[label]:,.0f}",
+                   f"{speed[label] / base:.2f}x")
+            print("  ".join(c.rjust(w) for c, w in zip(row, widths)), flush=True)
 
 
 if __name__ == "__main__":
