@@ -76,9 +76,11 @@ bench-fold: $(SYNTH)
 	$(BIN)/python bench/folding.py > docs/folding.txt.tmp
 	mv docs/folding.txt.tmp docs/folding.txt && cat docs/folding.txt
 
-## bench-sim: simulation speed of Verilator, Icarus and Amaranth's simulator, side by side
+## bench-sim: simulation speed of Amaranth's simulator, Verilator (native and cocotb) and
+## Icarus side by side, the native model against its C++ bound, and digits' 20-epoch training
 bench-sim: $(STAMP)
-	$(BIN)/python bench/simspeed.py 200
+	$(BIN)/python bench/simspeed.py 200 > docs/simspeed.txt.tmp
+	mv docs/simspeed.txt.tmp docs/simspeed.txt && cat docs/simspeed.txt
 
 ## results: learning results (backprop, PC, fixed point, hardware), regression MSE, throughput
 ## against the CPU, resources per edge; tables and plots in docs/results/ (about 30 min)

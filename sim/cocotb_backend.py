@@ -16,10 +16,7 @@ Icarus is Debian's ``iverilog``; a timescale of 1 ns / 1 ps is passed to it.
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import io
-import json
 import os
 import re
 import shutil
@@ -29,10 +26,10 @@ import threading
 from pathlib import Path
 
 from pcfpga.hdl.design import as_design
-from pcfpga.hdl.folding import Architecture
 from pcfpga.hdl.export import (VerilatorMissing, top_name, verilator_environment,
                                write_verilog)
 
+from .builds import STAMP, config_key, generator_digest, prune
 from .driver import receive_message, send_message
 from .session import Session, SimulationFailed
 
@@ -68,41 +65,6 @@ def available(simulator: str) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=1)
-def _generator_digest() -> str:
-    """A hash of the generator's source (pcfpga.hdl and pcfpga.golden, which it uses), so a
-    build is never reused for Verilog that a newer generator would write differently."""
-    import pcfpga.golden
-    import pcfpga.hdl
-
-    h = hashlib.sha256()
-    for package in (pcfpga.hdl, pcfpga.golden):
-        folder = Path(package.__file__).parent
-        for path in sorted(folder.glob("*.py")):
-            h.update(path.name.encode() + path.read_bytes())
-    return h.hexdigest()
-
-
-def _prune(build_root: Path):
-    """Delete the builds another version of the generator made (their stamp says which)."""
-    current = _generator_digest()
-    for stamp in build_root.glob("*/built.ok"):
-        if stamp.read_text().strip() != current:
-            shutil.rmtree(stamp.parent, ignore_errors=True)
-
-
-def _config_key(design, simulator: str, waves: bool) -> str:
-    """The build folder's name: the design (its graph's contents and its folding, which
-    together determine it), the simulator, waves and the generator's source, hashed."""
-    graph, folding = design.graph, design.folding
-    text = json.dumps(graph.source, sort_keys=True, default=str)
-    fold = ("" if folding.architecture is Architecture.PARALLEL else
-            f"|reuse={json.dumps(folding.to_json(), sort_keys=True)}")
-    digest = hashlib.sha256(f"{text}|{simulator}|{waves}{fold}|{_generator_digest()}"
-                            .encode()).hexdigest()[:10]
-    return f"{graph.name}-{graph.learning.mode}-{simulator}-{digest}"
-
-
 class CocotbBuild:
     """The simulation model of one configuration: Verilog exported and built by cocotb.
 
@@ -132,8 +94,8 @@ class CocotbBuild:
         self.graph, self.simulator, self.waves = self.design.graph, simulator, bool(waves)
         self.log = log or (lambda s: None)
         # absolute: the simulator runs in its own folder
-        self.build_dir = Path(build_root).resolve() / _config_key(self.design, simulator,
-                                                                  self.waves)
+        self.build_dir = Path(build_root).resolve() / config_key(self.design, simulator,
+                                                                 self.waves)
         self.tool = None            # cocotb_tools' runner, once built
 
     def build(self):
@@ -143,13 +105,13 @@ class CocotbBuild:
             return
         from cocotb_tools.runner import get_runner
 
-        stamp = self.build_dir / "built.ok"
+        stamp = self.build_dir / STAMP
         self.build_dir.mkdir(parents=True, exist_ok=True)
         self.v_path, self.j_path = (self.build_dir / f"{self.graph.name}.v",
                                     self.build_dir / f"{self.graph.name}.json")
         fresh = not stamp.exists()
         if fresh:
-            _prune(self.build_dir.parent)
+            prune(self.build_dir.parent)
             self.log(f"exporting and building {self.graph.name} for {self.simulator} in "
                      f"{self.build_dir} (once per configuration) ...")
             write_verilog(self.design, str(self.build_dir))
@@ -164,7 +126,7 @@ class CocotbBuild:
             tool.build(sources=sources, hdl_toplevel=top_name(self.graph),
                        build_dir=str(self.build_dir / "sim_build"), build_args=args,
                        waves=self.waves, timescale=("1ns", "1ps"), always=fresh)
-        stamp.write_text(_generator_digest() + "\n")
+        stamp.write_text(generator_digest() + "\n")
         self.tool = tool
 
 

@@ -23,14 +23,17 @@ import socket
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+from cocotb.triggers import FallingEdge, RisingEdge, Timer
 
 from pcfpga.hdl.memmap import MemoryMap
 from pcfpga.hdl.protocol import WORD_MASK
 
 from .driver import BusDriver, receive_message, send_message
 
-__all__ = ["TB", "network_session"]
+__all__ = ["TB", "network_session", "PERIOD_NS"]
+
+#: The clock's period.
+PERIOD_NS = 10
 
 
 class TB(BusDriver):
@@ -41,11 +44,14 @@ class TB(BusDriver):
         self.dut = dut
 
     async def start(self):
-        """Start the 100 MHz clock and hold reset for two cycles."""
+        """Start the 100 MHz clock and hold reset for two cycles. The clock is the
+        simulator's (cocotb's GPI clock), not a Python coroutine, so that Python does not
+        wake on every edge: the bus operations' values change at falling edges, half a period
+        from the rising edges that take them, where an inertial write makes no difference."""
         self.dut.w_en.value = 0
         self.dut.addr.value = 0
         self.dut.w_data.value = 0
-        Clock(self.dut.clk, 10, unit="ns").start()
+        Clock(self.dut.clk, PERIOD_NS, unit="ns", impl="gpi").start()
         self.dut.rst.value = 1
         for _ in range(2):
             await FallingEdge(self.dut.clk)
@@ -73,8 +79,11 @@ class TB(BusDriver):
         await FallingEdge(self.dut.clk)
 
     async def clocks(self, n: int):
+        """``n`` falling edges with two awaited events (``ClockCycles`` wakes Python on each
+        edge): a timer to just after the n-th rising edge, then that cycle's falling edge."""
         if n > 0:
-            await ClockCycles(self.dut.clk, n, rising=False)
+            await Timer(PERIOD_NS * n - PERIOD_NS // 4, unit="ns")
+            await FallingEdge(self.dut.clk)
 
 
 @cocotb.test()

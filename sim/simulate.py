@@ -4,7 +4,7 @@ The one entry point to every backend (this module imports them; they import only
 :mod:`.session` and :mod:`.driver` below them)::
 
     sim = Simulation(design, "verilator")     a configured simulator (SimulatorMissing here)
-    sim.build()                               optional: build the model now (cocotb)
+    sim.build()                               optional: build the model now (Verilator, Icarus)
     with sim.open() as session: ...           a live :class:`~.session.Session`
     sim.run(params, samples)                  one session: load, run, read back
 
@@ -23,12 +23,19 @@ from pcfpga.golden.fixed_model import FixedPC, quantize
 from pcfpga.hdl.design import Design, as_design
 
 from .amaranth_backend import AmaranthSession
-from .cocotb_backend import CocotbBuild, CocotbSession, SimulatorMissing
+from .cocotb_backend import CocotbBuild, CocotbSession, SimulatorMissing, require_simulator
 from .cocotb_backend import available as cocotb_available
+from .native_backend import NativeSession
 from .session import SIMULATOR_CHOICES, Session, compare_params, compare_traces
+from .verilated import VerilatedBuild
 
 __all__ = ["Simulation", "open_session", "simulate_against_golden", "available",
-           "SimulatorMissing"]
+           "SimulatorMissing", "ENGINES"]
+
+#: How Verilator is driven: ``native``, the model and a C++ driver in one library loaded
+#: in-process (:mod:`.native_backend`; the default), or ``cocotb``, the cocotb testbench
+#: (:mod:`.cocotb_backend`; what a waveform is written with).
+ENGINES = ("native", "cocotb")
 
 
 def available(simulator: str) -> bool:
@@ -57,6 +64,9 @@ class Simulation:
     reads : str, optional
         Amaranth: how words are read, ``"direct"`` (default) or ``"bus"``
         (:mod:`.amaranth_backend`); the others read over the bus.
+    engine : str, optional
+        Verilator: one of :data:`ENGINES` (default ``native``; ``cocotb`` when ``waves`` is
+        given, since the native model writes none).
 
     Attributes ``design``, ``graph`` (its graph), ``cycles`` (clock cycles counted by the
     hardware over every :meth:`run`) and ``seconds`` (wall time spent waiting for the
@@ -72,7 +82,7 @@ class Simulation:
 
     def __init__(self, design, simulator: str = "amaranth", pause: bool = True,
                  waves: str | None = None, build_root="build/sim", log=None,
-                 reads: str | None = None):
+                 reads: str | None = None, engine: str | None = None):
         if simulator not in SIMULATOR_CHOICES:
             raise ValueError(f"Simulator must be one of {', '.join(SIMULATOR_CHOICES)}, "
                              f"not {simulator!r}")
@@ -82,10 +92,23 @@ class Simulation:
         self.graph, self.simulator, self.pause = self.design.graph, simulator, pause
         self.waves = waves
         self.reads = reads or ("direct" if simulator == "amaranth" else "bus")
+        if engine is not None and (simulator != "verilator" or engine not in ENGINES):
+            raise ValueError(f"Engine applies to verilator and is one of {', '.join(ENGINES)}; "
+                             f"not {engine!r} for {simulator}")
+        if engine == "native" and waves:
+            raise ValueError("the native Verilator model writes no waveform; use engine "
+                             "cocotb for one")
+        self.engine = engine or ("native" if simulator == "verilator" and not waves else
+                                 "cocotb" if simulator != "amaranth" else None)
         self.cycles = 0
         self.seconds = 0.0
-        self._build = (None if simulator == "amaranth" else
-                       CocotbBuild(self.design, simulator, build_root, bool(waves), log))
+        if simulator == "amaranth":
+            self._build = None
+        elif self.engine == "native":
+            require_simulator(simulator)
+            self._build = VerilatedBuild(self.design, build_root, log=log)
+        else:
+            self._build = CocotbBuild(self.design, simulator, build_root, bool(waves), log)
 
     def build(self):
         """Build the simulation model now (Verilator, Icarus; Amaranth needs none)."""
@@ -96,6 +119,8 @@ class Simulation:
         """A new live session (a freshly reset chip); use it as a context manager."""
         if self._build is None:
             return AmaranthSession(self.design, self.waves, self.reads)
+        if self.engine == "native":
+            return NativeSession(self._build)
         return CocotbSession(self._build, self.waves)
 
     def run(self, params: dict, samples: list):
@@ -112,10 +137,10 @@ class Simulation:
 
 
 def open_session(design, simulator: str, build_root="build/sim", waves: str | None = None,
-                 log=None, reads: str | None = None) -> Session:
+                 log=None, reads: str | None = None, engine: str | None = None) -> Session:
     """A live session of ``design`` on ``simulator`` (arguments as :class:`Simulation`'s)."""
     return Simulation(design, simulator, waves=waves, build_root=build_root, log=log,
-                      reads=reads).open()
+                      reads=reads, engine=engine).open()
 
 
 def simulate_against_golden(design, params: dict, samples: list, pause: bool = True,

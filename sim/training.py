@@ -10,17 +10,23 @@ are compared as they go:
 
 * ``check="ticks"`` (default): every register the manifest names, after the forward sweep
   and after every tick of every step (streaming: before and after each tick);
-* ``check="params"``: parameters and saturation flags only.
+* ``check="params"``: parameters and saturation flags only; each batch runs free on the
+  hardware (one request, no register read between its steps: on Verilator's native model
+  the whole batch runs in C++), while the golden model computes the same steps beside it
+  in this thread.
 
 In both, the parameters and flags are read back and compared after every batch of
 ``batch`` steps. The first difference raises :class:`~.session.Mismatch`, naming the
-epoch, step, tick, register, element and both values.
+epoch, the step (``ticks``) or the batch's range of steps (``params``: a difference is
+seen at the batch's end), the register or parameter, its element and both values.
 
 Evaluation (loss and accuracy after each epoch) uses the golden forward sweep on the
 parameters just read from the hardware, which equal the golden ones bit for bit.
 """
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -50,12 +56,13 @@ class SimulatedPC(BesideGolden):
         One of :data:`CHECKS`.
     batch : int
         Steps per request to the simulator (parameters are compared after each).
-    build_root, waves, log
+    build_root, waves, log, engine
         As for :func:`~.simulate.open_session`.
     """
 
     def __init__(self, design, simulator: str = "verilator", check: str = "ticks",
-                 batch: int = 64, build_root="build/sim", waves=None, log=None):
+                 batch: int = 64, build_root="build/sim", waves=None, log=None,
+                 engine=None):
         if check not in CHECKS:
             raise ValueError(f"Check must be one of {', '.join(CHECKS)}, not {check!r}")
         if not isinstance(batch, int) or batch < 1:
@@ -63,9 +70,10 @@ class SimulatedPC(BesideGolden):
         self.design = as_design(design, who="A simulation")
         self.graph, self.simulator = self.design.graph, simulator
         self.check, self.batch = check, batch
-        self._open_args = dict(build_root=build_root, waves=waves, log=log)
+        self._open_args = dict(build_root=build_root, waves=waves, log=log, engine=engine)
         self.golden = FixedPC(self.graph)
         self.session = None
+        self._pool = None           # runs a free batch while the golden model computes
         self.steps_checked = 0
         self.epoch = 0
         self.cycles = 0
@@ -113,6 +121,9 @@ class SimulatedPC(BesideGolden):
         return params
 
     def close(self):
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
         if self.session is not None:
             self._account()
             self.session.close()
@@ -131,20 +142,42 @@ class SimulatedPC(BesideGolden):
         if self.session is None:
             self.reset()
         self._sync(params)
-        g, V = self.graph, self.graph.formats.value
+        g = self.graph
         ints = [(quantize(g, x), quantize(g, y)) for x, y in samples]
-        hw = self.session.run(ints, trace=self.check == "ticks")
+        first = self.steps_checked
+        if self.check == "ticks":
+            hw = self.session.run(ints, trace=True)
+            params, traces = self._golden_steps(params, ints, hw)
+            when = f"after step {self.steps_checked - 1}"
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="free-batch")
+            running = self._pool.submit(self.session.run, ints, False)
+            try:
+                params, traces = self._golden_steps(params, ints, None)
+            except BaseException:
+                wait([running])         # the session is free again before anything else
+                raise
+            running.result()            # its error, if the simulation failed
+            when = (f"after step {first}" if len(ints) == 1 else
+                    f"steps {first} to {first + len(ints) - 1} (one batch)")
+        self._compare_state(params, when)
+        self._loaded = params
+        self._account()
+        return params, traces
+
+    def _golden_steps(self, params, ints: list, hw):
+        """The golden model's steps of the integer samples ``ints``; each compared with the
+        hardware's trace in ``hw`` unless it is None. Returns (params, traces)."""
+        V = self.graph.formats.value
         traces = []
         for s, (x, y) in enumerate(ints):
             params, ref = self.golden.step(params, {k: V.to_float(v) for k, v in x.items()},
                                            {k: V.to_float(v) for k, v in y.items()})
-            if self.check == "ticks":
+            if hw is not None:
                 compare_traces(hw[s], ref, self.steps_checked, where=self._where())
             self.steps_checked += 1
             traces.append(ref)
-        self._compare_state(params, f"after step {self.steps_checked - 1}")
-        self._loaded = params
-        self._account()
         return params, traces
 
     def _where(self) -> str:

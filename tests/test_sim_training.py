@@ -147,7 +147,7 @@ def test_cli_train_backend_sim_equals_fixed(tmp_path, capsys):
     assert main(["train", *common, "--backend", "fixed", "--out",
                  str(tmp_path / "f.npz")]) == 0
     assert main(["train", *common, "--backend", "sim", "--simulator", "amaranth",
-                 "--out", str(tmp_path / "s.npz")]) == 0
+                 "--check", "ticks", "--out", str(tmp_path / "s.npz")]) == 0
     out = capsys.readouterr().out
     assert "match: 48 steps on amaranth equal the golden model (every register after " \
            "every tick" in out
@@ -157,6 +157,17 @@ def test_cli_train_backend_sim_equals_fixed(tmp_path, capsys):
     assert all(np.array_equal(fixed[k], sim[k]) for k in fixed)
 
 
+def test_cli_train_backend_sim_checks_parameters_by_default(tmp_path, capsys):
+    """The default for training runs (the long ones): free batches, parameters and flags
+    compared after each."""
+    assert main(["train", str(example_path("xor")), "--data", str(data_path("xor")),
+                 "--epochs", "3", "--backend", "sim", "--simulator", "amaranth",
+                 "--out", str(tmp_path / "s.npz")]) == 0
+    assert "match: 12 steps on amaranth equal the golden model (parameters and saturation " \
+           "flags after every batch of 64 steps, each batch running free)" in \
+           capsys.readouterr().out
+
+
 def test_cli_train_sim_mismatch_exits_1(tmp_path, capsys, monkeypatch):
     import pcfpga.sim.training as training
 
@@ -164,7 +175,7 @@ def test_cli_train_sim_mismatch_exits_1(tmp_path, capsys, monkeypatch):
     _Corrupt.steps = 0
     code = main(["train", str(example_path("xor")), "--data", str(data_path("xor")),
                  "--epochs", "3", "--backend", "sim", "--simulator", "amaranth",
-                 "--out", str(tmp_path / "s.npz")])
+                 "--check", "ticks", "--out", str(tmp_path / "s.npz")])
     captured = capsys.readouterr()
     assert code == 1
     assert "MISMATCH: amaranth, epoch 2, step 5, tick 1: h.eps[1]" in captured.out

@@ -90,13 +90,13 @@ def _hardware(g, params, data, folder, histories) -> int:
 
 
 def _verilator(design, params, sample, folder, errors) -> int:
-    """The same step on the generated Verilog under Verilator (cocotb)."""
+    """The same step on the generated Verilog under Verilator (its native model)."""
     from ..sim.simulate import Simulation, available, simulate_against_golden
 
     if not available("verilator"):
         print("verilator is not available here: the Verilog run is skipped", file=sys.stderr)
         return 1
-    print("the generated Verilog on Verilator (cocotb), same step, same check ...",
+    print("the generated Verilog on Verilator (native model), same step, same check ...",
           flush=True)
     simulation = Simulation(design, "verilator", build_root=os.path.join(folder, "sim"),
                             log=lambda s: print(s, flush=True))
