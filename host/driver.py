@@ -33,23 +33,13 @@ import numpy as np
 from pcfpga.hdl import protocol as P
 from pcfpga.hdl.memmap import (EPOCH_BITS, ID_VALUE, RUN_CTRL_BITS, RUN_STATUS_BITS,
                                sample_fields)
-from pcfpga.sim.driver import STEP_TIMEOUT, BusDriver, HardwareTimeout
+from pcfpga.sim.driver import STEP_TIMEOUT, BusDriver, HardwareTimeout, run_sync
 
 __all__ = ["Host", "HostError", "run_sync"]
 
 
 class HostError(RuntimeError):
     """The SoC answered with an error, did not answer, or is not the expected one."""
-
-
-def run_sync(coro):
-    """Run a coroutine that never suspends (a :class:`Host` operation) to its result."""
-    try:
-        coro.send(None)
-    except StopIteration as stop:
-        return stop.value
-    coro.close()
-    raise RuntimeError("a host operation waited on something other than its link")
 
 
 class Host(BusDriver):

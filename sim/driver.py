@@ -41,7 +41,18 @@ from pcfpga.hdl.memmap import (CONTROL_LATENCY, CTRL_BITS, ID_VALUE, STATUS_BITS
 from pcfpga.hdl.protocol import WORD_MASK
 
 __all__ = ["BusDriver", "encode", "decode", "send_message", "receive_message", "run_request",
-           "STEP_TIMEOUT", "HardwareTimeout"]
+           "STEP_TIMEOUT", "HardwareTimeout", "run_sync"]
+
+def run_sync(coroutine):
+    """Run a driver coroutine whose awaits never suspend (a model or a link that answers at
+    once) to its end in the calling thread: its result."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("a driver operation waited for something that does not answer at once")
+
 
 #: A step that takes more than this many times ``cycles_per_step`` cycles has hung.
 STEP_TIMEOUT = 64

@@ -30,22 +30,11 @@ from pcfpga.golden.fields import input_field, target_field
 from pcfpga.hdl.memmap import CTRL_BITS, STEPS_BITS
 from pcfpga.hdl.protocol import WORD_MASK
 
-from .driver import STEP_TIMEOUT, BusDriver, HardwareTimeout
+from .driver import STEP_TIMEOUT, BusDriver, HardwareTimeout, run_sync
 from .session import Session, SimulationFailed
 from .verilated import VerilatedBuild, VerilatedModel
 
-__all__ = ["NativeDriver", "NativeSession", "complete"]
-
-
-def complete(coroutine):
-    """Run a driver coroutine whose awaits never suspend (the model answers at once) to its
-    end in the calling thread; its result."""
-    try:
-        coroutine.send(None)
-    except StopIteration as done:
-        return done.value
-    coroutine.close()
-    raise RuntimeError("the native driver waited for something outside the model")
+__all__ = ["NativeDriver", "NativeSession"]
 
 
 class NativeDriver(BusDriver):
@@ -128,7 +117,7 @@ class NativeSession(Session):
         self.driver = NativeDriver(build.memmap, self.model)
         self._answer = None
         try:
-            complete(self.driver.check_id())
+            run_sync(self.driver.check_id())
         except RuntimeError as e:
             self._open = False
             self.model.close()
@@ -139,7 +128,7 @@ class NativeSession(Session):
             self._answer = {}
             return
         try:
-            self._answer = complete(self.driver.execute(message))
+            self._answer = run_sync(self.driver.execute(message))
         except (HardwareTimeout, ValueError, KeyError) as e:
             self._answer = {"error": np.array(f"{type(e).__name__}: {e}")}
 
