@@ -30,7 +30,7 @@ from pcfpga.sim.simulate import simulate_against_golden
 
 __all__ = ["SIMULATORS", "FAST_EXAMPLE", "MODES", "FOLDABLE_MODES", "example_graph",
            "mode_graph", "random_samples", "check_design", "cocotb_cases", "fuzz_rng", "one_of",
-           "expect_run_or_refused", "need_module"]
+           "expect_run_or_refused", "need_module", "assert_refused"]
 
 #: The simulators driven through cocotb.
 SIMULATORS = ("verilator", "icarus")
@@ -131,3 +131,21 @@ def need_module(name: str):
     if os.environ.get("CI") == "true":
         return importlib.import_module(name)
     return pytest.importorskip(name)
+
+
+def assert_refused(capsys, tmp_path, args, message):
+    """``pcfpga ARGS`` refuses as every bad input must: exit 2, one line
+    ``pcfpga: error: ...`` containing ``message``, no traceback, nothing written in
+    ``tmp_path``."""
+    before = set(os.listdir(tmp_path))
+    try:
+        code = main(args)
+    except SystemExit as e:                 # argparse's errors
+        code = e.code
+    out, err = capsys.readouterr()
+    assert code == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pcfpga: error: "), err
+    assert message in lines[0], lines[0]
+    assert "Traceback" not in err
+    assert set(os.listdir(tmp_path)) == before

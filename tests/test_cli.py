@@ -15,6 +15,8 @@ from pcfpga.golden.graph import Graph
 from pcfpga.golden.params import init_params, load_dataset, save_npz
 from pcfpga.golden.training import sample
 
+from helpers import assert_refused
+
 XOR = str(example_path("xor"))
 XOR_DATA = str(data_path("xor"))
 IRIS = str(example_path("iris"))
@@ -24,17 +26,6 @@ def run(capsys, *args):
     code = main(list(args))
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def assert_bad(capsys, tmp_path, args, message):
-    before = set(os.listdir(tmp_path))
-    code, out, err = run(capsys, *args)
-    assert code == 2, (out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("pcfpga: error: "), err
-    assert message in lines[0], lines[0]
-    assert "Traceback" not in err
-    assert set(os.listdir(tmp_path)) == before
 
 
 def test_check(capsys):
@@ -152,7 +143,7 @@ def test_bad_input(capsys, tmp_path, case):
         args, msg = ["demo", "--out", str(tmp_path / "afile")], "exists and is not a folder"
     else:
         args, msg = ["check", str(tmp_path / "nope.toml")], "nope.toml: no such file"
-    assert_bad(capsys, tmp_path, args, msg)
+    assert_refused(capsys, tmp_path, args, msg)
 
 
 def test_option_errors_exit_2_with_one_line(capsys):
@@ -194,7 +185,7 @@ def test_sim_matches_golden_fixed(capsys, tmp_path):
 @pytest.mark.parametrize("simulator, name, suffix", [("amaranth", "w.txt", ".vcd"),
                                                      ("icarus", "w.vcd", ".fst")])
 def test_sim_bad_input(capsys, tmp_path, simulator, name, suffix):
-    assert_bad(capsys, tmp_path, ["sim", XOR, "--data", XOR_DATA, "--simulator", simulator,
+    assert_refused(capsys, tmp_path, ["sim", XOR, "--data", XOR_DATA, "--simulator", simulator,
                                   "--waves", str(tmp_path / name), "--out",
                                   str(tmp_path / "o.npz")],
                f"--waves {tmp_path / name}: {simulator} writes {suffix} files; expected a "

@@ -2,17 +2,15 @@
 ``pcfpga export``: one line naming the op and the node (or the value), exit 2, nothing
 written. The models are built here with ``onnx.helper``."""
 
-import os
 
 import numpy as np
 import pytest
-from helpers import need_module
+from helpers import assert_refused, need_module
 
 onnx = need_module("onnx")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from pcfpga.cli import main  # noqa: E402
 from pcfpga.examples import example_path  # noqa: E402
 from pcfpga.golden.float_model import FloatPC  # noqa: E402
 from pcfpga.golden.graph import Graph  # noqa: E402
@@ -239,21 +237,6 @@ BAD = {
                     "learning.eta_theta must be 1 or a power of two"),
     "checker": (make([node("Relu", ["nowhere"], "y")]), "not a valid ONNX model"),
 }
-
-
-def assert_refused(capsys, tmp_path, args, message):
-    before = set(os.listdir(tmp_path))
-    try:
-        code = main(args)
-    except SystemExit as e:                 # argparse's errors
-        code = e.code
-    out, err = capsys.readouterr()
-    assert code == 2, (out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("pcfpga: error: "), err
-    assert message in lines[0], lines[0]
-    assert "Traceback" not in err
-    assert set(os.listdir(tmp_path)) == before
 
 
 @pytest.mark.parametrize("case", list(BAD))
